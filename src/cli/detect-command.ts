@@ -1,0 +1,119 @@
+// `lookout detect`: runs the engine over files and prints one JSON object per
+// line per file, in the order given. A file that fails prints its error
+// object; the command exits 1 if any file failed.
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import {
+  annotateImage,
+  createDetector,
+  DetectionError,
+  isDetectionError,
+  ModelRegistry,
+  type Detector,
+  type Device,
+} from '../detection/index.js';
+
+export interface DetectCommandOptions {
+  files: string[];
+  model: string;
+  minScore?: number;
+  annotateDir?: string;
+  device: Device;
+}
+
+export interface DetectCommandDeps {
+  config: Config;
+  logger: Logger;
+  registry: ModelRegistry;
+  /** Where result lines go (stdout in the CLI). */
+  writeLine: (line: string) => void;
+}
+
+type FileOutcome = Record<string, unknown>;
+
+async function readInput(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new DetectionError('file_not_found', `no such file: ${file}`);
+    if (code === 'EISDIR') throw new DetectionError('unsupported_format', `${file} is a directory, not an image`);
+    throw err;
+  }
+}
+
+/** DIR/<basename>.png, with -2, -3... when two inputs share a basename. */
+function annotationPathFor(dir: string, file: string, taken: Set<string>): string {
+  const stem = path.basename(file, path.extname(file)) || 'image';
+  let name = `${stem}.png`;
+  for (let n = 2; taken.has(name); n++) name = `${stem}-${n}.png`;
+  taken.add(name);
+  return path.join(dir, name);
+}
+
+async function detectOne(
+  detector: Detector,
+  file: string,
+  options: DetectCommandOptions,
+  deps: DetectCommandDeps,
+  annotationPath: string | undefined,
+): Promise<FileOutcome> {
+  try {
+    const bytes = await readInput(file);
+    const result = await detector.detect(bytes, options.minScore === undefined ? {} : { minScore: options.minScore });
+    if (annotationPath) {
+      await writeFile(annotationPath, await annotateImage(bytes, result.detections, deps.config.limits));
+    }
+    deps.logger.debug({ file, timings: result.timings, detections: result.detections.length }, 'detected');
+    return { file, width: result.width, height: result.height, model: result.model, detections: result.detections };
+  } catch (err) {
+    if (isDetectionError(err)) return { file, error: { code: err.code, message: err.message } };
+    deps.logger.error({ err, file }, 'unexpected failure');
+    return { file, error: { code: 'internal_error', message: err instanceof Error ? err.message : String(err) } };
+  }
+}
+
+export async function runDetectCommand(options: DetectCommandOptions, deps: DetectCommandDeps): Promise<number> {
+  const { config } = deps;
+  const detector = await createDetector({
+    spec: deps.registry.get(options.model),
+    device: options.device,
+    allowCpuFallback: config.detect.allowCpuFallback,
+    limits: config.limits,
+    logger: deps.logger,
+    intraOpThreads: config.detect.intraOpThreads,
+    maxBatch: config.detect.maxBatch,
+    maxDelayMs: config.detect.maxDelayMs,
+  });
+  if (options.annotateDir) await mkdir(options.annotateDir, { recursive: true });
+  const taken = new Set<string>();
+  const annotationPaths = options.files.map((f) =>
+    options.annotateDir ? annotationPathFor(options.annotateDir, f, taken) : undefined,
+  );
+
+  // A small window of files in flight: the next image decodes while the
+  // current one infers; output stays in input order.
+  const window = 4;
+  const inFlight: Array<Promise<FileOutcome>> = [];
+  let failed = 0;
+  try {
+    for (let i = 0; i < options.files.length + window; i++) {
+      if (i < options.files.length) {
+        inFlight.push(detectOne(detector, options.files[i] as string, options, deps, annotationPaths[i]));
+      }
+      if (inFlight.length >= window || i >= options.files.length) {
+        const next = inFlight.shift();
+        if (!next) break;
+        const outcome = await next;
+        if ('error' in outcome) failed++;
+        deps.writeLine(JSON.stringify(outcome));
+      }
+    }
+  } finally {
+    await detector.close();
+  }
+  return failed > 0 ? 1 : 0;
+}

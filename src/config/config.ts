@@ -1,0 +1,65 @@
+// Parses the environment once, at start, into a typed Config. A bad value
+// fails with every offending variable named and what it expects.
+
+import { envSchema, type RawEnv } from './env-schema.js';
+import { parseDevice, type Device } from '../detection/device.js';
+import type { ImageLimits } from '../detection/preprocess.js';
+
+export type Profile = 'development' | 'test' | 'production';
+
+export interface Config {
+  profile: Profile;
+  log: { level: RawEnv['LOG_LEVEL']; pretty: boolean };
+  detect: {
+    model: string;
+    device: Device;
+    allowCpuFallback: boolean;
+    maxBatch: number;
+    maxDelayMs: number;
+    intraOpThreads: number;
+  };
+  limits: ImageLimits;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: Array<{ variable: string; message: string }>) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function profileOf(env: RawEnv): Profile {
+  if (env.LOOKOUT_PROFILE) return env.LOOKOUT_PROFILE;
+  if (env.NODE_ENV === 'production' || env.NODE_ENV === 'test') return env.NODE_ENV;
+  return 'development';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset, as in most twelve-factor tools.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const variable = String(issue.path[0] ?? '(environment)');
+        const got = present[variable];
+        return { variable, message: `${issue.message}${got === undefined ? '' : `, got "${got}"`}` };
+      }),
+    );
+  }
+  const e = parsed.data;
+  const profile = profileOf(e);
+  return {
+    profile,
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_FORMAT ? e.LOG_FORMAT === 'pretty' : profile === 'development' },
+    detect: {
+      model: e.DETECT_MODEL,
+      device: parseDevice(e.DETECT_DEVICE),
+      allowCpuFallback: e.DETECT_ALLOW_CPU_FALLBACK,
+      maxBatch: e.DETECT_MAX_BATCH,
+      maxDelayMs: e.DETECT_MAX_DELAY_MS,
+      intraOpThreads: e.DETECT_INTRA_OP_THREADS,
+    },
+    limits: { maxBytes: e.IMAGE_MAX_BYTES, maxPixels: e.IMAGE_MAX_PIXELS },
+  };
+}

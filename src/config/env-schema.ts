@@ -1,0 +1,42 @@
+// The one schema over Lookout's environment variables. Every variable is
+// named here with its default and what it expects; nothing else reads
+// process.env. docs: the configuration table in README.md mirrors this file.
+
+import { z } from 'zod';
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `expected an integer from ${min} to ${max}` })
+    .int({ error: `expected an integer from ${min} to ${max}` })
+    .min(min, { error: `expected an integer from ${min} to ${max}` })
+    .max(max, { error: `expected an integer from ${min} to ${max}` });
+
+export const envSchema = z.object({
+  LOOKOUT_PROFILE: z
+    .enum(['development', 'test', 'production'], { error: 'expected development, test or production' })
+    .optional(),
+  NODE_ENV: z.string().optional(),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'expected fatal, error, warn, info, debug, trace or silent',
+    })
+    .default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'expected json or pretty' }).optional(),
+  DETECT_MODEL: z.string().min(1, { error: 'expected a model name' }).default('blazeface-back'),
+  DETECT_DEVICE: z
+    .string()
+    .regex(/^(cpu|cuda:\d{1,2})$/i, { error: 'expected cpu or cuda:N' })
+    .default('cpu'),
+  DETECT_ALLOW_CPU_FALLBACK: booleanFlag.default(false),
+  DETECT_MAX_BATCH: int(1, 256).default(8),
+  DETECT_MAX_DELAY_MS: int(0, 10_000).default(2),
+  DETECT_INTRA_OP_THREADS: int(0, 256).default(0),
+  IMAGE_MAX_BYTES: int(1, 2 ** 31 - 1).default(50 * 1024 * 1024),
+  IMAGE_MAX_PIXELS: int(1, 2 ** 31 - 1).default(50_000_000),
+});
+
+export type RawEnv = z.infer<typeof envSchema>;

@@ -1,0 +1,104 @@
+// A ready-to-use detector for one model on one device: bytes in, detections in
+// original pixels out. Preprocessing runs per call (on sharp's thread pool, so
+// the next image is prepared while the current batch is inferring); inference
+// goes through the micro-batcher.
+
+import { createDecoder } from './decoders/index.js';
+import type { Device } from './device.js';
+import { loadModelFile } from './model-file.js';
+import { openModelSession, type EngineLogger, type ModelSession } from './model-session.js';
+import type { ModelSpec } from './model-spec.js';
+import { MicroBatcher } from './micro-batcher.js';
+import { preprocessImage, type ImageLimits } from './preprocess.js';
+import type { DetectionResult, ModelIdentity } from './types.js';
+import type { ModelOutputs } from './decoders/index.js';
+
+export interface DetectorOptions {
+  spec: ModelSpec;
+  device: Device;
+  allowCpuFallback: boolean;
+  limits: ImageLimits;
+  logger: EngineLogger;
+  /** onnxruntime intra-op threads per run; 0 = onnxruntime's default. */
+  intraOpThreads?: number;
+  /** Largest batch per session.run (models with a fixed batch dimension always use 1). */
+  maxBatch?: number;
+  /** How long the first waiting image may wait for others to join its batch. */
+  maxDelayMs?: number;
+  /** session.run calls allowed in flight at once. */
+  maxConcurrentRuns?: number;
+}
+
+export interface DetectOptions {
+  /** Minimum score; the model's default when absent. */
+  minScore?: number;
+}
+
+interface RunOutput {
+  outputs: ModelOutputs;
+  inferenceMs: number;
+}
+
+export interface Detector {
+  readonly model: ModelIdentity;
+  readonly spec: ModelSpec;
+  /** The device inference really runs on. */
+  readonly device: Device;
+  /** The effective largest batch per run. */
+  readonly maxBatch: number;
+  detect(bytes: Buffer, options?: DetectOptions): Promise<DetectionResult>;
+  close(): Promise<void>;
+}
+
+export async function createDetector(options: DetectorOptions): Promise<Detector> {
+  const { spec, limits } = options;
+  const file = await loadModelFile(spec);
+  const session: ModelSession = await openModelSession({
+    spec,
+    file,
+    device: options.device,
+    allowCpuFallback: options.allowCpuFallback,
+    intraOpThreads: options.intraOpThreads ?? 0,
+    logger: options.logger,
+  });
+  const decode = createDecoder(spec.decoder, spec.input);
+  const maxBatch = session.dynamicBatch ? Math.max(1, options.maxBatch ?? 8) : 1;
+  const batcher = new MicroBatcher<Float32Array, RunOutput>(
+    async (tensors) => {
+      const started = performance.now();
+      const outputs = await session.run(tensors);
+      const inferenceMs = (performance.now() - started) / tensors.length;
+      return outputs.map((o) => ({ outputs: o, inferenceMs }));
+    },
+    { maxBatch, maxDelayMs: options.maxDelayMs ?? 2, maxConcurrentRuns: options.maxConcurrentRuns ?? 1 },
+  );
+  const model: ModelIdentity = { name: spec.name, version: spec.version, sha256: file.sha256 };
+
+  return {
+    model,
+    spec,
+    device: session.device,
+    maxBatch,
+    async detect(bytes, detectOptions = {}) {
+      const minScore = detectOptions.minScore ?? spec.defaultMinScore;
+      const t0 = performance.now();
+      const image = await preprocessImage(bytes, spec.input, limits);
+      const t1 = performance.now();
+      const { outputs, inferenceMs } = await batcher.submit(image.tensor);
+      const t2 = performance.now();
+      const detections = decode(outputs, image.letterbox, minScore);
+      const t3 = performance.now();
+      return {
+        width: image.letterbox.width,
+        height: image.letterbox.height,
+        model,
+        detections,
+        timings: { preprocessMs: t1 - t0, inferenceMs, postprocessMs: t3 - t2 },
+      };
+    },
+    async close() {
+      await batcher.close();
+      await session.release();
+    },
+  };
+}
