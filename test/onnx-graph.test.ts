@@ -128,7 +128,7 @@ describe('onnx-graph encoder', () => {
     await session.release();
   });
 
-  it('encodes float attributes, negative ints and int64 initializers', async () => {
+  it('encodes every attribute kind, negative ints and int64 initializers', async () => {
     const bytes = encodeModel({
       graph: {
         name: 'low_level',
@@ -136,22 +136,36 @@ describe('onnx-graph encoder', () => {
           { opType: 'LeakyRelu', inputs: ['x'], outputs: ['y'], attributes: { alpha: attr.float(0.5) } },
           { opType: 'Reshape', inputs: ['y', 'shape'], outputs: ['flat'] },
           { opType: 'ReduceMean', inputs: ['y'], outputs: ['mean'], attributes: { axes: attr.ints([-1]), keepdims: attr.int(0) } },
+          // 'reflect' differs visibly from the default 'constant' (zero) padding.
+          { opType: 'Pad', inputs: ['y', 'pads'], outputs: ['padded'], attributes: { mode: attr.string('reflect') } },
+          { opType: 'Constant', inputs: [], outputs: ['cf'], name: 'floats', attributes: { value_floats: attr.floats([1.5, -2]) } },
+          { opType: 'Constant', inputs: [], outputs: ['ci'], attributes: { value_ints: attr.ints([-1, 300]) } },
         ],
-        initializers: [{ name: 'shape', dims: [1], dataType: 'int64', values: [-1] }],
+        initializers: [
+          { name: 'shape', dims: [1], dataType: 'int64', values: [-1] },
+          { name: 'pads', dims: [4], dataType: 'int64', values: [0, 1, 0, 1] },
+        ],
         inputs: [{ name: 'x', elemType: 'float', shape: [2, 3] }],
         outputs: [
           { name: 'flat', elemType: 'float', shape: [6] },
           { name: 'mean', elemType: 'float', shape: [2] },
+          { name: 'padded', elemType: 'float', shape: [2, 5] },
+          { name: 'cf', elemType: 'float', shape: [2] },
+          { name: 'ci', elemType: 'int64', shape: [2] },
         ],
       },
     });
     const session = await ort.InferenceSession.create(bytes);
     try {
       const x = new ort.Tensor('float32', Float32Array.from([-2, 4, -6, 1, 2, 3]), [2, 3]);
-      const { flat, mean } = await session.run({ x });
+      const { flat, mean, padded, cf, ci } = await session.run({ x });
       expect(flat?.dims).toEqual([6]);
       expect(Array.from(flat?.data as Float32Array)).toEqual([-1, 4, -3, 1, 2, 3]);
       expect(Array.from(mean?.data as Float32Array)).toEqual([0, 2]);
+      expect(padded?.dims).toEqual([2, 5]);
+      expect(Array.from(padded?.data as Float32Array)).toEqual([4, -1, 4, -3, 4, 2, 1, 2, 3, 2]);
+      expect(Array.from(cf?.data as Float32Array)).toEqual([1.5, -2]);
+      expect(Array.from(ci?.data as BigInt64Array)).toEqual([-1n, 300n]);
     } finally {
       await session.release();
     }

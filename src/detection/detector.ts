@@ -27,6 +27,8 @@ export interface DetectorOptions {
   maxDelayMs?: number;
   /** session.run calls allowed in flight at once. */
   maxConcurrentRuns?: number;
+  /** Called after every session.run with its batch size and duration (metrics, tests). */
+  onBatch?: (size: number, ms: number) => void;
 }
 
 export interface DetectOptions {
@@ -67,7 +69,9 @@ export async function createDetector(options: DetectorOptions): Promise<Detector
     async (tensors) => {
       const started = performance.now();
       const outputs = await session.run(tensors);
-      const inferenceMs = (performance.now() - started) / tensors.length;
+      const ms = performance.now() - started;
+      options.onBatch?.(tensors.length, ms);
+      const inferenceMs = ms / tensors.length;
       return outputs.map((o) => ({ outputs: o, inferenceMs }));
     },
     { maxBatch, maxDelayMs: options.maxDelayMs ?? 2, maxConcurrentRuns: options.maxConcurrentRuns ?? 1 },

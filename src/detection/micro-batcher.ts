@@ -1,7 +1,7 @@
 // Groups single requests into batches: a batch runs when `maxBatch` items are
-// waiting or the oldest has waited `maxDelayMs`. At most `maxConcurrentRuns`
-// batches run at once; items that arrive meanwhile form the next batch, which
-// starts as soon as a run slot frees (they have already waited).
+// waiting or the oldest has waited `maxDelayMs`, and a run slot is free. At
+// most `maxConcurrentRuns` batches run at once; items that arrive meanwhile
+// wait for the next slot and form the next batch.
 
 export interface MicroBatcherOptions {
   maxBatch: number;
@@ -11,6 +11,7 @@ export interface MicroBatcherOptions {
 
 interface Pending<I, O> {
   item: I;
+  since: number;
   resolve: (value: O) => void;
   reject: (reason: unknown) => void;
 }
@@ -36,28 +37,30 @@ export class MicroBatcher<I, O> {
   submit(item: I): Promise<O> {
     if (this.closed) return Promise.reject(new Error('micro-batcher is closed'));
     return new Promise<O>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      this.schedule(false);
+      this.pending.push({ item, since: performance.now(), resolve, reject });
+      this.schedule();
     });
   }
 
   /** Stops accepting items and resolves once every submitted item has settled. */
   async close(): Promise<void> {
     this.closed = true;
-    this.schedule(true);
+    this.schedule();
     if (this.running === 0 && this.pending.length === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private schedule(waitedEnough: boolean): void {
-    if (this.running >= this.options.maxConcurrentRuns || this.pending.length === 0) return;
-    if (waitedEnough || this.closed || this.pending.length >= this.options.maxBatch || this.options.maxDelayMs === 0) {
+  private schedule(): void {
+    const oldest = this.pending[0];
+    if (this.running >= this.options.maxConcurrentRuns || !oldest) return;
+    const waitLeft = this.options.maxDelayMs - (performance.now() - oldest.since);
+    if (this.closed || this.pending.length >= this.options.maxBatch || waitLeft <= 0) {
       this.flush();
     } else {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
-        this.schedule(true);
-      }, this.options.maxDelayMs);
+        this.schedule();
+      }, waitLeft);
     }
   }
 
@@ -80,9 +83,10 @@ export class MicroBatcher<I, O> {
       .catch((err: unknown) => batch.forEach((p) => p.reject(err)))
       .finally(() => {
         this.running--;
-        // Whatever arrived during the run has waited at least the run's time.
-        this.schedule(true);
+        this.schedule();
         if (this.running === 0 && this.pending.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
       });
+    // Items left behind may fill another free run slot.
+    this.schedule();
   }
 }

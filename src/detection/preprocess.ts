@@ -105,7 +105,8 @@ export async function preprocessImage(bytes: Buffer, input: InputSpec, limits: I
   let width: number;
   let height: number;
   try {
-    const meta = await sharp(bytes, options).metadata();
+    // Header only: the pixel check below gives the clearer message.
+    const meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
     if (!meta.width || !meta.height) throw new Error('no image dimensions in header');
     if (meta.width * meta.height > limits.maxPixels) {
       throw new DetectionError(

@@ -31,7 +31,7 @@ export interface OnnxInitializer {
 
 export interface OnnxValueInfo {
   name: string;
-  elemType: 'float';
+  elemType: 'float' | 'int64';
   /** A number is a fixed dim_value; a string is a symbolic dim_param such as 'N'. */
   shape: readonly (number | string)[];
 }
@@ -89,6 +89,8 @@ function littleEndian(values: readonly number[] | Float32Array, type: 'float' | 
   return new Uint8Array(view.buffer);
 }
 
+const utf8 = new TextEncoder();
+
 /**
  * A message under construction: a list of byte parts, so nested messages are
  * spliced in without copying and concatenated once by `finish()`.
@@ -97,52 +99,43 @@ class Message {
   private readonly parts: Uint8Array[] = [];
   private length = 0;
 
-  private push(bytes: Uint8Array): void {
-    this.parts.push(bytes);
-    this.length += bytes.length;
+  private add(...bytes: Uint8Array[]): this {
+    for (const b of bytes) {
+      this.parts.push(b);
+      this.length += b.length;
+    }
+    return this;
   }
 
   /** The field key is (field_number << 3) | wire_type, itself a varint. */
-  private key(field: number, wireType: number): void {
-    this.push(varint((field << 3) | wireType));
+  private key(field: number, wireType: number): this {
+    return this.add(varint((field << 3) | wireType));
   }
 
   int(field: number, value: number): this {
-    this.key(field, VARINT);
-    this.push(varint(value));
-    return this;
+    return this.key(field, VARINT).add(varint(value));
   }
 
   float(field: number, value: number): this {
-    this.key(field, FIXED32);
-    this.push(littleEndian([value], 'float'));
-    return this;
+    return this.key(field, FIXED32).add(littleEndian([value], 'float'));
   }
 
   /** Length-delimited: key, byte length as a varint, then the payload. */
   bytes(field: number, payload: Uint8Array): this {
-    this.key(field, LEN);
-    this.push(varint(payload.length));
-    this.push(payload);
-    return this;
+    return this.key(field, LEN).add(varint(payload.length), payload);
   }
 
   string(field: number, value: string): this {
-    return this.bytes(field, new TextEncoder().encode(value));
+    return this.bytes(field, utf8.encode(value));
   }
 
   message(field: number, child: Message): this {
-    this.key(field, LEN);
-    this.push(varint(child.length));
-    for (const part of child.parts) this.push(part);
-    return this;
+    return this.key(field, LEN).add(varint(child.length), ...child.parts);
   }
 
   /** Packed repeated varints: one length-delimited field holding all the varints. */
   packedInts(field: number, values: readonly number[]): this {
-    const packed = new Message();
-    for (const v of values) packed.push(varint(v));
-    return this.message(field, packed);
+    return this.message(field, new Message().add(...values.map(varint)));
   }
 
   /** Packed repeated floats: one length-delimited field of little-endian fixed32s. */
