@@ -6,12 +6,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
+import type {
+  ModelRegistry} from '../detection/index.js';
 import {
   annotateImage,
   createDetector,
   DetectionError,
   isDetectionError,
-  ModelRegistry,
   type Detector,
   type Device,
 } from '../detection/index.js';

@@ -74,7 +74,12 @@ export async function createDetector(options: DetectorOptions): Promise<Detector
       const inferenceMs = ms / tensors.length;
       return outputs.map((o) => ({ outputs: o, inferenceMs }));
     },
-    { maxBatch, maxDelayMs: options.maxDelayMs ?? 2, maxConcurrentRuns: options.maxConcurrentRuns ?? 1 },
+    {
+      maxBatch,
+      // Waiting for company only pays when a run can take more than one image.
+      maxDelayMs: maxBatch === 1 ? 0 : (options.maxDelayMs ?? 2),
+      maxConcurrentRuns: options.maxConcurrentRuns ?? 1,
+    },
   );
   const model: ModelIdentity = { name: spec.name, version: spec.version, sha256: file.sha256 };
 

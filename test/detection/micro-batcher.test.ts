@@ -73,7 +73,7 @@ describe('MicroBatcher', () => {
   });
 
   it('refuses nonsense options', () => {
-    const run = async (xs: number[]) => xs;
+    const run = (xs: number[]) => Promise.resolve(xs);
     expect(() => new MicroBatcher(run, { maxBatch: 0, maxDelayMs: 1, maxConcurrentRuns: 1 })).toThrow(RangeError);
     expect(() => new MicroBatcher(run, { maxBatch: 1, maxDelayMs: -1, maxConcurrentRuns: 1 })).toThrow(RangeError);
   });

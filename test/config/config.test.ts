@@ -1,0 +1,57 @@
+// The environment schema: defaults, and a bad value named with what it expects,
+// both from the library and from the CLI's exit status.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { runCli } from '../helpers/run-cli.js';
+
+describe('loadConfig', () => {
+  it('has sane defaults', () => {
+    const config = loadConfig({});
+    expect(config.profile).toBe('development');
+    expect(config.detect).toEqual({
+      model: 'blazeface-back',
+      device: { kind: 'cpu' },
+      allowCpuFallback: false,
+      maxBatch: 8,
+      maxDelayMs: 2,
+      intraOpThreads: 0,
+    });
+    expect(config.limits).toEqual({ maxBytes: 50 * 1024 * 1024, maxPixels: 50_000_000 });
+    expect(config.log.pretty).toBe(true);
+  });
+
+  it('reads values and treats empty strings as unset', () => {
+    const config = loadConfig({ DETECT_DEVICE: 'cuda:1', DETECT_ALLOW_CPU_FALLBACK: 'true', DETECT_MAX_BATCH: '', NODE_ENV: 'production' });
+    expect(config.detect.device).toEqual({ kind: 'cuda', deviceId: 1 });
+    expect(config.detect.allowCpuFallback).toBe(true);
+    expect(config.detect.maxBatch).toBe(8);
+    expect(config.profile).toBe('production');
+    expect(config.log.pretty).toBe(false);
+  });
+
+  it('names every bad variable and what it expects', () => {
+    let error: unknown;
+    try {
+      loadConfig({ DETECT_MAX_BATCH: 'lots', DETECT_DEVICE: 'gpu0', LOG_LEVEL: 'loud', DETECT_ALLOW_CPU_FALLBACK: 'maybe' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = Object.fromEntries((error as ConfigError).problems.map((p) => [p.variable, p.message]));
+    expect(problems).toEqual({
+      DETECT_MAX_BATCH: 'expected an integer from 1 to 256, got "lots"',
+      DETECT_DEVICE: 'expected cpu or cuda:N, got "gpu0"',
+      LOG_LEVEL: 'expected fatal, error, warn, info, debug, trace or silent, got "loud"',
+      DETECT_ALLOW_CPU_FALLBACK: 'expected true or false, got "maybe"',
+    });
+  });
+});
+
+describe('a bad environment at start', () => {
+  it('exits non-zero naming the variable', async () => {
+    const { code, stdout, stderr } = await runCli(['detect', 'x.png'], { env: { IMAGE_MAX_PIXELS: '-5' } });
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('IMAGE_MAX_PIXELS: expected an integer from 1 to 2147483647, got "-5"');
+  });
+});
