@@ -6,6 +6,37 @@ import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { DetectionError, formatDevice, ModelRegistry, parseDevice } from '../detection/index.js';
 import { createLogger } from '../logging/logger.js';
 import { runDetectCommand } from './detect-command.js';
+import { runAll, runApi, runWorker } from './service-commands.js';
+import { createPool, ensureDatabase } from '../db/pool.js';
+import { migrateDown, migrateUp } from '../db/migrate.js';
+import { createApiKey } from '../auth/api-keys.js';
+import { ROLES, type Role } from '../db/repositories/api-keys.js';
+import { KNOWN_QUEUES } from '../jobs/registry.js';
+
+function parseQueues(value: string): string[] {
+  const queues = [...new Set(value.split(',').map((q) => q.trim()).filter(Boolean))];
+  const unknown = queues.filter((q) => !KNOWN_QUEUES.includes(q));
+  if (queues.length === 0 || unknown.length > 0) {
+    throw new InvalidArgumentError(`unknown queue(s) ${unknown.join(', ')}; known: ${KNOWN_QUEUES.join(', ')}.`);
+  }
+  return queues;
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1.');
+  return n;
+}
+
+function parseRole(value: string): Role {
+  if (!(ROLES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${ROLES.join(', ')}.`);
+  return value as Role;
+}
+
+/** A logger for service commands: stdout, pretty in development. */
+function serviceLogger(config: Config) {
+  return createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 1 });
+}
 
 function parseMinScore(value: string): number {
   const n = Number(value);
@@ -74,6 +105,89 @@ export function buildProgram(): Command {
           return;
         }
         throw err;
+      }
+    });
+
+  program
+    .command('all')
+    .description('migrations, API, Bull Board, one detect worker and one ops worker in one process (npm start)')
+    .action(async () => {
+      const config = configOrExit();
+      await runAll(config, serviceLogger(config));
+    });
+
+  program
+    .command('api')
+    .description('the HTTP API and Bull Board alone')
+    .action(async () => {
+      const config = configOrExit();
+      await runApi(config, serviceLogger(config));
+    });
+
+  program
+    .command('worker')
+    .description('a worker process for the given queues')
+    .option('--queues <list>', `comma-separated queues (known: ${KNOWN_QUEUES.join(', ')})`, parseQueues, [...KNOWN_QUEUES])
+    .option('--device <device>', 'cpu or cuda:N for detection (default: DETECT_DEVICE)', parseDeviceOption)
+    .option('--concurrency <n>', 'jobs in flight per queue (default: DETECT_CONCURRENCY)', parsePositiveInt)
+    .action(async (opts: { queues: string[]; device?: string; concurrency?: number }) => {
+      const config = configOrExit();
+      await runWorker(config, serviceLogger(config), {
+        queues: opts.queues,
+        ...(opts.device ? { device: parseDevice(opts.device) } : {}),
+        ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+      });
+    });
+
+  const migrate = program.command('migrate').description('database migrations');
+  migrate
+    .command('up')
+    .description('create the database if needed and apply every pending migration')
+    .action(async () => {
+      const config = configOrExit();
+      const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 });
+      await ensureDatabase(config.databaseUrl);
+      const pool = createPool(config.databaseUrl, 1);
+      try {
+        const applied = await migrateUp(pool, logger);
+        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
+      } finally {
+        await pool.end();
+      }
+    });
+  migrate
+    .command('down')
+    .description('revert the last migration (or --steps N)')
+    .option('--steps <n>', 'how many migrations to revert', parsePositiveInt, 1)
+    .action(async (opts: { steps: number }) => {
+      const config = configOrExit();
+      const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 });
+      const pool = createPool(config.databaseUrl, 1);
+      try {
+        const reverted = await migrateDown(pool, opts.steps, logger);
+        process.stdout.write(reverted.length ? `reverted: ${reverted.join(', ')}\n` : 'nothing to revert\n');
+      } finally {
+        await pool.end();
+      }
+    });
+
+  const keys = program.command('keys').description('API keys');
+  keys
+    .command('create')
+    .description('create an API key; prints only the key (shown once, stored hashed)')
+    .requiredOption('--name <name>', 'who or what the key is for')
+    .option('--role <role>', `one of ${ROLES.join(', ')}`, parseRole, 'viewer' as Role)
+    .action(async (opts: { name: string; role: Role }) => {
+      const config = configOrExit();
+      const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 });
+      await ensureDatabase(config.databaseUrl);
+      const pool = createPool(config.databaseUrl, 1);
+      try {
+        await migrateUp(pool, logger);
+        const key = await createApiKey(pool, { name: opts.name, role: opts.role, actor: 'cli' });
+        process.stdout.write(`${key.token}\n`);
+      } finally {
+        await pool.end();
       }
     });
 

@@ -1,6 +1,7 @@
 // Parses the environment once, at start, into a typed Config. A bad value
 // fails with every offending variable named and what it expects.
 
+import path from 'node:path';
 import { envSchema, type RawEnv } from './env-schema.js';
 import { parseDevice, type Device } from '../detection/device.js';
 import type { ImageLimits } from '../detection/preprocess.js';
@@ -19,6 +20,13 @@ export interface Config {
     intraOpThreads: number;
   };
   limits: ImageLimits;
+  port: number;
+  redisUrl: string;
+  databaseUrl: string;
+  queuePrefix: string;
+  blobDir: string;
+  worker: { concurrency: number; shutdownGraceMs: number };
+  upload: { maxFiles: number; maxRequestBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -61,5 +69,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       intraOpThreads: e.DETECT_INTRA_OP_THREADS,
     },
     limits: { maxBytes: e.IMAGE_MAX_BYTES, maxPixels: e.IMAGE_MAX_PIXELS },
+    port: e.PORT,
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    queuePrefix: e.LOOKOUT_QUEUE_PREFIX,
+    blobDir: path.resolve(e.BLOB_DIR),
+    worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS },
+    upload: { maxFiles: e.UPLOAD_MAX_FILES, maxRequestBytes: e.UPLOAD_MAX_REQUEST_BYTES },
   };
 }

@@ -37,6 +37,20 @@ export const envSchema = z.object({
   DETECT_INTRA_OP_THREADS: int(0, 256).default(0),
   IMAGE_MAX_BYTES: int(1, 2 ** 31 - 1).default(50 * 1024 * 1024),
   IMAGE_MAX_PIXELS: int(1, 2 ** 31 - 1).default(50_000_000),
+  PORT: int(0, 65_535).default(3000),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' })
+    .default('postgres://postgres@127.0.0.1:5432/lookout'),
+  LOOKOUT_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 letters, digits, _ or -' })
+    .default('lookout'),
+  BLOB_DIR: z.string().min(1).default('./data/blobs'),
+  DETECT_CONCURRENCY: int(1, 256).default(4),
+  UPLOAD_MAX_FILES: int(1, 10_000).default(500),
+  UPLOAD_MAX_REQUEST_BYTES: int(1, 2 ** 40).default(1024 * 1024 * 1024),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

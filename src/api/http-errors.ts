@@ -1,0 +1,56 @@
+// Typed API errors and the one place they map to HTTP: every error body is
+// {"error": {"code", "message"}}; unexpected errors are logged and answered 500
+// without internals.
+
+import type { ErrorRequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { BlobTooLargeError } from '../blobs/blob-store.js';
+import { isDetectionError, type DetectionErrorCode } from '../detection/index.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const badRequest = (message: string, code = 'bad_request') => new ApiError(400, code, message);
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+
+const DETECTION_STATUS: Partial<Record<DetectionErrorCode, number>> = {
+  unsupported_format: 415,
+  too_large: 413,
+  too_many_pixels: 413,
+  unknown_model: 400,
+  model_unavailable: 400,
+  corrupt_image: 422,
+  empty_input: 400,
+};
+
+export function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof BlobTooLargeError) return new ApiError(413, 'too_large', `a file is larger than the limit of ${err.maxBytes} bytes`);
+  if (isDetectionError(err)) return new ApiError(DETECTION_STATUS[err.code] ?? 500, err.code, err.message);
+  const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
+  if (status === 413) return new ApiError(413, 'too_large', 'request body too large');
+  if (status === 400) return new ApiError(400, 'bad_request', 'malformed request');
+  return undefined;
+}
+
+export function sendError(res: Response, err: ApiError): void {
+  res.status(err.status).json({ error: { code: err.code, message: err.message } });
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const known = toApiError(err);
+    if (known) return sendError(res, known);
+    logger.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
+    sendError(res, new ApiError(500, 'internal_error', 'internal error'));
+  };
+}

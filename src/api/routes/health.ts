@@ -1,0 +1,40 @@
+// /healthz: the process is alive. /readyz: Redis and Postgres answer and
+// every migration is applied; 503 with the reason otherwise.
+import { Router } from 'express';
+import { pendingMigrations } from '../../db/migrate.js';
+import type { Services } from '../../runtime/services.js';
+
+async function check(fn: () => Promise<string | undefined>): Promise<{ ok: boolean; detail?: string }> {
+  try {
+    const problem = await fn();
+    return problem ? { ok: false, detail: problem } : { ok: true };
+  } catch (err) {
+    return { ok: false, detail: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+
+export function healthRouter(services: Services): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const [redis, postgres, migrations] = await Promise.all([
+      check(async () => ((await withTimeout(services.redis.ping(), 2000)) === 'PONG' ? undefined : 'unexpected PING answer')),
+      check(async () => {
+        await withTimeout(services.pool.query('SELECT 1'), 2000);
+        return undefined;
+      }),
+      check(async () => {
+        const pending = await withTimeout(pendingMigrations(services.pool), 2000);
+        return pending.length ? `pending migrations: ${pending.join(', ')}` : undefined;
+      }),
+    ]);
+    const ready = redis.ok && postgres.ok && migrations.ok;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: { redis, postgres, migrations } });
+  });
+  return router;
+}

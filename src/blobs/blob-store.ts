@@ -1,0 +1,40 @@
+// Where uploaded image bytes live, addressed by their sha256. The filesystem
+// driver is the default (a shared volume in compose and Kubernetes); an S3
+// driver implements the same interface.
+
+import type { Readable } from 'node:stream';
+
+export interface StoredBlob {
+  /** The content address: the sha256 of the bytes, hex. */
+  key: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface PutOptions {
+  /** Abort (and store nothing) once the stream passes this many bytes. */
+  maxBytes: number;
+  /** Sees the first bytes before anything is kept; throw to refuse the upload. */
+  checkHead?: (head: Buffer) => void;
+}
+
+export interface BlobStore {
+  /** Streams bytes in, hashing while writing; nothing large is buffered. */
+  put(source: Readable, options: PutOptions): Promise<StoredBlob>;
+  get(key: string): Promise<Buffer>;
+  has(key: string): Promise<boolean>;
+}
+
+export class BlobTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`more than ${maxBytes} bytes`);
+    this.name = 'BlobTooLargeError';
+  }
+}
+
+export class BlobNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`blob ${key} not found`);
+    this.name = 'BlobNotFoundError';
+  }
+}

@@ -1,0 +1,89 @@
+// Filesystem blob store: <dir>/<ab>/<cd>/<sha256>. Bytes stream to a temp
+// file while being hashed and counted, then are renamed into place (atomic on
+// one filesystem), so a reader never sees half a blob and a crash leaves only
+// a temp file behind.
+
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BlobNotFoundError, BlobTooLargeError, type BlobStore, type PutOptions, type StoredBlob } from './blob-store.js';
+
+const HEAD_BYTES = 64;
+
+export function createFsBlobStore(root: string): BlobStore {
+  const tmpDir = path.join(root, 'tmp');
+  const pathOf = (key: string): string => {
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new BlobNotFoundError(key);
+    return path.join(root, key.slice(0, 2), key.slice(2, 4), key);
+  };
+
+  return {
+    async put(source: Readable, options: PutOptions): Promise<StoredBlob> {
+      await mkdir(tmpDir, { recursive: true });
+      const tmp = path.join(tmpDir, `${randomUUID()}.part`);
+      const hash = createHash('sha256');
+      let bytes = 0;
+      let head: Buffer | undefined = Buffer.alloc(0);
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          bytes += chunk.length;
+          if (bytes > options.maxBytes) return done(new BlobTooLargeError(options.maxBytes));
+          if (head) {
+            head = Buffer.concat([head, chunk]);
+            if (head.length >= HEAD_BYTES) {
+              try {
+                options.checkHead?.(head);
+              } catch (err) {
+                return done(err as Error);
+              }
+              head = undefined;
+            }
+          }
+          hash.update(chunk);
+          done(null, chunk);
+        },
+        flush(done) {
+          // Short files: check what there is.
+          try {
+            if (head) options.checkHead?.(head);
+            done();
+          } catch (err) {
+            done(err as Error);
+          }
+        },
+      });
+      try {
+        await pipeline(source, meter, createWriteStream(tmp));
+        const sha256 = hash.digest('hex');
+        const final = pathOf(sha256);
+        await mkdir(path.dirname(final), { recursive: true });
+        await rename(tmp, final);
+        return { key: sha256, sha256, bytes };
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+    },
+
+    async get(key: string): Promise<Buffer> {
+      try {
+        return await readFile(pathOf(key));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(key);
+        throw err;
+      }
+    },
+
+    async has(key: string): Promise<boolean> {
+      try {
+        await access(pathOf(key));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// Long-running commands (all, api, worker) and their shutdown: the first
+// SIGTERM/SIGINT drains (stop taking jobs, finish active ones within
+// SHUTDOWN_GRACE_MS, close connections, exit 0); a second exits at once.
+
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { Device } from '../detection/index.js';
+import { openServices, type Services } from '../runtime/services.js';
+import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
+import { detectImage } from '../jobs/detect-image/definition.js';
+
+type Stoppable = { close(): Promise<void> };
+
+function onShutdown(logger: Logger, services: Services, parts: Stoppable[]): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    void (async () => {
+      for (const part of parts) await part.close().catch((err: unknown) => logger.error({ err }, 'error while closing'));
+      await services.close().catch(() => undefined);
+      logger.info('stopped');
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export async function runAll(config: Config, logger: Logger): Promise<void> {
+  const services = openServices(config, logger);
+  await prepareDatabase(services);
+  const detect = await startWorkerProcess(services, { queues: [detectImage.queue], concurrency: config.worker.concurrency });
+  const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
+  const api = await startApi(services);
+  onShutdown(logger, services, [api, { close: () => detect.close() }, { close: () => ops.close() }]);
+}
+
+export async function runApi(config: Config, logger: Logger): Promise<void> {
+  const services = openServices(config, logger);
+  const api = await startApi(services);
+  onShutdown(logger, services, [api]);
+}
+
+export async function runWorker(
+  config: Config,
+  logger: Logger,
+  options: { queues: string[]; device?: Device; concurrency?: number },
+): Promise<void> {
+  const services = openServices(config, logger);
+  const worker = await startWorkerProcess(services, {
+    queues: options.queues,
+    concurrency: options.concurrency ?? config.worker.concurrency,
+    ...(options.device ? { device: options.device } : {}),
+  });
+  onShutdown(logger, services, [{ close: () => worker.close() }]);
+}

@@ -1,0 +1,5 @@
+// Every migration, in order. Adding one: a new file and one line here.
+import { initial } from './0001-initial.js';
+import type { Migration } from './migration.js';
+
+export const MIGRATIONS: readonly Migration[] = [initial];

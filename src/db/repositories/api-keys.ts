@@ -1,0 +1,45 @@
+// Stored API keys: a public id for lookup and the hash of the secret, never the secret.
+import type { Queryable } from '../pool.js';
+
+export type Role = 'admin' | 'operator' | 'submitter' | 'viewer';
+export const ROLES: readonly Role[] = ['admin', 'operator', 'submitter', 'viewer'];
+
+export interface StoredApiKey {
+  id: string;
+  name: string;
+  role: Role;
+  secretHash: string;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export async function insertApiKey(
+  db: Queryable,
+  key: { id: string; name: string; role: Role; secretHash: string; expiresAt?: Date | null },
+): Promise<void> {
+  await db.query('INSERT INTO api_keys (id, name, role, secret_hash, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+    key.id,
+    key.name,
+    key.role,
+    key.secretHash,
+    key.expiresAt ?? null,
+  ]);
+}
+
+export async function findApiKey(db: Queryable, id: string): Promise<StoredApiKey | undefined> {
+  const { rows } = await db.query<StoredApiKey>(
+    `SELECT id, name, role, secret_hash AS "secretHash", expires_at AS "expiresAt", revoked_at AS "revokedAt"
+       FROM api_keys WHERE id = $1`,
+    [id],
+  );
+  return rows[0];
+}
+
+export async function touchApiKey(db: Queryable, id: string): Promise<void> {
+  // At most once a minute per key: a hot key must not become a hot row.
+  await db.query(
+    `UPDATE api_keys SET last_used_at = now()
+      WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
+    [id],
+  );
+}

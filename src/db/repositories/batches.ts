@@ -1,0 +1,92 @@
+// Batches and their progress. Progress is counted from the images, never kept
+// as a counter that could drift.
+import type { Queryable } from '../pool.js';
+
+export type BatchStatus = 'queued' | 'running' | 'completed' | 'completed_with_errors' | 'failed';
+
+export interface BatchView {
+  id: string;
+  status: BatchStatus;
+  model: string;
+  minScore: number;
+  progress: { total: number; done: number; failed: number };
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export async function insertBatch(
+  db: Queryable,
+  batch: { id: string; model: string; minScore: number; total: number; createdBy: string },
+): Promise<void> {
+  await db.query('INSERT INTO batches (id, model, min_score, total, created_by) VALUES ($1, $2, $3, $4, $5)', [
+    batch.id,
+    batch.model,
+    batch.minScore,
+    batch.total,
+    batch.createdBy,
+  ]);
+}
+
+export async function getBatch(db: Queryable, id: string): Promise<BatchView | undefined> {
+  const { rows } = await db.query<{
+    id: string;
+    status: BatchStatus;
+    model: string;
+    min_score: number;
+    total: number;
+    done: number;
+    failed: number;
+    created_at: Date;
+    finished_at: Date | null;
+  }>(
+    `SELECT b.id, b.status, b.model, b.min_score, b.total, b.created_at, b.finished_at,
+            count(*) FILTER (WHERE i.status = 'done')::int AS done,
+            count(*) FILTER (WHERE i.status = 'failed')::int AS failed
+       FROM batches b LEFT JOIN images i ON i.batch_id = b.id
+      WHERE b.id = $1
+      GROUP BY b.id`,
+    [id],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    id: r.id,
+    status: r.status,
+    model: r.model,
+    minScore: r.min_score,
+    progress: { total: r.total, done: r.done, failed: r.failed },
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+export async function markBatchRunning(db: Queryable, id: string): Promise<void> {
+  await db.query(`UPDATE batches SET status = 'running', started_at = now() WHERE id = $1 AND status = 'queued'`, [id]);
+}
+
+/**
+ * Closes a batch: images still unfinished (their job failed without a record,
+ * e.g. Postgres was down on the last attempt) are marked failed, then the
+ * status follows from the counts. Idempotent.
+ */
+export async function finalizeBatch(db: Queryable, id: string): Promise<BatchView | undefined> {
+  await db.query(
+    `UPDATE images SET status = 'failed', finished_at = now(),
+            error_code = coalesce(error_code, 'detection_failed'),
+            error_message = coalesce(error_message, 'the detection job failed without recording a result')
+      WHERE batch_id = $1 AND status IN ('queued', 'running')`,
+    [id],
+  );
+  await db.query(
+    `UPDATE batches b SET
+        status = CASE WHEN c.failed = 0 THEN 'completed'
+                      WHEN c.failed = b.total THEN 'failed'
+                      ELSE 'completed_with_errors' END,
+        finished_at = coalesce(b.finished_at, now()),
+        started_at = coalesce(b.started_at, now())
+       FROM (SELECT count(*) FILTER (WHERE status = 'failed') AS failed FROM images WHERE batch_id = $1) c
+      WHERE b.id = $1`,
+    [id],
+  );
+  return getBatch(db, id);
+}

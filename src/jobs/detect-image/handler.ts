@@ -1,0 +1,69 @@
+// Runs one image: answered from an earlier identical image when there is one,
+// otherwise through the process's detector. Results replace the image's own
+// rows in one transaction, so retries never duplicate them. Bad images fail
+// only themselves, with the error stored and no retry.
+
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { BlobStore } from '../../blobs/blob-store.js';
+import { BlobNotFoundError } from '../../blobs/blob-store.js';
+import { markBatchRunning } from '../../db/repositories/batches.js';
+import { copyCachedResult, failImage, findAnsweredImage, getImage, saveImageResult, startImage } from '../../db/repositories/images.js';
+import { withTransaction, type Pool } from '../../db/pool.js';
+import { isDetectionError, type Detector } from '../../detection/index.js';
+import { isLastAttempt, parsePayload, type JobHandler } from '../job-type.js';
+import { detectImage, type DetectImageResult } from './definition.js';
+
+export interface DetectImageDeps {
+  pool: Pool;
+  blobs: BlobStore;
+  detectorFor: (model: string) => Promise<Detector>;
+  logger: Logger;
+}
+
+export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
+  const { pool, blobs } = deps;
+
+  async function fail(imageId: string, error: { code: string; message: string }): Promise<never> {
+    await failImage(pool, imageId, error);
+    throw new UnrecoverableError(`${error.code}: ${error.message}`);
+  }
+
+  return async function handleDetectImage(job: Job): Promise<DetectImageResult> {
+    const payload = parsePayload(detectImage, job);
+    const image = await getImage(pool, payload.imageId);
+    if (!image) throw new UnrecoverableError(`image ${payload.imageId} does not exist`);
+    // Redelivered after it finished (a stalled job run twice): nothing to do.
+    if (!(await startImage(pool, image.id))) {
+      return { imageId: image.id, status: 'skipped', detections: 0, cacheHit: false };
+    }
+    await markBatchRunning(pool, image.batchId);
+
+    const earlier = await findAnsweredImage(pool, image.sha256, image.model, image.minScore, image.id);
+    if (earlier) {
+      const count = await withTransaction(pool, (db) => copyCachedResult(db, image.id, earlier));
+      return { imageId: image.id, status: 'done', detections: count, cacheHit: true };
+    }
+
+    let bytes: Buffer;
+    try {
+      bytes = await blobs.get(payload.blobKey);
+    } catch (err) {
+      if (err instanceof BlobNotFoundError && isLastAttempt(job)) return fail(image.id, { code: 'blob_missing', message: err.message });
+      throw err;
+    }
+    let result;
+    try {
+      const detector = await deps.detectorFor(image.model);
+      result = await detector.detect(bytes, { minScore: image.minScore });
+    } catch (err) {
+      if (isDetectionError(err) && (!err.retryable || isLastAttempt(job))) return fail(image.id, { code: err.code, message: err.message });
+      if (isLastAttempt(job)) {
+        await failImage(pool, image.id, { code: 'detection_failed', message: err instanceof Error ? err.message : String(err) });
+      }
+      throw err;
+    }
+    await withTransaction(pool, (db) => saveImageResult(db, image.id, result));
+    return { imageId: image.id, status: 'done', detections: result.detections.length, cacheHit: false };
+  };
+}

@@ -1,0 +1,29 @@
+// finalize-batch: the parent of a batch's flow; runs once every detect-image
+// child has finished (or finally failed) and writes the batch outcome.
+import { z } from 'zod';
+import type { JobType } from '../job-type.js';
+
+export const finalizeBatchPayload = z.object({ batchId: z.uuid() });
+export type FinalizeBatchPayload = z.infer<typeof finalizeBatchPayload>;
+
+export const finalizeBatchResult = z.object({
+  batchId: z.uuid(),
+  status: z.enum(['queued', 'running', 'completed', 'completed_with_errors', 'failed']),
+  done: z.number().int(),
+  failed: z.number().int(),
+});
+
+export const finalizeBatch: JobType<typeof finalizeBatchPayload, typeof finalizeBatchResult> = {
+  name: 'finalize-batch',
+  queue: 'batches',
+  payload: finalizeBatchPayload,
+  result: finalizeBatchResult,
+  defaultOptions: {
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+  },
+};
+
+export const finalizeBatchJobId = (batchId: string): string => `batch_${batchId}`;

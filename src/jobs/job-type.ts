@@ -1,0 +1,30 @@
+// What producer and worker agree on for one job type: the queue, the job
+// name, the payload and result schemas, and default job options.
+
+import type { Job, JobsOptions } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
+import type { z } from 'zod';
+
+export interface JobType<P extends z.ZodType, R extends z.ZodType> {
+  name: string;
+  queue: string;
+  payload: P;
+  result: R;
+  defaultOptions: JobsOptions;
+}
+
+export type JobHandler = (job: Job) => Promise<unknown>;
+
+/** A payload is unknown until parsed: one written by older code fails here, never retried. */
+export function parsePayload<P extends z.ZodType>(type: JobType<P, z.ZodType>, job: Job): z.infer<P> {
+  const parsed = type.payload.safeParse(job.data);
+  if (!parsed.success) {
+    throw new UnrecoverableError(`invalid ${type.name} payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** Whether this run is the job's last try (a failure now is final). */
+export function isLastAttempt(job: Job): boolean {
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}

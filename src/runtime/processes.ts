@@ -1,0 +1,95 @@
+// The process kinds Lookout runs (api, worker, all) as functions over opened
+// services: the CLI calls these, tests call them in-process.
+
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../api/app.js';
+import { ensureDatabase } from '../db/pool.js';
+import { migrateUp } from '../db/migrate.js';
+import { upsertModel } from '../db/repositories/models.js';
+import type { Device } from '../detection/index.js';
+import { formatDevice } from '../detection/index.js';
+import { detectImage } from '../jobs/detect-image/definition.js';
+import { KNOWN_QUEUES } from '../jobs/registry.js';
+import { createDetectorCache, type DetectorCache } from '../workers/detector-cache.js';
+import { startWorkers, type RunningWorkers } from '../workers/start-workers.js';
+import type { Services } from './services.js';
+
+export interface RunningApi {
+  server: Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startApi(services: Services, port = services.config.port): Promise<RunningApi> {
+  const app = createApp(services);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, () => resolve(s));
+    s.once('error', reject);
+  });
+  const actualPort = (server.address() as AddressInfo).port;
+  services.logger.info({ port: actualPort }, 'api listening');
+  return {
+    server,
+    port: actualPort,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+export interface WorkerProcessOptions {
+  queues: readonly string[];
+  concurrency: number;
+  device?: Device;
+}
+
+export interface RunningWorkerProcess {
+  workers: RunningWorkers;
+  detectors: DetectorCache;
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startWorkerProcess(services: Services, options: WorkerProcessOptions): Promise<RunningWorkerProcess> {
+  const { config, logger } = services;
+  const detectConfig = { ...config.detect, device: options.device ?? config.detect.device };
+  const detectors = createDetectorCache({
+    registry: services.registry,
+    config: { detect: detectConfig, limits: config.limits },
+    logger,
+    onLoaded: async (d) => {
+      await upsertModel(services.pool, { ...d.model, license: d.spec.license });
+      logger.info({ model: d.model.name, sha256: d.model.sha256, device: formatDevice(d.device), maxBatch: d.maxBatch }, 'model loaded');
+    },
+  });
+  // A detect worker loads its default model before taking jobs: a missing
+  // GPU or a damaged model file stops the process here, loudly.
+  if (options.queues.includes(detectImage.queue)) await detectors.get(config.detect.model);
+  const workers = await startWorkers({
+    queues: options.queues,
+    concurrency: options.concurrency,
+    connection: services.redis,
+    prefix: config.queuePrefix,
+    deps: { pool: services.pool, blobs: services.blobs, detectorFor: (m) => detectors.get(m), logger },
+    logger,
+  });
+  return {
+    workers,
+    detectors,
+    async close(graceMs = config.worker.shutdownGraceMs) {
+      await workers.close(graceMs);
+      await detectors.closeAll();
+    },
+  };
+}
+
+/** Creates the database if needed and applies pending migrations. */
+export async function prepareDatabase(services: Services): Promise<void> {
+  if (await ensureDatabase(services.config.databaseUrl)) services.logger.info('created the database');
+  await migrateUp(services.pool, services.logger);
+}
+
+/** The queues an ops worker runs (everything but detection). */
+export const OPS_QUEUES = KNOWN_QUEUES.filter((q) => q !== detectImage.queue);
