@@ -2,6 +2,7 @@
 // services: the CLI calls these, tests call them in-process.
 
 import type { Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app.js';
 import { ensureDatabase } from '../db/pool.js';
@@ -72,7 +73,7 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
     concurrency: options.concurrency,
     connection: services.redis,
     prefix: config.queuePrefix,
-    deps: { pool: services.pool, blobs: services.blobs, detectorFor: (m) => detectors.get(m), logger },
+    deps: { pool: services.pool, blobs: services.blobs, detectorFor: (m) => detectors.get(m), logger, workerId: `${hostname()}:${process.pid}` },
     logger,
   });
   return {

@@ -57,6 +57,7 @@ export const initial: Migration = {
         model_sha256 text,
         cache_hit boolean NOT NULL DEFAULT false,
         attempts integer NOT NULL DEFAULT 0,
+        worker_id text,
         timings jsonb,
         created_at timestamptz NOT NULL DEFAULT now(),
         finished_at timestamptz,

@@ -112,7 +112,7 @@ export async function findAnsweredImage(
   return rows[0];
 }
 
-export async function saveImageResult(db: Queryable, imageId: string, result: DetectionResult): Promise<void> {
+export async function saveImageResult(db: Queryable, imageId: string, result: DetectionResult, workerId: string): Promise<void> {
   await db.query('DELETE FROM detections WHERE image_id = $1', [imageId]);
   if (result.detections.length > 0) {
     const values: unknown[] = [];
@@ -128,9 +128,9 @@ export async function saveImageResult(db: Queryable, imageId: string, result: De
   }
   await db.query(
     `UPDATE images SET status = 'done', width = $2, height = $3, model_version = $4, model_sha256 = $5,
-            timings = $6, cache_hit = false, error_code = NULL, error_message = NULL, finished_at = now()
+            timings = $6, cache_hit = false, error_code = NULL, error_message = NULL, finished_at = now(), worker_id = $7
       WHERE id = $1`,
-    [imageId, result.width, result.height, result.model.version, result.model.sha256, JSON.stringify(result.timings)],
+    [imageId, result.width, result.height, result.model.version, result.model.sha256, JSON.stringify(result.timings), workerId],
   );
 }
 
@@ -139,6 +139,7 @@ export async function copyCachedResult(
   db: Queryable,
   imageId: string,
   source: { id: string; width: number; height: number; modelVersion: string; modelSha256: string },
+  workerId: string,
 ): Promise<number> {
   await db.query('DELETE FROM detections WHERE image_id = $1', [imageId]);
   const { rowCount } = await db.query(
@@ -148,16 +149,21 @@ export async function copyCachedResult(
   );
   await db.query(
     `UPDATE images SET status = 'done', width = $2, height = $3, model_version = $4, model_sha256 = $5,
-            cache_hit = true, error_code = NULL, error_message = NULL, finished_at = now()
+            cache_hit = true, error_code = NULL, error_message = NULL, finished_at = now(), worker_id = $6
       WHERE id = $1`,
-    [imageId, source.width, source.height, source.modelVersion, source.modelSha256],
+    [imageId, source.width, source.height, source.modelVersion, source.modelSha256, workerId],
   );
   return rowCount ?? 0;
 }
 
-export async function failImage(db: Queryable, imageId: string, error: { code: string; message: string }): Promise<void> {
+export async function failImage(
+  db: Queryable,
+  imageId: string,
+  error: { code: string; message: string },
+  workerId: string,
+): Promise<void> {
   await db.query(
-    `UPDATE images SET status = 'failed', error_code = $2, error_message = $3, finished_at = now() WHERE id = $1`,
-    [imageId, error.code, error.message],
+    `UPDATE images SET status = 'failed', error_code = $2, error_message = $3, finished_at = now(), worker_id = $4 WHERE id = $1`,
+    [imageId, error.code, error.message, workerId],
   );
 }

@@ -19,13 +19,15 @@ export interface DetectImageDeps {
   blobs: BlobStore;
   detectorFor: (model: string) => Promise<Detector>;
   logger: Logger;
+  /** Recorded with every result: which process answered (host:pid). */
+  workerId: string;
 }
 
 export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
   const { pool, blobs } = deps;
 
   async function fail(imageId: string, error: { code: string; message: string }): Promise<never> {
-    await failImage(pool, imageId, error);
+    await failImage(pool, imageId, error, deps.workerId);
     throw new UnrecoverableError(`${error.code}: ${error.message}`);
   }
 
@@ -41,7 +43,7 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
 
     const earlier = await findAnsweredImage(pool, image.sha256, image.model, image.minScore, image.id);
     if (earlier) {
-      const count = await withTransaction(pool, (db) => copyCachedResult(db, image.id, earlier));
+      const count = await withTransaction(pool, (db) => copyCachedResult(db, image.id, earlier, deps.workerId));
       return { imageId: image.id, status: 'done', detections: count, cacheHit: true };
     }
 
@@ -59,11 +61,11 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
     } catch (err) {
       if (isDetectionError(err) && (!err.retryable || isLastAttempt(job))) return fail(image.id, { code: err.code, message: err.message });
       if (isLastAttempt(job)) {
-        await failImage(pool, image.id, { code: 'detection_failed', message: err instanceof Error ? err.message : String(err) });
+        await failImage(pool, image.id, { code: 'detection_failed', message: err instanceof Error ? err.message : String(err) }, deps.workerId);
       }
       throw err;
     }
-    await withTransaction(pool, (db) => saveImageResult(db, image.id, result));
+    await withTransaction(pool, (db) => saveImageResult(db, image.id, result, deps.workerId));
     return { imageId: image.id, status: 'done', detections: result.detections.length, cacheHit: false };
   };
 }

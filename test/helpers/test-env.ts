@@ -1,0 +1,147 @@
+// An isolated Lookout environment per test file on the real services: its own
+// database (created, migrated, dropped), its own queue prefix (obliterated),
+// its own blob directory. Everything opened through it is closed by
+// cleanup(), in reverse order, and the database, keys and blobs removed.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { pino, type Logger } from 'pino';
+import { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import type { Role } from '../../src/db/repositories/api-keys.js';
+import { openServices, type Services } from '../../src/runtime/services.js';
+import { prepareDatabase, startApi, startWorkerProcess, type RunningApi, type RunningWorkerProcess, type WorkerProcessOptions } from '../../src/runtime/processes.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const ADMIN_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface TestEnv {
+  config: Config;
+  env: Record<string, string>;
+  logger: Logger;
+  open(overrides?: (c: Config) => Config): Promise<Services>;
+  api(services: Services): Promise<RunningApi & { url: string }>;
+  worker(services: Services, options?: Partial<WorkerProcessOptions>): Promise<RunningWorkerProcess>;
+  key(services: Services, role?: Role): Promise<string>;
+  sql<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  cleanup(): Promise<void>;
+}
+
+function databaseUrlFor(name: string): string {
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function createTestEnv(label: string): Promise<TestEnv> {
+  const id = `${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(3).toString('hex')}`;
+  const database = `lookout_t_${id}`;
+  const prefix = `t_${id}`;
+  const blobDir = await mkdtemp(path.join(os.tmpdir(), `lookout-blobs-${id}-`));
+  const env = {
+    DATABASE_URL: databaseUrlFor(database),
+    REDIS_URL,
+    LOOKOUT_QUEUE_PREFIX: prefix,
+    BLOB_DIR: blobDir,
+    LOOKOUT_PROFILE: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    LOG_FORMAT: 'json',
+    SHUTDOWN_GRACE_MS: '5000',
+  };
+  const config = loadConfig(env);
+  const logger = pino({ level: env.LOG_LEVEL });
+  const closers: Array<{ what: string; close: () => Promise<void> }> = [];
+  const sqlPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  let migrated = false;
+
+  const testEnv: TestEnv = {
+    config,
+    env,
+    logger,
+    async open(overrides) {
+      const services = openServices(overrides ? overrides(config) : config, logger);
+      closers.push({ what: 'services', close: () => services.close() });
+      if (!migrated) {
+        await prepareDatabase(services);
+        migrated = true;
+      }
+      return services;
+    },
+    async api(services) {
+      const api = await startApi(services, 0);
+      closers.push({ what: 'api', close: () => api.close() });
+      return { ...api, url: `http://127.0.0.1:${api.port}` };
+    },
+    async worker(services, options = {}) {
+      const worker = await startWorkerProcess(services, { queues: ['detect', 'batches'], concurrency: 2, ...options });
+      closers.push({ what: 'worker', close: () => worker.close(5000) });
+      return worker;
+    },
+    async key(services, role = 'admin') {
+      return (await createApiKey(services.pool, { name: `test-${role}`, role, actor: 'test' })).token;
+    },
+    async sql(text, params) {
+      return (await sqlPool.query(text, params)).rows;
+    },
+    async cleanup() {
+      // Close in reverse order of opening: api and workers before the services they use.
+      for (const { close } of closers.reverse()) await close().catch(() => undefined);
+      await sqlPool.end();
+      const redis = new Redis(REDIS_URL);
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length) await redis.del(...keys);
+        } while (cursor !== '0');
+      } finally {
+        redis.disconnect();
+      }
+      const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+      await admin.connect();
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+      await rm(blobDir, { recursive: true, force: true });
+    },
+  };
+  return testEnv;
+}
+
+/** Polls a batch until it leaves queued/running. */
+export async function waitForBatch(url: string, key: string, id: string, timeoutMs = 60_000): Promise<Record<string, any>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${url}/v1/batches/${id}`, { headers: { authorization: `Bearer ${key}` } });
+    const body = (await res.json()) as Record<string, any>;
+    if (body.status !== 'queued' && body.status !== 'running') return body;
+    if (Date.now() > deadline) throw new Error(`batch ${id} still ${body.status} after ${timeoutMs} ms: ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** POST /v1/batches with the given files ({name, bytes}) and fields. */
+export async function submit(
+  url: string,
+  key: string | undefined,
+  files: Array<{ name: string; bytes: Buffer; type?: string }>,
+  fields: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, any> }> {
+  const form = new FormData();
+  for (const f of files) form.append('images', new Blob([f.bytes], { type: f.type ?? 'application/octet-stream' }), f.name);
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  const res = await fetch(`${url}/v1/batches`, {
+    method: 'POST',
+    body: form,
+    headers: key ? { authorization: `Bearer ${key}` } : {},
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+
+export const authed = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
