@@ -51,6 +51,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
 
     let failed = false;
     const fail = (err: unknown) => {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- ApiError or the store's own Error
       if (failed) return;
       failed = true;
       req.unpipe(parser);

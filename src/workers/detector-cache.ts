@@ -43,7 +43,7 @@ export function createDetectorCache(deps: {
       return detector;
     },
     async closeAll() {
-      const all = await Promise.allSettled(detectors.values());
+      const all = await Promise.allSettled([...detectors.values()]);
       detectors.clear();
       await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
     },
