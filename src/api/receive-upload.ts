@@ -51,12 +51,11 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
 
     let failed = false;
     const fail = (err: unknown) => {
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- ApiError or the store's own Error
       if (failed) return;
       failed = true;
       req.unpipe(parser);
       req.resume(); // discard the rest of the body
-      reject(err);
+      reject(err instanceof Error ? err : new Error(String(err)));
     };
 
     let parser: busboy.Busboy;
@@ -64,6 +63,9 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
       parser = busboy({
         headers: req.headers,
         limits: { files: limits.maxFiles, fields: 10, fieldSize: 1024, parts: limits.maxFiles + 10 },
+        // Fewer, larger chunks through the hash and the blob write.
+        highWaterMark: 1024 * 1024,
+        fileHwm: 1024 * 1024,
       });
     } catch (err) {
       return reject(badRequest(`malformed multipart request: ${(err as Error).message}`));

@@ -27,6 +27,8 @@ export interface DetectorOptions {
   maxDelayMs?: number;
   /** session.run calls allowed in flight at once. */
   maxConcurrentRuns?: number;
+  /** Inference in a worker thread (default true): keeps the event loop free. */
+  inferenceThread?: boolean;
   /** Called after every session.run with its batch size and duration (metrics, tests). */
   onBatch?: (size: number, ms: number) => void;
 }
@@ -62,6 +64,7 @@ export async function createDetector(options: DetectorOptions): Promise<Detector
     allowCpuFallback: options.allowCpuFallback,
     intraOpThreads: options.intraOpThreads ?? 0,
     logger: options.logger,
+    ...(options.inferenceThread === undefined ? {} : { inferenceThread: options.inferenceThread }),
   });
   const decode = createDecoder(spec.decoder, spec.input);
   const maxBatch = session.dynamicBatch ? Math.max(1, options.maxBatch ?? 8) : 1;

@@ -45,7 +45,7 @@ export function createDetectorCache(deps: {
     async closeAll() {
       const all = await Promise.allSettled([...detectors.values()]);
       detectors.clear();
-      await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+      await Promise.all(all.filter((r) => r.status === 'fulfilled').map((r) => r.value.close()));
     },
   };
 }

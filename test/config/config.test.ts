@@ -14,7 +14,7 @@ describe('loadConfig', () => {
       allowCpuFallback: false,
       maxBatch: 8,
       maxDelayMs: 2,
-      intraOpThreads: 0,
+      intraOpThreads: 1,
     });
     expect(config.limits).toEqual({ maxBytes: 50 * 1024 * 1024, maxPixels: 50_000_000 });
     expect(config.log.pretty).toBe(true);

@@ -78,7 +78,9 @@ export const initial: Migration = {
         x2 real NOT NULL,
         y2 real NOT NULL,
         keypoints jsonb,
-        UNIQUE (image_id, rank)
+        -- Deferred: a result replaces the image's rows in one statement
+        -- (delete and insert side by side), checked once at its end.
+        UNIQUE (image_id, rank) DEFERRABLE INITIALLY DEFERRED
       );
 
       CREATE TABLE audit_log (

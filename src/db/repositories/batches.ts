@@ -60,10 +60,6 @@ export async function getBatch(db: Queryable, id: string): Promise<BatchView | u
   };
 }
 
-export async function markBatchRunning(db: Queryable, id: string): Promise<void> {
-  await db.query(`UPDATE batches SET status = 'running', started_at = now() WHERE id = $1 AND status = 'queued'`, [id]);
-}
-
 /**
  * Closes a batch: images still unfinished (their job failed without a record,
  * e.g. Postgres was down on the last attempt) are marked failed, then the

@@ -1,6 +1,4 @@
-// Images of a batch and their detections. A result is written in one
-// transaction: the image's old detections are deleted and the new ones
-// inserted with one multi-row INSERT, so a retried job replaces its own rows.
+// Images of a batch and their detections.
 import type { Detection, DetectionResult } from '../../detection/index.js';
 import type { Queryable } from '../pool.js';
 
@@ -85,75 +83,104 @@ export async function listBatchImages(db: Queryable, batchId: string): Promise<I
   return rows;
 }
 
-/** Marks the image as being worked on; false when it is already finished (nothing to do). */
-export async function startImage(db: Queryable, id: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE images SET status = 'running', attempts = attempts + 1 WHERE id = $1 AND status IN ('queued', 'running')`,
+/** An earlier finished image with the same bytes, model and threshold. */
+export interface EarlierAnswer {
+  id: string;
+  width: number;
+  height: number;
+  modelVersion: string;
+  modelSha256: string;
+}
+
+export interface ClaimedImage {
+  id: string;
+  batchId: string;
+  sha256: string;
+  model: string;
+  minScore: number;
+  blobKey: string;
+  earlier: EarlierAnswer | undefined;
+}
+
+/**
+ * Starts work on an image in one round trip: marks it running (and its batch,
+ * if still queued), and finds an earlier answer for the same bytes, model and
+ * threshold. Undefined when the image is missing or already finished.
+ */
+export async function claimImage(db: Queryable, id: string): Promise<ClaimedImage | undefined> {
+  const { rows } = await db.query<Omit<ClaimedImage, 'earlier'> & Partial<Record<'earlierId' | 'modelVersion' | 'modelSha256', string>> & { width: number; height: number }>(
+    `WITH claimed AS (
+       UPDATE images SET status = 'running', attempts = attempts + 1
+        WHERE id = $1 AND status IN ('queued', 'running')
+       RETURNING id, batch_id, sha256, model, min_score, blob_key
+     ), started AS (
+       UPDATE batches SET status = 'running', started_at = now()
+        WHERE id = (SELECT batch_id FROM claimed) AND status = 'queued'
+     )
+     SELECT c.id, c.batch_id AS "batchId", c.sha256, c.model, c.min_score AS "minScore", c.blob_key AS "blobKey",
+            e.id AS "earlierId", e.width, e.height, e.model_version AS "modelVersion", e.model_sha256 AS "modelSha256"
+       FROM claimed c
+       LEFT JOIN LATERAL (
+         SELECT id, width, height, model_version, model_sha256 FROM images e
+          WHERE e.sha256 = c.sha256 AND e.model = c.model AND e.min_score = c.min_score AND e.status = 'done' AND e.id <> c.id
+          ORDER BY e.finished_at DESC LIMIT 1
+       ) e ON true`,
     [id],
   );
-  return rowCount === 1;
+  const r = rows[0];
+  if (!r) return undefined;
+  const earlier =
+    r.earlierId && r.modelVersion && r.modelSha256
+      ? { id: r.earlierId, width: r.width, height: r.height, modelVersion: r.modelVersion, modelSha256: r.modelSha256 }
+      : undefined;
+  return { id: r.id, batchId: r.batchId, sha256: r.sha256, model: r.model, minScore: r.minScore, blobKey: r.blobKey, earlier };
 }
 
-/** An earlier finished image with the same bytes, model and threshold. */
-export async function findAnsweredImage(
-  db: Queryable,
-  sha256: string,
-  model: string,
-  minScore: number,
-  excludeId: string,
-): Promise<{ id: string; width: number; height: number; modelVersion: string; modelSha256: string } | undefined> {
-  const { rows } = await db.query<{ id: string; width: number; height: number; modelVersion: string; modelSha256: string }>(
-    `SELECT id, width, height, model_version AS "modelVersion", model_sha256 AS "modelSha256"
-       FROM images
-      WHERE sha256 = $1 AND model = $2 AND min_score = $3 AND status = 'done' AND id <> $4
-      ORDER BY finished_at DESC LIMIT 1`,
-    [sha256, model, minScore, excludeId],
-  );
-  return rows[0];
-}
-
+/**
+ * Stores a result in one statement (atomic without a transaction): the image's
+ * old detections are deleted and the new ones inserted with one multi-row
+ * INSERT, so a retried job replaces its own rows, never duplicates them.
+ */
 export async function saveImageResult(db: Queryable, imageId: string, result: DetectionResult, workerId: string): Promise<void> {
-  await db.query('DELETE FROM detections WHERE image_id = $1', [imageId]);
-  if (result.detections.length > 0) {
-    const values: unknown[] = [];
-    const tuples = result.detections.map((d, rank) => {
-      values.push(imageId, rank, d.label, d.score, d.box.x1, d.box.y1, d.box.x2, d.box.y2, d.keypoints ? JSON.stringify(d.keypoints) : null);
-      const b = rank * 9;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`;
-    });
-    await db.query(
-      `INSERT INTO detections (image_id, rank, label, score, x1, y1, x2, y2, keypoints) VALUES ${tuples.join(', ')}`,
-      values,
-    );
-  }
+  const detections = result.detections.map((d, rank) => ({
+    rank,
+    label: d.label,
+    score: d.score,
+    ...d.box,
+    keypoints: d.keypoints ?? null,
+  }));
   await db.query(
-    `UPDATE images SET status = 'done', width = $2, height = $3, model_version = $4, model_sha256 = $5,
-            timings = $6, cache_hit = false, error_code = NULL, error_message = NULL, finished_at = now(), worker_id = $7
+    `WITH gone AS (DELETE FROM detections WHERE image_id = $1),
+          added AS (
+            INSERT INTO detections (image_id, rank, label, score, x1, y1, x2, y2, keypoints)
+            SELECT $1, r.rank, r.label, r.score, r.x1, r.y1, r.x2, r.y2, r.keypoints
+              FROM jsonb_to_recordset($2::jsonb) AS r(rank smallint, label text, score real, x1 real, y1 real, x2 real, y2 real, keypoints jsonb)
+          )
+     UPDATE images SET status = 'done', width = $3, height = $4, model_version = $5, model_sha256 = $6,
+            timings = $7, cache_hit = false, error_code = NULL, error_message = NULL, finished_at = now(), worker_id = $8
       WHERE id = $1`,
-    [imageId, result.width, result.height, result.model.version, result.model.sha256, JSON.stringify(result.timings), workerId],
+    [imageId, JSON.stringify(detections), result.width, result.height, result.model.version, result.model.sha256, JSON.stringify(result.timings), workerId],
   );
 }
 
-/** Answers an image from an earlier one's stored detections (same bytes, model and threshold). */
-export async function copyCachedResult(
-  db: Queryable,
-  imageId: string,
-  source: { id: string; width: number; height: number; modelVersion: string; modelSha256: string },
-  workerId: string,
-): Promise<number> {
-  await db.query('DELETE FROM detections WHERE image_id = $1', [imageId]);
-  const { rowCount } = await db.query(
-    `INSERT INTO detections (image_id, rank, label, score, x1, y1, x2, y2, keypoints)
-     SELECT $1, rank, label, score, x1, y1, x2, y2, keypoints FROM detections WHERE image_id = $2`,
-    [imageId, source.id],
+/** Answers an image from an earlier one's stored detections, in one statement. */
+export async function copyCachedResult(db: Queryable, imageId: string, source: EarlierAnswer, workerId: string): Promise<number> {
+  const { rows } = await db.query<{ copied: number }>(
+    `WITH gone AS (DELETE FROM detections WHERE image_id = $1),
+          added AS (
+            INSERT INTO detections (image_id, rank, label, score, x1, y1, x2, y2, keypoints)
+            SELECT $1, rank, label, score, x1, y1, x2, y2, keypoints FROM detections WHERE image_id = $2
+            RETURNING 1
+          ),
+          done AS (
+            UPDATE images SET status = 'done', width = $3, height = $4, model_version = $5, model_sha256 = $6,
+                   cache_hit = true, error_code = NULL, error_message = NULL, finished_at = now(), worker_id = $7
+             WHERE id = $1
+          )
+     SELECT count(*)::int AS copied FROM added`,
+    [imageId, source.id, source.width, source.height, source.modelVersion, source.modelSha256, workerId],
   );
-  await db.query(
-    `UPDATE images SET status = 'done', width = $2, height = $3, model_version = $4, model_sha256 = $5,
-            cache_hit = true, error_code = NULL, error_message = NULL, finished_at = now(), worker_id = $6
-      WHERE id = $1`,
-    [imageId, source.width, source.height, source.modelVersion, source.modelSha256, workerId],
-  );
-  return rowCount ?? 0;
+  return rows[0]?.copied ?? 0;
 }
 
 export async function failImage(

@@ -1,15 +1,15 @@
 // Runs one image: answered from an earlier identical image when there is one,
-// otherwise through the process's detector. Results replace the image's own
-// rows in one transaction, so retries never duplicate them. Bad images fail
+// otherwise through the process's detector. Two Postgres round trips per
+// image (claim, save); results replace the image's own rows in one
+// statement, so retries never duplicate them. Bad images fail
 // only themselves, with the error stored and no retry.
 
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../../blobs/blob-store.js';
 import { BlobNotFoundError } from '../../blobs/blob-store.js';
-import { markBatchRunning } from '../../db/repositories/batches.js';
-import { copyCachedResult, failImage, findAnsweredImage, getImage, saveImageResult, startImage } from '../../db/repositories/images.js';
-import { withTransaction, type Pool } from '../../db/pool.js';
+import { claimImage, copyCachedResult, failImage, getImage, saveImageResult } from '../../db/repositories/images.js';
+import type { Pool } from '../../db/pool.js';
 import { isDetectionError, type Detector } from '../../detection/index.js';
 import { isLastAttempt, parsePayload, type JobHandler } from '../job-type.js';
 import { detectImage, type DetectImageResult } from './definition.js';
@@ -33,17 +33,14 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
 
   return async function handleDetectImage(job: Job): Promise<DetectImageResult> {
     const payload = parsePayload(detectImage, job);
-    const image = await getImage(pool, payload.imageId);
-    if (!image) throw new UnrecoverableError(`image ${payload.imageId} does not exist`);
-    // Redelivered after it finished (a stalled job run twice): nothing to do.
-    if (!(await startImage(pool, image.id))) {
-      return { imageId: image.id, status: 'skipped', detections: 0, cacheHit: false };
+    const image = await claimImage(pool, payload.imageId);
+    if (!image) {
+      if (!(await getImage(pool, payload.imageId))) throw new UnrecoverableError(`image ${payload.imageId} does not exist`);
+      // Redelivered after it finished (a stalled job run twice): nothing to do.
+      return { imageId: payload.imageId, status: 'skipped', detections: 0, cacheHit: false };
     }
-    await markBatchRunning(pool, image.batchId);
-
-    const earlier = await findAnsweredImage(pool, image.sha256, image.model, image.minScore, image.id);
-    if (earlier) {
-      const count = await withTransaction(pool, (db) => copyCachedResult(db, image.id, earlier, deps.workerId));
+    if (image.earlier) {
+      const count = await copyCachedResult(pool, image.id, image.earlier, deps.workerId);
       return { imageId: image.id, status: 'done', detections: count, cacheHit: true };
     }
 
@@ -65,7 +62,7 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
       }
       throw err;
     }
-    await withTransaction(pool, (db) => saveImageResult(db, image.id, result, deps.workerId));
+    await saveImageResult(pool, image.id, result, deps.workerId);
     return { imageId: image.id, status: 'done', detections: result.detections.length, cacheHit: false };
   };
 }

@@ -1,0 +1,51 @@
+// @ts-check
+// A worker thread that owns one onnxruntime session. onnxruntime-node's
+// session.run() executes synchronously on the calling thread, so running it
+// on the main thread would block the event loop (HTTP, sharp callbacks,
+// BullMQ lock renewal) for every inference; here it blocks only this thread.
+// Plain JS (.mjs) so the same file runs from src/ under tests and from dist/.
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+
+/** @type {{ modelBytes: Uint8Array, executionProviders: any[], intraOpThreads: number }} */
+const { modelBytes, executionProviders, intraOpThreads } = workerData;
+const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
+
+/** @type {ort.InferenceSession} */
+let session;
+try {
+  session = await ort.InferenceSession.create(modelBytes, {
+    executionProviders,
+    graphOptimizationLevel: 'all',
+    ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
+    logSeverityLevel: 3,
+  });
+  port.postMessage({
+    type: 'ready',
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    inputMetadata: session.inputMetadata.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape : [1] })),
+  });
+} catch (err) {
+  port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+}
+
+port.on('message', async (/** @type {any} */ msg) => {
+  if (msg.type === 'release') {
+    await session?.release();
+    port.close();
+    return;
+  }
+  try {
+    const results = await session.run({ [msg.input]: new ort.Tensor('float32', msg.data, msg.dims) });
+    /** @type {Record<string, { data: Float32Array, dims: readonly number[] }>} */
+    const outputs = {};
+    for (const name of session.outputNames) {
+      const tensor = /** @type {ort.Tensor} */ (results[name]);
+      outputs[name] = { data: /** @type {Float32Array} */ (tensor.data), dims: tensor.dims };
+    }
+    port.postMessage({ type: 'result', id: msg.id, outputs });
+  } catch (err) {
+    port.postMessage({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });
+  }
+});
