@@ -7,17 +7,21 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 
-/** @type {{ modelBytes: Uint8Array, executionProviders: any[], intraOpThreads: number }} */
-const { modelBytes, executionProviders, intraOpThreads } = workerData;
+/**
+ * @typedef {{ modelBytes: Uint8Array, executionProviders: ort.InferenceSession.ExecutionProviderConfig[], intraOpThreads: number }} ThreadInit
+ * @typedef {{ type: 'run', id: number, input: string, data: Float32Array, dims: number[] } | { type: 'release' }} ThreadRequest
+ */
+
+const init = /** @type {ThreadInit} */ (/** @type {unknown} */ (workerData));
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 
-/** @type {ort.InferenceSession} */
+/** @type {ort.InferenceSession | undefined} */
 let session;
 try {
-  session = await ort.InferenceSession.create(modelBytes, {
-    executionProviders,
+  session = await ort.InferenceSession.create(init.modelBytes, {
+    executionProviders: init.executionProviders,
     graphOptimizationLevel: 'all',
-    ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
+    ...(init.intraOpThreads > 0 ? { intraOpNumThreads: init.intraOpThreads } : {}),
     logSeverityLevel: 3,
   });
   port.postMessage({
@@ -30,13 +34,15 @@ try {
   port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
 }
 
-port.on('message', async (/** @type {any} */ msg) => {
+/** @param {ThreadRequest} msg */
+async function handle(msg) {
   if (msg.type === 'release') {
     await session?.release();
     port.close();
     return;
   }
   try {
+    if (!session) throw new Error('no session');
     const results = await session.run({ [msg.input]: new ort.Tensor('float32', msg.data, msg.dims) });
     /** @type {Record<string, { data: Float32Array, dims: readonly number[] }>} */
     const outputs = {};
@@ -48,4 +54,8 @@ port.on('message', async (/** @type {any} */ msg) => {
   } catch (err) {
     port.postMessage({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });
   }
+}
+
+port.on('message', (/** @type {ThreadRequest} */ msg) => {
+  void handle(msg);
 });
