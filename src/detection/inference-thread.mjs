@@ -12,7 +12,9 @@ import ort from 'onnxruntime-node';
  * @typedef {{ type: 'run', id: number, input: string, data: Float32Array, dims: number[] } | { type: 'release' }} ThreadRequest
  */
 
-const init = /** @type {ThreadInit} */ (/** @type {unknown} */ (workerData));
+/** @type {ThreadInit} */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- workerData is whatever the parent sent: model-session.ts sends a ThreadInit
+const init = workerData;
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 
 /** @type {ort.InferenceSession | undefined} */
