@@ -52,6 +52,9 @@ function pipelineTable(r: PipelineBenchResult): string {
     ...r.bare.map((b) => `| bare loop images/s, ${b.pipelines} pipeline${b.pipelines > 1 ? 's' : ''} | ${(b.images / b.seconds).toFixed(1)} |`),
     `| ratio to the best bare loop (upload included) | ${r.ratio.toFixed(2)} |`,
     `| ratio to the best bare loop (uploaded beforehand) | ${(r.processingImagesPerSec / r.bareImagesPerSec).toFixed(2)} |`,
+    `| CPU per image, machine-wide: fastest bare loop | ${r.coreMsPerImage.bare.toFixed(1)} core-ms |`,
+    `| CPU per image, machine-wide: pipeline, upload included | ${r.coreMsPerImage.pipeline.toFixed(1)} core-ms |`,
+    `| CPU per image, machine-wide: pipeline, uploaded beforehand | ${r.coreMsPerImage.processing.toFixed(1)} core-ms |`,
     `| one-image batch, submit to completed: p50 | ${r.latencyP50Ms.toFixed(1)} ms |`,
     `| one-image batch, submit to completed: p95 | ${r.latencyP95Ms.toFixed(1)} ms |`,
   ].join('\n');

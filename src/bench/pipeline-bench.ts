@@ -5,6 +5,7 @@
 // Redis and Postgres it is pointed at, and removes them afterwards.
 
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,8 @@ export interface PipelineBenchResult {
   pipelineImagesPerSec: number;
   /** Queue → worker → Postgres alone: uploaded first with the detect queue paused, then timed. */
   processingImagesPerSec: number;
+  /** Machine-wide busy CPU per image (all processes: Node, Postgres, Redis), in core-milliseconds. */
+  coreMsPerImage: { pipeline: number; processing: number; bare: number };
   bare: Row[];
   bareImagesPerSec: number;
   ratio: number;
@@ -59,9 +62,35 @@ async function writeVariants(photos: string[], count: number, dir: string, tag: 
   );
 }
 
-async function upload(url: string, key: string, files: string[]): Promise<string> {
-  const form = new FormData();
-  for (const f of files) form.append('images', new Blob([await readFile(f)]), path.basename(f));
+/** Request bodies built before any timing starts: reading the client's files is not Lookout's work. */
+async function buildForms(files: string[], batchSize: number): Promise<FormData[]> {
+  const forms: FormData[] = [];
+  for (let i = 0; i < files.length; i += batchSize) {
+    const form = new FormData();
+    for (const f of files.slice(i, i + batchSize)) form.append('images', new Blob([await readFile(f)]), path.basename(f));
+    forms.push(form);
+  }
+  return forms;
+}
+
+/** Busy and total core-milliseconds of the whole machine so far (Linux /proc/stat), for CPU per image. */
+function cpuSample(): { busy: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: (total - idle) * 10, total: total * 10 }; // USER_HZ = 100
+  } catch {
+    return undefined;
+  }
+}
+
+const busySince = (start: ReturnType<typeof cpuSample>): number => {
+  const now = cpuSample();
+  return start && now ? now.busy - start.busy : NaN;
+};
+
+async function upload(url: string, key: string, form: FormData): Promise<string> {
   const res = await fetch(`${url}/v1/batches`, { method: 'POST', body: form, headers: { authorization: `Bearer ${key}` } });
   const body = (await res.json()) as { id?: string; error?: unknown };
   if (res.status !== 202 || !body.id) throw new Error(`upload failed: ${res.status} ${JSON.stringify(body)}`);
@@ -102,9 +131,14 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
   // The bare loop first, on an idle machine, over the same images, with the
   // worker's onnxruntime threads, at 1, 2 and the worker's concurrency.
   const bare: Row[] = [];
+  const bareBusy: number[] = [];
   for (const pipelines of [...new Set([1, 2, config.worker.concurrency])]) {
+    const cpu = cpuSample();
     bare.push(await bareLoop(spec, files, files.length, pipelines, config.detect.intraOpThreads));
+    bareBusy.push(busySince(cpu) / files.length);
   }
+  const fastestBare = bare.reduce((best, r, i) => (r.images / r.seconds > (bare[best]!.images / bare[best]!.seconds) ? i : best), 0);
+  const bareCoreMs = bareBusy[fastestBare] ?? NaN;
 
   const services = openServices(config, logger);
   try {
@@ -115,31 +149,37 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
     const url = `http://127.0.0.1:${api.port}`;
     try {
       const { token } = await createApiKey(services.pool, { name: 'bench', role: 'submitter', actor: 'bench' });
-      await waitDone(url, token, await upload(url, token, await writeVariants(options.photos, 6, work, 'warm')), 20);
+      const [warm] = await buildForms(await writeVariants(options.photos, 6, work, 'warm'), 6);
+      await waitDone(url, token, await upload(url, token, warm!), 20);
 
-      const submitAll = async (set: string[]) => {
+      const submitAll = async (forms: FormData[]) => {
         const ids: string[] = [];
-        for (let i = 0; i < set.length; i += options.batchSize) ids.push(await upload(url, token, set.slice(i, i + options.batchSize)));
+        for (const form of forms) ids.push(await upload(url, token, form));
         return ids;
       };
+      const forms = await buildForms(files, options.batchSize);
+      const cpu0 = cpuSample();
       const started = performance.now();
-      const ids = await submitAll(files);
+      const ids = await submitAll(forms);
       for (const id of ids) await waitDone(url, token, id, 20);
       const seconds = (performance.now() - started) / 1000;
+      const pipelineCoreMs = busySince(cpu0) / files.length;
 
       // The same work with the upload taken out of the timing.
       const detectQueue = services.queues.get('detect')!;
       await detectQueue.pause();
-      const again = await submitAll(await writeVariants(options.photos, options.images, work, 'processing'));
+      const again = await submitAll(await buildForms(await writeVariants(options.photos, options.images, work, 'processing'), options.batchSize));
+      const cpu1 = cpuSample();
       const resumed = performance.now();
       await detectQueue.resume();
       for (const id of again) await waitDone(url, token, id, 20);
       const processingSeconds = (performance.now() - resumed) / 1000;
+      const processingCoreMs = busySince(cpu1) / files.length;
 
       const latencies: number[] = [];
-      for (const file of latencyFiles) {
+      for (const form of await buildForms(latencyFiles, 1)) {
         const t0 = performance.now();
-        await waitDone(url, token, await upload(url, token, [file]), 5);
+        await waitDone(url, token, await upload(url, token, form), 5);
         latencies.push(performance.now() - t0);
       }
 
@@ -152,6 +192,7 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
         seconds,
         pipelineImagesPerSec,
         processingImagesPerSec: files.length / processingSeconds,
+        coreMsPerImage: { pipeline: pipelineCoreMs, processing: processingCoreMs, bare: bareCoreMs },
         bare,
         bareImagesPerSec,
         ratio: pipelineImagesPerSec / bareImagesPerSec,
