@@ -50,11 +50,15 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     }
 
     let failed = false;
+    // Stops the blob writes still in progress (and removes their temp files)
+    // when the request fails.
+    const abort = new AbortController();
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
       req.unpipe(parser);
       req.resume(); // discard the rest of the body
+      abort.abort();
       reject(err instanceof Error ? err : new Error(String(err)));
     };
 
@@ -93,6 +97,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
       const put = blobs
         .put(stream, {
           maxBytes: limits.maxFileBytes,
+          signal: abort.signal,
           checkHead: (head) => {
             if (head.length === 0) throw new ApiError(400, 'empty_input', `${filename} is empty (0 bytes)`);
             if (!sniffImageFormat(head)) {

@@ -16,6 +16,8 @@ export interface PutOptions {
   maxBytes: number;
   /** Sees the first bytes before anything is kept; throw to refuse the upload. */
   checkHead?: (head: Buffer) => void;
+  /** Aborting stops the write and removes what was written. */
+  signal?: AbortSignal;
 }
 
 export interface BlobStore {

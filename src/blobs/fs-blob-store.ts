@@ -5,6 +5,7 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -56,15 +57,18 @@ export function createFsBlobStore(root: string): BlobStore {
           }
         },
       });
+      // Large write buffers: one write per megabyte, not per 16 KiB chunk.
+      const sink = createWriteStream(tmp, { highWaterMark: 1024 * 1024 });
       try {
-        // Large write buffers: one write per megabyte, not per 16 KiB chunk.
-        await pipeline(source, meter, createWriteStream(tmp, { highWaterMark: 1024 * 1024 }));
+        await pipeline(source, meter, sink, ...(options.signal ? [{ signal: options.signal }] : []));
         const sha256 = hash.digest('hex');
         const final = pathOf(sha256);
         await mkdir(path.dirname(final), { recursive: true });
         await rename(tmp, final);
         return { key: sha256, sha256, bytes };
       } catch (err) {
+        // The file may still be opening: remove it only once the stream has closed.
+        if (!sink.closed) await once(sink, 'close').catch(() => undefined);
         await rm(tmp, { force: true });
         throw err;
       }

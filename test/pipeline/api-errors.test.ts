@@ -1,5 +1,7 @@
 // The API's refusal paths: 401, 404, 413 (per file, per request, file count),
 // 415 (judged by content), 400; every body {"error": {"code", "message"}}.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPhoto } from '../helpers/photos.js';
 import { authed, createTestEnv, submit, type TestEnv } from '../helpers/test-env.js';
@@ -96,6 +98,19 @@ describe('413', () => {
     const rocket = await readPhoto('rocket.jpg');
     const res = await submit(smallUrl, key, Array.from({ length: 11 }, (_, n) => ({ name: `r${n}.jpg`, bytes: rocket.subarray(0, 1000) })));
     expectError(res, 413, 'too_many_files');
+  });
+});
+
+describe('refused uploads leave nothing behind', () => {
+  it('no temporary blob files remain after 413s mid-stream', async () => {
+    const camera = await readPhoto('camera.png');
+    const astronaut = await readPhoto('astronaut.png');
+    // The first file is stored, the second breaks the per-file limit mid-stream.
+    const res = await submit(smallUrl, key, [{ name: 'ok.png', bytes: camera }, { name: 'big.png', bytes: astronaut }]);
+    expect(res.status).toBe(413);
+    await new Promise((r) => setTimeout(r, 200));
+    const tmp = await readdir(path.join(env.config.blobDir, 'tmp')).catch(() => []);
+    expect(tmp).toEqual([]);
   });
 });
 
