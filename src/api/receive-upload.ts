@@ -4,6 +4,7 @@
 // limits. Other form fields are returned as strings for the route to validate.
 
 import busboy from 'busboy';
+import { setMaxListeners } from 'node:events';
 import type { Request } from 'express';
 import path from 'node:path';
 import type { BlobStore } from '../blobs/blob-store.js';
@@ -53,6 +54,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     // Stops the blob writes still in progress (and removes their temp files)
     // when the request fails.
     const abort = new AbortController();
+    setMaxListeners(limits.maxFiles + 10, abort.signal); // one listener per file in flight
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
