@@ -9,14 +9,13 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createApiKey } from '../auth/api-keys.js';
 import { loadConfig } from '../config/config.js';
 import { ModelRegistry } from '../detection/index.js';
 import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
 import { openServices } from '../runtime/services.js';
+import { deleteQueueKeys, dropDatabase } from '../runtime/scratch-resources.js';
 import { bareLoop, median, type Row } from './engine-bench.js';
 
 export interface PipelineBenchOptions {
@@ -206,18 +205,8 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
     }
   } finally {
     await services.close();
-    const redis = new Redis(config.redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
-    const admin = new pg.Client({ connectionString: adminUrl.toString() });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbUrl.pathname.slice(1))} WITH (FORCE)`);
-    await admin.end();
+    await deleteQueueKeys(config.redisUrl, prefix);
+    await dropDatabase(adminUrl.toString(), dbUrl.pathname.slice(1));
     await rm(work, { recursive: true, force: true });
   }
 }

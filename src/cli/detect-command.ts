@@ -6,11 +6,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
+import { createDetectorCache } from '../workers/detector-cache.js';
 import type {
   ModelRegistry} from '../detection/index.js';
 import {
   annotateImage,
-  createDetector,
   DetectionError,
   isDetectionError,
   type Detector,
@@ -79,16 +79,12 @@ async function detectOne(
 
 export async function runDetectCommand(options: DetectCommandOptions, deps: DetectCommandDeps): Promise<number> {
   const { config } = deps;
-  const detector = await createDetector({
-    spec: deps.registry.get(options.model),
-    device: options.device,
-    allowCpuFallback: config.detect.allowCpuFallback,
-    limits: config.limits,
+  const detectors = createDetectorCache({
+    registry: deps.registry,
+    config: { detect: { ...config.detect, device: options.device }, limits: config.limits },
     logger: deps.logger,
-    intraOpThreads: config.detect.intraOpThreads,
-    maxBatch: config.detect.maxBatch,
-    maxDelayMs: config.detect.maxDelayMs,
   });
+  const detector = await detectors.get(options.model);
   if (options.annotateDir) await mkdir(options.annotateDir, { recursive: true });
   const taken = new Set<string>();
   const annotationPaths = options.files.map((f) =>
@@ -114,7 +110,7 @@ export async function runDetectCommand(options: DetectCommandOptions, deps: Dete
       }
     }
   } finally {
-    await detector.close();
+    await detectors.closeAll();
   }
   return failed > 0 ? 1 : 0;
 }

@@ -25,6 +25,17 @@ function storageOn(client: PoolClient): UmzugStorage {
   };
 }
 
+async function inTransaction(client: PoolClient, work: () => Promise<void>): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await work();
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  }
+}
+
 async function withMigrator<T>(
   pool: Pool,
   logger: Pick<Logger, 'info'> | undefined,
@@ -44,26 +55,8 @@ async function withMigrator<T>(
       logger: undefined,
       migrations: migrations.map((m) => ({
         name: m.name,
-        up: async ({ context }) => {
-          await context.query('BEGIN');
-          try {
-            await m.up(context);
-            await context.query('COMMIT');
-          } catch (err) {
-            await context.query('ROLLBACK');
-            throw err;
-          }
-        },
-        down: async ({ context }) => {
-          await context.query('BEGIN');
-          try {
-            await m.down(context);
-            await context.query('COMMIT');
-          } catch (err) {
-            await context.query('ROLLBACK');
-            throw err;
-          }
-        },
+        up: ({ context }) => inTransaction(context, () => m.up(context)),
+        down: ({ context }) => inTransaction(context, () => m.down(context)),
       })),
     });
     umzug.on('migrated', ({ name }) => logger?.info({ migration: name }, 'migrated up'));

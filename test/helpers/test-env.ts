@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
-import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import type { Role } from '../../src/db/repositories/api-keys.js';
 import { openServices, type Services } from '../../src/runtime/services.js';
+import { deleteQueueKeys, dropDatabase } from '../../src/runtime/scratch-resources.js';
 import { prepareDatabase, startApi, startWorkerProcess, type RunningApi, type RunningWorkerProcess, type WorkerProcessOptions } from '../../src/runtime/processes.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -90,24 +90,8 @@ export async function createTestEnv(label: string): Promise<TestEnv> {
       // Close in reverse order of opening: api and workers before the services they use.
       for (const { close } of closers.reverse()) await close().catch(() => undefined);
       await sqlPool.end();
-      const redis = new Redis(REDIS_URL);
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await redis.del(...keys);
-        } while (cursor !== '0');
-      } finally {
-        redis.disconnect();
-      }
-      const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-      await admin.connect();
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
-      } finally {
-        await admin.end();
-      }
+      await deleteQueueKeys(REDIS_URL, prefix);
+      await dropDatabase(ADMIN_DATABASE_URL, database);
       await rm(blobDir, { recursive: true, force: true });
     },
   };

@@ -4,17 +4,8 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
-import { ALL_PHOTOS, readPhoto } from '../helpers/photos.js';
+import { ALL_PHOTOS, EXPECTED_FACES, readPhoto } from '../helpers/photos.js';
 import { authed, createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
-
-const EXPECTED_FACES: Record<string, number> = {
-  'astronaut.png': 1,
-  'camera.png': 1,
-  'coffee.png': 0,
-  'chelsea.png': 0,
-  'rocket.jpg': 0,
-  'motorcycle_left.png': 0,
-};
 
 let env: TestEnv;
 let services: Services;

@@ -6,8 +6,7 @@ import type { Services } from '../../src/runtime/services.js';
 import { spawnWorker } from '../helpers/spawn-worker.js';
 import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 import { photoVariants } from '../helpers/variants.js';
-
-const FACES: Record<string, number> = { 'astronaut.png': 1, 'camera.png': 1 };
+import { EXPECTED_FACES } from '../helpers/photos.js';
 
 let env: TestEnv;
 let services: Services;
@@ -64,7 +63,7 @@ describe('two worker processes on one queue', () => {
       rows.forEach((row, i) => {
         const source = files[i]!.source;
         expect(row.status).toBe('done');
-        expect(row.rows).toBe(FACES[source] ?? 0); // one result set: no duplicate detections
+        expect(row.rows).toBe(EXPECTED_FACES[source]); // one result set: no duplicate detections
         expect(row.attempts).toBe(1); // processed once
       });
       const byWorker = new Map<string, number>();
