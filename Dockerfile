@@ -12,8 +12,10 @@ RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
 ARG ONNXRUNTIME_NODE_INSTALL=skip
-# jemalloc keeps sharp's RSS flat over long runs (glibc malloc fragments).
-RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 \
+# jemalloc keeps sharp's RSS flat over long runs (glibc malloc fragments);
+# postgresql-client brings pg_dump and pg_restore (the major version must be
+# at least the server's: bookworm has 15).
+RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 BLOB_DIR=/data/blobs
 WORKDIR /app

@@ -8,6 +8,7 @@ import { errorHandler, notFound, sendError } from './http-errors.js';
 import { batchesRouter } from './routes/batches.js';
 import { healthRouter } from './routes/health.js';
 import { imagesRouter } from './routes/images.js';
+import { backupsRouter } from './routes/backups.js';
 
 export function createApp(services: Services): Express {
   const app = express();
@@ -21,6 +22,7 @@ export function createApp(services: Services): Express {
   v1.use(express.json({ limit: '64kb' }));
   v1.use('/batches', batchesRouter(services));
   v1.use('/images', imagesRouter(services));
+  v1.use('/backups', backupsRouter(services));
   app.use('/v1', v1);
 
   app.use(BOARD_PATH, requireKey(services.pool, { allowBasic: true, challenge: true }), requireRole('admin'), bullBoardRouter(services.queues.values()));

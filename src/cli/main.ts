@@ -7,6 +7,7 @@ import { DetectionError, formatDevice, ModelRegistry, parseDevice } from '../det
 import { createLogger } from '../logging/logger.js';
 import { runDetectCommand } from './detect-command.js';
 import { runAll, runApi, runWorker } from './service-commands.js';
+import { registerBackupCommands } from './backup-commands.js';
 import { createPool, ensureDatabase } from '../db/pool.js';
 import { migrateDown, migrateUp } from '../db/migrate.js';
 import { createApiKey } from '../auth/api-keys.js';
@@ -190,6 +191,8 @@ export function buildProgram(): Command {
         await pool.end();
       }
     });
+
+  registerBackupCommands(program, configOrExit);
 
   return program;
 }

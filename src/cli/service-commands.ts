@@ -8,6 +8,8 @@ import type { Device } from '../detection/index.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
+import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
+import { syncBackupSchedules } from '../jobs/schedules.js';
 
 type Stoppable = { close(): Promise<void> };
 
@@ -31,9 +33,14 @@ function onShutdown(logger: Logger, services: Services, parts: Stoppable[]): voi
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+async function syncSchedulesIfConsumed(services: Services, queues: readonly string[]): Promise<void> {
+  if (queues.includes(BACKUP_QUEUE)) await syncBackupSchedules(services.queues.get(BACKUP_QUEUE)!, services.config.backup, services.logger);
+}
+
 export async function runAll(config: Config, logger: Logger): Promise<void> {
   const services = openServices(config, logger);
   await prepareDatabase(services);
+  await syncSchedulesIfConsumed(services, OPS_QUEUES);
   const detect = await startWorkerProcess(services, { queues: [detectImage.queue], concurrency: config.worker.concurrency });
   const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
   const api = await startApi(services);
@@ -52,6 +59,7 @@ export async function runWorker(
   options: { queues: string[]; device?: Device; concurrency?: number },
 ): Promise<void> {
   const services = openServices(config, logger);
+  await syncSchedulesIfConsumed(services, options.queues);
   const worker = await startWorkerProcess(services, {
     queues: options.queues,
     concurrency: options.concurrency ?? config.worker.concurrency,

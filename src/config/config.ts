@@ -25,8 +25,23 @@ export interface Config {
   databaseUrl: string;
   queuePrefix: string;
   blobDir: string;
-  worker: { concurrency: number; shutdownGraceMs: number };
+  worker: { concurrency: number; shutdownGraceMs: number; lockMs: number };
   upload: { maxFiles: number; maxRequestBytes: number };
+  backup: BackupConfig;
+}
+
+export interface BackupConfig {
+  dir: string;
+  /** The key new backups are encrypted with; backups are refused without one. */
+  key: Buffer | undefined;
+  /** Earlier keys, still accepted for verify and restore (key rotation). */
+  oldKeys: Buffer[];
+  schedules: boolean;
+  cron: string;
+  pruneCron: string;
+  verifyAfter: boolean;
+  keep: { daily: number; weekly: number; monthly: number };
+  timezone: string;
 }
 
 export class ConfigError extends Error {
@@ -74,7 +89,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     queuePrefix: e.LOOKOUT_QUEUE_PREFIX,
     blobDir: path.resolve(e.BLOB_DIR),
-    worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS },
+    worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS, lockMs: e.JOB_LOCK_MS },
     upload: { maxFiles: e.UPLOAD_MAX_FILES, maxRequestBytes: e.UPLOAD_MAX_REQUEST_BYTES },
+    backup: {
+      dir: path.resolve(e.BACKUP_DIR),
+      key: e.BACKUP_ENCRYPTION_KEY ? Buffer.from(e.BACKUP_ENCRYPTION_KEY, 'base64') : undefined,
+      oldKeys: e.BACKUP_OLD_KEYS.map((k) => Buffer.from(k, 'base64')),
+      schedules: e.BACKUP_SCHEDULES,
+      cron: e.BACKUP_CRON,
+      pruneCron: e.BACKUP_PRUNE_CRON,
+      verifyAfter: e.BACKUP_VERIFY_AFTER,
+      keep: { daily: e.BACKUP_KEEP_DAILY, weekly: e.BACKUP_KEEP_WEEKLY, monthly: e.BACKUP_KEEP_MONTHLY },
+      timezone: e.BACKUP_TIMEZONE,
+    },
   };
 }

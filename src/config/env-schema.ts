@@ -15,6 +15,15 @@ const int = (min: number, max: number) =>
     .min(min, { error: `expected an integer from ${min} to ${max}` })
     .max(max, { error: `expected an integer from ${min} to ${max}` });
 
+// 32 bytes, base64: an AES-256 key. The message never repeats the value.
+const base64Key = z
+  .string()
+  .refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, {
+    error: 'expected 32 random bytes, base64-encoded (openssl rand -base64 32)',
+  });
+
+const cron = z.string().regex(/^(\S+\s+){4,5}\S+$/, { error: 'expected a cron expression of 5 or 6 fields' });
+
 export const envSchema = z.object({
   LOOKOUT_PROFILE: z
     .enum(['development', 'test', 'production'], { error: 'expected development, test or production' })
@@ -51,6 +60,22 @@ export const envSchema = z.object({
   UPLOAD_MAX_FILES: int(1, 10_000).default(500),
   UPLOAD_MAX_REQUEST_BYTES: int(1, 2 ** 40).default(1024 * 1024 * 1024),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
+  JOB_LOCK_MS: int(1000, 3_600_000).default(30_000),
+  BACKUP_DIR: z.string().min(1).default('./data/backups'),
+  BACKUP_ENCRYPTION_KEY: base64Key.optional(),
+  BACKUP_OLD_KEYS: z
+    .string()
+    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+    .pipe(z.array(base64Key))
+    .default([]),
+  BACKUP_SCHEDULES: booleanFlag.default(true),
+  BACKUP_CRON: cron.default('0 3 * * *'),
+  BACKUP_PRUNE_CRON: cron.default('30 4 * * 0'),
+  BACKUP_VERIFY_AFTER: booleanFlag.default(true),
+  BACKUP_KEEP_DAILY: int(0, 3650).default(7),
+  BACKUP_KEEP_WEEKLY: int(0, 520).default(4),
+  BACKUP_KEEP_MONTHLY: int(0, 1200).default(12),
+  BACKUP_TIMEZONE: z.string().min(1).default('UTC'),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

@@ -2,15 +2,24 @@
 // every queue a process claims has handlers (Immich-style: refuse to start
 // rather than leave jobs nobody runs).
 
-import type { Job } from 'bullmq';
+import type { Job, JobsOptions } from 'bullmq';
 import type { z } from 'zod';
 import type { JobHandler, JobType } from './job-type.js';
 import { detectImage } from './detect-image/definition.js';
 import { createDetectImageHandler, type DetectImageDeps } from './detect-image/handler.js';
 import { finalizeBatch } from './finalize-batch/definition.js';
 import { createFinalizeBatchHandler } from './finalize-batch/handler.js';
+import type { BackupJobDeps } from './backup-deps.js';
+import { backupRun } from './backup-run/definition.js';
+import { createBackupRunHandler } from './backup-run/handler.js';
+import { backupVerify } from './backup-verify/definition.js';
+import { createBackupVerifyHandler } from './backup-verify/handler.js';
+import { restore } from './restore/definition.js';
+import { createRestoreHandler } from './restore/handler.js';
+import { backupPrune } from './backup-prune/definition.js';
+import { createBackupPruneHandler } from './backup-prune/handler.js';
 
-export type HandlerDeps = DetectImageDeps;
+export type HandlerDeps = DetectImageDeps & BackupJobDeps;
 
 interface Registration {
   type: JobType<z.ZodType, z.ZodType>;
@@ -20,7 +29,18 @@ interface Registration {
 export const JOB_TYPES: readonly Registration[] = [
   { type: detectImage, createHandler: createDetectImageHandler },
   { type: finalizeBatch, createHandler: createFinalizeBatchHandler },
+  { type: backupRun, createHandler: createBackupRunHandler },
+  { type: backupVerify, createHandler: createBackupVerifyHandler },
+  { type: restore, createHandler: createRestoreHandler },
+  { type: backupPrune, createHandler: createBackupPruneHandler },
 ];
+
+/**
+ * Queues whose jobs run one at a time per process whatever the worker's
+ * concurrency: backups, verifies and restores compete for the same disk and
+ * database, and a restore must not race a backup.
+ */
+export const QUEUE_CONCURRENCY_LIMIT: Readonly<Record<string, number>> = { backup: 1 };
 
 /** Every queue some job type lives on. */
 export const KNOWN_QUEUES: readonly string[] = [...new Set(JOB_TYPES.map((r) => r.type.queue))];
@@ -55,4 +75,11 @@ export function buildProcessors(
     });
   }
   return processors;
+}
+
+/** The default job options of a job type, by name. */
+export function jobOptionsFor(name: string): JobsOptions {
+  const registration = JOB_TYPES.find((r) => r.type.name === name);
+  if (!registration) throw new Error(`unknown job type "${name}"`);
+  return registration.type.defaultOptions;
 }

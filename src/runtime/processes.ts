@@ -11,7 +11,7 @@ import { upsertModel } from '../db/repositories/models.js';
 import type { Device } from '../detection/index.js';
 import { formatDevice } from '../detection/index.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
-import { KNOWN_QUEUES } from '../jobs/registry.js';
+import { jobOptionsFor, KNOWN_QUEUES } from '../jobs/registry.js';
 import { createDetectorCache, type DetectorCache } from '../workers/detector-cache.js';
 import { startWorkers, type RunningWorkers } from '../workers/start-workers.js';
 import type { Services } from './services.js';
@@ -73,7 +73,22 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
     concurrency: options.concurrency,
     connection: services.redis,
     prefix: config.queuePrefix,
-    deps: { pool: services.pool, blobs: services.blobs, detectorFor: (m) => detectors.get(m), logger, workerId: `${hostname()}:${process.pid}` },
+    lockMs: config.worker.lockMs,
+    deps: {
+      pool: services.pool,
+      blobs: services.blobs,
+      detectorFor: (m) => detectors.get(m),
+      logger,
+      workerId: `${hostname()}:${process.pid}`,
+      databaseUrl: config.databaseUrl,
+      backup: config.backup,
+      now: () => new Date(),
+      enqueue: async (queue, name, data, jobId) => {
+        const q = services.queues.get(queue);
+        if (!q) throw new Error(`no queue "${queue}"`);
+        await q.add(name, data, { ...jobOptionsFor(name), jobId });
+      },
+    },
     logger,
   });
   return {

@@ -4,7 +4,7 @@
 
 import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
-import { buildProcessors, type HandlerDeps } from '../jobs/registry.js';
+import { buildProcessors, QUEUE_CONCURRENCY_LIMIT, type HandlerDeps } from '../jobs/registry.js';
 
 export interface WorkerOptions {
   queues: readonly string[];
@@ -12,6 +12,8 @@ export interface WorkerOptions {
   concurrency: number;
   connection: ConnectionOptions;
   prefix: string;
+  /** Job lock: renewed at half this interval; a dead worker's jobs return after it. */
+  lockMs: number;
   deps: HandlerDeps;
   logger: Logger;
 }
@@ -28,10 +30,13 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
     const worker = new Worker(queue, processor, {
       connection: options.connection,
       prefix: options.prefix,
-      concurrency: options.concurrency,
-      // Jobs take milliseconds to seconds: the default 30 s lock (renewed
-      // every 15 s) leaves a wide margin; a killed worker's jobs return after
-      // one stalled-check interval (30 s).
+      concurrency: Math.min(options.concurrency, QUEUE_CONCURRENCY_LIMIT[queue] ?? Infinity),
+      // The lock is renewed every lockMs / 2 by the event loop, which never
+      // blocks for long (inference runs in a thread), so even hour-long
+      // backups keep it; a killed worker's jobs return after one
+      // stalled-check interval (lockMs, 30 s by default).
+      lockDuration: options.lockMs,
+      stalledInterval: options.lockMs,
       maxStalledCount: 2,
       autorun: true,
     });

@@ -1,5 +1,6 @@
 // Every migration, in order. Adding one: a new file and one line here.
 import { initial } from './0001-initial.js';
+import { backups } from './0002-backups.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, backups];

@@ -1,0 +1,15 @@
+// backup-prune: applies the retention policy.
+import { z } from 'zod';
+import type { JobType } from '../job-type.js';
+import { BACKUP_QUEUE } from '../backup-run/definition.js';
+
+export const backupPrunePayload = z.object({ actor: z.string().min(1) });
+export const backupPruneResult = z.object({ pruned: z.array(z.uuid()) });
+
+export const backupPrune: JobType<typeof backupPrunePayload, typeof backupPruneResult> = {
+  name: 'backup-prune',
+  queue: BACKUP_QUEUE,
+  payload: backupPrunePayload,
+  result: backupPruneResult,
+  defaultOptions: { attempts: 3, backoff: { type: 'exponential', delay: 10_000 }, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+};

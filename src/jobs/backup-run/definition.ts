@@ -1,0 +1,44 @@
+// backup-run: one encrypted pg_dump of Lookout's database into BACKUP_DIR.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { JobType } from '../job-type.js';
+
+export const BACKUP_QUEUE = 'backup';
+
+export const backupRunPayload = z.object({
+  /** Absent for scheduler-made jobs: derived from the job id, stable across retries. */
+  backupId: z.uuid().optional(),
+  trigger: z.enum(['manual', 'scheduler', 'safety']),
+  actor: z.string().min(1),
+});
+export type BackupRunPayload = z.infer<typeof backupRunPayload>;
+
+export const backupRunResult = z.object({
+  id: z.uuid(),
+  status: z.literal('succeeded'),
+  file: z.string(),
+  bytes: z.number(),
+  sha256: z.string(),
+});
+export type BackupRunResult = z.infer<typeof backupRunResult>;
+
+export const backupRun: JobType<typeof backupRunPayload, typeof backupRunResult> = {
+  name: 'backup-run',
+  queue: BACKUP_QUEUE,
+  payload: backupRunPayload,
+  result: backupRunResult,
+  defaultOptions: {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 10_000 },
+    removeOnComplete: { age: 30 * 24 * 3600, count: 1000 },
+    removeOnFail: { age: 90 * 24 * 3600, count: 1000 },
+  },
+};
+
+export const backupRunJobId = (backupId: string): string => `backup_${backupId}`;
+
+/** A UUID derived from a job id: the same backup row for every retry of that job. */
+export function backupIdForJob(jobId: string): string {
+  const h = createHash('sha256').update(`lookout-backup:${jobId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}

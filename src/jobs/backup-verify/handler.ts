@@ -1,0 +1,35 @@
+// Verifies a backup by a real restore. A bad backup is an answer
+// (verify_failed, audited), not a job failure; trouble reaching Postgres is.
+import { UnrecoverableError, type Job } from 'bullmq';
+import { BackupIntegrityError } from '../../backups/backup-crypto.js';
+import { PgToolError } from '../../backups/pg-tools.js';
+import { verifyBackupFile } from '../../backups/restore-backup.js';
+import { appendAudit } from '../../db/repositories/audit-log.js';
+import { getBackup, recordVerification } from '../../db/repositories/backups.js';
+import { decryptionKeys, type BackupJobDeps } from '../backup-deps.js';
+import { parsePayload, type JobHandler } from '../job-type.js';
+import { backupVerify, type BackupVerifyResult } from './definition.js';
+
+export function createBackupVerifyHandler(deps: BackupJobDeps): JobHandler {
+  return async function handleBackupVerify(job: Job): Promise<BackupVerifyResult> {
+    const { backupId, actor } = parsePayload(backupVerify, job);
+    const backup = await getBackup(deps.pool, backupId);
+    if (!backup) throw new UnrecoverableError(`backup ${backupId} does not exist`);
+    let error: string | undefined;
+    try {
+      await verifyBackupFile({ databaseUrl: deps.databaseUrl, keys: decryptionKeys(deps.backup) }, backup);
+    } catch (err) {
+      if (!(err instanceof BackupIntegrityError || err instanceof PgToolError)) throw err;
+      error = err.message;
+    }
+    await recordVerification(deps.pool, backupId, !error, error);
+    await appendAudit(deps.pool, {
+      actor,
+      action: 'backup.verify',
+      target: `backup:${backupId}`,
+      outcome: error ? 'error' : 'ok',
+      details: error ? { error } : {},
+    });
+    return error ? { id: backupId, status: 'verify_failed', error } : { id: backupId, status: 'verified' };
+  };
+}

@@ -1,0 +1,30 @@
+// restore: a backup into a named database (a new one by default); the live
+// database only with replaceLive, after a safety backup.
+import { z } from 'zod';
+import type { JobType } from '../job-type.js';
+import { BACKUP_QUEUE } from '../backup-run/definition.js';
+
+export const restorePayload = z.object({
+  backupId: z.uuid(),
+  targetDatabase: z.string().min(1).max(63).optional(),
+  replaceLive: z.boolean().default(false),
+  /** Skip the safety backup before replacing the live database (an explicit, audited choice). */
+  skipSafetyBackup: z.boolean().default(false),
+  actor: z.string().min(1),
+});
+export const restoreResult = z.object({
+  id: z.uuid(),
+  status: z.literal('restored'),
+  database: z.string(),
+  previous: z.string().optional(),
+  safetyBackupId: z.uuid().optional(),
+});
+export type RestoreResult = z.infer<typeof restoreResult>;
+
+export const restore: JobType<typeof restorePayload, typeof restoreResult> = {
+  name: 'restore',
+  queue: BACKUP_QUEUE,
+  payload: restorePayload,
+  result: restoreResult,
+  defaultOptions: { attempts: 1, removeOnComplete: { age: 90 * 24 * 3600 }, removeOnFail: { age: 90 * 24 * 3600 } },
+};

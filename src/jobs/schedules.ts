@@ -1,0 +1,31 @@
+// Repeatable jobs, as BullMQ job schedulers upserted from config at start:
+// idempotent (same scheduler id, same result) and safe with many replicas
+// doing it at once; no cron daemon. Visible in Bull Board.
+import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import type { BackupConfig } from '../config/config.js';
+import { backupRun, type BackupRunPayload } from './backup-run/definition.js';
+import { backupPrune } from './backup-prune/definition.js';
+
+export const SCHEDULER_IDS = { backup: 'nightly-backup', prune: 'weekly-backup-prune' } as const;
+
+export async function syncBackupSchedules(backupQueue: Queue, config: BackupConfig, logger: Pick<Logger, 'info' | 'warn'>): Promise<void> {
+  if (!config.schedules || !config.key) {
+    await backupQueue.removeJobScheduler(SCHEDULER_IDS.backup);
+    await backupQueue.removeJobScheduler(SCHEDULER_IDS.prune);
+    if (config.schedules) logger.warn('scheduled backups are off: BACKUP_ENCRYPTION_KEY is not set');
+    return;
+  }
+  const data: BackupRunPayload = { trigger: 'scheduler', actor: 'scheduler' };
+  await backupQueue.upsertJobScheduler(
+    SCHEDULER_IDS.backup,
+    { pattern: config.cron, tz: config.timezone },
+    { name: backupRun.name, data, opts: backupRun.defaultOptions },
+  );
+  await backupQueue.upsertJobScheduler(
+    SCHEDULER_IDS.prune,
+    { pattern: config.pruneCron, tz: config.timezone },
+    { name: backupPrune.name, data: { actor: 'scheduler' }, opts: backupPrune.defaultOptions },
+  );
+  logger.info({ backup: config.cron, prune: config.pruneCron, timezone: config.timezone }, 'backup schedules synced');
+}
