@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -57,6 +57,10 @@ export async function runBackup(deps: BackupDeps, id: string, onProgress?: (p: B
   const base = path.join(deps.dir, `lookout-${stamp(startedAt)}-${id}`);
   const file = `${base}.lkb`;
   const tmp = `${file}.tmp`;
+  // An earlier attempt killed mid-dump left its partial file: remove it.
+  for (const name of await readdir(deps.dir)) {
+    if (name.endsWith(`-${id}.lkb.tmp`)) await rm(path.join(deps.dir, name), { force: true });
+  }
 
   // The snapshot transaction stays open while pg_dump reads from it.
   const snapshot = await deps.pool.connect();

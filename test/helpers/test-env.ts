@@ -26,6 +26,8 @@ export interface TestEnv {
   api(services: Services): Promise<RunningApi & { url: string }>;
   worker(services: Services, options?: Partial<WorkerProcessOptions>): Promise<RunningWorkerProcess>;
   key(services: Services, role?: Role): Promise<string>;
+  /** Stops every worker opened so far (the services stay open). */
+  closeWorkers(): Promise<void>;
   sql<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   cleanup(): Promise<void>;
 }
@@ -36,7 +38,7 @@ function databaseUrlFor(name: string): string {
   return url.toString();
 }
 
-export async function createTestEnv(label: string): Promise<TestEnv> {
+export async function createTestEnv(label: string, extraEnv: Record<string, string> = {}): Promise<TestEnv> {
   const id = `${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(3).toString('hex')}`;
   const database = `lookout_t_${id}`;
   const prefix = `t_${id}`;
@@ -50,6 +52,9 @@ export async function createTestEnv(label: string): Promise<TestEnv> {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     LOG_FORMAT: 'json',
     SHUTDOWN_GRACE_MS: '5000',
+    BACKUP_DIR: path.join(blobDir, 'backups'),
+    BACKUP_SCHEDULES: 'false',
+    ...extraEnv,
   };
   const config = loadConfig(env);
   const logger = pino({ level: env.LOG_LEVEL });
@@ -77,8 +82,17 @@ export async function createTestEnv(label: string): Promise<TestEnv> {
     },
     async worker(services, options = {}) {
       const worker = await startWorkerProcess(services, { queues: ['detect', 'batches'], concurrency: 2, ...options });
-      closers.push({ what: 'worker', close: () => worker.close(5000) });
+      let closed = false;
+      const close = async () => {
+        if (closed) return;
+        closed = true;
+        await worker.close(5000);
+      };
+      closers.push({ what: 'worker', close });
       return worker;
+    },
+    async closeWorkers() {
+      for (const c of closers.filter((c) => c.what === 'worker')) await c.close();
     },
     async key(services, role = 'admin') {
       return (await createApiKey(services.pool, { name: `test-${role}`, role, actor: 'test' })).token;
