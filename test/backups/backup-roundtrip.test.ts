@@ -16,12 +16,13 @@ import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/te
 const KEY = randomBytes(32).toString('base64');
 let env: TestEnv;
 let services: Services;
+let apiUrl: string;
 const created: string[] = [];
 
 beforeAll(async () => {
   env = await createTestEnv('backup', { BACKUP_ENCRYPTION_KEY: KEY });
   services = await env.open();
-  const url = (await env.api(services)).url;
+  const url = (apiUrl = (await env.api(services)).url);
   await env.worker(services, { queues: ['detect', 'batches', 'backup'] });
   const key = await env.key(services, 'admin');
   const files = await Promise.all(ALL_PHOTOS.map(async (name) => ({ name, bytes: await readPhoto(name) })));
@@ -118,6 +119,35 @@ describe('backup, verify, restore', () => {
     expect(restore.code).toBe(1);
     expect(json(restore.stdout)).toMatchObject({ status: 'failed', error: expect.stringMatching(/already exists/) });
     expect((await tableContents(urlForDatabase(env.config.databaseUrl, target)))).toEqual({});
+  });
+});
+
+describe('the backup API', () => {
+  it('POST /v1/backups, GET /v1/backups, POST /v1/backups/:id/verify (operator and up)', async () => {
+    const operator = await env.key(services, 'operator');
+    const submitter = await env.key(services, 'submitter');
+    const call = (method: string, path: string, key: string) =>
+      fetch(`${apiUrl}${path}`, { method, headers: { authorization: `Bearer ${key}` } }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }));
+
+    expect((await call('POST', '/v1/backups', submitter)).status).toBe(403);
+    expect((await call('GET', '/v1/backups', submitter)).status).toBe(403);
+    const started = await call('POST', '/v1/backups', operator);
+    expect(started.status).toBe(202);
+    const id = started.body.id as string;
+    const deadline = Date.now() + 60_000;
+    let status = '';
+    while (Date.now() < deadline && status !== 'verified') {
+      status = ((await call('GET', `/v1/backups/${id}`, operator)).body.status as string) ?? '';
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe('verified'); // BACKUP_VERIFY_AFTER: a verify follows every backup
+    const list = await call('GET', '/v1/backups', operator);
+    expect(list.body.backups.map((b: any) => b.id)).toContain(id);
+    const verify = await call('POST', `/v1/backups/${id}/verify`, operator);
+    expect(verify).toMatchObject({ status: 202, body: { id, status: 'verifying' } });
+    expect((await call('POST', '/v1/backups/00000000-0000-4000-8000-000000000000/verify', operator)).status).toBe(404);
+    const audit = await env.sql<{ actor: string }>(`SELECT actor FROM audit_log WHERE action = 'backup.run' AND target = $1`, [`backup:${id}`]);
+    expect(audit[0]?.actor).toMatch(/^key:/);
   });
 });
 
