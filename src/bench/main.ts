@@ -4,8 +4,10 @@
 //
 // Options: --images N (engine, default 504), --pipeline-images N (default 312),
 // --batch-size N (default 52), --latency-samples N (default 30),
-// --models a,b (engine), --photos DIR, --skip-engine, --skip-pipeline,
-// --no-write, --json. Pipeline: REDIS_URL and DATABASE_URL as for Lookout.
+// --backup-mb N (default 220), --models a,b (engine), --photos DIR,
+// --skip-engine, --skip-pipeline, --skip-backup, --no-write, --json.
+// Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
+// creates and drops its own databases).
 
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -16,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { ModelRegistry } from '../detection/index.js';
 import { bareLoop, detectorLoop, engineTable, type Row } from './engine-bench.js';
 import { runPipelineBench, type PipelineBenchResult } from './pipeline-bench.js';
+import { runBackupBench, type BackupBenchResult } from './backup-bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -60,6 +63,19 @@ function pipelineTable(r: PipelineBenchResult): string {
   ].join('\n');
 }
 
+function backupTable(r: BackupBenchResult): string {
+  return [
+    '| measure | value |',
+    '|---|---:|',
+    `| database size (pg_database_size) | ${r.databaseMb.toFixed(0)} MB |`,
+    `| pg_dump output (raw) / stored file (gzip + AES-256-GCM) | ${r.rawMb.toFixed(0)} MB / ${r.storedMb.toFixed(0)} MB |`,
+    `| backup (queue → dump → file, catalogued) | ${r.backupSeconds.toFixed(1)} s, ${r.backupMbPerSec.toFixed(1)} MB/s of database |`,
+    `| restore into a new database (checked against the manifest) | ${r.restoreSeconds.toFixed(1)} s, ${r.restoreMbPerSec.toFixed(1)} MB/s of database |`,
+    `| ops worker peak RSS during backup | ${r.backupPeakRssMb.toFixed(0)} MB |`,
+    `| ops worker peak RSS during restore | ${r.restorePeakRssMb.toFixed(0)} MB |`,
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -71,6 +87,8 @@ async function main(): Promise<void> {
       photos: { type: 'string', default: process.env.LOOKOUT_PHOTOS_DIR ?? path.join(ROOT, 'test', 'fixtures', 'photos') },
       'skip-engine': { type: 'boolean', default: false },
       'skip-pipeline': { type: 'boolean', default: false },
+      'skip-backup': { type: 'boolean', default: false },
+      'backup-mb': { type: 'string', default: '220' },
       'no-write': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -108,6 +126,7 @@ async function main(): Promise<void> {
     }
   }
 
+  let pipelineJson: PipelineBenchResult | undefined;
   if (!values['skip-pipeline']) {
     const result = await runPipelineBench({
       photos,
@@ -120,17 +139,28 @@ async function main(): Promise<void> {
     if (!values['no-write']) {
       await replaceSection('pipeline-bench', `Measured on ${machine()}; API, detect worker and ops worker in one process (\`lookout all\`).\n\n${pipelineTable(result)}`);
     }
-    if (values.json) {
-      log(
-        JSON.stringify({
-          bareImagesPerSec: Number(result.bareImagesPerSec.toFixed(2)),
-          pipelineImagesPerSec: Number(result.pipelineImagesPerSec.toFixed(2)),
-          ratio: Number(result.ratio.toFixed(3)),
-          latencyP50Ms: Number(result.latencyP50Ms.toFixed(1)),
-          latencyP95Ms: Number(result.latencyP95Ms.toFixed(1)),
-        }),
-      );
+    pipelineJson = result;
+  }
+
+  if (!values['skip-backup']) {
+    const result = await runBackupBench({ targetMb: positive('backup-mb', values['backup-mb']), env: process.env, log });
+    log(`\n${backupTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection('backup-bench', `Measured on ${machine()}; one ops worker process, Postgres on the same machine.\n\n${backupTable(result)}`);
     }
+  }
+
+  // The last line of output, after every other part.
+  if (values.json && pipelineJson) {
+    log(
+      JSON.stringify({
+        bareImagesPerSec: Number(pipelineJson.bareImagesPerSec.toFixed(2)),
+        pipelineImagesPerSec: Number(pipelineJson.pipelineImagesPerSec.toFixed(2)),
+        ratio: Number(pipelineJson.ratio.toFixed(3)),
+        latencyP50Ms: Number(pipelineJson.latencyP50Ms.toFixed(1)),
+        latencyP95Ms: Number(pipelineJson.latencyP95Ms.toFixed(1)),
+      }),
+    );
   }
 }
 
