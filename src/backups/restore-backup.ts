@@ -126,6 +126,34 @@ export async function restoreToScratch(deps: RestoreDeps, backup: BackupRecord, 
   }
 }
 
+/**
+ * The restored database holds the backup catalogue as it was when the backup
+ * was taken; the backups made since (the safety backup among them) and the
+ * final status of the restored one are in the replaced database. Carry them
+ * over, so the live catalogue stays true.
+ */
+async function carryBackupCatalogue(databaseUrl: string, from: string, to: string): Promise<void> {
+  const source = new pg.Client({ connectionString: urlForDatabase(databaseUrl, from) });
+  const target = new pg.Client({ connectionString: urlForDatabase(databaseUrl, to) });
+  await source.connect();
+  await target.connect();
+  try {
+    const { rows } = await source.query<{ row: unknown }>('SELECT row_to_json(b) AS row FROM backups b');
+    if (rows.length === 0) return;
+    await target.query(
+      `INSERT INTO backups SELECT * FROM json_populate_recordset(NULL::backups, $1::json)
+       ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, file = EXCLUDED.file, raw_bytes = EXCLUDED.raw_bytes,
+         stored_bytes = EXCLUDED.stored_bytes, sha256 = EXCLUDED.sha256, key_id = EXCLUDED.key_id, pg_version = EXCLUDED.pg_version,
+         migration = EXCLUDED.migration, row_counts = EXCLUDED.row_counts, error = EXCLUDED.error, attempts = EXCLUDED.attempts,
+         started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, verified_at = EXCLUDED.verified_at, pruned_at = EXCLUDED.pruned_at`,
+      [JSON.stringify(rows.map((r) => r.row))],
+    );
+  } finally {
+    await source.end();
+    await target.end();
+  }
+}
+
 /** verify: restore into scratch, compare, drop. */
 export async function verifyBackupFile(deps: RestoreDeps, backup: BackupRecord): Promise<void> {
   const scratch = await restoreToScratch(deps, backup);
@@ -163,6 +191,7 @@ export async function restoreBackupInto(
       await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [live]);
       await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(live)} RENAME TO ${pg.escapeIdentifier(previous)}`);
       await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(scratch)} RENAME TO ${pg.escapeIdentifier(live)}`);
+      await carryBackupCatalogue(deps.databaseUrl, previous, live);
       return { database: live, previous };
     } catch (err) {
       await dropDatabaseIfExists(admin, scratch).catch(() => undefined);

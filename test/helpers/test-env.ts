@@ -60,6 +60,7 @@ export async function createTestEnv(label: string, extraEnv: Record<string, stri
   const logger = pino({ level: env.LOG_LEVEL });
   const closers: Array<{ what: string; close: () => Promise<void> }> = [];
   const sqlPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  sqlPool.on('error', () => undefined); // an idle client cut by a test (a live restore) is simply replaced
   let migrated = false;
 
   const testEnv: TestEnv = {
