@@ -9,6 +9,8 @@ import { batchesRouter } from './routes/batches.js';
 import { healthRouter } from './routes/health.js';
 import { imagesRouter } from './routes/images.js';
 import { backupsRouter } from './routes/backups.js';
+import { fleetRouter } from './routes/fleet.js';
+import { metricsHandler } from '../metrics/metrics-server.js';
 
 export function createApp(services: Services): Express {
   const app = express();
@@ -16,6 +18,7 @@ export function createApp(services: Services): Express {
   app.set('trust proxy', 'loopback');
 
   app.use(healthRouter(services));
+  app.get('/metrics', metricsHandler(services.metrics));
 
   const v1 = express.Router();
   v1.use(requireKey(services.pool));
@@ -23,6 +26,7 @@ export function createApp(services: Services): Express {
   v1.use('/batches', batchesRouter(services));
   v1.use('/images', imagesRouter(services));
   v1.use('/backups', backupsRouter(services));
+  v1.use(fleetRouter(services));
   app.use('/v1', v1);
 
   app.use(BOARD_PATH, requireKey(services.pool, { allowBasic: true, challenge: true }), requireRole('admin'), bullBoardRouter(services.queues.values()));

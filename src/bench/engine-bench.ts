@@ -98,7 +98,7 @@ export async function detectorLoop(spec: ModelSpec, files: string[], total: numb
       const bytes = await readFile(file);
       t.read.push(performance.now() - t0);
       const result = await detector.detect(bytes);
-      t.preprocess.push(result.timings.preprocessMs);
+      t.preprocess.push(result.timings.decodeMs + result.timings.preprocessMs);
       t.inference.push(result.timings.inferenceMs);
       t.postprocess.push(result.timings.postprocessMs);
     });

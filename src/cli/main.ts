@@ -8,6 +8,8 @@ import { createLogger } from '../logging/logger.js';
 import { runDetectCommand } from './detect-command.js';
 import { runAll, runApi, runWorker } from './service-commands.js';
 import { registerBackupCommands } from './backup-commands.js';
+import { listWorkers, liveWindowMs } from '../db/repositories/workers.js';
+import { formatWorkersTable } from './workers-table.js';
 import { createPool, ensureDatabase } from '../db/pool.js';
 import { migrateDown, migrateUp } from '../db/migrate.js';
 import { createApiKey } from '../auth/api-keys.js';
@@ -187,6 +189,21 @@ export function buildProgram(): Command {
         await migrateUp(pool, logger);
         const key = await createApiKey(pool, { name: opts.name, role: opts.role, actor: 'cli' });
         process.stdout.write(`${key.token}\n`);
+      } finally {
+        await pool.end();
+      }
+    });
+
+  program
+    .command('workers')
+    .description('the fleet: every worker process heard from in the last day, live or missing')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const config = configOrExit();
+      const pool = createPool(config.databaseUrl, 1);
+      try {
+        const workers = await listWorkers(pool, liveWindowMs(config.heartbeatMs));
+        process.stdout.write(opts.json ? `${JSON.stringify({ workers })}\n` : formatWorkersTable(workers));
       } finally {
         await pool.end();
       }

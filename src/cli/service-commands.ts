@@ -9,7 +9,9 @@ import { openServices, type Services } from '../runtime/services.js';
 import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
 import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
-import { syncBackupSchedules } from '../jobs/schedules.js';
+import { syncBackupSchedules, syncHealthSchedule } from '../jobs/schedules.js';
+import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
+import { startMetricsServer } from '../metrics/metrics-server.js';
 
 type Stoppable = { close(): Promise<void> };
 
@@ -35,6 +37,7 @@ function onShutdown(logger: Logger, services: Services, parts: Stoppable[]): voi
 
 async function syncSchedulesIfConsumed(services: Services, queues: readonly string[]): Promise<void> {
   if (queues.includes(BACKUP_QUEUE)) await syncBackupSchedules(services.queues.get(BACKUP_QUEUE)!, services.config.backup, services.logger);
+  if (queues.includes(HEALTH_QUEUE)) await syncHealthSchedule(services.queues.get(HEALTH_QUEUE)!, services.config.health.intervalSeconds);
 }
 
 export async function runAll(config: Config, logger: Logger): Promise<void> {
@@ -65,5 +68,11 @@ export async function runWorker(
     concurrency: options.concurrency ?? config.worker.concurrency,
     ...(options.device ? { device: options.device } : {}),
   });
-  onShutdown(logger, services, [{ close: () => worker.close() }]);
+  const parts: Stoppable[] = [{ close: () => worker.close() }];
+  if (config.metricsPort !== undefined) {
+    const metrics = await startMetricsServer(services.metrics, config.metricsPort);
+    logger.info({ port: metrics.port }, 'metrics listening');
+    parts.push(metrics);
+  }
+  onShutdown(logger, services, parts);
 }

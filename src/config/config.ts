@@ -28,6 +28,22 @@ export interface Config {
   worker: { concurrency: number; shutdownGraceMs: number; lockMs: number };
   upload: { maxFiles: number; maxRequestBytes: number };
   backup: BackupConfig;
+  metricsPort: number | undefined;
+  heartbeatMs: number;
+  health: { intervalSeconds: number; retentionDays: number };
+  alerts: AlertConfig;
+}
+
+export interface AlertConfig {
+  backlogThreshold: number;
+  backlogMinutes: number;
+  failureRate: number;
+  backupMaxAgeHours: number;
+  diskMinFreePercent: number;
+  gpuMaxCelsius: number;
+  repeatMinutes: number;
+  webhook: { url: string; secret: string | undefined } | undefined;
+  email: { to: string; from: string; smtpUrl: string } | undefined;
 }
 
 export interface BackupConfig {
@@ -101,6 +117,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       verifyAfter: e.BACKUP_VERIFY_AFTER,
       keep: { daily: e.BACKUP_KEEP_DAILY, weekly: e.BACKUP_KEEP_WEEKLY, monthly: e.BACKUP_KEEP_MONTHLY },
       timezone: e.BACKUP_TIMEZONE,
+    },
+    metricsPort: e.METRICS_PORT,
+    heartbeatMs: e.HEARTBEAT_MS,
+    health: { intervalSeconds: e.HEALTH_INTERVAL, retentionDays: e.HEALTH_RETENTION_DAYS },
+    alerts: {
+      backlogThreshold: e.ALERT_BACKLOG_THRESHOLD,
+      backlogMinutes: e.ALERT_BACKLOG_MINUTES,
+      failureRate: e.ALERT_FAILURE_RATE,
+      backupMaxAgeHours: e.ALERT_BACKUP_MAX_AGE_HOURS,
+      diskMinFreePercent: e.ALERT_DISK_MIN_FREE_PERCENT,
+      gpuMaxCelsius: e.ALERT_GPU_MAX_CELSIUS,
+      repeatMinutes: e.ALERT_REPEAT_MINUTES,
+      webhook: e.ALERT_WEBHOOK_URL ? { url: e.ALERT_WEBHOOK_URL, secret: e.ALERT_WEBHOOK_SECRET } : undefined,
+      email: e.ALERT_EMAIL_TO && e.SMTP_URL ? { to: e.ALERT_EMAIL_TO, from: e.ALERT_EMAIL_FROM, smtpUrl: e.SMTP_URL } : undefined,
     },
   };
 }

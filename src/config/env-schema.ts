@@ -76,6 +76,22 @@ export const envSchema = z.object({
   BACKUP_KEEP_WEEKLY: int(0, 520).default(4),
   BACKUP_KEEP_MONTHLY: int(0, 1200).default(12),
   BACKUP_TIMEZONE: z.string().min(1).default('UTC'),
+  METRICS_PORT: int(0, 65_535).optional(),
+  HEARTBEAT_MS: int(200, 600_000).default(5000),
+  HEALTH_INTERVAL: int(1, 86_400).default(30),
+  HEALTH_RETENTION_DAYS: int(1, 3650).default(7),
+  ALERT_BACKLOG_THRESHOLD: int(1, 10_000_000).default(1000),
+  ALERT_BACKLOG_MINUTES: int(0, 10_000).default(10),
+  ALERT_FAILURE_RATE: z.coerce.number({ error: 'expected a number from 0 to 1' }).min(0).max(1).default(0.2),
+  ALERT_BACKUP_MAX_AGE_HOURS: int(1, 10_000).default(26),
+  ALERT_DISK_MIN_FREE_PERCENT: int(0, 100).default(10),
+  ALERT_GPU_MAX_CELSIUS: int(0, 150).default(85),
+  ALERT_REPEAT_MINUTES: int(0, 100_000).default(240),
+  ALERT_WEBHOOK_URL: z.url({ error: 'expected an http(s) URL' }).optional(),
+  ALERT_WEBHOOK_SECRET: z.string().min(16, { error: 'expected at least 16 characters' }).optional(),
+  ALERT_EMAIL_TO: z.string().min(3).optional(),
+  ALERT_EMAIL_FROM: z.string().min(3).default('lookout@localhost'),
+  SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'expected smtp:// or smtps:// URL' }).optional(),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

@@ -105,7 +105,7 @@ export async function createDetector(options: DetectorOptions): Promise<Detector
         height: image.letterbox.height,
         model,
         detections,
-        timings: { preprocessMs: t1 - t0, inferenceMs, postprocessMs: t3 - t2 },
+        timings: { decodeMs: image.headerMs, preprocessMs: t1 - t0 - image.headerMs, inferenceMs, postprocessMs: t3 - t2 },
       };
     },
     async close() {

@@ -31,6 +31,8 @@ export interface Letterbox {
 
 export interface PreprocessedImage {
   format: ImageFormat;
+  /** Milliseconds spent on the format check and header decode (before any pixel). */
+  headerMs: number;
   letterbox: Letterbox;
   /** One item of the model input (no batch dimension), laid out per spec. */
   tensor: Float32Array;
@@ -97,6 +99,7 @@ export function checkImageBytes(bytes: Uint8Array, limits: ImageLimits): ImageFo
 }
 
 export async function preprocessImage(bytes: Buffer, input: InputSpec, limits: ImageLimits): Promise<PreprocessedImage> {
+  const started = performance.now();
   const format = checkImageBytes(bytes, limits);
   // failOn 'error': a truncated file is an error, not a half-grey picture.
   // pages 1: only the first frame of an animated GIF/WebP/TIFF.
@@ -119,6 +122,7 @@ export async function preprocessImage(bytes: Buffer, input: InputSpec, limits: I
     throw err instanceof DetectionError ? err : classifySharpError(err);
   }
 
+  const headerMs = performance.now() - started;
   const letterbox = computeLetterbox(width, height, input);
   const resizedWidth = Math.round(width * letterbox.scaleX);
   const resizedHeight = Math.round(height * letterbox.scaleY);
@@ -146,5 +150,5 @@ export async function preprocessImage(bytes: Buffer, input: InputSpec, limits: I
   } catch (err) {
     throw classifySharpError(err);
   }
-  return { format, letterbox, tensor: rgbToTensor(rgb, input) };
+  return { format, headerMs, letterbox, tensor: rgbToTensor(rgb, input) };
 }

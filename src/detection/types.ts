@@ -26,7 +26,9 @@ export interface ModelIdentity {
 }
 
 export interface StageTimings {
-  /** sharp: decode, EXIF orientation, letterbox, float tensor. */
+  /** Format check and header decode (dimensions, orientation, limits). */
+  decodeMs: number;
+  /** sharp: pixel decode, EXIF orientation, letterbox; float tensor. */
   preprocessMs: number;
   /** Share of one session.run (a batched run is split evenly over its inputs). */
   inferenceMs: number;

@@ -19,7 +19,15 @@ import { createRestoreHandler } from './restore/handler.js';
 import { backupPrune } from './backup-prune/definition.js';
 import { createBackupPruneHandler } from './backup-prune/handler.js';
 
-export type HandlerDeps = DetectImageDeps & BackupJobDeps;
+import type { OpsJobDeps } from './ops-deps.js';
+import { healthProbe } from './health-probe/definition.js';
+import { createHealthProbeHandler } from './health-probe/handler.js';
+import { webhook } from './webhook/definition.js';
+import { createWebhookHandler } from './webhook/handler.js';
+import { alertEmail } from './alert-email/definition.js';
+import { createAlertEmailHandler } from './alert-email/handler.js';
+
+export type HandlerDeps = DetectImageDeps & BackupJobDeps & OpsJobDeps;
 
 interface Registration {
   type: JobType<z.ZodType, z.ZodType>;
@@ -33,6 +41,9 @@ export const JOB_TYPES: readonly Registration[] = [
   { type: backupVerify, createHandler: createBackupVerifyHandler },
   { type: restore, createHandler: createRestoreHandler },
   { type: backupPrune, createHandler: createBackupPruneHandler },
+  { type: healthProbe, createHandler: createHealthProbeHandler },
+  { type: webhook, createHandler: createWebhookHandler },
+  { type: alertEmail, createHandler: createAlertEmailHandler },
 ];
 
 /**

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { BackupConfig } from '../config/config.js';
 import { backupRun, type BackupRunPayload } from './backup-run/definition.js';
 import { backupPrune } from './backup-prune/definition.js';
+import { healthProbe } from './health-probe/definition.js';
 
 export const SCHEDULER_IDS = { backup: 'nightly-backup', prune: 'weekly-backup-prune' } as const;
 
@@ -28,4 +29,14 @@ export async function syncBackupSchedules(backupQueue: Queue, config: BackupConf
     { name: backupPrune.name, data: { actor: 'scheduler' }, opts: backupPrune.defaultOptions },
   );
   logger.info({ backup: config.cron, prune: config.pruneCron, timezone: config.timezone }, 'backup schedules synced');
+}
+
+export const HEALTH_SCHEDULER_ID = 'health-probe';
+
+export async function syncHealthSchedule(healthQueue: Queue, intervalSeconds: number): Promise<void> {
+  await healthQueue.upsertJobScheduler(
+    HEALTH_SCHEDULER_ID,
+    { every: intervalSeconds * 1000 },
+    { name: healthProbe.name, data: {}, opts: healthProbe.defaultOptions },
+  );
 }

@@ -2,7 +2,6 @@
 // services: the CLI calls these, tests call them in-process.
 
 import type { Server } from 'node:http';
-import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app.js';
 import { ensureDatabase } from '../db/pool.js';
@@ -14,6 +13,7 @@ import { detectImage } from '../jobs/detect-image/definition.js';
 import { jobOptionsFor, KNOWN_QUEUES } from '../jobs/registry.js';
 import { createDetectorCache, type DetectorCache } from '../workers/detector-cache.js';
 import { startWorkers, type RunningWorkers } from '../workers/start-workers.js';
+import { newWorkerIdentity, startHeartbeat } from '../fleet/worker-heartbeat.js';
 import type { Services } from './services.js';
 
 export interface RunningApi {
@@ -49,6 +49,7 @@ export interface WorkerProcessOptions {
 
 export interface RunningWorkerProcess {
   workers: RunningWorkers;
+  workerId: string;
   detectors: DetectorCache;
   close(graceMs?: number): Promise<void>;
 }
@@ -60,6 +61,7 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
     registry: services.registry,
     config: { detect: detectConfig, limits: config.limits },
     logger,
+    onBatch: (size) => services.metrics.detectBatchSize.observe(size),
     onLoaded: async (d) => {
       await upsertModel(services.pool, { ...d.model, license: d.spec.license });
       logger.info({ model: d.model.name, sha256: d.model.sha256, device: formatDevice(d.device), maxBatch: d.maxBatch }, 'model loaded');
@@ -68,7 +70,9 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
   // A detect worker loads its default model before taking jobs: a missing
   // GPU or a damaged model file stops the process here, loudly.
   if (options.queues.includes(detectImage.queue)) await detectors.get(config.detect.model);
+  const identity = newWorkerIdentity([...options.queues], options.queues.includes(detectImage.queue) ? formatDevice(detectConfig.device) : null, options.concurrency);
   const workers = await startWorkers({
+    metrics: services.metrics,
     queues: options.queues,
     concurrency: options.concurrency,
     connection: services.redis,
@@ -79,7 +83,11 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
       blobs: services.blobs,
       detectorFor: (m) => detectors.get(m),
       logger,
-      workerId: `${hostname()}:${process.pid}`,
+      workerId: identity.id,
+      metrics: services.metrics,
+      redis: services.redis,
+      queues: services.queues,
+      config,
       databaseUrl: config.databaseUrl,
       backup: config.backup,
       now: () => new Date(),
@@ -91,11 +99,15 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
     },
     logger,
   });
+  const heartbeat = await startHeartbeat(services.pool, identity, () => workers.stats(), { intervalMs: config.heartbeatMs, logger });
+  logger.info({ worker: identity.id, queues: options.queues, device: identity.device }, 'worker registered');
   return {
     workers,
+    workerId: identity.id,
     detectors,
     async close(graceMs = config.worker.shutdownGraceMs) {
       await workers.close(graceMs);
+      await heartbeat.stop();
       await detectors.closeAll();
     },
   };

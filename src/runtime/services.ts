@@ -11,6 +11,7 @@ import type { Config } from '../config/config.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { ModelRegistry } from '../detection/index.js';
 import { KNOWN_QUEUES } from '../jobs/registry.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
 
 export interface Services {
   config: Config;
@@ -21,6 +22,7 @@ export interface Services {
   registry: ModelRegistry;
   queues: Map<string, Queue>;
   flows: FlowProducer;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
   const prefix = config.queuePrefix;
   const queues = new Map(KNOWN_QUEUES.map((name) => [name, new Queue(name, { connection: redis, prefix })]));
   const flows = new FlowProducer({ connection: redis, prefix });
+  const metrics = createMetrics({ queues: queues.values(), pool });
   return {
     config,
     logger,
@@ -45,6 +48,7 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
     registry,
     queues,
     flows,
+    metrics,
     async close() {
       await flows.close();
       await Promise.all([...queues.values()].map((q) => q.close()));

@@ -15,6 +15,7 @@ export function createDetectorCache(deps: {
   config: Pick<Config, 'detect' | 'limits'>;
   logger: EngineLogger;
   onLoaded?: (detector: Detector) => Promise<void>;
+  onBatch?: (size: number, ms: number) => void;
 }): DetectorCache {
   const detectors = new Map<string, Promise<Detector>>();
   const { config } = deps;
@@ -32,6 +33,7 @@ export function createDetectorCache(deps: {
             intraOpThreads: config.detect.intraOpThreads,
             maxBatch: config.detect.maxBatch,
             maxDelayMs: config.detect.maxDelayMs,
+            ...(deps.onBatch ? { onBatch: deps.onBatch } : {}),
           });
           await deps.onLoaded?.(d);
           return d;

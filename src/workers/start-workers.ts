@@ -2,7 +2,9 @@
 // gracefully: stop taking jobs, let active ones finish within a deadline
 // (worker.close() has none of its own), then force-close.
 
-import { Worker, type ConnectionOptions } from 'bullmq';
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { WorkerStats } from '../db/repositories/workers.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Logger } from 'pino';
 import { buildProcessors, QUEUE_CONCURRENCY_LIMIT, type HandlerDeps } from '../jobs/registry.js';
 
@@ -16,16 +18,22 @@ export interface WorkerOptions {
   lockMs: number;
   deps: HandlerDeps;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export interface RunningWorkers {
   workers: Worker[];
+  /** Counters and current jobs, for the heartbeat. */
+  stats(): WorkerStats;
   close(graceMs: number): Promise<void>;
 }
 
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
   const { logger } = options;
   const processors = buildProcessors(options.queues, options.deps);
+  let jobsDone = 0;
+  let jobsFailed = 0;
+  const current = new Map<string, { queue: string; id: string; name: string; since: string }>();
   const workers = [...processors].map(([queue, processor]) => {
     const worker = new Worker(queue, processor, {
       connection: options.connection,
@@ -40,18 +48,35 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       maxStalledCount: 2,
       autorun: true,
     });
-    worker.on('failed', (job, err) =>
-      logger.warn({ queue, jobId: job?.id, name: job?.name, attempts: job?.attemptsMade, err: err.message }, 'job failed'),
-    );
+    const finished = (job: Job | undefined, outcome: 'completed' | 'failed') => {
+      if (!job) return;
+      current.delete(`${queue}:${job.id}`);
+      if (job.processedOn && job.finishedOn) {
+        options.metrics?.jobDuration.observe({ queue, name: job.name, outcome }, (job.finishedOn - job.processedOn) / 1000);
+      }
+    };
+    worker.on('active', (job) => current.set(`${queue}:${job.id}`, { queue, id: String(job.id), name: job.name, since: new Date().toISOString() }));
+    worker.on('completed', (job) => {
+      jobsDone++;
+      finished(job, 'completed');
+    });
+    worker.on('failed', (job, err) => {
+      jobsFailed++;
+      finished(job, 'failed');
+      logger.warn({ queue, jobId: job?.id, name: job?.name, attempts: job?.attemptsMade, err: err.message }, 'job failed');
+    });
     worker.on('error', (err) => logger.error({ queue, err: err.message }, 'worker error'));
     return worker;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   logger.info({ queues: options.queues, concurrency: options.concurrency }, 'workers started');
 
+  options.metrics?.workerUp.set({ queues: options.queues.join(',') }, 1);
   return {
     workers,
+    stats: () => ({ jobsDone, jobsFailed, currentJobs: [...current.values()] }),
     async close(graceMs: number) {
+      options.metrics?.workerUp.set({ queues: options.queues.join(',') }, 0);
       const graceful = Promise.all(workers.map((w) => w.close()));
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));

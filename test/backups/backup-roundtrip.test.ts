@@ -78,7 +78,7 @@ describe('backup, verify, restore', () => {
     expect(bytes.subarray(0, 8).toString()).toBe('LKBACK01');
     expect(bytes.includes(Buffer.from('astronaut.png'))).toBe(false);
     const manifest = JSON.parse(await readFile(backup.file.replace(/\.lkb$/, '.json'), 'utf8'));
-    expect(manifest).toMatchObject({ id: backup.id, sha256: backup.sha256, storedBytes: backup.bytes, migration: '0002-backups' });
+    expect(manifest).toMatchObject({ id: backup.id, sha256: backup.sha256, storedBytes: backup.bytes, migration: '0003-fleet-health-alerts' });
     expect(manifest.rowCounts).toMatchObject({ images: 6, batches: 1 });
     const list = json((await cli(['backup', 'list', '--json'])).stdout) as unknown as Array<Record<string, any>>;
     expect(list.map((b) => b.id)).toContain(backup.id);
@@ -104,9 +104,12 @@ describe('backup, verify, restore', () => {
     const restored = await tableContents(urlForDatabase(env.config.databaseUrl, target));
     // The backup's own catalogue row was 'running' in the dumped snapshot.
     expect(restored.backups).toEqual([expect.objectContaining({ id: backup.id, status: 'running' })]);
-    const { backups: _r, ...restoredRest } = restored;
-    const { backups: _b, ...beforeRest } = before;
-    expect(Object.keys(restoredRest)).toEqual(['api_keys', 'audit_log', 'batches', 'detections', 'images', 'lookout_migrations', 'models']);
+    // Workers heartbeat all the time: the same processes, other timestamps.
+    const ids = (rows: unknown[]) => (rows as Array<{ id: string }>).map((r) => r.id).sort();
+    expect(ids(restored.workers!)).toEqual(ids(before.workers!));
+    const { backups: _r, workers: _rw, ...restoredRest } = restored;
+    const { backups: _b, workers: _bw, ...beforeRest } = before;
+    expect(Object.keys(restoredRest)).toEqual(['alerts', 'api_keys', 'audit_log', 'batches', 'detections', 'health_checks', 'images', 'lookout_migrations', 'models']);
     expect(restoredRest).toEqual(beforeRest);
     expect((restoredRest.detections as unknown[]).length).toBe(2);
   });

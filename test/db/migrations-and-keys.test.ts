@@ -22,32 +22,36 @@ const tables = async () =>
 
 describe('migrations', () => {
   it('down removes every table, up brings them back; both are idempotent', async () => {
-    expect(await tables()).toEqual(['api_keys', 'audit_log', 'backups', 'batches', 'detections', 'images', 'lookout_migrations', 'models']);
+    expect(await tables()).toEqual([
+      'alerts', 'api_keys', 'audit_log', 'backups', 'batches', 'detections', 'health_checks', 'images', 'lookout_migrations', 'models', 'workers',
+    ]);
     expect(await pendingMigrations(services.pool)).toEqual([]);
+    expect(await migrateDown(services.pool)).toEqual(['0003-fleet-health-alerts']);
+    expect(await tables()).not.toContain('workers');
     expect(await migrateDown(services.pool)).toEqual(['0002-backups']);
     expect(await tables()).not.toContain('backups');
     expect(await migrateDown(services.pool)).toEqual(['0001-initial']);
     expect(await tables()).toEqual(['lookout_migrations']);
-    expect(await pendingMigrations(services.pool)).toEqual(['0001-initial', '0002-backups']);
+    expect(await pendingMigrations(services.pool)).toEqual(['0001-initial', '0002-backups', '0003-fleet-health-alerts']);
     expect(await migrateDown(services.pool)).toEqual([]);
-    expect(await migrateUp(services.pool)).toEqual(['0001-initial', '0002-backups']);
+    expect(await migrateUp(services.pool)).toEqual(['0001-initial', '0002-backups', '0003-fleet-health-alerts']);
     expect(await migrateUp(services.pool)).toEqual([]);
     expect(await tables()).toContain('audit_log');
   });
 
   it('concurrent migrate up from many replicas applies each migration once', async () => {
-    await migrateDown(services.pool, 2);
+    await migrateDown(services.pool, 3);
     const results = await Promise.all([1, 2, 3, 4].map(() => migrateUp(services.pool)));
-    expect(results.flat()).toEqual(['0001-initial', '0002-backups']);
+    expect(results.flat()).toEqual(['0001-initial', '0002-backups', '0003-fleet-health-alerts']);
   });
 
   it('the CLI runs migrate down and up', async () => {
-    const down = await runCli(['migrate', 'down', '--steps', '2'], { env: env.env });
+    const down = await runCli(['migrate', 'down', '--steps', '3'], { env: env.env });
     expect(down.code).toBe(0);
-    expect(down.stdout).toBe('reverted: 0002-backups, 0001-initial\n');
+    expect(down.stdout).toBe('reverted: 0003-fleet-health-alerts, 0002-backups, 0001-initial\n');
     const up = await runCli(['migrate', 'up'], { env: env.env });
     expect(up.code).toBe(0);
-    expect(up.stdout).toBe('applied: 0001-initial, 0002-backups\n');
+    expect(up.stdout).toBe('applied: 0001-initial, 0002-backups, 0003-fleet-health-alerts\n');
   });
 });
 

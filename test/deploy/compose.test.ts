@@ -17,7 +17,7 @@ describe('docker-compose.yml', () => {
     expect(redis).toContain('--appendonly yes');
     expect(services.api.command).toEqual(['api']);
     expect(services['detect-worker'].command).toEqual(['worker', '--queues', 'detect', '--device', 'cpu', '--concurrency', '4']);
-    expect(services['ops-worker'].command).toEqual(['worker', '--queues', 'batches,backup']);
+    expect(services['ops-worker'].command).toEqual(['worker', '--queues', 'batches,backup,health,notify']);
     // Scalable: no fixed container name or host port on the worker.
     expect(services['detect-worker'].container_name).toBeUndefined();
     expect(services['detect-worker'].ports).toBeUndefined();

@@ -1,6 +1,7 @@
 // Every migration, in order. Adding one: a new file and one line here.
 import { initial } from './0001-initial.js';
 import { backups } from './0002-backups.js';
+import { fleetHealthAlerts } from './0003-fleet-health-alerts.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [initial, backups];
+export const MIGRATIONS: readonly Migration[] = [initial, backups, fleetHealthAlerts];

@@ -10,7 +10,8 @@ import type { BlobStore } from '../../blobs/blob-store.js';
 import { BlobNotFoundError } from '../../blobs/blob-store.js';
 import { claimImage, copyCachedResult, failImage, getImage, saveImageResult } from '../../db/repositories/images.js';
 import type { Pool } from '../../db/pool.js';
-import { isDetectionError, type Detector } from '../../detection/index.js';
+import { formatDevice, isDetectionError, type DetectionResult, type Detector } from '../../detection/index.js';
+import type { Metrics } from '../../metrics/metrics.js';
 import { isLastAttempt, parsePayload, type JobHandler } from '../job-type.js';
 import { detectImage, type DetectImageResult } from './definition.js';
 
@@ -21,6 +22,7 @@ export interface DetectImageDeps {
   logger: Logger;
   /** Recorded with every result: which process answered (host:pid). */
   workerId: string;
+  metrics?: Metrics;
 }
 
 export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
@@ -28,6 +30,7 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
 
   async function fail(imageId: string, error: { code: string; message: string }): Promise<never> {
     await failImage(pool, imageId, error, deps.workerId);
+    deps.metrics?.images.inc({ outcome: 'failed' });
     throw new UnrecoverableError(`${error.code}: ${error.message}`);
   }
 
@@ -41,28 +44,44 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
     }
     if (image.earlier) {
       const count = await copyCachedResult(pool, image.id, image.earlier, deps.workerId);
+      deps.metrics?.images.inc({ outcome: 'cache_hit' });
       return { imageId: image.id, status: 'done', detections: count, cacheHit: true };
     }
 
     let bytes: Buffer;
+    const readStarted = performance.now();
     try {
       bytes = await blobs.get(payload.blobKey);
     } catch (err) {
       if (err instanceof BlobNotFoundError && isLastAttempt(job)) return fail(image.id, { code: 'blob_missing', message: err.message });
       throw err;
     }
+    const readMs = performance.now() - readStarted;
     let result;
+    let detector: Detector;
     try {
-      const detector = await deps.detectorFor(image.model);
+      detector = await deps.detectorFor(image.model);
       result = await detector.detect(bytes, { minScore: image.minScore });
     } catch (err) {
       if (isDetectionError(err) && (!err.retryable || isLastAttempt(job))) return fail(image.id, { code: err.code, message: err.message });
       if (isLastAttempt(job)) {
         await failImage(pool, image.id, { code: 'detection_failed', message: err instanceof Error ? err.message : String(err) }, deps.workerId);
+        deps.metrics?.images.inc({ outcome: 'failed' });
       }
       throw err;
     }
+    observeStages(deps.metrics, detector, readMs, result.timings);
     await saveImageResult(pool, image.id, result, deps.workerId);
+    deps.metrics?.images.inc({ outcome: 'done' });
     return { imageId: image.id, status: 'done', detections: result.detections.length, cacheHit: false };
   };
+}
+
+function observeStages(metrics: Metrics | undefined, detector: Detector, readMs: number, t: DetectionResult['timings']): void {
+  if (!metrics) return;
+  const labels = { model: detector.model.name, device: formatDevice(detector.device) };
+  metrics.detectStage.observe({ ...labels, stage: 'decode' }, (readMs + t.decodeMs) / 1000);
+  metrics.detectStage.observe({ ...labels, stage: 'preprocess' }, t.preprocessMs / 1000);
+  metrics.detectStage.observe({ ...labels, stage: 'inference' }, t.inferenceMs / 1000);
+  metrics.detectStage.observe({ ...labels, stage: 'postprocess' }, t.postprocessMs / 1000);
 }

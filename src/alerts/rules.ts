@@ -1,0 +1,55 @@
+// Alert rules over a health check: each unhealthy component becomes a
+// condition under the rule its name belongs to; some rules must hold for a
+// while before they fire (a backlog may be a burst).
+import type { AlertConfig } from '../config/config.js';
+import type { AlertSeverity } from '../db/repositories/alerts.js';
+import type { ComponentHealth, HealthCheck } from '../db/repositories/health-checks.js';
+
+export interface AlertCondition {
+  rule: string;
+  key: string;
+  severity: AlertSeverity;
+  message: string;
+  details: Record<string, unknown>;
+  /** How long the condition must hold before the alert fires. */
+  forMinutes: number;
+}
+
+interface Rule {
+  name: string;
+  matches: (component: string) => boolean;
+  forMinutes?: (config: AlertConfig) => number;
+}
+
+// Order matters: the first rule whose pattern matches a component owns it.
+export const RULES: readonly Rule[] = [
+  { name: 'queue_backlog', matches: (c) => /^queue\..+\.backlog$/.test(c), forMinutes: (config) => config.backlogMinutes },
+  { name: 'queue_failure_rate', matches: (c) => /^queue\..+\.failure_rate$/.test(c) },
+  { name: 'queue_no_worker', matches: (c) => /^queue\..+\.workers$/.test(c) },
+  { name: 'backup_stale', matches: (c) => c === 'backup.age' },
+  { name: 'disk_low', matches: (c) => c.startsWith('disk.') },
+  { name: 'redis_eviction_policy', matches: (c) => c === 'redis.eviction_policy' },
+  { name: 'redis_memory', matches: (c) => c === 'redis.memory' },
+  { name: 'gpu_hot', matches: (c) => c.startsWith('gpu.') },
+  { name: 'dependency_down', matches: () => true },
+];
+
+export function ruleFor(component: string): string {
+  return RULES.find((r) => r.matches(component))!.name;
+}
+
+export function conditionsFrom(check: HealthCheck, config: AlertConfig): AlertCondition[] {
+  return check.components
+    .filter((c: ComponentHealth) => c.status !== 'ok')
+    .map((c) => {
+      const rule = RULES.find((r) => r.matches(c.name))!;
+      return {
+        rule: rule.name,
+        key: c.name,
+        severity: c.status === 'critical' ? 'critical' : 'warning',
+        message: c.message,
+        details: { value: c.value, threshold: c.threshold, ...(c.unit ? { unit: c.unit } : {}) },
+        forMinutes: rule.forMinutes?.(config) ?? 0,
+      };
+    });
+}

@@ -1,0 +1,77 @@
+// Worker processes and their heartbeats: the fleet view.
+import type { Queryable } from '../pool.js';
+
+export interface WorkerIdentity {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  device: string | null;
+  concurrency: number;
+  version: string;
+}
+
+export interface WorkerStats {
+  jobsDone: number;
+  jobsFailed: number;
+  currentJobs: Array<{ queue: string; id: string; name: string; since: string }>;
+}
+
+export interface WorkerView extends WorkerIdentity, WorkerStats {
+  startedAt: Date;
+  lastSeen: Date;
+  stoppedAt: Date | null;
+  state: 'live' | 'missing';
+}
+
+export async function registerWorker(db: Queryable, w: WorkerIdentity): Promise<void> {
+  await db.query(
+    `INSERT INTO workers (id, host, pid, queues, device, concurrency, version) VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (id) DO UPDATE SET last_seen = now(), stopped_at = NULL`,
+    [w.id, w.host, w.pid, w.queues, w.device, w.concurrency, w.version],
+  );
+}
+
+export async function heartbeatWorker(db: Queryable, id: string, stats: WorkerStats): Promise<void> {
+  await db.query(`UPDATE workers SET last_seen = now(), jobs_done = $2, jobs_failed = $3, current_jobs = $4 WHERE id = $1`, [
+    id,
+    stats.jobsDone,
+    stats.jobsFailed,
+    JSON.stringify(stats.currentJobs),
+  ]);
+}
+
+export async function markWorkerStopped(db: Queryable, id: string, stats: WorkerStats): Promise<void> {
+  await db.query(`UPDATE workers SET stopped_at = now(), jobs_done = $2, jobs_failed = $3, current_jobs = '[]' WHERE id = $1`, [
+    id,
+    stats.jobsDone,
+    stats.jobsFailed,
+  ]);
+}
+
+/** Workers heard from within `keepHours`; live = a heartbeat within `liveWithinMs` and no goodbye. */
+export async function listWorkers(db: Queryable, liveWithinMs: number, keepHours = 24): Promise<WorkerView[]> {
+  const { rows } = await db.query<WorkerView>(
+    `SELECT id, host, pid, queues, device, concurrency, version, started_at AS "startedAt", last_seen AS "lastSeen",
+            stopped_at AS "stoppedAt", jobs_done::float8 AS "jobsDone", jobs_failed::float8 AS "jobsFailed", current_jobs AS "currentJobs",
+            CASE WHEN stopped_at IS NULL AND last_seen > now() - ($1 || ' milliseconds')::interval THEN 'live' ELSE 'missing' END AS state
+       FROM workers
+      WHERE last_seen > now() - ($2 || ' hours')::interval
+      ORDER BY state DESC, host, pid`,
+    [String(liveWithinMs), String(keepHours)],
+  );
+  return rows;
+}
+
+/** Live worker count per queue. */
+export async function liveWorkersPerQueue(db: Queryable, liveWithinMs: number): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ queue: string; n: number }>(
+    `SELECT q AS queue, count(*)::int AS n FROM workers, unnest(queues) AS q
+      WHERE stopped_at IS NULL AND last_seen > now() - ($1 || ' milliseconds')::interval GROUP BY q`,
+    [String(liveWithinMs)],
+  );
+  return Object.fromEntries(rows.map((r) => [r.queue, r.n]));
+}
+
+/** A worker is missing after three missed heartbeats. */
+export const liveWindowMs = (heartbeatMs: number): number => heartbeatMs * 3;

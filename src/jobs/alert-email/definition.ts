@@ -1,0 +1,19 @@
+// alert (email channel): one alert event as an email, through the notify queue.
+import { z } from 'zod';
+import type { JobType } from '../job-type.js';
+import { NOTIFY_QUEUE } from '../webhook/definition.js';
+
+export const alertEmailPayload = z.object({ alertId: z.uuid(), event: z.enum(['firing', 'repeat', 'resolved']) });
+
+export const alertEmail: JobType<typeof alertEmailPayload, z.ZodObject<{ messageId: z.ZodString }>> = {
+  name: 'alert',
+  queue: NOTIFY_QUEUE,
+  payload: alertEmailPayload,
+  result: z.object({ messageId: z.string() }),
+  defaultOptions: {
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
+    removeOnFail: { age: 30 * 24 * 3600, count: 5000 },
+  },
+};

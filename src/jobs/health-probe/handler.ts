@@ -1,0 +1,25 @@
+// Runs the probes, keeps the result (bounded retention), evaluates the alert
+// rules and dispatches the notifications they call for.
+import type { Job } from 'bullmq';
+import { dispatchNotifications } from '../../alerts/dispatch-notifications.js';
+import { evaluateAlerts } from '../../alerts/evaluate-alerts.js';
+import { conditionsFrom } from '../../alerts/rules.js';
+import { insertHealthCheck } from '../../db/repositories/health-checks.js';
+import { runProbes } from '../../health/probes.js';
+import type { JobHandler } from '../job-type.js';
+import type { OpsJobDeps } from '../ops-deps.js';
+
+export async function runHealthCheck(deps: OpsJobDeps): Promise<{ status: string; notifications: number }> {
+  const check = await runProbes(deps);
+  await insertHealthCheck(deps.pool, check, deps.config.health.retentionDays);
+  const notifications = await evaluateAlerts(deps.pool, conditionsFrom(check, deps.config.alerts), {
+    now: deps.now(),
+    repeatMinutes: deps.config.alerts.repeatMinutes,
+  });
+  await dispatchNotifications(deps, notifications);
+  return { status: check.status, notifications: notifications.length };
+}
+
+export function createHealthProbeHandler(deps: OpsJobDeps): JobHandler {
+  return (_job: Job) => runHealthCheck(deps);
+}

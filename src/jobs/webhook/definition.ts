@@ -1,0 +1,27 @@
+// webhook: one signed JSON POST, retried with backoff. The payload names
+// which secret signs it; the secret itself never enters Redis.
+import { z } from 'zod';
+import type { JobType } from '../job-type.js';
+
+export const NOTIFY_QUEUE = 'notify';
+
+export const webhookPayload = z.object({
+  url: z.url(),
+  event: z.string().min(1),
+  body: z.record(z.string(), z.unknown()),
+  signWith: z.enum(['alerts']),
+});
+export type WebhookPayload = z.infer<typeof webhookPayload>;
+
+export const webhook: JobType<typeof webhookPayload, z.ZodObject<{ status: z.ZodNumber }>> = {
+  name: 'webhook',
+  queue: NOTIFY_QUEUE,
+  payload: webhookPayload,
+  result: z.object({ status: z.number() }),
+  defaultOptions: {
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 2000 },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
+    removeOnFail: { age: 30 * 24 * 3600, count: 5000 },
+  },
+};
