@@ -4,7 +4,7 @@
 // firing (unless silenced), and once more when it resolves. Serialised by an
 // advisory lock, so two probes at once cannot double-notify.
 import { randomUUID } from 'node:crypto';
-import type { Pool } from '../db/pool.js';
+import { withTransaction, type Pool } from '../db/pool.js';
 import { insertAlert, openAlerts, updateAlert, type AlertRecord } from '../db/repositories/alerts.js';
 import type { AlertCondition } from './rules.js';
 
@@ -23,10 +23,8 @@ export async function evaluateAlerts(
   options: { now: Date; repeatMinutes: number },
 ): Promise<Notification[]> {
   const { now } = options;
-  const client = await pool.connect();
   const notifications: Notification[] = [];
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
     const open = new Map((await openAlerts(client)).map((a) => [`${a.rule}\u0000${a.key}`, a]));
     const seen = new Set<string>();
@@ -64,14 +62,8 @@ export async function evaluateAlerts(
       await updateAlert(client, alert.id, { status: 'resolved', now, notified: wasFiring });
       if (wasFiring) notifications.push({ alertId: alert.id, event: 'resolved' });
     }
-    await client.query('COMMIT');
     return notifications;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 function dueForRepeat(alert: AlertRecord, now: Date, repeatMinutes: number): boolean {

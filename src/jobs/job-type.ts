@@ -28,3 +28,11 @@ export function parsePayload<P extends z.ZodType>(type: JobType<P, z.ZodType>, j
 export function isLastAttempt(job: Job): boolean {
   return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
+
+/** How long finished jobs stay in Redis (bounded, so Redis does not grow without end). */
+export function keepFinished(completedDays: number, failedDays: number, count: number): Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> {
+  return {
+    removeOnComplete: { age: completedDays * 24 * 3600, count },
+    removeOnFail: { age: failedDays * 24 * 3600, count },
+  };
+}

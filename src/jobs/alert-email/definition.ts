@@ -1,6 +1,6 @@
 // alert (email channel): one alert event as an email, through the notify queue.
 import { z } from 'zod';
-import type { JobType } from '../job-type.js';
+import { keepFinished, type JobType } from '../job-type.js';
 import { NOTIFY_QUEUE } from '../webhook/definition.js';
 
 export const alertEmailPayload = z.object({ alertId: z.uuid(), event: z.enum(['firing', 'repeat', 'resolved']) });
@@ -13,7 +13,6 @@ export const alertEmail: JobType<typeof alertEmailPayload, z.ZodObject<{ message
   defaultOptions: {
     attempts: 8,
     backoff: { type: 'exponential', delay: 2000 },
-    removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
-    removeOnFail: { age: 30 * 24 * 3600, count: 5000 },
+    ...keepFinished(7, 30, 5000),
   },
 };

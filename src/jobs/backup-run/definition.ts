@@ -1,7 +1,7 @@
 // backup-run: one encrypted pg_dump of Lookout's database into BACKUP_DIR.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { JobType } from '../job-type.js';
+import { keepFinished, type JobType } from '../job-type.js';
 
 export const BACKUP_QUEUE = 'backup';
 
@@ -30,8 +30,7 @@ export const backupRun: JobType<typeof backupRunPayload, typeof backupRunResult>
   defaultOptions: {
     attempts: 3,
     backoff: { type: 'exponential', delay: 10_000 },
-    removeOnComplete: { age: 30 * 24 * 3600, count: 1000 },
-    removeOnFail: { age: 90 * 24 * 3600, count: 1000 },
+    ...keepFinished(30, 90, 1000),
   },
 };
 

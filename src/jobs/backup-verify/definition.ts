@@ -1,6 +1,6 @@
 // backup-verify: decrypt, check, pg_restore into a scratch database, compare row counts.
 import { z } from 'zod';
-import type { JobType } from '../job-type.js';
+import { keepFinished, type JobType } from '../job-type.js';
 import { BACKUP_QUEUE } from '../backup-run/definition.js';
 
 export const backupVerifyPayload = z.object({ backupId: z.uuid(), actor: z.string().min(1) });
@@ -19,8 +19,7 @@ export const backupVerify: JobType<typeof backupVerifyPayload, typeof backupVeri
   defaultOptions: {
     attempts: 3,
     backoff: { type: 'exponential', delay: 10_000 },
-    removeOnComplete: { age: 30 * 24 * 3600, count: 1000 },
-    removeOnFail: { age: 90 * 24 * 3600, count: 1000 },
+    ...keepFinished(30, 90, 1000),
   },
 };
 

@@ -1,6 +1,6 @@
 // detect-image: one image through the model; a child of its batch's flow.
 import { z } from 'zod';
-import type { JobType } from '../job-type.js';
+import { keepFinished, type JobType } from '../job-type.js';
 
 export const detectImagePayload = z.object({
   imageId: z.uuid(),
@@ -29,8 +29,7 @@ export const detectImage: JobType<typeof detectImagePayload, typeof detectImageR
     backoff: { type: 'exponential', delay: 1000 },
     // A failed image must not hold its batch back: the parent still runs.
     ignoreDependencyOnFailure: true,
-    removeOnComplete: { age: 24 * 3600, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+    ...keepFinished(1, 7, 10_000),
   },
 };
 

@@ -1,7 +1,7 @@
 // finalize-batch: the parent of a batch's flow; runs once every detect-image
 // child has finished (or finally failed) and writes the batch outcome.
 import { z } from 'zod';
-import type { JobType } from '../job-type.js';
+import { keepFinished, type JobType } from '../job-type.js';
 
 export const finalizeBatchPayload = z.object({ batchId: z.uuid() });
 export type FinalizeBatchPayload = z.infer<typeof finalizeBatchPayload>;
@@ -21,8 +21,7 @@ export const finalizeBatch: JobType<typeof finalizeBatchPayload, typeof finalize
   defaultOptions: {
     attempts: 10,
     backoff: { type: 'exponential', delay: 1000 },
-    removeOnComplete: { age: 24 * 3600, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+    ...keepFinished(1, 7, 10_000),
   },
 };
 

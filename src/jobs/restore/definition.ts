@@ -1,7 +1,7 @@
 // restore: a backup into a named database (a new one by default); the live
 // database only with replaceLive, after a safety backup.
 import { z } from 'zod';
-import type { JobType } from '../job-type.js';
+import { keepFinished, type JobType } from '../job-type.js';
 import { BACKUP_QUEUE } from '../backup-run/definition.js';
 
 export const restorePayload = z.object({
@@ -26,5 +26,5 @@ export const restore: JobType<typeof restorePayload, typeof restoreResult> = {
   queue: BACKUP_QUEUE,
   payload: restorePayload,
   result: restoreResult,
-  defaultOptions: { attempts: 1, removeOnComplete: { age: 90 * 24 * 3600 }, removeOnFail: { age: 90 * 24 * 3600 } },
+  defaultOptions: { attempts: 1, ...keepFinished(90, 90, 1000) },
 };

@@ -1,7 +1,7 @@
 // webhook: one signed JSON POST, retried with backoff. The payload names
 // which secret signs it; the secret itself never enters Redis.
 import { z } from 'zod';
-import type { JobType } from '../job-type.js';
+import { keepFinished, type JobType } from '../job-type.js';
 
 export const NOTIFY_QUEUE = 'notify';
 
@@ -21,7 +21,6 @@ export const webhook: JobType<typeof webhookPayload, z.ZodObject<{ status: z.Zod
   defaultOptions: {
     attempts: 8,
     backoff: { type: 'exponential', delay: 2000 },
-    removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
-    removeOnFail: { age: 30 * 24 * 3600, count: 5000 },
+    ...keepFinished(7, 30, 5000),
   },
 };
