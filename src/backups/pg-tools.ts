@@ -34,16 +34,23 @@ export async function serverVersion(db: Queryable): Promise<{ major: number; tex
   return { major: Math.floor(num / 10_000), text: rows[0]?.text ?? String(num) };
 }
 
-/** pg_dump/pg_restore can read and write servers of their own major version and older. */
-export async function checkToolsSuitServer(db: Queryable): Promise<{ server: string; dump: number; restore: number }> {
-  const [server, dump, restore] = await Promise.all([serverVersion(db), toolMajorVersion('pg_dump'), toolMajorVersion('pg_restore')]);
-  for (const [tool, major] of [['pg_dump', dump], ['pg_restore', restore]] as const) {
+/**
+ * pg_dump and pg_restore handle servers of their own major version and older:
+ * the reason they do not suit this server, or undefined when they do.
+ */
+export function toolsMismatch(server: { major: number; text: string }, tools: { pg_dump: number; pg_restore: number }): string | undefined {
+  for (const [tool, major] of Object.entries(tools)) {
     if (major < server.major) {
-      throw new PgToolError(
-        `${tool} ${major} cannot handle PostgreSQL ${server.text} (major ${server.major}): install postgresql-client-${server.major} or newer`,
-      );
+      return `${tool} ${major} cannot handle PostgreSQL ${server.text} (major ${server.major}): install postgresql-client-${server.major} or newer`;
     }
   }
+  return undefined;
+}
+
+export async function checkToolsSuitServer(db: Queryable): Promise<{ server: string; dump: number; restore: number }> {
+  const [server, dump, restore] = await Promise.all([serverVersion(db), toolMajorVersion('pg_dump'), toolMajorVersion('pg_restore')]);
+  const mismatch = toolsMismatch(server, { pg_dump: dump, pg_restore: restore });
+  if (mismatch) throw new PgToolError(mismatch);
   return { server: server.text, dump, restore };
 }
 

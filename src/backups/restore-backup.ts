@@ -155,8 +155,8 @@ async function carryBackupCatalogue(databaseUrl: string, from: string, to: strin
 }
 
 /** verify: restore into scratch, compare, drop. */
-export async function verifyBackupFile(deps: RestoreDeps, backup: BackupRecord): Promise<void> {
-  const scratch = await restoreToScratch(deps, backup);
+export async function verifyBackupFile(deps: RestoreDeps, backup: BackupRecord, onRestoredBytes?: (n: number) => void): Promise<void> {
+  const scratch = await restoreToScratch(deps, backup, onRestoredBytes);
   await withServer(deps.databaseUrl, (admin) => dropDatabaseIfExists(admin, scratch));
 }
 
@@ -169,7 +169,7 @@ export async function restoreBackupInto(
   deps: RestoreDeps,
   backup: BackupRecord,
   target: string,
-  options: { replaceLive: boolean; now: Date },
+  options: { replaceLive: boolean; now: Date; onRestoredBytes?: (n: number) => void },
 ): Promise<{ database: string; previous?: string }> {
   validateDatabaseName(target);
   const live = databaseNameOf(deps.databaseUrl);
@@ -180,7 +180,7 @@ export async function restoreBackupInto(
   const exists = await withServer(deps.databaseUrl, (admin) => databaseExists(admin, target));
   if (exists && !replacing) throw new RestoreRefusedError(`database "${target}" already exists; restore into a new name`);
 
-  const scratch = await restoreToScratch(deps, backup);
+  const scratch = await restoreToScratch(deps, backup, options.onRestoredBytes);
   return withServer(deps.databaseUrl, async (admin) => {
     try {
       if (!replacing) {

@@ -113,7 +113,8 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
         const queue = services.queues.get(BACKUP_QUEUE)!;
         try {
           const job = await requestVerify(queue, id, 'cli');
-          const result = await waitForJob<BackupVerifyResult>(queue, job, services.redis, { timeoutMs: 6 * HOUR });
+          const bar = progressBar(out, 'verify');
+          const result = await waitForJob<BackupVerifyResult>(queue, job, services.redis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
           out.out(out.json ? JSON.stringify(result) : `backup ${id}: ${result.status}${result.error ? `: ${result.error}` : ''}`);
           return result.status === 'verified' ? 0 : 1;
         } catch (err) {
@@ -143,7 +144,8 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
             skipSafetyBackup: Boolean(opts.skipSafetyBackup),
             actor: 'cli',
           });
-          const result = await waitForJob<RestoreResult>(queue, job, services.redis, { timeoutMs: 6 * HOUR });
+          const bar = progressBar(out, 'restore');
+          const result = await waitForJob<RestoreResult>(queue, job, services.redis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
           out.out(out.json ? JSON.stringify(result) : `backup ${id} restored into ${result.database}${result.previous ? ` (the previous live database is kept as ${result.previous})` : ''}`);
           return 0;
         } catch (err) {

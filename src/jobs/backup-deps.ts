@@ -15,3 +15,13 @@ export interface BackupJobDeps {
 
 /** Every key verify and restore may need: the current one and the rotated-out ones. */
 export const decryptionKeys = (backup: BackupConfig): Buffer[] => [...(backup.key ? [backup.key] : []), ...backup.oldKeys];
+
+/** Reports restore progress on the job, at most every 8 MiB, in the shape the CLI's bar reads. */
+export function restoreProgress(job: { updateProgress(p: object): Promise<unknown> }, estimatedBytes: number | null): (n: number) => void {
+  let last = 0;
+  return (rawBytes) => {
+    if (rawBytes - last < 8 * 1024 * 1024) return;
+    last = rawBytes;
+    job.updateProgress({ phase: 'restore', rawBytes, estimatedBytes: estimatedBytes ?? rawBytes }).catch(() => undefined);
+  };
+}

@@ -7,7 +7,7 @@ import { databaseNameOf, restoreBackupInto } from '../../backups/restore-backup.
 import { runBackup } from '../../backups/run-backup.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';
 import { getBackup, insertBackup } from '../../db/repositories/backups.js';
-import { decryptionKeys, type BackupJobDeps } from '../backup-deps.js';
+import { decryptionKeys, restoreProgress, type BackupJobDeps } from '../backup-deps.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
 import { restore, type RestoreResult } from './definition.js';
 
@@ -36,6 +36,7 @@ export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
       const result = await restoreBackupInto({ databaseUrl: deps.databaseUrl, keys: decryptionKeys(deps.backup) }, backup, target, {
         replaceLive: payload.replaceLive,
         now,
+        onRestoredBytes: restoreProgress(job, backup.rawBytes),
       });
       // After replacing the live database this pool's connections were cut;
       // the audit row goes into the restored database, which is now live.
