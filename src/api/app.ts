@@ -3,33 +3,58 @@
 import express, { type Express } from 'express';
 import type { Services } from '../runtime/services.js';
 import { BOARD_PATH, bullBoardRouter } from '../board/bull-board.js';
-import { requireKey, requireRole } from './authenticate.js';
+import helmet from 'helmet';
+import cors from 'cors';
+import { requireKey } from './authenticate.js';
+import { requestId } from './request-id.js';
+import { auditRequests } from './audit-requests.js';
+import { rateLimiter } from './rate-limit.js';
+import { boardAccess } from './board-access.js';
 import { errorHandler, notFound, sendError } from './http-errors.js';
 import { batchesRouter } from './routes/batches.js';
 import { healthRouter } from './routes/health.js';
 import { imagesRouter } from './routes/images.js';
 import { backupsRouter } from './routes/backups.js';
 import { fleetRouter } from './routes/fleet.js';
+import { adminRouter } from './routes/admin.js';
 import { metricsHandler } from '../metrics/metrics-server.js';
 
 export function createApp(services: Services): Express {
+  const { config } = services;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(requestId);
+  app.use(helmet());
+  if (config.http.corsOrigins.length > 0) {
+    app.use(cors({ origin: config.http.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'] }));
+  }
 
   app.use(healthRouter(services));
   app.get('/metrics', metricsHandler(services.metrics));
 
+  const limits = { redis: services.redis, prefix: config.queuePrefix };
   const v1 = express.Router();
+  v1.use(auditRequests(services.pool, services.logger));
   v1.use(requireKey(services.pool));
+  v1.use(rateLimiter({ ...limits, name: 'api', perMinute: config.http.rateLimitPerMinute }));
+  v1.post('/batches', rateLimiter({ ...limits, name: 'uploads', perMinute: config.http.uploadsPerMinute }));
   v1.use(express.json({ limit: '64kb' }));
   v1.use('/batches', batchesRouter(services));
   v1.use('/images', imagesRouter(services));
   v1.use('/backups', backupsRouter(services));
   v1.use(fleetRouter(services));
+  v1.use(adminRouter(services));
   app.use('/v1', v1);
 
-  app.use(BOARD_PATH, requireKey(services.pool, { allowBasic: true, challenge: true }), requireRole('admin'), bullBoardRouter(services.queues.values()));
+  app.use(
+    BOARD_PATH,
+    auditRequests(services.pool, services.logger),
+    requireKey(services.pool, { allowBasic: true, challenge: true }),
+    rateLimiter({ ...limits, name: 'board', perMinute: config.http.rateLimitPerMinute }),
+    boardAccess,
+    bullBoardRouter(services.queues.values()),
+  );
 
   app.use((req, res) => sendError(res, notFound(`route ${req.method} ${req.path}`)));
   app.use(errorHandler(services.logger));

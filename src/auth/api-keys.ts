@@ -1,6 +1,6 @@
 // Creating and checking API keys: the library door the CLI and the API use.
 import { appendAudit } from '../db/repositories/audit-log.js';
-import { findApiKey, insertApiKey, touchApiKey, type Role } from '../db/repositories/api-keys.js';
+import { findApiKey, insertApiKey, revokeApiKey, touchApiKey, type Role } from '../db/repositories/api-keys.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { generateApiKeyToken, parseApiKeyToken, secretMatches } from './api-key-tokens.js';
 
@@ -38,3 +38,11 @@ export async function authenticate(pool: Pool, token: string, now = new Date()):
 const RANK: Record<Role, number> = { viewer: 0, submitter: 1, operator: 2, admin: 3 };
 
 export const roleAtLeast = (role: Role, needed: Role): boolean => RANK[role] >= RANK[needed];
+
+export async function revokeKey(pool: Pool, id: string, actor: string): Promise<boolean> {
+  return withTransaction(pool, async (db) => {
+    const revoked = await revokeApiKey(db, id);
+    if (revoked) await appendAudit(db, { actor, action: 'key.revoke', target: `key:${id}` });
+    return revoked;
+  });
+}

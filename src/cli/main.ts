@@ -12,7 +12,9 @@ import { listWorkers, liveWindowMs } from '../db/repositories/workers.js';
 import { formatWorkersTable } from './workers-table.js';
 import { createPool, ensureDatabase } from '../db/pool.js';
 import { migrateDown, migrateUp } from '../db/migrate.js';
-import { createApiKey } from '../auth/api-keys.js';
+import { createApiKey, revokeKey } from '../auth/api-keys.js';
+import { listApiKeys } from '../db/repositories/api-keys.js';
+import { maskSecrets } from '../config/mask-secrets.js';
 import { ROLES, type Role } from '../db/repositories/api-keys.js';
 import { KNOWN_QUEUES } from '../jobs/registry.js';
 
@@ -175,23 +177,67 @@ export function buildProgram(): Command {
     });
 
   const keys = program.command('keys').description('API keys');
+  const withPool = async (work: (pool: ReturnType<typeof createPool>, config: Config) => Promise<void>) => {
+    const config = configOrExit();
+    const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 });
+    await ensureDatabase(config.databaseUrl);
+    const pool = createPool(config.databaseUrl, 1);
+    try {
+      await migrateUp(pool, logger);
+      await work(pool, config);
+    } finally {
+      await pool.end();
+    }
+  };
   keys
     .command('create')
     .description('create an API key; prints only the key (shown once, stored hashed)')
     .requiredOption('--name <name>', 'who or what the key is for')
     .option('--role <role>', `one of ${ROLES.join(', ')}`, parseRole, 'viewer' as Role)
-    .action(async (opts: { name: string; role: Role }) => {
-      const config = configOrExit();
-      const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 });
-      await ensureDatabase(config.databaseUrl);
-      const pool = createPool(config.databaseUrl, 1);
-      try {
-        await migrateUp(pool, logger);
-        const key = await createApiKey(pool, { name: opts.name, role: opts.role, actor: 'cli' });
+    .option('--expires-in-days <n>', 'the key stops working after this many days', parsePositiveInt)
+    .action((opts: { name: string; role: Role; expiresInDays?: number }) =>
+      withPool(async (pool) => {
+        const expiresAt = opts.expiresInDays ? new Date(Date.now() + opts.expiresInDays * 86_400_000) : null;
+        const key = await createApiKey(pool, { name: opts.name, role: opts.role, actor: 'cli', expiresAt });
         process.stdout.write(`${key.token}\n`);
-      } finally {
-        await pool.end();
-      }
+      }),
+    );
+  keys
+    .command('list')
+    .description('every key: id, name, role, created, expiry, revocation, last use (never the secret)')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) =>
+      withPool(async (pool) => {
+        const list = await listApiKeys(pool);
+        if (opts.json) return void process.stdout.write(`${JSON.stringify({ keys: list })}\n`);
+        for (const k of list) {
+          const state = k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt < new Date() ? 'expired' : 'active';
+          process.stdout.write(`${k.id}  ${k.role.padEnd(9)}  ${state.padEnd(7)}  ${k.name}  last used ${k.lastUsedAt?.toISOString() ?? 'never'}\n`);
+        }
+      }),
+    );
+  keys
+    .command('revoke')
+    .description('revoke a key by its id (the 8 hex characters after lk_)')
+    .argument('<id>', 'key id')
+    .action((id: string) =>
+      withPool(async (pool) => {
+        if (!(await revokeKey(pool, id, 'cli'))) {
+          process.stderr.write(`lookout keys revoke: no active key ${id}\n`);
+          process.exitCode = 1;
+          return;
+        }
+        process.stdout.write(`revoked ${id}\n`);
+      }),
+    );
+
+  const configCommand = program.command('config').description('configuration');
+  configCommand
+    .command('check')
+    .description('validate the environment and print the effective configuration, secrets masked')
+    .action(() => {
+      const config = configOrExit();
+      process.stdout.write(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
     });
 
   program

@@ -32,6 +32,8 @@ export interface Config {
   heartbeatMs: number;
   health: { intervalSeconds: number; retentionDays: number };
   alerts: AlertConfig;
+  http: { corsOrigins: string[]; rateLimitPerMinute: number; uploadsPerMinute: number };
+  webhooks: { allowedHosts: string[]; batchSecret: string | undefined };
 }
 
 export interface AlertConfig {
@@ -121,6 +123,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsPort: e.METRICS_PORT,
     heartbeatMs: e.HEARTBEAT_MS,
     health: { intervalSeconds: e.HEALTH_INTERVAL, retentionDays: e.HEALTH_RETENTION_DAYS },
+    http: { corsOrigins: e.CORS_ORIGINS, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE, uploadsPerMinute: e.RATE_LIMIT_UPLOADS_PER_MINUTE },
+    webhooks: { allowedHosts: e.WEBHOOK_ALLOWED_HOSTS, batchSecret: e.BATCH_WEBHOOK_SECRET },
     alerts: {
       backlogThreshold: e.ALERT_BACKLOG_THRESHOLD,
       backlogMinutes: e.ALERT_BACKLOG_MINUTES,

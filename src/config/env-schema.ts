@@ -91,6 +91,17 @@ export const envSchema = z.object({
   ALERT_WEBHOOK_SECRET: z.string().min(16, { error: 'expected at least 16 characters' }).optional(),
   ALERT_EMAIL_TO: z.string().min(3).optional(),
   ALERT_EMAIL_FROM: z.string().min(3).default('lookout@localhost'),
+  CORS_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .default([]),
+  RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
+  RATE_LIMIT_UPLOADS_PER_MINUTE: int(1, 1_000_000).default(60),
+  WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
+    .default([]),
+  BATCH_WEBHOOK_SECRET: z.string().min(16, { error: 'expected at least 16 characters' }).optional(),
   SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'expected smtp:// or smtps:// URL' }).optional(),
 });
 

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { urlForDatabase, withServer, databaseExists, dropDatabaseIfExists } from '../../src/backups/restore-backup.js';
 import type { Services } from '../../src/runtime/services.js';
+import { MIGRATIONS } from '../../src/db/migrations/index.js';
 import { ALL_PHOTOS, readPhoto } from '../helpers/photos.js';
 import { runCli } from '../helpers/run-cli.js';
 import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
@@ -78,7 +79,7 @@ describe('backup, verify, restore', () => {
     expect(bytes.subarray(0, 8).toString()).toBe('LKBACK01');
     expect(bytes.includes(Buffer.from('astronaut.png'))).toBe(false);
     const manifest = JSON.parse(await readFile(backup.file.replace(/\.lkb$/, '.json'), 'utf8'));
-    expect(manifest).toMatchObject({ id: backup.id, sha256: backup.sha256, storedBytes: backup.bytes, migration: '0003-fleet-health-alerts' });
+    expect(manifest).toMatchObject({ id: backup.id, sha256: backup.sha256, storedBytes: backup.bytes, migration: MIGRATIONS.at(-1)!.name });
     expect(manifest.rowCounts).toMatchObject({ images: 6, batches: 1 });
     const list = json((await cli(['backup', 'list', '--json'])).stdout) as unknown as Array<Record<string, any>>;
     expect(list.map((b) => b.id)).toContain(backup.id);

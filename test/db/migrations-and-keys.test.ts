@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticate } from '../../src/auth/api-keys.js';
 import { migrateDown, migrateUp, pendingMigrations } from '../../src/db/migrate.js';
+import { MIGRATIONS } from '../../src/db/migrations/index.js';
 import type { Services } from '../../src/runtime/services.js';
 import { runCli } from '../helpers/run-cli.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
@@ -20,38 +21,36 @@ afterAll(() => env.cleanup());
 const tables = async () =>
   (await env.sql<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)).map((r) => r.tablename);
 
+const NAMES = MIGRATIONS.map((m) => m.name);
+
 describe('migrations', () => {
-  it('down removes every table, up brings them back; both are idempotent', async () => {
+  it('down removes every table step by step, up brings them back; both are idempotent', async () => {
     expect(await tables()).toEqual([
       'alerts', 'api_keys', 'audit_log', 'backups', 'batches', 'detections', 'health_checks', 'images', 'lookout_migrations', 'models', 'workers',
     ]);
     expect(await pendingMigrations(services.pool)).toEqual([]);
-    expect(await migrateDown(services.pool)).toEqual(['0003-fleet-health-alerts']);
-    expect(await tables()).not.toContain('workers');
-    expect(await migrateDown(services.pool)).toEqual(['0002-backups']);
-    expect(await tables()).not.toContain('backups');
-    expect(await migrateDown(services.pool)).toEqual(['0001-initial']);
+    for (const name of [...NAMES].reverse()) expect(await migrateDown(services.pool)).toEqual([name]);
     expect(await tables()).toEqual(['lookout_migrations']);
-    expect(await pendingMigrations(services.pool)).toEqual(['0001-initial', '0002-backups', '0003-fleet-health-alerts']);
+    expect(await pendingMigrations(services.pool)).toEqual(NAMES);
     expect(await migrateDown(services.pool)).toEqual([]);
-    expect(await migrateUp(services.pool)).toEqual(['0001-initial', '0002-backups', '0003-fleet-health-alerts']);
+    expect(await migrateUp(services.pool)).toEqual(NAMES);
     expect(await migrateUp(services.pool)).toEqual([]);
     expect(await tables()).toContain('audit_log');
   });
 
   it('concurrent migrate up from many replicas applies each migration once', async () => {
-    await migrateDown(services.pool, 3);
+    await migrateDown(services.pool, NAMES.length);
     const results = await Promise.all([1, 2, 3, 4].map(() => migrateUp(services.pool)));
-    expect(results.flat()).toEqual(['0001-initial', '0002-backups', '0003-fleet-health-alerts']);
+    expect(results.flat()).toEqual(NAMES);
   });
 
   it('the CLI runs migrate down and up', async () => {
-    const down = await runCli(['migrate', 'down', '--steps', '3'], { env: env.env });
+    const down = await runCli(['migrate', 'down', '--steps', String(NAMES.length)], { env: env.env });
     expect(down.code).toBe(0);
-    expect(down.stdout).toBe('reverted: 0003-fleet-health-alerts, 0002-backups, 0001-initial\n');
+    expect(down.stdout).toBe(`reverted: ${[...NAMES].reverse().join(', ')}\n`);
     const up = await runCli(['migrate', 'up'], { env: env.env });
     expect(up.code).toBe(0);
-    expect(up.stdout).toBe('applied: 0001-initial, 0002-backups, 0003-fleet-health-alerts\n');
+    expect(up.stdout).toBe(`applied: ${NAMES.join(', ')}\n`);
   });
 });
 

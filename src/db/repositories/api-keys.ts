@@ -43,3 +43,26 @@ export async function touchApiKey(db: Queryable, id: string): Promise<void> {
     [id],
   );
 }
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+export async function listApiKeys(db: Queryable): Promise<ApiKeyView[]> {
+  const { rows } = await db.query<ApiKeyView>(
+    `SELECT id, name, role, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"
+       FROM api_keys ORDER BY created_at`,
+  );
+  return rows;
+}
+
+export async function revokeApiKey(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [id]);
+  return rowCount === 1;
+}

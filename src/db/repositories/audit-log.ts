@@ -19,3 +19,24 @@ export async function appendAudit(db: Queryable, entry: AuditEntry): Promise<voi
     JSON.stringify(entry.details ?? {}),
   ]);
 }
+
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  target?: string;
+  outcome?: 'ok' | 'error' | 'denied';
+  since?: Date;
+  until?: Date;
+  limit: number;
+}
+
+export async function queryAudit(db: Queryable, f: AuditFilter): Promise<Array<Record<string, unknown>>> {
+  const { rows } = await db.query<Record<string, unknown>>(
+    `SELECT id::text, at, actor, action, target, outcome, details FROM audit_log
+      WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR action = $2) AND ($3::text IS NULL OR target = $3)
+        AND ($4::text IS NULL OR outcome = $4) AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)
+      ORDER BY id DESC LIMIT $7`,
+    [f.actor ?? null, f.action ?? null, f.target ?? null, f.outcome ?? null, f.since ?? null, f.until ?? null, f.limit],
+  );
+  return rows;
+}
