@@ -30,7 +30,7 @@ export interface Upload {
 }
 
 const FILE_FIELD = 'images';
-const ALLOWED_FIELDS = new Set(['model', 'minScore']);
+const ALLOWED_FIELDS = new Set(['model', 'minScore', 'webhookUrl']);
 
 /** A display name only: never used as a path. */
 function cleanFilename(raw: string | undefined, position: number): string {
@@ -68,7 +68,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     try {
       parser = busboy({
         headers: req.headers,
-        limits: { files: limits.maxFiles, fields: 10, fieldSize: 1024, parts: limits.maxFiles + 10 },
+        limits: { files: limits.maxFiles, fields: 10, fieldSize: 2048, parts: limits.maxFiles + 10 },
         // Fewer, larger chunks through the hash and the blob write.
         highWaterMark: 1024 * 1024,
         fileHwm: 1024 * 1024,
@@ -123,7 +123,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     });
     parser.on('field', (name, value, info) => {
       if (info.valueTruncated) return fail(badRequest(`field "${name}" is too long`));
-      if (!ALLOWED_FIELDS.has(name)) return fail(badRequest(`unknown field "${name}"; accepted: images, model, minScore`));
+      if (!ALLOWED_FIELDS.has(name)) return fail(badRequest(`unknown field "${name}"; accepted: images, model, minScore, webhookUrl`));
       fields[name] = value;
     });
     parser.on('filesLimit', () => fail(new ApiError(413, 'too_many_files', `more than ${limits.maxFiles} images in one request`)));

@@ -21,6 +21,8 @@ export interface SubmitBatchInput {
   actor: string;
   model: string;
   minScore: number;
+  /** Checked by the caller (checkWebhookTarget). */
+  webhookUrl?: string;
   files: Array<{ filename: string; sha256: string; bytes: number; blobKey: string }>;
 }
 
@@ -31,7 +33,7 @@ export async function submitBatch(
   const batchId = randomUUID();
   const images = input.files.map((f, position) => ({ ...f, id: randomUUID(), position }));
   await withTransaction(deps.pool, async (db) => {
-    await insertBatch(db, { id: batchId, model: input.model, minScore: input.minScore, total: images.length, createdBy: input.actor });
+    await insertBatch(db, { id: batchId, model: input.model, minScore: input.minScore, total: images.length, createdBy: input.actor, webhookUrl: input.webhookUrl ?? null });
     await insertImages(db, batchId, input.model, input.minScore, images);
   });
   try {

@@ -8,6 +8,7 @@ import type { Services } from '../../runtime/services.js';
 import { requireRole } from '../authenticate.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { receiveUpload } from '../receive-upload.js';
+import { checkWebhookTarget, WebhookTargetError } from '../../security/webhook-target.js';
 
 const uuid = z.uuid();
 
@@ -15,6 +16,7 @@ const submitFields = z
   .object({
     model: z.string().min(1).optional(),
     minScore: z.coerce.number({ error: 'minScore must be a number from 0 to 1' }).min(0).max(1).optional(),
+    webhookUrl: z.string().max(2048).optional(),
   })
   .strict();
 
@@ -32,10 +34,19 @@ export function batchesRouter(services: Services): Router {
     if (!fields.success) throw badRequest(fields.error.issues.map((i) => `${i.path.join('.') || 'field'}: ${i.message}`).join('; '));
     const model = fields.data.model ?? config.detect.model;
     const spec = registry.get(model); // unknown model: 400
+    let webhookUrl: string | undefined;
+    if (fields.data.webhookUrl) {
+      try {
+        webhookUrl = (await checkWebhookTarget(fields.data.webhookUrl, config.webhooks.allowedHosts)).toString();
+      } catch (err) {
+        if (err instanceof WebhookTargetError) throw new ApiError(400, 'webhook_target_refused', err.message);
+        throw err;
+      }
+    }
     try {
       const batch = await submitBatch(
         { pool, flows: services.flows, prefix: config.queuePrefix },
-        { actor: req.principal!.actor, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files },
+        { actor: req.principal!.actor, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
       );
       res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
     } catch (err) {

@@ -12,18 +12,20 @@ export interface BatchView {
   progress: { total: number; done: number; failed: number };
   createdAt: Date;
   finishedAt: Date | null;
+  webhookUrl: string | null;
 }
 
 export async function insertBatch(
   db: Queryable,
-  batch: { id: string; model: string; minScore: number; total: number; createdBy: string },
+  batch: { id: string; model: string; minScore: number; total: number; createdBy: string; webhookUrl: string | null },
 ): Promise<void> {
-  await db.query('INSERT INTO batches (id, model, min_score, total, created_by) VALUES ($1, $2, $3, $4, $5)', [
+  await db.query('INSERT INTO batches (id, model, min_score, total, created_by, webhook_url) VALUES ($1, $2, $3, $4, $5, $6)', [
     batch.id,
     batch.model,
     batch.minScore,
     batch.total,
     batch.createdBy,
+    batch.webhookUrl,
   ]);
 }
 
@@ -38,8 +40,9 @@ export async function getBatch(db: Queryable, id: string): Promise<BatchView | u
     failed: number;
     created_at: Date;
     finished_at: Date | null;
+    webhook_url: string | null;
   }>(
-    `SELECT b.id, b.status, b.model, b.min_score, b.total, b.created_at, b.finished_at,
+    `SELECT b.id, b.status, b.model, b.min_score, b.total, b.created_at, b.finished_at, b.webhook_url,
             count(*) FILTER (WHERE i.status = 'done')::int AS done,
             count(*) FILTER (WHERE i.status = 'failed')::int AS failed
        FROM batches b LEFT JOIN images i ON i.batch_id = b.id
@@ -57,6 +60,7 @@ export async function getBatch(db: Queryable, id: string): Promise<BatchView | u
     progress: { total: r.total, done: r.done, failed: r.failed },
     createdAt: r.created_at,
     finishedAt: r.finished_at,
+    webhookUrl: r.webhook_url,
   };
 }
 

@@ -9,7 +9,7 @@ export const webhookPayload = z.object({
   url: z.url(),
   event: z.string().min(1),
   body: z.record(z.string(), z.unknown()),
-  signWith: z.enum(['alerts']),
+  signWith: z.enum(['alerts', 'batches']),
 });
 export type WebhookPayload = z.infer<typeof webhookPayload>;
 
