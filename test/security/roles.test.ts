@@ -31,10 +31,10 @@ interface RouteCase {
   method: string;
   path: () => string;
   needs: Role;
-  body?: () => Promise<{ body: BodyInit; headers?: Record<string, string> }>;
+  body?: () => Promise<{ body: string | FormData; headers?: Record<string, string> }>;
 }
 
-const json = (value: unknown) => async () => ({ body: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
+const json = (value: unknown) => () => Promise.resolve({ body: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
 
 const API: RouteCase[] = [
   { method: 'GET', path: () => `/v1/batches/${ids.batch}`, needs: 'viewer' },
@@ -65,17 +65,18 @@ const API: RouteCase[] = [
 ];
 
 const params: Record<string, string> = { queueName: 'notify', jobId: 'no-such-job', queueStatus: 'failed', schedulerId: 'no-such-scheduler' };
-const BOARD: RouteCase[] = appRoutes.api.flatMap((r) =>
-  [r.route].flat().map((route) => ({
-    method: r.method.toUpperCase(),
+const BOARD: RouteCase[] = appRoutes.api.flatMap((r) => {
+  const method = String([r.method].flat()[0]).toUpperCase();
+  return [r.route].flat().map((route) => ({
+    method,
     path: () => `/admin/queues${route.replace(/:(\w+)/g, (_m: string, p: string) => params[p] ?? p)}`,
-    needs: (r.method === 'get' ? 'operator' : 'admin') as Role,
-    ...(r.method === 'get' ? {} : { body: json({}) }),
-  })),
-);
+    needs: method === 'GET' ? ('operator' as const) : ('admin' as const),
+    ...(method === 'GET' ? {} : { body: json({}) }),
+  }));
+});
 
 async function call(c: RouteCase, key?: string) {
-  const extra = c.body ? await c.body() : { body: undefined };
+  const extra: { body?: string | FormData; headers?: Record<string, string> } = c.body ? await c.body() : {};
   const res = await fetch(`${url}${c.path()}`, {
     method: c.method,
     headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...extra.headers },
