@@ -4,6 +4,7 @@
 // limits. Other form fields are returned as strings for the route to validate.
 
 import busboy from 'busboy';
+import sharp, { type Metadata } from 'sharp';
 import { setMaxListeners } from 'node:events';
 import type { Request } from 'express';
 import path from 'node:path';
@@ -13,6 +14,8 @@ import { ApiError, badRequest } from './http-errors.js';
 
 export interface UploadLimits {
   maxFileBytes: number;
+  /** Width x height above which an image is refused from its header, before anything decodes it. */
+  maxPixels: number;
   maxFiles: number;
   maxRequestBytes: number;
 }
@@ -38,6 +41,24 @@ function cleanFilename(raw: string | undefined, position: number): string {
   // eslint-disable-next-line no-control-regex
   const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255).trim();
   return clean || `image-${position + 1}`;
+}
+
+/**
+ * Decompression bombs stop here: the dimensions are read from the header in
+ * the first bytes (sharp reads headers without decoding pixels). A header
+ * that cannot be read this early is left to the worker, which checks the
+ * same limit before decoding.
+ */
+async function refuseOversizedDimensions(head: Buffer, filename: string, maxPixels: number): Promise<void> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(head, { limitInputPixels: false, failOn: 'none' }).metadata();
+  } catch {
+    return;
+  }
+  if (meta.width && meta.height && meta.width * meta.height > maxPixels) {
+    throw new ApiError(413, 'too_many_pixels', `${filename} is ${meta.width}x${meta.height} pixels; the limit is ${maxPixels} pixels`);
+  }
 }
 
 export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimits): Promise<Upload> {
@@ -89,6 +110,9 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     const stored: Array<Promise<UploadedFile>> = [];
 
     parser.on('file', (name, stream, info) => {
+      // busboy also errors the file stream of a cut-off form; the parser's own
+      // 'error' event reports it, and an unlistened stream error would crash.
+      stream.on('error', () => undefined);
       if (failed) return stream.resume();
       if (name !== FILE_FIELD) {
         stream.resume();
@@ -106,6 +130,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
               throw new ApiError(415, 'unsupported_format', `${filename} is not a supported image (looks like ${describeUnknownBytes(head)})`);
             }
           },
+          inspectHead: (head) => refuseOversizedDimensions(head, filename, limits.maxPixels),
         })
         .then((blob) => ({ filename, sha256: blob.sha256, bytes: blob.bytes, blobKey: blob.key }))
         .catch((err: unknown) => {

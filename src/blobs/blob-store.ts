@@ -16,6 +16,8 @@ export interface PutOptions {
   maxBytes: number;
   /** Sees the first bytes before anything is kept; throw to refuse the upload. */
   checkHead?: (head: Buffer) => void;
+  /** Sees up to the first 64 KiB (the whole file when smaller) before the rest is kept; reject to refuse. */
+  inspectHead?: (head: Buffer) => Promise<void>;
   /** Aborting stops the write and removes what was written. */
   signal?: AbortSignal;
 }

@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { BlobNotFoundError, BlobTooLargeError, type BlobStore, type PutOptions, type StoredBlob } from './blob-store.js';
 
 const HEAD_BYTES = 64;
+const INSPECT_BYTES = 64 * 1024;
 
 export function createFsBlobStore(root: string): BlobStore {
   const tmpDir = path.join(root, 'tmp');
@@ -28,6 +29,15 @@ export function createFsBlobStore(root: string): BlobStore {
       const hash = createHash('sha256');
       let bytes = 0;
       let head: Buffer | undefined = Buffer.alloc(0);
+      // Held back until inspected: the first INSPECT_BYTES of the file.
+      let pending: Buffer[] | undefined = options.inspectHead ? [] : undefined;
+      let pendingBytes = 0;
+      const inspect = async (push: (b: Buffer) => void) => {
+        const first = Buffer.concat(pending!);
+        pending = undefined;
+        await options.inspectHead!(first);
+        push(first);
+      };
       const meter = new Transform({
         highWaterMark: 1024 * 1024,
         transform(chunk: Buffer, _enc, done) {
@@ -45,16 +55,21 @@ export function createFsBlobStore(root: string): BlobStore {
             }
           }
           hash.update(chunk);
-          done(null, chunk);
+          if (!pending) return done(null, chunk);
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes < INSPECT_BYTES) return done();
+          inspect((b) => this.push(b)).then(() => done(), (err: Error) => done(err));
         },
         flush(done) {
           // Short files: check what there is.
           try {
             if (head) options.checkHead?.(head);
-            done();
           } catch (err) {
-            done(err as Error);
+            return done(err as Error);
           }
+          if (!pending) return done();
+          inspect((b) => this.push(b)).then(() => done(), (err: Error) => done(err));
         },
       });
       // Large write buffers: one write per megabyte, not per 16 KiB chunk.

@@ -27,6 +27,7 @@ export function batchesRouter(services: Services): Router {
   router.post('/', requireRole('submitter'), async (req, res) => {
     const upload = await receiveUpload(req, services.blobs, {
       maxFileBytes: config.limits.maxBytes,
+      maxPixels: config.limits.maxPixels,
       maxFiles: config.upload.maxFiles,
       maxRequestBytes: config.upload.maxRequestBytes,
     });
