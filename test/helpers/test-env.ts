@@ -54,6 +54,9 @@ export async function createTestEnv(label: string, extraEnv: Record<string, stri
     SHUTDOWN_GRACE_MS: '5000',
     BACKUP_DIR: path.join(blobDir, 'backups'),
     BACKUP_SCHEDULES: 'false',
+    // Tests poll; the limits have tests of their own.
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    RATE_LIMIT_UPLOADS_PER_MINUTE: '1000000',
     ...extraEnv,
   };
   const config = loadConfig(env);
