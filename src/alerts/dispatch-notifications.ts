@@ -2,6 +2,7 @@
 // configured channel on the notify queue (webhook, email), each with a job id
 // that makes a repeated dispatch of the same event a no-op.
 import { getAlert, type AlertRecord } from '../db/repositories/alerts.js';
+import { appendAudit } from '../db/repositories/audit-log.js';
 import { alertEmail } from '../jobs/alert-email/definition.js';
 import type { OpsJobDeps } from '../jobs/ops-deps.js';
 import { webhook, type WebhookPayload } from '../jobs/webhook/definition.js';
@@ -32,6 +33,13 @@ export async function dispatchNotifications(deps: OpsJobDeps, notifications: rea
     if (!alert) continue;
     const log = alert.severity === 'critical' && n.event !== 'resolved' ? deps.logger.error.bind(deps.logger) : deps.logger.warn.bind(deps.logger);
     log({ alert: alert.id, rule: alert.rule, key: alert.key, severity: alert.severity, event: n.event }, `alert ${n.event}: ${alert.message}`);
+    await appendAudit(deps.pool, {
+      actor: 'system',
+      action: `alert.${n.event}`,
+      target: `alert:${alert.id}`,
+      outcome: n.event === 'resolved' ? 'ok' : 'error',
+      details: { rule: alert.rule, key: alert.key, severity: alert.severity, message: alert.message },
+    });
     const dedupe = `${alert.id}_${n.event}_${alert.notifications}`;
     const hook = deps.config.alerts.webhook;
     if (hook) {

@@ -101,3 +101,26 @@ describe('the audit log through psql', () => {
     }
   });
 });
+
+describe('headers, CORS and the audit query', () => {
+  it('helmet headers everywhere, no CORS unless configured, GET /v1/audit filters (admin)', async () => {
+    const url = (await env.api(services)).url;
+    const health = await fetch(`${url}/healthz`, { headers: { origin: 'https://elsewhere.example' } });
+    expect(health.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(health.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+    expect(health.headers.get('access-control-allow-origin')).toBeNull();
+    const withCors = (await env.api(await env.open((c) => ({ ...c, http: { ...c.http, corsOrigins: ['https://console.example'] } })))).url;
+    const allowed = await fetch(`${withCors}/healthz`, { headers: { origin: 'https://console.example' } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://console.example');
+    const other = await fetch(`${withCors}/healthz`, { headers: { origin: 'https://elsewhere.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+
+    const admin = await env.key(services, 'admin');
+    const res = await fetch(`${url}/v1/audit?action=key.create&limit=5`, { headers: { authorization: `Bearer ${admin}` } });
+    const { entries } = (await res.json()) as { entries: Array<{ action: string; actor: string }> };
+    expect(entries.length).toBeGreaterThan(0);
+    expect(entries.length).toBeLessThanOrEqual(5);
+    expect(new Set(entries.map((e) => e.action))).toEqual(new Set(['key.create']));
+    expect((await fetch(`${url}/v1/audit?colour=blue`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(400);
+  });
+});
