@@ -32,20 +32,26 @@ export interface TestEnv {
   cleanup(): Promise<void>;
 }
 
-function databaseUrlFor(name: string): string {
-  const url = new URL(ADMIN_DATABASE_URL);
+function databaseUrlFor(name: string, adminUrl: string): string {
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
 }
 
-export async function createTestEnv(label: string, extraEnv: Record<string, string> = {}): Promise<TestEnv> {
+export async function createTestEnv(
+  label: string,
+  extraEnv: Record<string, string> = {},
+  servers: { adminDatabaseUrl?: string; redisUrl?: string } = {},
+): Promise<TestEnv> {
+  const adminUrl = servers.adminDatabaseUrl ?? ADMIN_DATABASE_URL;
+  const redisUrl = servers.redisUrl ?? REDIS_URL;
   const id = `${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(3).toString('hex')}`;
   const database = `lookout_t_${id}`;
   const prefix = `t_${id}`;
   const blobDir = await mkdtemp(path.join(os.tmpdir(), `lookout-blobs-${id}-`));
   const env = {
-    DATABASE_URL: databaseUrlFor(database),
-    REDIS_URL,
+    DATABASE_URL: databaseUrlFor(database, adminUrl),
+    REDIS_URL: redisUrl,
     LOOKOUT_QUEUE_PREFIX: prefix,
     BLOB_DIR: blobDir,
     LOOKOUT_PROFILE: 'test',
@@ -108,8 +114,8 @@ export async function createTestEnv(label: string, extraEnv: Record<string, stri
       // Close in reverse order of opening: api and workers before the services they use.
       for (const { close } of closers.reverse()) await close().catch(() => undefined);
       await sqlPool.end();
-      await deleteQueueKeys(REDIS_URL, prefix);
-      await dropDatabase(ADMIN_DATABASE_URL, database);
+      await deleteQueueKeys(redisUrl, prefix);
+      await dropDatabase(adminUrl, database);
       await rm(blobDir, { recursive: true, force: true });
     },
   };

@@ -24,8 +24,9 @@ export const detectImage: JobType<typeof detectImagePayload, typeof detectImageR
   result: detectImageResult,
   defaultOptions: {
     // Transient failures (Postgres or the blob volume blinking) retry with
-    // 1 s, 2 s, 4 s, 8 s; bad images fail at once (UnrecoverableError).
-    attempts: 5,
+    // 1 s, 2 s, 4 s ... 256 s (about 8.5 minutes in all: a database restart
+    // or failover fits); bad images fail at once (UnrecoverableError).
+    attempts: 10,
     backoff: { type: 'exponential', delay: 1000 },
     // A failed image must not hold its batch back: the parent still runs.
     ignoreDependencyOnFailure: true,
