@@ -3,7 +3,6 @@
 // each in the middle of a batch. Every batch completes with every image
 // holding exactly one result set.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Services } from '../../src/runtime/services.js';
 import { startPrivatePostgres, startPrivateRedis } from '../helpers/private-servers.js';
 import { EXPECTED_FACES } from '../helpers/photos.js';
 import { until } from '../helpers/receivers.js';
@@ -26,8 +25,9 @@ async function setup(label: string, servers: { adminDatabaseUrl?: string; redisU
 }
 
 function track(worker: WorkerChild): WorkerChild {
-  cleanups.push(async () => {
+  cleanups.push(() => {
     if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
+    return Promise.resolve();
   });
   return worker;
 }
@@ -112,7 +112,7 @@ describe('fault tolerance', () => {
     const started = Date.now();
     expect(await worker.stop()).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
-    const counts = await (services as Services).queues.get('detect')!.getJobCounts('active', 'waiting');
+    const counts = await services.queues.get('detect')!.getJobCounts('active', 'waiting');
     expect(counts.active).toBe(0); // nothing left holding a lock
     const running = await env.sql<{ n: number }>(`SELECT count(*)::int AS n FROM images WHERE batch_id = $1 AND status = 'running'`, [body.id]);
     expect(running[0]!.n).toBe(0); // every job it started, it finished
