@@ -16,6 +16,7 @@ import { healthRouter } from './routes/health.js';
 import { imagesRouter } from './routes/images.js';
 import { backupsRouter } from './routes/backups.js';
 import { fleetRouter } from './routes/fleet.js';
+import { queuesRouter } from './routes/queues.js';
 import { adminRouter } from './routes/admin.js';
 import { metricsHandler } from '../metrics/metrics-server.js';
 
@@ -43,6 +44,7 @@ export function createApp(services: Services): Express {
   v1.use('/batches', batchesRouter(services));
   v1.use('/images', imagesRouter(services));
   v1.use('/backups', backupsRouter(services));
+  v1.use('/queues', queuesRouter(services));
   v1.use(fleetRouter(services));
   v1.use(adminRouter(services));
   app.use('/v1', v1);

@@ -10,6 +10,8 @@ import { runAll, runApi, runWorker } from './service-commands.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { listWorkers, liveWindowMs } from '../db/repositories/workers.js';
 import { formatWorkersTable } from './workers-table.js';
+import { controlQueue, listQueues, UnknownQueueError } from '../services/queue-control.js';
+import { openServices, type Services } from '../runtime/services.js';
 import { createPool, ensureDatabase } from '../db/pool.js';
 import { migrateDown, migrateUp } from '../db/migrate.js';
 import { createApiKey, revokeKey } from '../auth/api-keys.js';
@@ -254,6 +256,63 @@ export function buildProgram(): Command {
         await pool.end();
       }
     });
+
+  const queuesCommand = program.command('queues').description('queue control (audited)');
+  const withQueues = async (work: (services: Services) => Promise<void>) => {
+    const config = configOrExit();
+    const services = openServices(config, createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 }));
+    try {
+      await work(services);
+    } catch (err) {
+      if (!(err instanceof UnknownQueueError)) throw err;
+      process.stderr.write(`lookout queues: ${err.message}\n`);
+      process.exitCode = 2;
+    } finally {
+      await services.close();
+    }
+  };
+  queuesCommand
+    .command('list')
+    .description('every queue: paused or not, jobs per state')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) =>
+      withQueues(async (services) => {
+        const list = await listQueues(services.queues);
+        if (opts.json) return void process.stdout.write(`${JSON.stringify({ queues: list })}\n`);
+        for (const q of list) {
+          const c = q.counts;
+          process.stdout.write(`${q.name.padEnd(8)} ${q.paused ? 'PAUSED ' : 'running'}  waiting ${c.waiting ?? 0}  active ${c.active ?? 0}  delayed ${c.delayed ?? 0}  failed ${c.failed ?? 0}  completed ${c.completed ?? 0}\n`);
+        }
+      }),
+    );
+  for (const action of ['pause', 'resume', 'retry-failed'] as const) {
+    queuesCommand
+      .command(action)
+      .description(`${action} a queue`)
+      .argument('<queue>', `one of ${KNOWN_QUEUES.join(', ')}`)
+      .action((name: string) =>
+        withQueues(async (services) => {
+          const result = await controlQueue({ queues: services.queues, pool: services.pool }, name, action, 'cli');
+          process.stdout.write(`${JSON.stringify(result)}\n`);
+        }),
+      );
+  }
+  queuesCommand
+    .command('clean')
+    .description('remove finished jobs older than --older-than-minutes')
+    .argument('<queue>', `one of ${KNOWN_QUEUES.join(', ')}`)
+    .option('--state <state>', 'completed or failed', 'completed')
+    .option('--older-than-minutes <n>', 'age of the jobs to remove', parsePositiveInt, 60)
+    .action((name: string, opts: { state: string; olderThanMinutes: number }) =>
+      withQueues(async (services) => {
+        if (opts.state !== 'completed' && opts.state !== 'failed') throw new InvalidArgumentError('--state must be completed or failed');
+        const result = await controlQueue({ queues: services.queues, pool: services.pool }, name, 'clean', 'cli', {
+          state: opts.state,
+          olderThanMs: opts.olderThanMinutes * 60_000,
+        });
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+      }),
+    );
 
   registerBackupCommands(program, configOrExit);
 

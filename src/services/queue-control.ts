@@ -1,0 +1,55 @@
+// Queue control for operators: list, pause, resume, retry failed jobs, clean
+// finished ones. The CLI and /v1/queues are thin doors onto this; both audit.
+import type { Queue } from 'bullmq';
+import type { Pool } from '../db/pool.js';
+import { appendAudit } from '../db/repositories/audit-log.js';
+
+export type QueueAction = 'pause' | 'resume' | 'retry-failed' | 'clean';
+
+export interface QueueView {
+  name: string;
+  paused: boolean;
+  counts: Record<string, number>;
+}
+
+export async function listQueues(queues: ReadonlyMap<string, Queue>): Promise<QueueView[]> {
+  return Promise.all(
+    [...queues.values()].map(async (q) => ({
+      name: q.name,
+      paused: await q.isPaused(),
+      counts: await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children', 'paused', 'prioritized'),
+    })),
+  );
+}
+
+export class UnknownQueueError extends Error {}
+
+export async function controlQueue(
+  deps: { queues: ReadonlyMap<string, Queue>; pool: Pool },
+  name: string,
+  action: QueueAction,
+  actor: string,
+  options: { state?: 'completed' | 'failed'; olderThanMs?: number } = {},
+): Promise<{ queue: string; action: QueueAction; affected: number }> {
+  const queue = deps.queues.get(name);
+  if (!queue) throw new UnknownQueueError(`unknown queue "${name}"; queues: ${[...deps.queues.keys()].join(', ')}`);
+  let affected = 0;
+  switch (action) {
+    case 'pause':
+      await queue.pause();
+      break;
+    case 'resume':
+      await queue.resume();
+      break;
+    case 'retry-failed': {
+      affected = (await queue.getJobCounts('failed')).failed ?? 0;
+      await queue.retryJobs({ state: 'failed', count: 1000 });
+      break;
+    }
+    case 'clean':
+      affected = (await queue.clean(options.olderThanMs ?? 3_600_000, 100_000, options.state ?? 'completed')).length;
+      break;
+  }
+  await appendAudit(deps.pool, { actor, action: `queue.${action}`, target: `queue:${name}`, details: { affected, ...options } });
+  return { queue: name, action, affected };
+}
