@@ -10,6 +10,7 @@ import { runAll, runApi, runWorker } from './service-commands.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { listWorkers, liveWindowMs } from '../db/repositories/workers.js';
 import { formatWorkersTable } from './workers-table.js';
+import { planFleet, resolveDevices, superviseFleet } from '../fleet/supervisor.js';
 import { controlQueue, listQueues, UnknownQueueError } from '../services/queue-control.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { createPool, ensureDatabase } from '../db/pool.js';
@@ -144,6 +145,33 @@ export function buildProgram(): Command {
         ...(opts.device ? { device: parseDevice(opts.device) } : {}),
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
       });
+    });
+
+  program
+    .command('fleet')
+    .description("supervise this host's worker processes: detect workers per device and ops workers, restarted with backoff")
+    .option('--devices <list>', 'auto (every GPU nvidia-smi lists, else cpu), cpu, or cuda:0,cuda:1', 'auto')
+    .option('--detect-per-device <n>', 'detect worker processes per device', parsePositiveInt, 1)
+    .option('--ops <k>', 'ops worker processes', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0.');
+      return n;
+    }, 1)
+    .option('--concurrency <n>', 'jobs in flight per detect worker (default: DETECT_CONCURRENCY)', parsePositiveInt)
+    .action(async (opts: { devices: string; detectPerDevice: number; ops: number; concurrency?: number }) => {
+      const config = configOrExit();
+      const logger = serviceLogger(config);
+      const devices = await resolveDevices(opts.devices);
+      for (const d of devices) parseDeviceOption(d);
+      const fleet = superviseFleet(planFleet(devices, opts.detectPerDevice, opts.ops, opts.concurrency), { logger });
+      let stopping = false;
+      const stop = () => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        void fleet.stop().then(() => process.exit(0));
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
     });
 
   const migrate = program.command('migrate').description('database migrations');

@@ -15,24 +15,42 @@ import { startMetricsServer } from '../metrics/metrics-server.js';
 
 type Stoppable = { close(): Promise<void> };
 
-function onShutdown(logger: Logger, services: Services, parts: Stoppable[]): void {
+/** Exit status of a worker that drained because of the memory guard: the supervisor restarts it. */
+export const EXIT_MEMORY_GUARD = 75;
+
+function onShutdown(logger: Logger, services: Services, parts: Stoppable[]): (reason: string, exitCode?: number) => void {
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (reason: string, exitCode = 0) => {
     if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
+      logger.warn({ reason }, 'second signal: exiting now');
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ reason }, 'shutting down');
     void (async () => {
       for (const part of parts) await part.close().catch((err: unknown) => logger.error({ err }, 'error while closing'));
       await services.close().catch(() => undefined);
       logger.info('stopped');
-      process.exit(0);
+      process.exit(exitCode);
     })();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  return stop;
+}
+
+/** Drains and exits (for a restart) when the process's RSS passes WORKER_MAX_RSS_MB. */
+function guardMemory(config: Config, logger: Logger, stop: (reason: string, exitCode?: number) => void): void {
+  const limit = config.worker.maxRssMb;
+  if (!limit) return;
+  const timer = setInterval(() => {
+    const rss = process.memoryUsage().rss / 1048576;
+    if (rss <= limit) return;
+    clearInterval(timer);
+    logger.warn({ rssMb: Math.round(rss), limitMb: limit }, 'memory guard: RSS above WORKER_MAX_RSS_MB; draining so the supervisor restarts this worker');
+    stop('memory guard', EXIT_MEMORY_GUARD);
+  }, 1000);
+  timer.unref();
 }
 
 async function syncSchedulesIfConsumed(services: Services, queues: readonly string[]): Promise<void> {
@@ -74,5 +92,5 @@ export async function runWorker(
     logger.info({ port: metrics.port }, 'metrics listening');
     parts.push(metrics);
   }
-  onShutdown(logger, services, parts);
+  guardMemory(config, logger, onShutdown(logger, services, parts));
 }

@@ -25,7 +25,7 @@ export interface Config {
   databaseUrl: string;
   queuePrefix: string;
   blobDir: string;
-  worker: { concurrency: number; shutdownGraceMs: number; lockMs: number };
+  worker: { concurrency: number; shutdownGraceMs: number; lockMs: number; maxRssMb: number | undefined };
   upload: { maxFiles: number; maxRequestBytes: number };
   backup: BackupConfig;
   metricsPort: number | undefined;
@@ -107,7 +107,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     queuePrefix: e.LOOKOUT_QUEUE_PREFIX,
     blobDir: path.resolve(e.BLOB_DIR),
-    worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS, lockMs: e.JOB_LOCK_MS },
+    worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS, lockMs: e.JOB_LOCK_MS, maxRssMb: e.WORKER_MAX_RSS_MB },
     upload: { maxFiles: e.UPLOAD_MAX_FILES, maxRequestBytes: e.UPLOAD_MAX_REQUEST_BYTES },
     backup: {
       dir: path.resolve(e.BACKUP_DIR),

@@ -61,6 +61,7 @@ export const envSchema = z.object({
   UPLOAD_MAX_REQUEST_BYTES: int(1, 2 ** 40).default(1024 * 1024 * 1024),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
   JOB_LOCK_MS: int(1000, 3_600_000).default(30_000),
+  WORKER_MAX_RSS_MB: int(64, 1_048_576).optional(),
   BACKUP_DIR: z.string().min(1).default('./data/backups'),
   BACKUP_ENCRYPTION_KEY: base64Key.optional(),
   BACKUP_OLD_KEYS: z
