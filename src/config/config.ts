@@ -1,6 +1,7 @@
 // Parses the environment once, at start, into a typed Config. A bad value
 // fails with every offending variable named and what it expects.
 
+import os from 'node:os';
 import path from 'node:path';
 import { envSchema, type RawEnv } from './env-schema.js';
 import { parseDevice, type Device } from '../detection/device.js';
@@ -25,6 +26,8 @@ export interface Config {
   databaseUrl: string;
   queuePrefix: string;
   blobDir: string;
+  /** Where fetched models live (LOOKOUT_MODELS_DIR, default the user's cache dir). */
+  modelsDir: string;
   worker: { concurrency: number; shutdownGraceMs: number; lockMs: number; maxRssMb: number | undefined };
   upload: { maxFiles: number; maxRequestBytes: number };
   backup: BackupConfig;
@@ -107,6 +110,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     queuePrefix: e.LOOKOUT_QUEUE_PREFIX,
     blobDir: path.resolve(e.BLOB_DIR),
+    modelsDir: path.resolve(e.LOOKOUT_MODELS_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(e.HOME ?? os.homedir(), '.cache'), 'lookout', 'models')),
     worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS, lockMs: e.JOB_LOCK_MS, maxRssMb: e.WORKER_MAX_RSS_MB },
     upload: { maxFiles: e.UPLOAD_MAX_FILES, maxRequestBytes: e.UPLOAD_MAX_REQUEST_BYTES },
     backup: {

@@ -56,6 +56,9 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 letters, digits, _ or -' })
     .default('lookout'),
   BLOB_DIR: z.string().min(1).default('./data/blobs'),
+  LOOKOUT_MODELS_DIR: z.string().min(1).optional(),
+  XDG_CACHE_HOME: z.string().optional(),
+  HOME: z.string().optional(),
   DETECT_CONCURRENCY: int(1, 256).default(4),
   UPLOAD_MAX_FILES: int(1, 10_000).default(500),
   UPLOAD_MAX_REQUEST_BYTES: int(1, 2 ** 40).default(1024 * 1024 * 1024),

@@ -6,6 +6,7 @@
 import { createDecoder } from './decoders/index.js';
 import type { Device } from './device.js';
 import { loadModelFile } from './model-file.js';
+import { parseClassNames, readOnnxMetadata } from './onnx-metadata.js';
 import { openModelSession, type EngineLogger, type ModelSession } from './model-session.js';
 import type { ModelSpec } from './model-spec.js';
 import { MicroBatcher } from './micro-batcher.js';
@@ -54,9 +55,17 @@ export interface Detector {
   close(): Promise<void>;
 }
 
+/** YOLO specs without labels take the class names from the ONNX metadata. */
+function withMetadataLabels(spec: ModelSpec, bytes: Uint8Array): ModelSpec {
+  if (spec.decoder.kind !== 'yolo' || spec.decoder.labels.length > 0) return spec;
+  const labels = parseClassNames(readOnnxMetadata(bytes).names);
+  return { ...spec, decoder: { ...spec.decoder, labels } };
+}
+
 export async function createDetector(options: DetectorOptions): Promise<Detector> {
-  const { spec, limits } = options;
-  const file = await loadModelFile(spec);
+  const { limits } = options;
+  const file = await loadModelFile(options.spec);
+  const spec = withMetadataLabels(options.spec, file.bytes);
   const session: ModelSession = await openModelSession({
     spec,
     file,

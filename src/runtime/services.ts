@@ -31,7 +31,7 @@ export function createRedis(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
 }
 
-export function openServices(config: Config, logger: Logger, registry = new ModelRegistry()): Services {
+export function openServices(config: Config, logger: Logger, registry = new ModelRegistry({ modelsDir: config.modelsDir })): Services {
   const pool = createPool(config.databaseUrl);
   const redis = createRedis(config.redisUrl);
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));

@@ -35,6 +35,9 @@ export function batchesRouter(services: Services): Router {
     if (!fields.success) throw badRequest(fields.error.issues.map((i) => `${i.path.join('.') || 'field'}: ${i.message}`).join('; '));
     const model = fields.data.model ?? config.detect.model;
     const spec = registry.get(model); // unknown model: 400
+    if (!registry.isPresent(model)) {
+      throw new ApiError(400, 'model_unavailable', `model "${model}" is not on the server: an operator runs npx lookout models fetch ${model} --accept-license ${spec.license.toLowerCase()}`);
+    }
     let webhookUrl: string | undefined;
     if (fields.data.webhookUrl) {
       try {
