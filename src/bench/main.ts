@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ModelRegistry } from '../detection/index.js';
+import { loadConfig } from '../config/config.js';
 import { bareLoop, detectorLoop, engineTable, type Row } from './engine-bench.js';
 import { runPipelineBench, type PipelineBenchResult } from './pipeline-bench.js';
 import { runBackupBench, type BackupBenchResult } from './backup-bench.js';
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
       'pipeline-images': { type: 'string', default: '312' },
       'batch-size': { type: 'string', default: '52' },
       'latency-samples': { type: 'string', default: '30' },
-      models: { type: 'string', default: 'blazeface-back,blazeface-front' },
+      models: { type: 'string' },
       photos: { type: 'string', default: process.env.LOOKOUT_PHOTOS_DIR ?? path.join(ROOT, 'test', 'fixtures', 'photos') },
       'skip-engine': { type: 'boolean', default: false },
       'skip-pipeline': { type: 'boolean', default: false },
@@ -102,9 +103,11 @@ async function main(): Promise<void> {
 
   if (!values['skip-engine']) {
     const total = positive('images', values.images);
-    const registry = new ModelRegistry();
+    const registry = new ModelRegistry({ modelsDir: loadConfig(process.env).modelsDir });
+    // Every model present on this machine unless named: yolov8n once fetched.
+    const names = values.models ? values.models.split(',') : registry.all().map((m) => m.name).filter((n) => registry.isPresent(n));
     const rows: Row[] = [];
-    for (const name of values.models.split(',')) {
+    for (const name of names) {
       const spec = registry.get(name.trim());
       for (const pipelines of [1, 2]) {
         for (const run of [bareLoop, detectorLoop]) {
