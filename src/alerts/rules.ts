@@ -31,6 +31,7 @@ export const RULES: readonly Rule[] = [
   { name: 'redis_eviction_policy', matches: (c) => c === 'redis.eviction_policy' },
   { name: 'redis_memory', matches: (c) => c === 'redis.memory' },
   { name: 'gpu_hot', matches: (c) => c.startsWith('gpu.') },
+  { name: 'lost_work', matches: (c) => c === 'reconcile.lost_work' },
   { name: 'dependency_down', matches: () => true },
 ];
 

@@ -14,6 +14,7 @@ import { listWorkers, liveWindowMs } from '../db/repositories/workers.js';
 import { formatWorkersTable } from './workers-table.js';
 import { planFleet, resolveDevices, superviseFleet } from '../fleet/supervisor.js';
 import { controlQueue, listQueues, UnknownQueueError } from '../services/queue-control.js';
+import { reconcile } from '../reconcile/reconcile.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { createPool, ensureDatabase } from '../db/pool.js';
 import { migrateDown, migrateUp } from '../db/migrate.js';
@@ -389,6 +390,23 @@ export function buildProgram(): Command {
         throw err;
       }
     });
+
+  program
+    .command('reconcile')
+    .description('find work Postgres says is unfinished and the queues lost, and enqueue it again')
+    .option('--dry-run', 'report only; change nothing')
+    .option('--json', 'print {"requeuedImages", "finalisedBatches", "restoredSchedulers"}')
+    .action((opts: { dryRun?: boolean; json?: boolean }) =>
+      withQueues(async (services) => {
+        const result = await reconcile({ ...services, onAction: () => undefined }, { dryRun: Boolean(opts.dryRun) });
+        const { requeuedImages, finalisedBatches, restoredSchedulers } = result;
+        process.stdout.write(
+          opts.json
+            ? `${JSON.stringify({ requeuedImages, finalisedBatches, restoredSchedulers, dryRun: result.dryRun })}\n`
+            : `${opts.dryRun ? 'would re-enqueue' : 're-enqueued'} ${requeuedImages} images, ${opts.dryRun ? 'would finalise' : 'finalised'} ${finalisedBatches} batches, ${opts.dryRun ? 'would restore' : 'restored'} ${restoredSchedulers} schedulers\n`,
+        );
+      }),
+    );
 
   registerBackupCommands(program, configOrExit);
 

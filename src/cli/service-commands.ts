@@ -9,7 +9,8 @@ import { openServices, type Services } from '../runtime/services.js';
 import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
 import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
-import { syncBackupSchedules, syncHealthSchedule } from '../jobs/schedules.js';
+import { syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from '../jobs/schedules.js';
+import { reconcile } from '../reconcile/reconcile.js';
 import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 
@@ -55,7 +56,17 @@ function guardMemory(config: Config, logger: Logger, stop: (reason: string, exit
 
 async function syncSchedulesIfConsumed(services: Services, queues: readonly string[]): Promise<void> {
   if (queues.includes(BACKUP_QUEUE)) await syncBackupSchedules(services.queues.get(BACKUP_QUEUE)!, services.config.backup, services.logger);
-  if (queues.includes(HEALTH_QUEUE)) await syncHealthSchedule(services.queues.get(HEALTH_QUEUE)!, services.config.health.intervalSeconds);
+  if (queues.includes(HEALTH_QUEUE)) {
+    await syncHealthSchedule(services.queues.get(HEALTH_QUEUE)!, services.config.health.intervalSeconds);
+    await syncReconcileSchedule(services.queues.get(HEALTH_QUEUE)!, services.config.reconcileIntervalSeconds);
+  }
+}
+
+/** At worker start: finish whatever Postgres says is unfinished and the queues forgot. Never blocks the start. */
+function reconcileAtStart(services: Services): void {
+  reconcile({ ...services, onAction: (kind, n) => services.metrics.reconcileActions.inc({ kind }, n) }).catch((err: unknown) =>
+    services.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'reconciler at start failed; the scheduled run will retry'),
+  );
 }
 
 export async function runAll(config: Config, logger: Logger): Promise<void> {
@@ -65,6 +76,7 @@ export async function runAll(config: Config, logger: Logger): Promise<void> {
   const detect = await startWorkerProcess(services, { queues: [detectImage.queue], concurrency: config.worker.concurrency });
   const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
   const api = await startApi(services);
+  reconcileAtStart(services);
   onShutdown(logger, services, [api, { close: () => detect.close() }, { close: () => ops.close() }]);
 }
 
@@ -86,6 +98,7 @@ export async function runWorker(
     concurrency: options.concurrency ?? config.worker.concurrency,
     ...(options.device ? { device: options.device } : {}),
   });
+  reconcileAtStart(services);
   const parts: Stoppable[] = [{ close: () => worker.close() }];
   if (config.metricsPort !== undefined) {
     const metrics = await startMetricsServer(services.metrics, config.metricsPort);

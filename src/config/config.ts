@@ -33,6 +33,8 @@ export interface Config {
   backup: BackupConfig;
   metricsPort: number | undefined;
   heartbeatMs: number;
+  /** Seconds between scheduled reconciler runs. */
+  reconcileIntervalSeconds: number;
   health: { intervalSeconds: number; retentionDays: number };
   alerts: AlertConfig;
   http: { corsOrigins: string[]; rateLimitPerMinute: number; uploadsPerMinute: number };
@@ -126,6 +128,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     metricsPort: e.METRICS_PORT,
     heartbeatMs: e.HEARTBEAT_MS,
+    reconcileIntervalSeconds: e.RECONCILE_INTERVAL,
     health: { intervalSeconds: e.HEALTH_INTERVAL, retentionDays: e.HEALTH_RETENTION_DAYS },
     http: { corsOrigins: e.CORS_ORIGINS, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE, uploadsPerMinute: e.RATE_LIMIT_UPLOADS_PER_MINUTE },
     webhooks: { allowedHosts: e.WEBHOOK_ALLOWED_HOSTS, batchSecret: e.BATCH_WEBHOOK_SECRET },

@@ -83,6 +83,7 @@ export const envSchema = z.object({
   METRICS_PORT: int(0, 65_535).optional(),
   HEARTBEAT_MS: int(200, 600_000).default(5000),
   HEALTH_INTERVAL: int(1, 86_400).default(30),
+  RECONCILE_INTERVAL: int(1, 86_400).default(300),
   HEALTH_RETENTION_DAYS: int(1, 3650).default(7),
   ALERT_BACKLOG_THRESHOLD: int(1, 10_000_000).default(1000),
   ALERT_BACKLOG_MINUTES: int(0, 10_000).default(10),

@@ -155,6 +155,23 @@ export async function probeGpus(maxCelsius: number): Promise<ComponentHealth[]> 
   }));
 }
 
+/** Work the reconciler found lost (and repaired) in the last hour. */
+export async function probeLostWork(deps: ProbeDeps): Promise<ComponentHealth> {
+  const { rows } = await deps.pool.query<{ n: number; images: number }>(
+    `SELECT count(*)::int AS n, coalesce(sum((details->>'requeuedImages')::int), 0)::int AS images
+       FROM audit_log WHERE action = 'reconcile.run' AND at > now() - interval '1 hour'`,
+  );
+  const { n, images } = rows[0] ?? { n: 0, images: 0 };
+  return {
+    name: 'reconcile.lost_work',
+    status: n > 0 ? 'warn' : 'ok',
+    value: images,
+    threshold: 0,
+    unit: 'images',
+    message: n > 0 ? `the reconciler repaired lost work ${n} times in the last hour (${images} images re-enqueued): the queues lost jobs` : 'no lost work in the last hour',
+  };
+}
+
 async function guarded(name: string, probe: () => Promise<ComponentHealth | ComponentHealth[]>): Promise<ComponentHealth[]> {
   try {
     const result = await probe();
@@ -173,6 +190,7 @@ export async function runProbes(deps: ProbeDeps): Promise<HealthCheck> {
     guarded('queues', () => probeQueues(deps)),
     guarded('backup.age', () => probeBackups(deps)),
     guarded('gpu', () => probeGpus(deps.config.alerts.gpuMaxCelsius)),
+    guarded('reconcile.lost_work', () => probeLostWork(deps)),
   ]);
   const components = groups.flat();
   return { at: deps.now(), status: worst(components.map((c) => c.status)), components };

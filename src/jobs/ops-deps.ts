@@ -1,5 +1,6 @@
 // What the health, alert and notification handlers need.
-import type { Queue } from 'bullmq';
+import type { FlowProducer, Queue } from 'bullmq';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
@@ -12,4 +13,6 @@ export interface OpsJobDeps {
   config: Config;
   logger: Logger;
   now: () => Date;
+  flows: FlowProducer;
+  metrics?: Metrics;
 }

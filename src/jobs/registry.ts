@@ -26,6 +26,8 @@ import { webhook } from './webhook/definition.js';
 import { createWebhookHandler } from './webhook/handler.js';
 import { alertEmail } from './alert-email/definition.js';
 import { createAlertEmailHandler } from './alert-email/handler.js';
+import { reconcileJob } from './reconcile/definition.js';
+import { createReconcileHandler } from './reconcile/handler.js';
 
 export type HandlerDeps = DetectImageDeps & BackupJobDeps & OpsJobDeps;
 
@@ -44,6 +46,7 @@ export const JOB_TYPES: readonly Registration[] = [
   { type: healthProbe, createHandler: createHealthProbeHandler },
   { type: webhook, createHandler: createWebhookHandler },
   { type: alertEmail, createHandler: createAlertEmailHandler },
+  { type: reconcileJob, createHandler: createReconcileHandler },
 ];
 
 /**

@@ -40,3 +40,9 @@ export async function syncHealthSchedule(healthQueue: Queue, intervalSeconds: nu
     { name: healthProbe.name, data: {}, opts: healthProbe.defaultOptions },
   );
 }
+
+export const RECONCILE_SCHEDULER_ID = 'reconcile';
+
+export async function syncReconcileSchedule(healthQueue: Queue, intervalSeconds: number): Promise<void> {
+  await healthQueue.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: intervalSeconds * 1000 }, { name: 'reconcile', data: {}, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
+}

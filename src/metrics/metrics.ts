@@ -15,6 +15,7 @@ export interface Metrics {
   detectBatchSize: client.Histogram;
   images: client.Counter<'outcome'>;
   workerUp: client.Gauge<'queues'>;
+  reconcileActions: client.Counter<'kind'>;
 }
 
 const STAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -107,6 +108,12 @@ export function createMetrics(deps: { queues: Iterable<Queue>; pool: Pool }): Me
       registers: [registry],
     }),
     images: new client.Counter({ name: 'lookout_images_total', help: 'Images finished, by outcome (done, cache_hit, failed)', labelNames: ['outcome'], registers: [registry] }),
+    reconcileActions: new client.Counter({
+      name: 'lookout_reconcile_actions_total',
+      help: 'What the reconciler repaired: requeued_image, finalised_batch, restored_scheduler',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     workerUp: new client.Gauge({ name: 'lookout_worker_up', help: '1 while this process runs workers for these queues', labelNames: ['queues'], registers: [registry] }),
   };
 }

@@ -87,6 +87,7 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
       metrics: services.metrics,
       redis: services.redis,
       queues: services.queues,
+      flows: services.flows,
       config,
       databaseUrl: config.databaseUrl,
       backup: config.backup,

@@ -46,7 +46,7 @@ afterAll(async () => {
   await smtp.close();
 });
 
-const opsDeps = (): OpsJobDeps => ({ pool: services.pool, redis: services.redis, queues: services.queues, config: services.config, logger: pino({ level: 'silent' }), now: () => new Date() });
+const opsDeps = (): OpsJobDeps => ({ pool: services.pool, redis: services.redis, queues: services.queues, flows: services.flows, config: services.config, logger: pino({ level: 'silent' }), now: () => new Date() });
 const workers = async () => ((await (await fetch(`${url}/v1/workers`, authed(key))).json()) as { workers: Array<Record<string, any>> }).workers;
 const noWorkerHooks = () => hooks.received.filter((h) => h.json.alert?.rule === 'queue_no_worker' && h.json.alert?.key === 'queue.detect.workers');
 const noWorkerMails = () => smtp.mails.filter((m) => m.raw.includes('queue_no_worker queue.detect.workers'));
