@@ -99,8 +99,8 @@ describe('the reconciler', () => {
     expect(await reconcile(deps(services), { dryRun: true })).toEqual(dry); // still all there to find
 
     const [a, b] = await Promise.all([reconcile(deps(services)), reconcile(deps(services))]);
-    expect(a!.requeuedImages + b!.requeuedImages).toBe(20);
-    expect(a!.restoredSchedulers + b!.restoredSchedulers).toBe(2);
+    expect(a.requeuedImages + b.requeuedImages).toBe(20);
+    expect(a.restoredSchedulers + b.restoredSchedulers).toBe(2);
     expect((await detect.getJobCounts('waiting')).waiting).toBe(20);
     const audit = await env.sql(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'reconcile.run'`);
     expect(audit[0]).toEqual({ n: 1 }); // the second run found nothing to do
