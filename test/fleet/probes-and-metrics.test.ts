@@ -8,6 +8,7 @@ import { probeRedis } from '../../src/health/probes.js';
 import type { Services } from '../../src/runtime/services.js';
 import { ALL_PHOTOS, readPhoto } from '../helpers/photos.js';
 import { until } from '../helpers/receivers.js';
+import { waitForRedis } from '../helpers/private-servers.js';
 import { spawnWorker } from '../helpers/spawn-worker.js';
 import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 
@@ -17,18 +18,7 @@ describe('a Redis with the wrong eviction policy', () => {
   const port = 6300 + Math.floor(Math.random() * 500);
   beforeAll(async () => {
     server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
-    await until('the test Redis', async () => {
-      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG' ? true : undefined;
-      } catch {
-        return undefined;
-      } finally {
-        probe.disconnect();
-      }
-    }, 10_000);
+    await waitForRedis(port);
     redis = new Redis({ port, host: '127.0.0.1' });
   });
   afterAll(async () => {

@@ -58,6 +58,22 @@ export interface PrivateRedis {
   destroy(): Promise<void>;
 }
 
+/** Waits until a Redis on this port answers PING. */
+export async function waitForRedis(port: number, timeoutMs = 10_000): Promise<void> {
+  await until('Redis', async () => {
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG' ? true : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      probe.disconnect();
+    }
+  }, timeoutMs);
+}
+
 /** A Redis with AOF fsynced every write (what production runs with everysec). */
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lookout-redis-'));
@@ -65,18 +81,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   let child: ChildProcess;
   const start = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-    await until('the private Redis', async () => {
-      const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG' ? true : undefined;
-      } catch {
-        return undefined;
-      } finally {
-        probe.disconnect();
-      }
-    }, 10_000);
+    await waitForRedis(port);
   };
   const stop = async () => {
     if (child.exitCode !== null) return;
