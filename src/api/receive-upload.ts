@@ -8,7 +8,7 @@ import sharp, { type Metadata } from 'sharp';
 import { setMaxListeners } from 'node:events';
 import type { Request } from 'express';
 import path from 'node:path';
-import type { BlobStore } from '../blobs/blob-store.js';
+import { BlobTooLargeError, type BlobStore } from '../blobs/blob-store.js';
 import { describeUnknownBytes, sniffImageFormat } from '../detection/image-format.js';
 import { ApiError, badRequest } from './http-errors.js';
 
@@ -137,7 +137,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
           const wrapped =
             err instanceof ApiError
               ? err
-              : (err as Error).name === 'BlobTooLargeError'
+              : err instanceof BlobTooLargeError
                 ? new ApiError(413, 'too_large', `${filename} is larger than the per-file limit of ${limits.maxFileBytes} bytes`)
                 : err;
           fail(wrapped);

@@ -9,7 +9,11 @@ import type { Queryable } from '../db/pool.js';
 const run = promisify(execFile);
 
 export class PgToolError extends Error {
-  constructor(message: string) {
+  /** True when retrying cannot help (missing or too old tools); false for a failed run. */
+  constructor(
+    message: string,
+    readonly permanent = false,
+  ) {
     super(message);
     this.name = 'PgToolError';
   }
@@ -22,7 +26,7 @@ export async function toolMajorVersion(tool: 'pg_dump' | 'pg_restore'): Promise<
     if (!match) throw new Error(`unexpected output: ${stdout.trim()}`);
     return Number(match[1]);
   } catch (err) {
-    throw new PgToolError(`${tool} is not usable: ${(err as Error).message}. Install the PostgreSQL client tools matching the server.`);
+    throw new PgToolError(`${tool} is not usable: ${(err as Error).message}. Install the PostgreSQL client tools matching the server.`, true);
   }
 }
 
@@ -50,7 +54,7 @@ export function toolsMismatch(server: { major: number; text: string }, tools: { 
 export async function checkToolsSuitServer(db: Queryable): Promise<{ server: string; dump: number; restore: number }> {
   const [server, dump, restore] = await Promise.all([serverVersion(db), toolMajorVersion('pg_dump'), toolMajorVersion('pg_restore')]);
   const mismatch = toolsMismatch(server, { pg_dump: dump, pg_restore: restore });
-  if (mismatch) throw new PgToolError(mismatch);
+  if (mismatch) throw new PgToolError(mismatch, true);
   return { server: server.text, dump, restore };
 }
 

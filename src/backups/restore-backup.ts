@@ -10,6 +10,7 @@ import { access } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import pg from 'pg';
+import { databaseExists, databaseNameOf, dropDatabaseIfExists, urlForDatabase, withServer } from '../db/server-admin.js';
 import type { BackupRecord } from '../db/repositories/backups.js';
 import { BackupIntegrityError, openDecryptStream } from './backup-crypto.js';
 import { libpqConnection, spawnTool } from './pg-tools.js';
@@ -24,41 +25,11 @@ export class RestoreRefusedError extends Error {}
 
 const MAX_NAME = 63;
 
-export function databaseNameOf(databaseUrl: string): string {
-  return decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
-}
-
-export function urlForDatabase(databaseUrl: string, name: string): string {
-  const url = new URL(databaseUrl);
-  url.pathname = `/${encodeURIComponent(name)}`;
-  return url.toString();
-}
-
 export function validateDatabaseName(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name) || Buffer.byteLength(name) > MAX_NAME) {
     throw new RestoreRefusedError(`invalid database name "${name}": letters, digits, _ and -, at most ${MAX_NAME} bytes`);
   }
   return name;
-}
-
-/** Runs `work` with a client on the server's maintenance database (CREATE/DROP/RENAME DATABASE). */
-export async function withServer<T>(databaseUrl: string, work: (admin: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new pg.Client({ connectionString: urlForDatabase(databaseUrl, 'postgres') });
-  await admin.connect();
-  try {
-    return await work(admin);
-  } finally {
-    await admin.end();
-  }
-}
-
-export async function databaseExists(admin: pg.Client, name: string): Promise<boolean> {
-  const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-  return rowCount === 1;
-}
-
-export async function dropDatabaseIfExists(admin: pg.Client, name: string): Promise<void> {
-  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
 }
 
 async function sha256OfFile(file: string): Promise<string> {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { withServer, dropDatabaseIfExists } from '../backups/restore-backup.js';
+import { dropDatabaseIfExists, withServer } from '../db/server-admin.js';
 import { loadConfig } from '../config/config.js';
 import { getBackup } from '../db/repositories/backups.js';
 import { BACKUP_QUEUE, type BackupRunResult } from '../jobs/backup-run/definition.js';

@@ -7,8 +7,7 @@ import { listBackups } from '../db/repositories/backups.js';
 import { BACKUP_QUEUE, type BackupRunResult } from '../jobs/backup-run/definition.js';
 import type { BackupVerifyResult } from '../jobs/backup-verify/definition.js';
 import type { RestoreResult } from '../jobs/restore/definition.js';
-import { createLogger } from '../logging/logger.js';
-import { openServices, type Services } from '../runtime/services.js';
+import { withServices } from './with-services.js';
 import { requestBackup, requestRestore, requestVerify, waitForJob } from '../services/backup-requests.js';
 
 const HOUR = 3600_000;
@@ -16,16 +15,6 @@ const HOUR = 3600_000;
 interface Io {
   json: boolean;
   out: (line: string) => void;
-}
-
-async function withServices<T>(config: Config, work: (services: Services) => Promise<T>): Promise<T> {
-  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 });
-  const services = openServices(config, logger);
-  try {
-    return await work(services);
-  } finally {
-    await services.close();
-  }
 }
 
 /** A byte progress bar on stderr while the job reports progress (not with --json). */

@@ -15,7 +15,8 @@ import { formatWorkersTable } from './workers-table.js';
 import { planFleet, resolveDevices, superviseFleet } from '../fleet/supervisor.js';
 import { controlQueue, listQueues, UnknownQueueError } from '../services/queue-control.js';
 import { reconcile } from '../reconcile/reconcile.js';
-import { openServices, type Services } from '../runtime/services.js';
+import type { Services } from '../runtime/services.js';
+import { withServices } from './with-services.js';
 import { createPool, ensureDatabase } from '../db/pool.js';
 import { migrateDown, migrateUp } from '../db/migrate.js';
 import { createApiKey, revokeKey } from '../auth/api-keys.js';
@@ -289,19 +290,12 @@ export function buildProgram(): Command {
     });
 
   const queuesCommand = program.command('queues').description('queue control (audited)');
-  const withQueues = async (work: (services: Services) => Promise<void>) => {
-    const config = configOrExit();
-    const services = openServices(config, createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 }));
-    try {
-      await work(services);
-    } catch (err) {
+  const withQueues = (work: (services: Services) => Promise<void>) =>
+    withServices(configOrExit(), work).catch((err: unknown) => {
       if (!(err instanceof UnknownQueueError)) throw err;
       process.stderr.write(`lookout queues: ${err.message}\n`);
       process.exitCode = 2;
-    } finally {
-      await services.close();
-    }
-  };
+    });
   queuesCommand
     .command('list')
     .description('every queue: paused or not, jobs per state')

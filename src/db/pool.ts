@@ -2,6 +2,7 @@
 // passed down; nothing else opens connections.
 
 import pg from 'pg';
+import { urlForDatabase } from './server-admin.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -29,8 +30,7 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   } finally {
     await probe.end().catch(() => undefined);
   }
-  url.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: url.toString() });
+  const admin = new pg.Client({ connectionString: urlForDatabase(databaseUrl, 'postgres') });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);

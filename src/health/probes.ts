@@ -9,6 +9,7 @@ import type { Pool } from '../db/pool.js';
 import type { ComponentHealth, HealthCheck, HealthStatus } from '../db/repositories/health-checks.js';
 import { liveWindowMs, liveWorkersPerQueue } from '../db/repositories/workers.js';
 import { readGpus } from './gpus.js';
+import { withTimeout } from '../runtime/with-timeout.js';
 
 export interface ProbeDeps {
   redis: Redis;
@@ -29,8 +30,6 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [value, performance.now() - t0];
 }
 
-const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
-  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
 
 export async function probeRedis(redis: Redis): Promise<ComponentHealth[]> {
   const [, latency] = await timed(() => withTimeout(redis.ping(), 2000));

@@ -36,3 +36,8 @@ export function keepFinished(completedDays: number, failedDays: number, count: n
     removeOnFail: { age: failedDays * 24 * 3600, count },
   };
 }
+
+/** Retries with exponential backoff: delayMs, 2 x delayMs, 4 x delayMs ... */
+export function retrying(attempts: number, delayMs: number): Pick<JobsOptions, 'attempts' | 'backoff'> {
+  return { attempts, backoff: { type: 'exponential', delay: delayMs } };
+}

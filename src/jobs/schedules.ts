@@ -7,6 +7,7 @@ import type { BackupConfig } from '../config/config.js';
 import { backupRun, type BackupRunPayload } from './backup-run/definition.js';
 import { backupPrune } from './backup-prune/definition.js';
 import { healthProbe } from './health-probe/definition.js';
+import { reconcileJob } from './reconcile/definition.js';
 
 export const SCHEDULER_IDS = { backup: 'nightly-backup', prune: 'weekly-backup-prune' } as const;
 
@@ -44,5 +45,5 @@ export async function syncHealthSchedule(healthQueue: Queue, intervalSeconds: nu
 export const RECONCILE_SCHEDULER_ID = 'reconcile';
 
 export async function syncReconcileSchedule(healthQueue: Queue, intervalSeconds: number): Promise<void> {
-  await healthQueue.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: intervalSeconds * 1000 }, { name: 'reconcile', data: {}, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
+  await healthQueue.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: intervalSeconds * 1000 }, { name: reconcileJob.name, data: {}, opts: reconcileJob.defaultOptions });
 }

@@ -1,6 +1,6 @@
 // Removing what a throwaway environment (a test file, a benchmark run) made:
 // every Redis key under its queue prefix, and its database.
-import pg from 'pg';
+import { dropDatabaseIfExists, withServer } from '../db/server-admin.js';
 import { Redis } from 'ioredis';
 
 export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
@@ -17,15 +17,7 @@ export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise
   }
 }
 
-/** Drops `name`, connecting through the server's `postgres` database at `serverUrl`. */
-export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  const url = new URL(serverUrl);
-  url.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
+/** Drops `name` on the server `serverUrl` points at. */
+export function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  return withServer(serverUrl, (admin) => dropDatabaseIfExists(admin, name));
 }

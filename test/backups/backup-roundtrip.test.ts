@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { urlForDatabase, withServer, databaseExists, dropDatabaseIfExists } from '../../src/backups/restore-backup.js';
+import { urlForDatabase, withServer, databaseExists, dropDatabaseIfExists } from '../../src/db/server-admin.js';
 import type { Services } from '../../src/runtime/services.js';
 import { MIGRATIONS } from '../../src/db/migrations/index.js';
 import { ALL_PHOTOS, readPhoto } from '../helpers/photos.js';

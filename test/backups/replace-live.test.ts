@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseNameOf, dropDatabaseIfExists, urlForDatabase, withServer } from '../../src/backups/restore-backup.js';
+import { databaseNameOf, dropDatabaseIfExists, urlForDatabase, withServer } from '../../src/db/server-admin.js';
 import { runCli } from '../helpers/run-cli.js';
 import { spawnWorker, type WorkerChild } from '../helpers/spawn-worker.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';

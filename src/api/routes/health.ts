@@ -3,6 +3,7 @@
 import { Router } from 'express';
 import { pendingMigrations } from '../../db/migrate.js';
 import type { Services } from '../../runtime/services.js';
+import { withTimeout } from '../../runtime/with-timeout.js';
 
 async function check(fn: () => Promise<string | undefined>): Promise<{ ok: boolean; detail?: string }> {
   try {
@@ -13,8 +14,6 @@ async function check(fn: () => Promise<string | undefined>): Promise<{ ok: boole
   }
 }
 
-const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
-  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
 
 export function healthRouter(services: Services): Router {
   const router = Router();

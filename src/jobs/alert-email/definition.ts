@@ -1,6 +1,6 @@
 // alert (email channel): one alert event as an email, through the notify queue.
 import { z } from 'zod';
-import { keepFinished, type JobType } from '../job-type.js';
+import { keepFinished, retrying, type JobType } from '../job-type.js';
 import { NOTIFY_QUEUE } from '../webhook/definition.js';
 
 export const alertEmailPayload = z.object({ alertId: z.uuid(), event: z.enum(['firing', 'repeat', 'resolved']) });
@@ -11,8 +11,7 @@ export const alertEmail: JobType<typeof alertEmailPayload, z.ZodObject<{ message
   payload: alertEmailPayload,
   result: z.object({ messageId: z.string() }),
   defaultOptions: {
-    attempts: 8,
-    backoff: { type: 'exponential', delay: 2000 },
+    ...retrying(8, 2000),
     ...keepFinished(7, 30, 5000),
   },
 };

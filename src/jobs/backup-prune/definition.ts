@@ -1,6 +1,6 @@
 // backup-prune: applies the retention policy.
 import { z } from 'zod';
-import type { JobType } from '../job-type.js';
+import { retrying, type JobType } from '../job-type.js';
 import { BACKUP_QUEUE } from '../backup-run/definition.js';
 
 export const backupPrunePayload = z.object({ actor: z.string().min(1) });
@@ -11,5 +11,5 @@ export const backupPrune: JobType<typeof backupPrunePayload, typeof backupPruneR
   queue: BACKUP_QUEUE,
   payload: backupPrunePayload,
   result: backupPruneResult,
-  defaultOptions: { attempts: 3, backoff: { type: 'exponential', delay: 10_000 }, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  defaultOptions: { ...retrying(3, 10_000), removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
 };

@@ -1,7 +1,7 @@
 // backup-run: one encrypted pg_dump of Lookout's database into BACKUP_DIR.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { keepFinished, type JobType } from '../job-type.js';
+import { keepFinished, retrying, type JobType } from '../job-type.js';
 
 export const BACKUP_QUEUE = 'backup';
 
@@ -28,8 +28,7 @@ export const backupRun: JobType<typeof backupRunPayload, typeof backupRunResult>
   payload: backupRunPayload,
   result: backupRunResult,
   defaultOptions: {
-    attempts: 3,
-    backoff: { type: 'exponential', delay: 10_000 },
+    ...retrying(3, 10_000),
     ...keepFinished(30, 90, 1000),
   },
 };

@@ -33,7 +33,7 @@ export function createBackupRunHandler(deps: BackupJobDeps): JobHandler {
       return { id, status: 'succeeded', file: result.file, bytes: result.storedBytes, sha256: result.sha256 };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const permanent = err instanceof BackupConfigError || (err instanceof PgToolError && /cannot handle|not usable/.test(message));
+      const permanent = err instanceof BackupConfigError || (err instanceof PgToolError && err.permanent);
       if (permanent || isLastAttempt(job)) {
         await failBackup(deps.pool, id, message);
         await appendAudit(deps.pool, { actor: payload.actor, action: 'backup.run', target: `backup:${id}`, outcome: 'error', details: { error: message } });

@@ -1,6 +1,6 @@
 // backup-verify: decrypt, check, pg_restore into a scratch database, compare row counts.
 import { z } from 'zod';
-import { keepFinished, type JobType } from '../job-type.js';
+import { keepFinished, retrying, type JobType } from '../job-type.js';
 import { BACKUP_QUEUE } from '../backup-run/definition.js';
 
 export const backupVerifyPayload = z.object({ backupId: z.uuid(), actor: z.string().min(1) });
@@ -17,8 +17,7 @@ export const backupVerify: JobType<typeof backupVerifyPayload, typeof backupVeri
   payload: backupVerifyPayload,
   result: backupVerifyResult,
   defaultOptions: {
-    attempts: 3,
-    backoff: { type: 'exponential', delay: 10_000 },
+    ...retrying(3, 10_000),
     ...keepFinished(30, 90, 1000),
   },
 };

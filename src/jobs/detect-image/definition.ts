@@ -1,6 +1,6 @@
 // detect-image: one image through the model; a child of its batch's flow.
 import { z } from 'zod';
-import { keepFinished, type JobType } from '../job-type.js';
+import { keepFinished, retrying, type JobType } from '../job-type.js';
 
 export const detectImagePayload = z.object({
   imageId: z.uuid(),
@@ -26,8 +26,7 @@ export const detectImage: JobType<typeof detectImagePayload, typeof detectImageR
     // Transient failures (Postgres or the blob volume blinking) retry with
     // 1 s, 2 s, 4 s ... 256 s (about 8.5 minutes in all: a database restart
     // or failover fits); bad images fail at once (UnrecoverableError).
-    attempts: 10,
-    backoff: { type: 'exponential', delay: 1000 },
+    ...retrying(10, 1000),
     // A failed image must not hold its batch back: the parent still runs.
     ignoreDependencyOnFailure: true,
     ...keepFinished(1, 7, 10_000),

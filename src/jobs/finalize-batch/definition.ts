@@ -1,7 +1,7 @@
 // finalize-batch: the parent of a batch's flow; runs once every detect-image
 // child has finished (or finally failed) and writes the batch outcome.
 import { z } from 'zod';
-import { keepFinished, type JobType } from '../job-type.js';
+import { keepFinished, retrying, type JobType } from '../job-type.js';
 
 export const finalizeBatchPayload = z.object({ batchId: z.uuid() });
 export type FinalizeBatchPayload = z.infer<typeof finalizeBatchPayload>;
@@ -19,8 +19,7 @@ export const finalizeBatch: JobType<typeof finalizeBatchPayload, typeof finalize
   payload: finalizeBatchPayload,
   result: finalizeBatchResult,
   defaultOptions: {
-    attempts: 10,
-    backoff: { type: 'exponential', delay: 1000 },
+    ...retrying(10, 1000),
     ...keepFinished(1, 7, 10_000),
   },
 };

@@ -3,7 +3,8 @@
 // repeat behind their back.
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { databaseNameOf, restoreBackupInto } from '../../backups/restore-backup.js';
+import { restoreBackupInto } from '../../backups/restore-backup.js';
+import { databaseNameOf } from '../../db/server-admin.js';
 import { runBackup } from '../../backups/run-backup.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';
 import { getBackup, insertBackup } from '../../db/repositories/backups.js';

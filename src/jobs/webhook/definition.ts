@@ -1,7 +1,7 @@
 // webhook: one signed JSON POST, retried with backoff. The payload names
 // which secret signs it; the secret itself never enters Redis.
 import { z } from 'zod';
-import { keepFinished, type JobType } from '../job-type.js';
+import { keepFinished, retrying, type JobType } from '../job-type.js';
 
 export const NOTIFY_QUEUE = 'notify';
 
@@ -19,8 +19,7 @@ export const webhook: JobType<typeof webhookPayload, z.ZodObject<{ status: z.Zod
   payload: webhookPayload,
   result: z.object({ status: z.number() }),
   defaultOptions: {
-    attempts: 8,
-    backoff: { type: 'exponential', delay: 2000 },
+    ...retrying(8, 2000),
     ...keepFinished(7, 30, 5000),
   },
 };
