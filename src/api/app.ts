@@ -18,6 +18,7 @@ import { backupsRouter } from './routes/backups.js';
 import { fleetRouter } from './routes/fleet.js';
 import { queuesRouter } from './routes/queues.js';
 import { adminRouter } from './routes/admin.js';
+import { infoRouter } from './routes/info.js';
 import { metricsHandler } from '../metrics/metrics-server.js';
 
 export function createApp(services: Services): Express {
@@ -47,6 +48,7 @@ export function createApp(services: Services): Express {
   v1.use('/queues', queuesRouter(services));
   v1.use(fleetRouter(services));
   v1.use(adminRouter(services));
+  v1.use(infoRouter(services));
   app.use('/v1', v1);
 
   app.use(
