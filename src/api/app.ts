@@ -11,14 +11,13 @@ import { auditRequests } from './audit-requests.js';
 import { rateLimiter } from './rate-limit.js';
 import { boardAccess } from './board-access.js';
 import { errorHandler, notFound, sendError } from './http-errors.js';
-import { batchesRouter } from './routes/batches.js';
 import { healthRouter } from './routes/health.js';
-import { imagesRouter } from './routes/images.js';
-import { backupsRouter } from './routes/backups.js';
-import { fleetRouter } from './routes/fleet.js';
-import { queuesRouter } from './routes/queues.js';
-import { adminRouter } from './routes/admin.js';
-import { infoRouter } from './routes/info.js';
+import { v1Routes } from './v1-routes.js';
+import { mountRoutes } from './route-spec.js';
+import { buildOpenApiDocument } from './openapi/build-document.js';
+import { docsRouter } from './docs-page.js';
+import { consoleRouter } from './console-static.js';
+import { LOOKOUT_VERSION } from './routes/info.js';
 import { metricsHandler } from '../metrics/metrics-server.js';
 
 export function createApp(services: Services): Express {
@@ -27,7 +26,8 @@ export function createApp(services: Services): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestId);
-  app.use(helmet());
+  // The console shows previews fetched with the key as blob: URLs.
+  app.use(helmet({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'blob:'] } } }));
   if (config.http.corsOrigins.length > 0) {
     app.use(cors({ origin: config.http.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'] }));
   }
@@ -36,20 +36,15 @@ export function createApp(services: Services): Express {
   app.get('/metrics', metricsHandler(services.metrics));
 
   const limits = { redis: services.redis, prefix: config.queuePrefix };
+  const routes = v1Routes(services, { uploadLimit: rateLimiter({ ...limits, name: 'uploads', perMinute: config.http.uploadsPerMinute }) });
   const v1 = express.Router();
   v1.use(auditRequests(services.pool, services.logger));
   v1.use(requireKey(services.pool));
   v1.use(rateLimiter({ ...limits, name: 'api', perMinute: config.http.rateLimitPerMinute }));
-  v1.post('/batches', rateLimiter({ ...limits, name: 'uploads', perMinute: config.http.uploadsPerMinute }));
   v1.use(express.json({ limit: '64kb' }));
-  v1.use('/batches', batchesRouter(services));
-  v1.use('/images', imagesRouter(services));
-  v1.use('/backups', backupsRouter(services));
-  v1.use('/queues', queuesRouter(services));
-  v1.use(fleetRouter(services));
-  v1.use(adminRouter(services));
-  v1.use(infoRouter(services));
+  mountRoutes(v1, routes);
   app.use('/v1', v1);
+  app.use(docsRouter(buildOpenApiDocument(routes, { version: LOOKOUT_VERSION })));
 
   app.use(
     BOARD_PATH,
@@ -59,6 +54,8 @@ export function createApp(services: Services): Express {
     boardAccess,
     bullBoardRouter(services.queues.values()),
   );
+
+  app.use(consoleRouter());
 
   app.use((req, res) => sendError(res, notFound(`route ${req.method} ${req.path}`)));
   app.use(errorHandler(services.logger));

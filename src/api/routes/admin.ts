@@ -1,17 +1,17 @@
 // Admin routes: API keys and the audit log.
-import { Router } from 'express';
 import { z } from 'zod';
 import { createApiKey, revokeKey } from '../../auth/api-keys.js';
-import { listApiKeys, ROLES } from '../../db/repositories/api-keys.js';
+import { listApiKeys, ROLES, type Role } from '../../db/repositories/api-keys.js';
 import { queryAudit } from '../../db/repositories/audit-log.js';
 import type { Services } from '../../runtime/services.js';
-import { requireRole } from '../authenticate.js';
-import { badRequest, notFound } from '../http-errors.js';
+import { notFound } from '../http-errors.js';
+import { route, type ApiRoute } from '../route-spec.js';
 
+const ROLE = z.enum(ROLES as unknown as [Role, ...Role[]]);
 const newKey = z
   .object({
     name: z.string().min(1).max(200),
-    role: z.enum(ROLES as unknown as [string, ...string[]]),
+    role: ROLE,
     expiresInDays: z.number().int().min(1).max(3650).optional(),
   })
   .strict();
@@ -28,40 +28,42 @@ const auditQuery = z
   })
   .strict();
 
-const issues = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+const keyView = z.object({ id: z.string(), name: z.string(), role: ROLE, createdAt: z.date(), expiresAt: z.date().nullable(), revokedAt: z.date().nullable(), lastUsedAt: z.date().nullable() });
 
-export function adminRouter(services: Services): Router {
-  const router = Router();
-  const admin = requireRole('admin');
-
-  router.get('/keys', admin, async (_req, res) => {
-    res.json({ keys: await listApiKeys(services.pool) });
-  });
-
-  router.post('/keys', admin, async (req, res) => {
-    const body = newKey.safeParse(req.body ?? {});
-    if (!body.success) throw badRequest(issues(body.error));
-    const { expiresInDays, ...rest } = body.data;
-    const key = await createApiKey(services.pool, {
-      ...rest,
-      role: rest.role as (typeof ROLES)[number],
-      actor: req.principal!.actor,
-      expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * 86_400_000) : null,
-    });
-    res.locals.auditTarget = `key:${key.id}`;
-    res.status(201).json({ id: key.id, key: key.token });
-  });
-
-  router.delete('/keys/:id', admin, async (req, res) => {
-    if (!(await revokeKey(services.pool, String(req.params.id), req.principal!.actor))) throw notFound(`active key ${String(req.params.id)}`);
-    res.json({ id: req.params.id, revoked: true });
-  });
-
-  router.get('/audit', admin, async (req, res) => {
-    const query = auditQuery.safeParse(req.query);
-    if (!query.success) throw badRequest(issues(query.error));
-    res.json({ entries: await queryAudit(services.pool, query.data) });
-  });
-
-  return router;
+export function adminRoutes(services: Services): ApiRoute[] {
+  const base = { tag: 'admin', role: 'admin' as const };
+  return [
+    route(
+      { ...base, method: 'get', path: '/keys', operationId: 'listKeys', summary: 'API keys (never their secrets)', responses: { 200: { description: 'Keys', schema: z.object({ keys: z.array(keyView) }) } } },
+      async ({ res }) => {
+        res.json({ keys: await listApiKeys(services.pool) });
+      },
+    ),
+    route(
+      { ...base, method: 'post', path: '/keys', operationId: 'createKey', summary: 'Create an API key; its secret is shown once', body: newKey, responses: { 201: { description: 'Created', schema: z.object({ id: z.string(), key: z.string() }) } } },
+      async ({ req, res, body }) => {
+        const { expiresInDays, ...rest } = body;
+        const key = await createApiKey(services.pool, {
+          ...rest,
+          actor: req.principal!.actor,
+          expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * 86_400_000) : null,
+        });
+        res.locals.auditTarget = `key:${key.id}`;
+        res.status(201).json({ id: key.id, key: key.token });
+      },
+    ),
+    route(
+      { ...base, method: 'delete', path: '/keys/:id', operationId: 'revokeKey', summary: 'Revoke an API key', params: z.object({ id: z.string().min(1).max(200) }), notFound: 'key', responses: { 200: { description: 'Revoked', schema: z.object({ id: z.string(), revoked: z.literal(true) }) } } },
+      async ({ req, res, params }) => {
+        if (!(await revokeKey(services.pool, params.id, req.principal!.actor))) throw notFound(`active key ${params.id}`);
+        res.json({ id: params.id, revoked: true });
+      },
+    ),
+    route(
+      { ...base, method: 'get', path: '/audit', operationId: 'queryAudit', summary: 'The audit log, filtered, newest first', query: auditQuery, responses: { 200: { description: 'Entries', schema: z.object({ entries: z.array(z.record(z.string(), z.unknown())) }) } } },
+      async ({ res, query }) => {
+        res.json({ entries: await queryAudit(services.pool, query) });
+      },
+    ),
+  ];
 }

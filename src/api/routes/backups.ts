@@ -1,12 +1,11 @@
-// /v1/backups: start a backup, list the catalogue, verify one (operator).
-import { Router } from 'express';
+// /v1/backups: start a backup, list the catalogue, read and verify one (operator).
 import { z } from 'zod';
 import { getBackup, listBackups, type BackupRecord } from '../../db/repositories/backups.js';
 import { BACKUP_QUEUE } from '../../jobs/backup-run/definition.js';
 import type { Services } from '../../runtime/services.js';
 import { requestBackup, requestVerify } from '../../services/backup-requests.js';
-import { requireRole } from '../authenticate.js';
 import { ApiError, notFound } from '../http-errors.js';
+import { route, type ApiRoute } from '../route-spec.js';
 
 const view = (b: BackupRecord) => ({
   id: b.id,
@@ -21,35 +20,56 @@ const view = (b: BackupRecord) => ({
   error: b.error,
 });
 
-export function backupsRouter(services: Services): Router {
-  const router = Router();
-  const queue = services.queues.get(BACKUP_QUEUE)!;
-  router.use(requireRole('operator'));
+const backupView = z.object({
+  id: z.uuid(),
+  status: z.string(),
+  trigger: z.string(),
+  createdAt: z.date(),
+  finishedAt: z.date().nullable(),
+  verifiedAt: z.date().nullable(),
+  file: z.string().nullable(),
+  bytes: z.number().nullable(),
+  sha256: z.string().nullable(),
+  error: z.string().nullable(),
+});
+const backupId = z.object({ id: z.uuid() });
+const started = z.object({ id: z.uuid(), status: z.string(), jobId: z.string().optional() });
 
-  router.post('/', async (req, res) => {
-    if (!services.config.backup.key) throw new ApiError(503, 'backups_disabled', 'BACKUP_ENCRYPTION_KEY is not set on the server');
-    const { id, job } = await requestBackup(queue, req.principal!.actor);
-    res.status(202).location(`/v1/backups/${id}`).json({ id, status: 'queued', jobId: job.id });
-  });
+export function backupsRoutes(services: Services): ApiRoute[] {
+  const queue = () => services.queues.get(BACKUP_QUEUE)!;
+  const base = { tag: 'backups', role: 'operator' as const };
 
-  router.get('/', async (_req, res) => {
-    res.json({ backups: (await listBackups(services.pool)).map(view) });
-  });
-
-  router.get('/:id', async (req, res) => {
-    const id = z.uuid().safeParse(req.params.id);
-    const backup = id.success ? await getBackup(services.pool, id.data) : undefined;
-    if (!backup) throw notFound(`backup ${req.params.id}`);
-    res.json(view(backup));
-  });
-
-  router.post('/:id/verify', async (req, res) => {
-    const id = z.uuid().safeParse(req.params.id);
-    const backup = id.success ? await getBackup(services.pool, id.data) : undefined;
-    if (!backup) throw notFound(`backup ${req.params.id}`);
-    const job = await requestVerify(queue, backup.id, req.principal!.actor);
-    res.status(202).json({ id: backup.id, status: 'verifying', jobId: job.id });
-  });
-
-  return router;
+  return [
+    route(
+      { ...base, method: 'post', path: '/backups', operationId: 'startBackup', summary: 'Start a backup now (dump, compress, encrypt, verify)', responses: { 202: { description: 'Queued; Location is the backup', schema: started }, 503: { description: 'BACKUP_ENCRYPTION_KEY is not set (backups_disabled)' } } },
+      async ({ req, res }) => {
+        if (!services.config.backup.key) throw new ApiError(503, 'backups_disabled', 'BACKUP_ENCRYPTION_KEY is not set on the server');
+        const { id, job } = await requestBackup(queue(), req.principal!.actor);
+        res.status(202).location(`/v1/backups/${id}`).json({ id, status: 'queued', jobId: job.id });
+      },
+    ),
+    route(
+      { ...base, method: 'get', path: '/backups', operationId: 'listBackups', summary: 'The backup catalogue, newest first', responses: { 200: { description: 'Backups', schema: z.object({ backups: z.array(backupView) }) } } },
+      async ({ res }) => {
+        res.json({ backups: (await listBackups(services.pool)).map(view) });
+      },
+    ),
+    route(
+      { ...base, method: 'get', path: '/backups/:id', operationId: 'getBackup', summary: 'One backup', params: backupId, notFound: 'backup', responses: { 200: { description: 'The backup', schema: backupView } } },
+      async ({ res, params }) => {
+        const backup = await getBackup(services.pool, params.id);
+        if (!backup) throw notFound(`backup ${params.id}`);
+        res.json(view(backup));
+      },
+    ),
+    route(
+      { ...base, method: 'post', path: '/backups/:id/verify', operationId: 'verifyBackup', summary: 'Verify a backup by a real restore into a scratch database', params: backupId, notFound: 'backup', responses: { 202: { description: 'Verification queued', schema: started } } },
+      async ({ req, res, params }) => {
+        const backup = await getBackup(services.pool, params.id);
+        if (!backup) throw notFound(`backup ${params.id}`);
+        const job = await requestVerify(queue(), backup.id, req.principal!.actor);
+        res.status(202).json({ id: backup.id, status: 'verifying', jobId: job.id });
+      },
+    ),
+  ];
 }

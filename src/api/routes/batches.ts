@@ -1,91 +1,174 @@
-// /v1/batches: submit a batch (multipart upload), read its status and results.
-import { Router } from 'express';
+// /v1/batches: submit a batch (multipart upload), list batches, read one's
+// status and results.
 import { z } from 'zod';
-import { getBatch } from '../../db/repositories/batches.js';
+import { getBatch, listBatches } from '../../db/repositories/batches.js';
 import { listBatchImages } from '../../db/repositories/images.js';
 import { submitBatch } from '../../services/submit-batch.js';
 import type { Services } from '../../runtime/services.js';
-import { requireRole } from '../authenticate.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { receiveUpload } from '../receive-upload.js';
 import { checkWebhookTarget, WebhookTargetError } from '../../security/webhook-target.js';
+import { route, zodIssues, type ApiRoute } from '../route-spec.js';
+import type { RequestHandler } from 'express';
 
-const uuid = z.uuid();
+const BATCH_STATUSES = ['queued', 'running', 'completed', 'completed_with_errors', 'failed'] as const;
 
 const submitFields = z
   .object({
-    model: z.string().min(1).optional(),
-    minScore: z.coerce.number({ error: 'minScore must be a number from 0 to 1' }).min(0).max(1).optional(),
-    webhookUrl: z.string().max(2048).optional(),
+    model: z.string().min(1).optional().describe('model name (GET /v1/info lists them); default: the server\'s DETECT_MODEL'),
+    minScore: z.coerce.number({ error: 'minScore must be a number from 0 to 1' }).min(0).max(1).optional().describe("minimum score, 0..1; default: the model's"),
+    webhookUrl: z.string().max(2048).optional().describe('https URL told when the batch finishes (HMAC-signed)'),
   })
   .strict();
 
-export function batchesRouter(services: Services): Router {
-  const { pool, config, registry } = services;
-  const router = Router();
+const batchId = z.object({ id: z.uuid() });
 
-  router.post('/', requireRole('submitter'), async (req, res) => {
-    const upload = await receiveUpload(req, services.blobs, {
-      maxFileBytes: config.limits.maxBytes,
-      maxPixels: config.limits.maxPixels,
-      maxFiles: config.upload.maxFiles,
-      maxRequestBytes: config.upload.maxRequestBytes,
-    });
-    const fields = submitFields.safeParse(upload.fields);
-    if (!fields.success) throw badRequest(fields.error.issues.map((i) => `${i.path.join('.') || 'field'}: ${i.message}`).join('; '));
-    const model = fields.data.model ?? config.detect.model;
-    const spec = registry.get(model); // unknown model: 400
-    if (!registry.isPresent(model)) {
-      throw new ApiError(400, 'model_unavailable', `model "${model}" is not on the server: an operator runs npx lookout models fetch ${model} --accept-license ${spec.license.toLowerCase()}`);
-    }
-    let webhookUrl: string | undefined;
-    if (fields.data.webhookUrl) {
+const progress = z.object({ total: z.int(), done: z.int(), failed: z.int() });
+const submitted = z.object({
+  id: z.uuid(),
+  images: z.array(z.object({ id: z.uuid(), filename: z.string(), sha256: z.string(), bytes: z.int() })),
+});
+const batchView = z.object({
+  id: z.uuid(),
+  status: z.enum(BATCH_STATUSES),
+  progress,
+  createdAt: z.date(),
+  finishedAt: z.date().nullable(),
+});
+const batchListItem = batchView.extend({ model: z.string(), createdBy: z.string() });
+const detection = z.object({
+  label: z.string(),
+  score: z.number(),
+  box: z.object({ x1: z.number(), y1: z.number(), x2: z.number(), y2: z.number() }).describe('in EXIF-oriented image pixels'),
+  keypoints: z.array(z.tuple([z.number(), z.number()])).optional(),
+});
+const results = z.object({
+  id: z.uuid(),
+  status: z.enum(BATCH_STATUSES),
+  images: z.array(
+    z.object({
+      id: z.uuid(),
+      filename: z.string(),
+      sha256: z.string(),
+      width: z.int().nullable(),
+      height: z.int().nullable(),
+      status: z.enum(['queued', 'running', 'done', 'failed']),
+      error: z.object({ code: z.string(), message: z.string().nullable() }).nullable(),
+      detections: z.array(detection),
+    }),
+  ),
+});
+
+const listQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    before: z.coerce.date().optional().describe('createdAt of the last batch of the previous page'),
+    status: z.enum(BATCH_STATUSES).optional(),
+    mine: z.enum(['true', 'false']).optional().describe('true: only batches submitted with this key'),
+  })
+  .strict();
+
+export function batchesRoutes(services: Services, uploadLimit: RequestHandler): ApiRoute[] {
+  const { pool, config, registry } = services;
+
+  const submit = route(
+    {
+      method: 'post',
+      path: '/batches',
+      operationId: 'submitBatch',
+      summary: 'Submit a batch of images',
+      description: 'One request, one batch: each `images` file becomes one detection job. Files are judged images by their first bytes and held to the limits GET /v1/info lists.',
+      tag: 'batches',
+      role: 'submitter',
+      before: [uploadLimit],
+      multipart: { schema: submitFields, files: { field: 'images', description: 'JPEG, PNG, WebP, GIF, TIFF or AVIF files' } },
+      responses: {
+        202: { description: 'Accepted; Location is the batch', schema: submitted },
+        413: { description: 'A file, the request or the file count is over its limit (too_large, too_many_files, too_many_pixels)' },
+        415: { description: 'A file is not a supported image (unsupported_format)' },
+        503: { description: 'The queue is unreachable; nothing was kept (queue_unavailable)' },
+      },
+    },
+    async ({ req, res }) => {
+      const upload = await receiveUpload(req, services.blobs, {
+        maxFileBytes: config.limits.maxBytes,
+        maxPixels: config.limits.maxPixels,
+        maxFiles: config.upload.maxFiles,
+        maxRequestBytes: config.upload.maxRequestBytes,
+      });
+      const fields = submitFields.safeParse(upload.fields);
+      if (!fields.success) throw badRequest(zodIssues(fields.error, 'field'));
+      const model = fields.data.model ?? config.detect.model;
+      const spec = registry.get(model); // unknown model: 400
+      if (!registry.isPresent(model)) {
+        throw new ApiError(400, 'model_unavailable', `model "${model}" is not on the server: an operator runs npx lookout models fetch ${model} --accept-license ${spec.license.toLowerCase()}`);
+      }
+      let webhookUrl: string | undefined;
+      if (fields.data.webhookUrl) {
+        try {
+          webhookUrl = (await checkWebhookTarget(fields.data.webhookUrl, config.webhooks.allowedHosts)).toString();
+        } catch (err) {
+          if (err instanceof WebhookTargetError) throw new ApiError(400, 'webhook_target_refused', err.message);
+          throw err;
+        }
+      }
       try {
-        webhookUrl = (await checkWebhookTarget(fields.data.webhookUrl, config.webhooks.allowedHosts)).toString();
+        const batch = await submitBatch(
+          { pool, flows: services.flows, prefix: config.queuePrefix },
+          { actor: req.principal!.actor, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
+        );
+        res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
       } catch (err) {
-        if (err instanceof WebhookTargetError) throw new ApiError(400, 'webhook_target_refused', err.message);
+        if ((err as { queueUnavailable?: boolean }).queueUnavailable) throw new ApiError(503, 'queue_unavailable', (err as Error).message);
         throw err;
       }
-    }
-    try {
-      const batch = await submitBatch(
-        { pool, flows: services.flows, prefix: config.queuePrefix },
-        { actor: req.principal!.actor, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
-      );
-      res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
-    } catch (err) {
-      if ((err as { queueUnavailable?: boolean }).queueUnavailable) throw new ApiError(503, 'queue_unavailable', (err as Error).message);
-      throw err;
-    }
-  });
+    },
+  );
 
-  router.get('/:id', async (req, res) => {
-    const id = uuid.safeParse(req.params.id);
-    const batch = id.success ? await getBatch(pool, id.data) : undefined;
-    if (!batch) throw notFound(`batch ${req.params.id}`);
-    res.json({ id: batch.id, status: batch.status, progress: batch.progress, createdAt: batch.createdAt, finishedAt: batch.finishedAt });
-  });
+  const list = route(
+    { method: 'get', path: '/batches', operationId: 'listBatches', summary: 'List batches, newest first', tag: 'batches', role: 'viewer', query: listQuery, responses: { 200: { description: 'A page of batches', schema: z.object({ batches: z.array(batchListItem) }) } } },
+    async ({ req, res, query }) => {
+      const batches = await listBatches(pool, {
+        limit: query.limit,
+        ...(query.before ? { before: query.before } : {}),
+        ...(query.status ? { status: query.status } : {}),
+        ...(query.mine === 'true' ? { createdBy: req.principal!.actor } : {}),
+      });
+      res.json({ batches });
+    },
+  );
 
-  router.get('/:id/results', async (req, res) => {
-    const id = uuid.safeParse(req.params.id);
-    const batch = id.success ? await getBatch(pool, id.data) : undefined;
-    if (!batch) throw notFound(`batch ${req.params.id}`);
-    const images = await listBatchImages(pool, batch.id);
-    res.json({
-      id: batch.id,
-      status: batch.status,
-      images: images.map((img) => ({
-        id: img.id,
-        filename: img.filename,
-        sha256: img.sha256,
-        width: img.width,
-        height: img.height,
-        status: img.status,
-        error: img.errorCode ? { code: img.errorCode, message: img.errorMessage } : null,
-        detections: img.detections,
-      })),
-    });
-  });
+  const get = route(
+    { method: 'get', path: '/batches/:id', operationId: 'getBatch', summary: "A batch's status and progress", tag: 'batches', role: 'viewer', params: batchId, notFound: 'batch', responses: { 200: { description: 'The batch', schema: batchView } } },
+    async ({ res, params }) => {
+      const batch = await getBatch(pool, params.id);
+      if (!batch) throw notFound(`batch ${params.id}`);
+      res.json({ id: batch.id, status: batch.status, progress: batch.progress, createdAt: batch.createdAt, finishedAt: batch.finishedAt });
+    },
+  );
 
-  return router;
+  const getResults = route(
+    { method: 'get', path: '/batches/:id/results', operationId: 'getBatchResults', summary: 'Every image of a batch with its detections or error', tag: 'batches', role: 'viewer', params: batchId, notFound: 'batch', responses: { 200: { description: 'The results so far', schema: results } } },
+    async ({ res, params }) => {
+      const batch = await getBatch(pool, params.id);
+      if (!batch) throw notFound(`batch ${params.id}`);
+      const images = await listBatchImages(pool, batch.id);
+      res.json({
+        id: batch.id,
+        status: batch.status,
+        images: images.map((img) => ({
+          id: img.id,
+          filename: img.filename,
+          sha256: img.sha256,
+          width: img.width,
+          height: img.height,
+          status: img.status,
+          error: img.errorCode ? { code: img.errorCode, message: img.errorMessage } : null,
+          detections: img.detections,
+        })),
+      });
+    },
+  );
+
+  return [submit, list, get, getResults];
 }

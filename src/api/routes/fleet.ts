@@ -1,48 +1,92 @@
 // /v1/health, /v1/workers, /v1/alerts: what an operator looks at first.
-import { Router } from 'express';
 import { z } from 'zod';
 import { appendAudit } from '../../db/repositories/audit-log.js';
 import { getAlert, listAlerts, silenceAlert } from '../../db/repositories/alerts.js';
 import { liveWindowMs, listWorkers } from '../../db/repositories/workers.js';
 import { runProbes } from '../../health/probes.js';
 import type { Services } from '../../runtime/services.js';
-import { requireRole } from '../authenticate.js';
-import { badRequest, notFound } from '../http-errors.js';
+import { notFound } from '../http-errors.js';
+import { route, type ApiRoute } from '../route-spec.js';
 
+const HEALTH = z.enum(['ok', 'warn', 'critical']);
+const component = z.object({
+  name: z.string(),
+  status: HEALTH,
+  value: z.union([z.number(), z.string()]).nullable(),
+  threshold: z.union([z.number(), z.string()]).nullable(),
+  unit: z.string().optional(),
+  message: z.string(),
+});
+const healthCheck = z.object({ at: z.date(), status: HEALTH, components: z.array(component) });
+const worker = z.object({
+  id: z.string(),
+  host: z.string(),
+  pid: z.int(),
+  queues: z.array(z.string()),
+  device: z.string().nullable(),
+  concurrency: z.int(),
+  version: z.string(),
+  jobsDone: z.int(),
+  jobsFailed: z.int(),
+  currentJobs: z.array(z.object({ queue: z.string(), id: z.string(), name: z.string(), since: z.string() })),
+  startedAt: z.date(),
+  lastSeen: z.date(),
+  stoppedAt: z.date().nullable(),
+  state: z.enum(['live', 'missing']),
+});
+const ALERT_STATUS = z.enum(['pending', 'firing', 'resolved']);
+const alert = z.object({
+  id: z.uuid(),
+  rule: z.string(),
+  key: z.string(),
+  severity: z.enum(['info', 'warning', 'critical']),
+  status: ALERT_STATUS,
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()),
+  pendingSince: z.date(),
+  firedAt: z.date().nullable(),
+  resolvedAt: z.date().nullable(),
+  lastNotifiedAt: z.date().nullable(),
+  notifications: z.int(),
+  silencedUntil: z.date().nullable(),
+  silencedBy: z.string().nullable(),
+});
+const alertsQuery = z.object({ status: ALERT_STATUS.optional() }).strict();
 const silenceBody = z.object({ minutes: z.number().int().min(1).max(60 * 24 * 30).default(60) }).strict();
-const alertStatus = z.enum(['pending', 'firing', 'resolved']).optional();
 
-export function fleetRouter(services: Services): Router {
-  const router = Router();
+export function fleetRoutes(services: Services): ApiRoute[] {
   const { pool, config } = services;
-
-  router.get('/health', async (_req, res) => {
-    // Probed now, not read from the last scheduled run: this is the page people reload.
-    const check = await runProbes({ redis: services.redis, pool, queues: services.queues, config, now: () => new Date() });
-    res.status(check.status === 'critical' ? 503 : 200).json(check);
-  });
-
-  router.get('/workers', async (_req, res) => {
-    res.json({ workers: await listWorkers(pool, liveWindowMs(config.heartbeatMs)) });
-  });
-
-  router.get('/alerts', async (req, res) => {
-    const status = alertStatus.safeParse(req.query.status);
-    if (!status.success) throw badRequest('status must be pending, firing or resolved');
-    res.json({ alerts: await listAlerts(pool, status.data) });
-  });
-
-  router.post('/alerts/:id/silence', requireRole('operator'), async (req, res) => {
-    const id = z.uuid().safeParse(req.params.id);
-    const alert = id.success ? await getAlert(pool, id.data) : undefined;
-    if (!alert) throw notFound(`alert ${String(req.params.id)}`);
-    const body = silenceBody.safeParse(req.body ?? {});
-    if (!body.success) throw badRequest(body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const until = new Date(Date.now() + body.data.minutes * 60_000);
-    await silenceAlert(pool, alert.id, until, req.principal!.actor);
-    await appendAudit(pool, { actor: req.principal!.actor, action: 'alert.silence', target: `alert:${alert.id}`, details: { minutes: body.data.minutes, until } });
-    res.json({ id: alert.id, silencedUntil: until });
-  });
-
-  return router;
+  return [
+    route(
+      { method: 'get', path: '/health', operationId: 'getHealth', summary: 'Every dependency probed now', tag: 'fleet', role: 'viewer', responses: { 200: { description: 'ok or warn', schema: healthCheck }, 503: { description: 'critical (same body)', schema: healthCheck } } },
+      async ({ res }) => {
+        // Probed now, not read from the last scheduled run: this is the page people reload.
+        const check = await runProbes({ redis: services.redis, pool, queues: services.queues, config, now: () => new Date() });
+        res.status(check.status === 'critical' ? 503 : 200).json(check);
+      },
+    ),
+    route(
+      { method: 'get', path: '/workers', operationId: 'listWorkers', summary: 'Worker processes: live, or missing (no heartbeat)', tag: 'fleet', role: 'viewer', responses: { 200: { description: 'Workers seen in the last 24 h', schema: z.object({ workers: z.array(worker) }) } } },
+      async ({ res }) => {
+        res.json({ workers: await listWorkers(pool, liveWindowMs(config.heartbeatMs)) });
+      },
+    ),
+    route(
+      { method: 'get', path: '/alerts', operationId: 'listAlerts', summary: 'Alerts, newest first', tag: 'fleet', role: 'viewer', query: alertsQuery, responses: { 200: { description: 'Alerts', schema: z.object({ alerts: z.array(alert) }) } } },
+      async ({ res, query }) => {
+        res.json({ alerts: await listAlerts(pool, query.status) });
+      },
+    ),
+    route(
+      { method: 'post', path: '/alerts/:id/silence', operationId: 'silenceAlert', summary: 'Silence an alert\'s notifications for a while', tag: 'fleet', role: 'operator', params: z.object({ id: z.uuid() }), notFound: 'alert', body: silenceBody, responses: { 200: { description: 'Silenced', schema: z.object({ id: z.uuid(), silencedUntil: z.date() }) } } },
+      async ({ req, res, params, body }) => {
+        const found = await getAlert(pool, params.id);
+        if (!found) throw notFound(`alert ${params.id}`);
+        const until = new Date(Date.now() + body.minutes * 60_000);
+        await silenceAlert(pool, found.id, until, req.principal!.actor);
+        await appendAudit(pool, { actor: req.principal!.actor, action: 'alert.silence', target: `alert:${found.id}`, details: { minutes: body.minutes, until } });
+        res.json({ id: found.id, silencedUntil: until });
+      },
+    ),
+  ];
 }

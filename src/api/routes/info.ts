@@ -1,32 +1,51 @@
 // /v1/me: who the key is (the console hides what its role cannot do).
 // /v1/info: the server's models and upload limits (clients split uploads by them).
-import { Router } from 'express';
 import { createRequire } from 'node:module';
+import { z } from 'zod';
+import { ROLES, type Role } from '../../db/repositories/api-keys.js';
 import type { Services } from '../../runtime/services.js';
+import { route, type ApiRoute } from '../route-spec.js';
 
-const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+export const { version: LOOKOUT_VERSION } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
-export function infoRouter(services: Services): Router {
-  const router = Router();
+const me = z.object({ keyId: z.string(), name: z.string(), role: z.enum(ROLES as unknown as [Role, ...Role[]]) });
+const info = z.object({
+  version: z.string(),
+  defaultModel: z.string(),
+  models: z.array(z.object({ name: z.string(), license: z.string(), present: z.boolean().describe('fetched onto the server'), defaultMinScore: z.number() })),
+  limits: z.object({
+    maxFiles: z.int().describe('images per request'),
+    maxRequestBytes: z.int().describe('bytes per request'),
+    maxFileBytes: z.int().describe('bytes per image'),
+    maxPixels: z.int().describe('width x height per image'),
+  }),
+});
+
+export function infoRoutes(services: Services): ApiRoute[] {
   const { config, registry } = services;
-
-  router.get('/me', (req, res) => {
-    const p = req.principal!;
-    res.json({ keyId: p.keyId, name: p.name, role: p.role });
-  });
-
-  router.get('/info', (_req, res) => {
-    res.json({
-      version,
-      defaultModel: config.detect.model,
-      models: registry.all().map((m) => ({ name: m.name, license: m.license, present: registry.isPresent(m.name), defaultMinScore: m.defaultMinScore })),
-      limits: {
-        maxFiles: config.upload.maxFiles,
-        maxRequestBytes: config.upload.maxRequestBytes,
-        maxFileBytes: config.limits.maxBytes,
-        maxPixels: config.limits.maxPixels,
+  return [
+    route(
+      { method: 'get', path: '/me', operationId: 'getMe', summary: 'The calling key: id, name and role', tag: 'info', role: 'viewer', responses: { 200: { description: 'The key', schema: me } } },
+      ({ req, res }) => {
+        const p = req.principal!;
+        res.json({ keyId: p.keyId, name: p.name, role: p.role });
       },
-    });
-  });
-  return router;
+    ),
+    route(
+      { method: 'get', path: '/info', operationId: 'getInfo', summary: 'Server version, models and upload limits', tag: 'info', role: 'viewer', responses: { 200: { description: 'Info', schema: info } } },
+      ({ res }) => {
+        res.json({
+          version: LOOKOUT_VERSION,
+          defaultModel: config.detect.model,
+          models: registry.all().map((m) => ({ name: m.name, license: m.license, present: registry.isPresent(m.name), defaultMinScore: m.defaultMinScore })),
+          limits: {
+            maxFiles: config.upload.maxFiles,
+            maxRequestBytes: config.upload.maxRequestBytes,
+            maxFileBytes: config.limits.maxBytes,
+            maxPixels: config.limits.maxPixels,
+          },
+        });
+      },
+    ),
+  ];
 }

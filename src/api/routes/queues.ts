@@ -1,37 +1,52 @@
 // /v1/queues: list (viewer) and control (operator).
-import { Router } from 'express';
 import { z } from 'zod';
 import type { Services } from '../../runtime/services.js';
 import { controlQueue, listQueues, UnknownQueueError } from '../../services/queue-control.js';
-import { requireRole } from '../authenticate.js';
-import { badRequest, notFound } from '../http-errors.js';
+import { notFound } from '../http-errors.js';
+import { route, type ApiRoute } from '../route-spec.js';
 
-const cleanBody = z
-  .object({ state: z.enum(['completed', 'failed']).default('completed'), olderThanMinutes: z.number().int().min(0).max(525_600).default(60) })
+const ACTIONS = ['pause', 'resume', 'retry-failed', 'clean'] as const;
+const controlParams = z.object({ name: z.string().min(1).max(200).describe('queue name (GET /v1/queues)'), action: z.enum(ACTIONS) });
+const controlBody = z
+  .object({
+    state: z.enum(['completed', 'failed']).default('completed').describe('clean only: which finished jobs'),
+    olderThanMinutes: z.number().int().min(0).max(525_600).default(60).describe('clean only: finished at least this long ago'),
+  })
   .strict();
+const queueView = z.object({ name: z.string(), paused: z.boolean(), counts: z.record(z.string(), z.int()) });
 
-export function queuesRouter(services: Services): Router {
-  const router = Router();
+export function queuesRoutes(services: Services): ApiRoute[] {
   const deps = { queues: services.queues, pool: services.pool };
-
-  router.get('/', async (_req, res) => {
-    res.json({ queues: await listQueues(services.queues) });
-  });
-
-  router.post('/:name/:action', requireRole('operator'), async (req, res) => {
-    const action = z.enum(['pause', 'resume', 'retry-failed', 'clean']).safeParse(req.params.action);
-    if (!action.success) throw notFound(`action ${String(req.params.action)}`);
-    const body = action.data === 'clean' ? cleanBody.safeParse(req.body ?? {}) : { success: true as const, data: undefined };
-    if (!body.success) throw badRequest(body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    res.locals.auditTarget = `queue:${String(req.params.name)}`;
-    try {
-      const options = body.data ? { state: body.data.state, olderThanMs: body.data.olderThanMinutes * 60_000 } : {};
-      res.json(await controlQueue(deps, String(req.params.name), action.data, req.principal!.actor, options));
-    } catch (err) {
-      if (err instanceof UnknownQueueError) throw notFound(`queue ${String(req.params.name)}`);
-      throw err;
-    }
-  });
-
-  return router;
+  return [
+    route(
+      { method: 'get', path: '/queues', operationId: 'listQueues', summary: 'Every queue with its job counts and whether it is paused', tag: 'queues', role: 'viewer', responses: { 200: { description: 'Queues', schema: z.object({ queues: z.array(queueView) }) } } },
+      async ({ res }) => {
+        res.json({ queues: await listQueues(services.queues) });
+      },
+    ),
+    route(
+      {
+        method: 'post',
+        path: '/queues/:name/:action',
+        operationId: 'controlQueue',
+        summary: 'Pause, resume, retry failed jobs, or clean finished jobs',
+        tag: 'queues',
+        role: 'operator',
+        params: controlParams,
+        notFound: 'queue action',
+        body: controlBody,
+        responses: { 200: { description: 'Done', schema: z.object({ queue: z.string(), action: z.enum(ACTIONS), affected: z.int() }) } },
+      },
+      async ({ req, res, params, body }) => {
+        res.locals.auditTarget = `queue:${params.name}`;
+        try {
+          const options = params.action === 'clean' ? { state: body.state, olderThanMs: body.olderThanMinutes * 60_000 } : {};
+          res.json(await controlQueue(deps, params.name, params.action, req.principal!.actor, options));
+        } catch (err) {
+          if (err instanceof UnknownQueueError) throw notFound(`queue ${params.name}`);
+          throw err;
+        }
+      },
+    ),
+  ];
 }

@@ -90,3 +90,53 @@ export async function finalizeBatch(db: Queryable, id: string): Promise<BatchVie
   );
   return getBatch(db, id);
 }
+
+export interface BatchSummary {
+  id: string;
+  status: BatchStatus;
+  model: string;
+  createdBy: string;
+  progress: { total: number; done: number; failed: number };
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+/** Newest first; `before` pages on created_at (the batches_created_at index). */
+export async function listBatches(
+  db: Queryable,
+  options: { limit: number; before?: Date; createdBy?: string; status?: BatchStatus },
+): Promise<BatchSummary[]> {
+  const { rows } = await db.query<{
+    id: string;
+    status: BatchStatus;
+    model: string;
+    created_by: string;
+    total: number;
+    done: number;
+    failed: number;
+    created_at: Date;
+    finished_at: Date | null;
+  }>(
+    `SELECT b.id, b.status, b.model, b.created_by, b.total, b.created_at, b.finished_at, c.done, c.failed
+       FROM (SELECT * FROM batches
+              WHERE ($2::timestamptz IS NULL OR created_at < $2)
+                AND ($3::text IS NULL OR created_by = $3)
+                AND ($4::text IS NULL OR status = $4)
+              ORDER BY created_at DESC LIMIT $1) b
+       CROSS JOIN LATERAL (
+         SELECT count(*) FILTER (WHERE i.status = 'done')::int AS done,
+                count(*) FILTER (WHERE i.status = 'failed')::int AS failed
+           FROM images i WHERE i.batch_id = b.id) c
+      ORDER BY b.created_at DESC`,
+    [options.limit, options.before ?? null, options.createdBy ?? null, options.status ?? null],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    status: r.status,
+    model: r.model,
+    createdBy: r.created_by,
+    progress: { total: r.total, done: r.done, failed: r.failed },
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+  }));
+}

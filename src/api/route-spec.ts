@@ -1,0 +1,99 @@
+// One route table for /v1: each route is a spec (method, path, role, the zod
+// schemas of its params, query and body, its responses) and a handler. The
+// same spec mounts the route on express, validates its input, and describes
+// it in /openapi.json, so the description cannot drift from what is enforced.
+import type { Request, RequestHandler, Response, Router } from 'express';
+import { z } from 'zod';
+import type { Role } from '../db/repositories/api-keys.js';
+import { requireRole } from './authenticate.js';
+import { badRequest, notFound } from './http-errors.js';
+
+export type HttpMethod = 'get' | 'post' | 'delete';
+
+export interface ResponseSpec {
+  description: string;
+  /** JSON body; omitted for bodies without a fixed shape. */
+  schema?: z.ZodType;
+  /** Default application/json. */
+  contentType?: string;
+}
+
+type AnyObject = z.ZodObject | undefined;
+type AnyBody = z.ZodType | undefined;
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends AnyBody = AnyBody> {
+  method: HttpMethod;
+  /** Express path relative to /v1, e.g. /batches/:id. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  /** The least role that may call it; viewer means any valid key. */
+  role: Role;
+  /** A path parameter that fails its schema names no resource: 404 "<notFound> <value> not found". */
+  params?: P;
+  notFound?: string;
+  query?: Q;
+  body?: B;
+  /** multipart/form-data upload, described here and parsed by the handler (streams). */
+  multipart?: { schema: z.ZodObject; files: { field: string; description: string } };
+  responses: Record<number, ResponseSpec>;
+  /** Extra guards after the role check (an upload rate limit). */
+  before?: RequestHandler[];
+}
+
+export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends AnyBody> {
+  req: Request;
+  res: Response;
+  params: Out<P>;
+  query: Out<Q>;
+  body: Out<B>;
+}
+
+export interface ApiRoute {
+  spec: RouteSpec;
+  handler: RequestHandler;
+}
+
+export const zodIssues = (e: z.ZodError, where = 'body') =>
+  e.issues.map((i) => `${i.path.join('.') || where}: ${i.message}`).join('; ');
+
+export function route<P extends AnyObject = undefined, Q extends AnyObject = undefined, B extends AnyBody = undefined>(
+  spec: RouteSpec<P, Q, B>,
+  handle: (input: RouteInput<P, Q, B>) => Promise<void> | void,
+): ApiRoute {
+  const handler: RequestHandler = async (req, res) => {
+    let params: unknown;
+    if (spec.params) {
+      const parsed = spec.params.safeParse(req.params);
+      if (!parsed.success) {
+        const raw = Object.values(req.params as Record<string, string>).join('/');
+        throw notFound(`${spec.notFound ?? 'resource'} ${raw}`);
+      }
+      params = parsed.data;
+    }
+    let query: unknown;
+    if (spec.query) {
+      const parsed = spec.query.safeParse(req.query);
+      if (!parsed.success) throw badRequest(zodIssues(parsed.error, 'query'));
+      query = parsed.data;
+    }
+    let body: unknown;
+    if (spec.body) {
+      const parsed = spec.body.safeParse(req.body ?? {});
+      if (!parsed.success) throw badRequest(zodIssues(parsed.error));
+      body = parsed.data;
+    }
+    await handle({ req, res, params: params as Out<P>, query: query as Out<Q>, body: body as Out<B> });
+  };
+  return { spec: spec as unknown as RouteSpec, handler };
+}
+
+/** Mounts each route with its role guard; the order given is the match order. */
+export function mountRoutes(router: Router, routes: readonly ApiRoute[]): void {
+  for (const { spec, handler } of routes) {
+    router[spec.method](spec.path, requireRole(spec.role), ...(spec.before ?? []), handler);
+  }
+}

@@ -1,0 +1,13 @@
+// A web preview of a stored image: EXIF-oriented (the frame detections are
+// in), scaled to fit a square, as JPEG. The console draws the boxes over it,
+// scaled from the image's own width and height.
+import sharp from 'sharp';
+
+export async function previewImage(bytes: Buffer, maxSize: number, limits: { maxPixels: number }): Promise<Buffer> {
+  return sharp(bytes, { limitInputPixels: limits.maxPixels, pages: 1 })
+    .rotate()
+    .resize({ width: maxSize, height: maxSize, fit: 'inside', withoutEnlargement: true })
+    .flatten({ background: '#ffffff' })
+    .jpeg({ quality: 82, mozjpeg: false })
+    .toBuffer();
+}
