@@ -3,7 +3,7 @@
 // same spec mounts the route on express, validates its input, and describes
 // it in /openapi.json, so the description cannot drift from what is enforced.
 import type { Request, RequestHandler, Response, Router } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Role } from '../db/repositories/api-keys.js';
 import { requireRole } from './authenticate.js';
 import { badRequest, notFound } from './http-errors.js';
@@ -88,7 +88,7 @@ export function route<P extends AnyObject = undefined, Q extends AnyObject = und
     }
     await handle({ req, res, params: params as Out<P>, query: query as Out<Q>, body: body as Out<B> });
   };
-  return { spec: spec as unknown as RouteSpec, handler };
+  return { spec: spec, handler };
 }
 
 /** Mounts each route with its role guard; the order given is the match order. */
