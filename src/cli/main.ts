@@ -8,6 +8,7 @@ import { fetchModel, LicenseNotAcceptedError } from '../models/fetch-model.js';
 import { stat } from 'node:fs/promises';
 import { createLogger } from '../logging/logger.js';
 import { runDetectCommand } from './detect-command.js';
+import { runSubmitCommand } from './submit-command.js';
 import { runAll, runApi, runWorker } from './service-commands.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { listWorkers, liveWindowMs } from '../db/repositories/workers.js';
@@ -117,6 +118,37 @@ export function buildProgram(): Command {
           return;
         }
         throw err;
+      }
+    });
+
+  program
+    .command('submit')
+    .description('upload images to a Lookout server (LOOKOUT_URL, LOOKOUT_API_KEY) as batches; --wait for the results')
+    .argument('<path...>', 'image files and folders (walked recursively; only images are sent)')
+    .option('--model <name>', "model to run (default: the server's)")
+    .option('--min-score <x>', "minimum score, 0..1 (default: the model's)", parseMinScore)
+    .option('--wait', 'follow detection to the end and print the results')
+    .option('--json', 'one JSON line per image on stdout, no progress bar')
+    .option('--annotate <dir>', 'download <dir>/<basename>.png with the detections drawn (implies --wait)')
+    .action(async (paths: string[], opts: { model?: string; minScore?: number; wait?: boolean; json?: boolean; annotate?: string }) => {
+      // Ctrl-C stops the bars and says which batches were already submitted; a second one exits at once.
+      const abort = new AbortController();
+      const onSigint = () => (abort.signal.aborted ? process.exit(130) : abort.abort());
+      process.on('SIGINT', onSigint);
+      try {
+        process.exitCode = await runSubmitCommand(
+          {
+            paths,
+            ...(opts.model === undefined ? {} : { model: opts.model }),
+            ...(opts.minScore === undefined ? {} : { minScore: opts.minScore }),
+            ...(opts.annotate === undefined ? {} : { annotateDir: opts.annotate }),
+            wait: Boolean(opts.wait),
+            json: Boolean(opts.json),
+          },
+          { env: process.env, out: (text) => void process.stdout.write(text), err: process.stderr, signal: abort.signal },
+        );
+      } finally {
+        process.off('SIGINT', onSigint);
       }
     });
 
