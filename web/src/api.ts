@@ -1,0 +1,191 @@
+// The console's client for /v1: every call carries the signed-in key; errors
+// arrive as {"error": {"code", "message"}} and become ApiError.
+
+export type Role = 'admin' | 'operator' | 'submitter' | 'viewer';
+const RANK: Record<Role, number> = { viewer: 0, submitter: 1, operator: 2, admin: 3 };
+export const atLeast = (role: Role, needed: Role) => RANK[role] >= RANK[needed];
+
+export interface Me {
+  keyId: string;
+  name: string;
+  role: Role;
+}
+
+export type BatchStatus = 'queued' | 'running' | 'completed' | 'completed_with_errors' | 'failed';
+export const isFinished = (s: BatchStatus) => s === 'completed' || s === 'completed_with_errors' || s === 'failed';
+
+export interface Progress {
+  total: number;
+  done: number;
+  failed: number;
+}
+
+export interface BatchSummary {
+  id: string;
+  status: BatchStatus;
+  model: string;
+  createdBy: string;
+  progress: Progress;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface Detection {
+  label: string;
+  score: number;
+  box: { x1: number; y1: number; x2: number; y2: number };
+  keypoints?: Array<[number, number]>;
+}
+
+export interface ImageResult {
+  id: string;
+  filename: string;
+  sha256: string;
+  width: number | null;
+  height: number | null;
+  status: 'queued' | 'running' | 'done' | 'failed';
+  error: { code: string; message: string | null } | null;
+  detections: Detection[];
+}
+
+export interface BatchResults {
+  id: string;
+  status: BatchStatus;
+  images: ImageResult[];
+}
+
+export interface Info {
+  version: string;
+  defaultModel: string;
+  models: Array<{ name: string; license: string; present: boolean; defaultMinScore: number }>;
+  limits: { maxFiles: number; maxRequestBytes: number; maxFileBytes: number; maxPixels: number };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function errorFrom(res: Response): Promise<ApiError> {
+  try {
+    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    return new ApiError(res.status, body.error?.code ?? 'error', body.error?.message ?? res.statusText);
+  } catch {
+    return new ApiError(res.status, 'error', `${res.status} ${res.statusText}`);
+  }
+}
+
+export class Client {
+  constructor(readonly key: string) {}
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { Authorization: `Bearer ${this.key}`, ...extra };
+  }
+
+  async get<T>(path: string): Promise<T> {
+    const res = await fetch(path, { headers: this.headers() });
+    if (!res.ok) throw await errorFrom(res);
+    return (await res.json()) as T;
+  }
+
+  /** GET that also returns a non-2xx body of the expected shape (e.g. /v1/health's 503). */
+  async getAny<T>(path: string): Promise<{ status: number; body: T }> {
+    const res = await fetch(path, { headers: this.headers() });
+    if (res.status === 401 || res.status === 403 || res.status === 404) throw await errorFrom(res);
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  async post<T>(path: string, body?: unknown): Promise<T> {
+    const res = await fetch(path, {
+      method: 'POST',
+      headers: this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!res.ok) throw await errorFrom(res);
+    return (await res.json()) as T;
+  }
+
+  async del<T>(path: string): Promise<T> {
+    const res = await fetch(path, { method: 'DELETE', headers: this.headers() });
+    if (!res.ok) throw await errorFrom(res);
+    return (await res.json()) as T;
+  }
+
+  /** An image route as a blob: URL (an <img> cannot send the key). The caller revokes it. */
+  async objectUrl(path: string): Promise<string> {
+    const res = await fetch(path, { headers: this.headers() });
+    if (!res.ok) throw await errorFrom(res);
+    return URL.createObjectURL(await res.blob());
+  }
+
+  /**
+   * POST /v1/batches with upload progress (fetch cannot report it; XHR can).
+   * Resolves with the batch id and its image ids.
+   */
+  uploadBatch(
+    files: File[],
+    fields: { model?: string; minScore?: number },
+    onProgress: (sentBytes: number, totalBytes: number) => void,
+  ): Promise<{ id: string; images: Array<{ id: string; filename: string }> }> {
+    const form = new FormData();
+    if (fields.model) form.append('model', fields.model);
+    if (fields.minScore !== undefined) form.append('minScore', String(fields.minScore));
+    for (const f of files) form.append('images', f, f.name);
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', '/v1/batches');
+      xhr.setRequestHeader('Authorization', `Bearer ${this.key}`);
+      xhr.responseType = 'json';
+      xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : e.loaded);
+      xhr.onerror = () => reject(new ApiError(0, 'network_error', 'the upload could not reach the server'));
+      xhr.onload = () => {
+        const body = xhr.response as { id: string; images: Array<{ id: string; filename: string }> } & { error?: { code: string; message: string } };
+        if (xhr.status === 202) resolve(body);
+        else reject(new ApiError(xhr.status, body?.error?.code ?? 'error', body?.error?.message ?? `upload failed (${xhr.status})`));
+      };
+      xhr.send(form);
+    });
+  }
+}
+
+/** Splits files into requests within the server's per-request limits. */
+export function planUploads(files: File[], limits: Info['limits']): { requests: File[][]; refused: Array<{ file: File; reason: string }> } {
+  const refused: Array<{ file: File; reason: string }> = [];
+  const requests: File[][] = [];
+  // Multipart headers per file, and the form's own fields.
+  const overhead = 512;
+  const budget = limits.maxRequestBytes - 4096;
+  let current: File[] = [];
+  let bytes = 0;
+  for (const file of files) {
+    if (file.size === 0) {
+      refused.push({ file, reason: 'empty file' });
+      continue;
+    }
+    if (file.size > limits.maxFileBytes) {
+      refused.push({ file, reason: `larger than the per-file limit of ${formatBytes(limits.maxFileBytes)}` });
+      continue;
+    }
+    if (current.length > 0 && (current.length >= limits.maxFiles || bytes + file.size + overhead > budget)) {
+      requests.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(file);
+    bytes += file.size + overhead;
+  }
+  if (current.length > 0) requests.push(current);
+  return { requests, refused };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

@@ -1,0 +1,92 @@
+import { useState } from 'react';
+import { atLeast, type Client, type Me } from '../api.js';
+import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
+import { usePoll } from '../use-poll.js';
+
+interface Alert {
+  id: string;
+  rule: string;
+  key: string;
+  severity: string;
+  status: 'pending' | 'firing' | 'resolved';
+  message: string;
+  pendingSince: string;
+  firedAt: string | null;
+  resolvedAt: string | null;
+  notifications: number;
+  silencedUntil: string | null;
+}
+
+export function AlertsPage({ client, me }: { client: Client; me: Me }) {
+  const [status, setStatus] = useState('');
+  const { data, error, reload } = usePoll(() => client.get<{ alerts: Alert[] }>(`/v1/alerts${status ? `?status=${status}` : ''}`), 5000);
+  const [actionError, setActionError] = useState<Error>();
+  const silence = async (id: string) => {
+    try {
+      await client.post(`/v1/alerts/${id}/silence`, { minutes: 60 });
+      reload();
+    } catch (err) {
+      setActionError(err as Error);
+    }
+  };
+  const operator = atLeast(me.role, 'operator');
+  return (
+    <Page
+      title="Alerts"
+      actions={
+        <select value={status} onChange={(e) => setStatus(e.target.value)}>
+          <option value="">all</option>
+          <option value="firing">firing</option>
+          <option value="pending">pending</option>
+          <option value="resolved">resolved</option>
+        </select>
+      }
+    >
+      <ErrorNote error={error ?? actionError} />
+      {data?.alerts.length === 0 && <p className="empty">No alerts.</p>}
+      {data && data.alerts.length > 0 && (
+        <table className="table" data-testid="alerts">
+          <thead>
+            <tr>
+              <th>Status</th>
+              <th>Severity</th>
+              <th>Rule</th>
+              <th>Message</th>
+              <th>Since</th>
+              <th>Notified</th>
+              {operator && <th />}
+            </tr>
+          </thead>
+          <tbody>
+            {data.alerts.map((a) => (
+              <tr key={a.id}>
+                <td>
+                  <StatusBadge status={a.status} />
+                </td>
+                <td>{a.severity}</td>
+                <td>
+                  {a.rule} <span className="hint">{a.key}</span>
+                </td>
+                <td>{a.message}</td>
+                <td>{when(a.firedAt ?? a.pendingSince)}</td>
+                <td>{a.notifications}</td>
+                {operator && (
+                  <td>
+                    {a.status !== 'resolved' &&
+                      (a.silencedUntil && new Date(a.silencedUntil) > new Date() ? (
+                        <span className="hint">silenced until {when(a.silencedUntil)}</span>
+                      ) : (
+                        <button type="button" onClick={() => void silence(a.id)}>
+                          Silence 1 h
+                        </button>
+                      ))}
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}

@@ -1,0 +1,80 @@
+import { useState } from 'react';
+import { formatBytes, type Client } from '../api.js';
+import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
+import { usePoll } from '../use-poll.js';
+
+interface Backup {
+  id: string;
+  status: string;
+  trigger: string;
+  createdAt: string;
+  finishedAt: string | null;
+  verifiedAt: string | null;
+  file: string | null;
+  bytes: number | null;
+  error: string | null;
+}
+
+export function BackupsPage({ client }: { client: Client }) {
+  const { data, error, reload } = usePoll(() => client.get<{ backups: Backup[] }>('/v1/backups'), 3000);
+  const [actionError, setActionError] = useState<Error>();
+  const act = async (path: string) => {
+    setActionError(undefined);
+    try {
+      await client.post(path);
+      reload();
+    } catch (err) {
+      setActionError(err as Error);
+    }
+  };
+  return (
+    <Page
+      title="Backups"
+      actions={
+        <button type="button" onClick={() => void act('/v1/backups')}>
+          Back up now
+        </button>
+      }
+    >
+      <ErrorNote error={error ?? actionError} />
+      {data?.backups.length === 0 && <p className="empty">No backups yet.</p>}
+      {data && data.backups.length > 0 && (
+        <table className="table" data-testid="backups">
+          <thead>
+            <tr>
+              <th>Started</th>
+              <th>Status</th>
+              <th>Trigger</th>
+              <th>Size</th>
+              <th>Verified</th>
+              <th>File / error</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {data.backups.map((b) => (
+              <tr key={b.id}>
+                <td>{when(b.createdAt)}</td>
+                <td>
+                  <StatusBadge status={b.status} />
+                </td>
+                <td>{b.trigger}</td>
+                <td>{b.bytes === null ? '—' : formatBytes(b.bytes)}</td>
+                <td>{when(b.verifiedAt)}</td>
+                <td>{b.error ? <span className="error">{b.error}</span> : <code>{b.file ?? '—'}</code>}</td>
+                <td>
+                  {b.file && (
+                    <button type="button" onClick={() => void act(`/v1/backups/${b.id}/verify`)}>
+                      Verify
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <p className="hint">Restores run from the command line: npx lookout backup restore ID --target-database NAME.</p>
+    </Page>
+  );
+}

@@ -1,0 +1,70 @@
+// One batch: status and progress until it finishes, then a grid of its
+// images with their boxes drawn and their counts; failed images say why.
+import { isFinished, type BatchResults, type BatchSummary, type Client } from '../api.js';
+import { BatchProgress, ErrorNote, labelCounts, Page, StatusBadge, when } from '../components/common.js';
+import { DetectionImage } from '../components/detection-image.js';
+import { usePoll } from '../use-poll.js';
+import { useState } from 'react';
+
+export function BatchPage({ client, batchId }: { client: Client; batchId: string }) {
+  const [finished, setFinished] = useState(false);
+  const { data, error } = usePoll(
+    async () => {
+      const [batch, results] = await Promise.all([client.get<BatchSummary>(`/v1/batches/${batchId}`), client.get<BatchResults>(`/v1/batches/${batchId}/results`)]);
+      if (isFinished(batch.status)) setFinished(true);
+      return { batch, results };
+    },
+    1000,
+    !finished,
+  );
+  const batch = data?.batch;
+  const images = data?.results.images ?? [];
+  const found = images.reduce((n, img) => n + img.detections.length, 0);
+  return (
+    <Page
+      title={
+        <>
+          Batch <code>{batchId.slice(0, 8)}</code> {batch && <StatusBadge status={batch.status} />}
+        </>
+      }
+      actions={<a href="#/batches">All batches</a>}
+    >
+      <ErrorNote error={error} />
+      {batch && (
+        <div className="summary" data-testid="batch-summary">
+          <BatchProgress progress={batch.progress} />
+          <p>
+            {batch.progress.total} images · {found} found · {batch.progress.failed} failed · submitted {when(batch.createdAt)}
+            {batch.finishedAt ? ` · finished ${when(batch.finishedAt)}` : ''}
+          </p>
+        </div>
+      )}
+      <ul className="grid" data-testid="image-grid">
+        {images.map((img) => (
+          <li key={img.id} className={`card card-${img.status}`} data-filename={img.filename} data-status={img.status}>
+            <a href={`#/batches/${batchId}/images/${img.id}`} title={img.filename}>
+              {img.status === 'done' && img.width && img.height ? (
+                <DetectionImage client={client} imageId={img.id} width={img.width} height={img.height} detections={img.detections} size={320} showLabels={false} alt={img.filename} />
+              ) : (
+                <div className="image-placeholder">{img.status === 'failed' ? '✕' : img.status + '…'}</div>
+              )}
+            </a>
+            <div className="card-text">
+              <strong className="filename">{img.filename}</strong>
+              {img.status === 'done' && (
+                <span className="count" data-testid="count">
+                  {img.detections.length === 0 ? 'nothing found' : labelCounts(img.detections.map((d) => d.label))}
+                </span>
+              )}
+              {img.error && (
+                <span className="error">
+                  {img.error.code}: {img.error.message}
+                </span>
+              )}
+            </div>
+          </li>
+        ))}
+      </ul>
+    </Page>
+  );
+}

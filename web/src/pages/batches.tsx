@@ -1,0 +1,65 @@
+// Batches, newest first, refreshed every 2 s: status and progress live.
+import { useState } from 'react';
+import { atLeast, type BatchSummary, type Client, type Me } from '../api.js';
+import { BatchProgress, ErrorNote, Page, StatusBadge, when } from '../components/common.js';
+import { usePoll } from '../use-poll.js';
+
+export function BatchesPage({ client, me }: { client: Client; me: Me }) {
+  const [mine, setMine] = useState(false);
+  const { data, error } = usePoll(() => client.get<{ batches: BatchSummary[] }>(`/v1/batches?limit=50${mine ? '&mine=true' : ''}`), 2000);
+  const batches = data?.batches;
+  return (
+    <Page
+      title="Batches"
+      actions={
+        <>
+          <label className="inline">
+            <input type="checkbox" checked={mine} onChange={(e) => setMine(e.target.checked)} /> only mine
+          </label>
+          {atLeast(me.role, 'submitter') && (
+            <a className="button" href="#/upload">
+              Upload images
+            </a>
+          )}
+        </>
+      }
+    >
+      <ErrorNote error={error} />
+      {batches && batches.length === 0 && <p className="empty">No batches yet.</p>}
+      {batches && batches.length > 0 && (
+        <table className="table" data-testid="batches">
+          <thead>
+            <tr>
+              <th>Submitted</th>
+              <th>Batch</th>
+              <th>Status</th>
+              <th>Progress</th>
+              <th>Model</th>
+              <th>By</th>
+            </tr>
+          </thead>
+          <tbody>
+            {batches.map((b) => (
+              <tr key={b.id} data-batch-id={b.id}>
+                <td>{when(b.createdAt)}</td>
+                <td>
+                  <a href={`#/batches/${b.id}`}>
+                    <code>{b.id.slice(0, 8)}</code>
+                  </a>
+                </td>
+                <td>
+                  <StatusBadge status={b.status} />
+                </td>
+                <td className="wide">
+                  <BatchProgress progress={b.progress} />
+                </td>
+                <td>{b.model}</td>
+                <td>{b.createdBy}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}

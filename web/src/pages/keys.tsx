@@ -1,0 +1,103 @@
+// API keys (admin): list, create (the secret is shown once), revoke.
+import { useState, type FormEvent } from 'react';
+import type { Client, Role } from '../api.js';
+import { ErrorNote, Page, when } from '../components/common.js';
+import { usePoll } from '../use-poll.js';
+
+interface Key {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export function KeysPage({ client }: { client: Client }) {
+  const { data, error, reload } = usePoll(() => client.get<{ keys: Key[] }>('/v1/keys'), 10_000);
+  const [name, setName] = useState('');
+  const [role, setRole] = useState<Role>('submitter');
+  const [created, setCreated] = useState<string>();
+  const [actionError, setActionError] = useState<Error>();
+
+  const create = async (e: FormEvent) => {
+    e.preventDefault();
+    setActionError(undefined);
+    try {
+      const res = await client.post<{ id: string; key: string }>('/v1/keys', { name, role });
+      setCreated(res.key);
+      setName('');
+      reload();
+    } catch (err) {
+      setActionError(err as Error);
+    }
+  };
+  const revoke = async (id: string) => {
+    if (!window.confirm(`Revoke key ${id}? Clients using it stop working at once.`)) return;
+    try {
+      await client.del(`/v1/keys/${id}`);
+      reload();
+    } catch (err) {
+      setActionError(err as Error);
+    }
+  };
+  return (
+    <Page title="API keys">
+      <form className="form-row" onSubmit={(e) => void create(e)}>
+        <input placeholder="name (who or what it is for)" value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} />
+        <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
+          <option value="viewer">viewer</option>
+          <option value="submitter">submitter</option>
+          <option value="operator">operator</option>
+          <option value="admin">admin</option>
+        </select>
+        <button type="submit">Create key</button>
+      </form>
+      {created && (
+        <p className="notice">
+          New key (shown once): <code>{created}</code>
+        </p>
+      )}
+      <ErrorNote error={error ?? actionError} />
+      {data && (
+        <table className="table" data-testid="keys">
+          <thead>
+            <tr>
+              <th>Id</th>
+              <th>Name</th>
+              <th>Role</th>
+              <th>Created</th>
+              <th>Last used</th>
+              <th>Expires</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {data.keys.map((k) => (
+              <tr key={k.id} className={k.revokedAt ? 'revoked' : ''}>
+                <td>
+                  <code>{k.id}</code>
+                </td>
+                <td>{k.name}</td>
+                <td>{k.role}</td>
+                <td>{when(k.createdAt)}</td>
+                <td>{when(k.lastUsedAt)}</td>
+                <td>{when(k.expiresAt)}</td>
+                <td>
+                  {k.revokedAt ? (
+                    `revoked ${when(k.revokedAt)}`
+                  ) : (
+                    <button type="button" onClick={() => void revoke(k.id)}>
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}

@@ -1,0 +1,81 @@
+// Queues with their counts; operators pause, resume and retry here, and
+// open Bull Board for the jobs themselves.
+import { useState } from 'react';
+import { atLeast, type Client, type Me } from '../api.js';
+import { ErrorNote, Page } from '../components/common.js';
+import { usePoll } from '../use-poll.js';
+
+interface QueueView {
+  name: string;
+  paused: boolean;
+  counts: Record<string, number>;
+}
+
+const COLUMNS = ['waiting', 'active', 'delayed', 'waiting-children', 'prioritized', 'failed', 'completed'];
+
+export function QueuesPage({ client, me }: { client: Client; me: Me }) {
+  const { data, error, reload } = usePoll(() => client.get<{ queues: QueueView[] }>('/v1/queues'), 2000);
+  const [actionError, setActionError] = useState<Error>();
+  const operator = atLeast(me.role, 'operator');
+  const act = async (queue: string, action: 'pause' | 'resume' | 'retry-failed') => {
+    setActionError(undefined);
+    try {
+      await client.post(`/v1/queues/${encodeURIComponent(queue)}/${action}`);
+      reload();
+    } catch (err) {
+      setActionError(err as Error);
+    }
+  };
+  return (
+    <Page
+      title="Queues"
+      actions={
+        operator && (
+          <a className="button" href="/admin/queues" target="_blank" rel="noreferrer">
+            Open Bull Board
+          </a>
+        )
+      }
+    >
+      <ErrorNote error={error ?? actionError} />
+      {data && (
+        <table className="table" data-testid="queues">
+          <thead>
+            <tr>
+              <th>Queue</th>
+              <th>State</th>
+              {COLUMNS.map((c) => (
+                <th key={c}>{c}</th>
+              ))}
+              {operator && <th />}
+            </tr>
+          </thead>
+          <tbody>
+            {data.queues.map((q) => (
+              <tr key={q.name}>
+                <td>{q.name}</td>
+                <td>
+                  <span className={`badge badge-${q.paused ? 'paused' : 'ok'}`}>{q.paused ? 'paused' : 'running'}</span>
+                </td>
+                {COLUMNS.map((c) => (
+                  <td key={c}>{q.counts[c] ?? 0}</td>
+                ))}
+                {operator && (
+                  <td className="row-actions">
+                    <button type="button" onClick={() => void act(q.name, q.paused ? 'resume' : 'pause')}>
+                      {q.paused ? 'Resume' : 'Pause'}
+                    </button>
+                    <button type="button" disabled={!q.counts.failed} onClick={() => void act(q.name, 'retry-failed')}>
+                      Retry failed
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {operator && <p className="hint">Bull Board asks for the API key as the password (any user name).</p>}
+    </Page>
+  );
+}

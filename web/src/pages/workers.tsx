@@ -1,0 +1,65 @@
+import type { Client } from '../api.js';
+import { ErrorNote, Page, when } from '../components/common.js';
+import { usePoll } from '../use-poll.js';
+
+interface Worker {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  device: string | null;
+  concurrency: number;
+  version: string;
+  jobsDone: number;
+  jobsFailed: number;
+  currentJobs: Array<{ queue: string; id: string; name: string; since: string }>;
+  lastSeen: string;
+  stoppedAt: string | null;
+  state: 'live' | 'missing';
+}
+
+export function WorkersPage({ client }: { client: Client }) {
+  const { data, error } = usePoll(() => client.get<{ workers: Worker[] }>('/v1/workers'), 3000);
+  return (
+    <Page title="Workers">
+      <ErrorNote error={error} />
+      {data?.workers.length === 0 && <p className="empty">No worker has registered in the last 24 hours.</p>}
+      {data && data.workers.length > 0 && (
+        <table className="table" data-testid="workers">
+          <thead>
+            <tr>
+              <th>State</th>
+              <th>Host / pid</th>
+              <th>Queues</th>
+              <th>Device</th>
+              <th>Concurrency</th>
+              <th>Done / failed</th>
+              <th>Now</th>
+              <th>Last seen</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.workers.map((w) => (
+              <tr key={w.id}>
+                <td>
+                  <span className={`badge badge-${w.stoppedAt ? 'stopped' : w.state}`}>{w.stoppedAt ? 'stopped' : w.state}</span>
+                </td>
+                <td>
+                  {w.host} / {w.pid}
+                </td>
+                <td>{w.queues.join(', ')}</td>
+                <td>{w.device ?? '—'}</td>
+                <td>{w.concurrency}</td>
+                <td>
+                  {w.jobsDone} / {w.jobsFailed}
+                </td>
+                <td>{w.currentJobs.length === 0 ? 'idle' : w.currentJobs.map((j) => `${j.queue}:${j.name}`).join(', ')}</td>
+                <td>{when(w.lastSeen)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}

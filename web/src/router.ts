@@ -1,0 +1,29 @@
+// Hash routes (#/batches/ID): the API serves one static page, nothing to rewrite.
+import { useEffect, useState } from 'react';
+
+export function useHashPath(): string {
+  const [path, setPath] = useState(() => window.location.hash.replace(/^#/, '') || '/batches');
+  useEffect(() => {
+    const onChange = () => setPath(window.location.hash.replace(/^#/, '') || '/batches');
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return path;
+}
+
+export const navigate = (path: string) => {
+  window.location.hash = path;
+};
+
+/** Matches "/batches/:id" against a path; returns the params or null. */
+export function match(pattern: string, path: string): Record<string, string> | null {
+  const p = pattern.split('/');
+  const s = path.split('?')[0]!.split('/');
+  if (p.length !== s.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < p.length; i++) {
+    if (p[i]!.startsWith(':')) params[p[i]!.slice(1)] = decodeURIComponent(s[i]!);
+    else if (p[i] !== s[i]) return null;
+  }
+  return params;
+}
