@@ -40,6 +40,10 @@ const API: RouteCase[] = [
   { method: 'GET', path: () => `/v1/batches/${ids.batch}`, needs: 'viewer' },
   { method: 'GET', path: () => `/v1/batches/${ids.batch}/results`, needs: 'viewer' },
   { method: 'GET', path: () => `/v1/images/${ids.image}/annotated.png`, needs: 'viewer' },
+  { method: 'GET', path: () => `/v1/images/${ids.image}/preview.jpg?size=64`, needs: 'viewer' },
+  { method: 'GET', path: () => '/v1/batches?limit=5', needs: 'viewer' },
+  { method: 'GET', path: () => '/v1/me', needs: 'viewer' },
+  { method: 'GET', path: () => '/v1/info', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/health', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/workers', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/alerts', needs: 'viewer' },
@@ -56,6 +60,7 @@ const API: RouteCase[] = [
   { method: 'POST', path: () => `/v1/alerts/${ids.alert}/silence`, needs: 'operator', body: json({ minutes: 5 }) },
   { method: 'GET', path: () => '/v1/backups', needs: 'operator' },
   { method: 'POST', path: () => '/v1/backups', needs: 'operator' },
+  { method: 'GET', path: () => `/v1/backups/${ids.backup}`, needs: 'operator' },
   { method: 'POST', path: () => `/v1/backups/${ids.backup}/verify`, needs: 'operator' },
   { method: 'GET', path: () => '/v1/queues', needs: 'viewer' },
   { method: 'POST', path: () => '/v1/queues/notify/pause', needs: 'operator' },
@@ -99,6 +104,18 @@ describe.each([...API, ...BOARD].map((c) => [`${c.method} ${c.path()}`, c] as co
       if (RANK[role] < RANK[c.needs]) expect(status, `${role} must be refused`).toBe(403);
       else expect([401, 403], `${role} must be let through (got ${status})`).not.toContain(status);
     }
+  });
+});
+
+describe('the matrix', () => {
+  it('covers every route /openapi.json describes, at the role it documents', async () => {
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { 'x-lookout-role': Role }>> };
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), template: p, role: op['x-lookout-role'] })));
+    const missing = documented.filter(({ method, template, role }) => {
+      const pattern = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+').replace(/\./g, '\\.')}(\\?.*)?$`);
+      return !API.some((c) => c.method === method && pattern.test(c.path()) && c.needs === role);
+    });
+    expect(missing).toEqual([]);
   });
 });
 
