@@ -1,10 +1,10 @@
-/// <reference lib="dom" />
 // The web console in a real browser: Debian's Chromium driven by
 // playwright-core against the real API, worker, model and photos. Signs in,
 // uploads the six photos through the file input, watches the batch complete,
 // opens astronaut.png and finds exactly one box drawn by the browser. Also:
 // each role sees only what it may use, /docs renders, Bull Board renders, and
 // no page logs an error (a Content-Security-Policy refusal would).
+// Browser-side code is passed as strings: the test's types are Node's, not the DOM's.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -73,8 +73,8 @@ describe('the web console', () => {
 
     await signIn(page, key);
     expect(await page.textContent('[data-testid=who]')).toContain('submitter');
-    expect(await page.evaluate(() => sessionStorage.getItem('lookout.apiKey'))).toBe(key);
-    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(await page.evaluate("sessionStorage.getItem('lookout.apiKey')")).toBe(key);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
 
     await page.click('nav >> text=Upload');
     await page.setInputFiles('[data-testid=file-input]', ALL_PHOTOS.map(photoPath));
@@ -94,7 +94,7 @@ describe('the web console', () => {
     expect(cards.every((c) => c.status === 'done')).toBe(true);
     expect(await page.textContent('[data-filename="astronaut.png"] [data-testid=count]')).toBe('face ×1');
     // Thumbnails really loaded (blob: URLs under the CSP).
-    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=image-grid] img')].length === 6 && [...document.querySelectorAll<HTMLImageElement>('[data-testid=image-grid] img')].every((i) => i.complete && i.naturalWidth > 0));
+    await page.waitForFunction(`(() => { const imgs = [...document.querySelectorAll('[data-testid=image-grid] img')]; return imgs.length === 6 && imgs.every((i) => i.complete && i.naturalWidth > 0); })()`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'console-batch.png'), fullPage: true });
 
     // The batch is in the list, completed.
@@ -105,10 +105,7 @@ describe('the web console', () => {
     await page.goto(`${url}/#/batches/${batchId}`);
     await page.click('[data-filename="astronaut.png"] a');
     await page.waitForSelector('[data-testid=image-view] img');
-    await page.waitForFunction(() => {
-      const img = document.querySelector<HTMLImageElement>('[data-testid=image-view] img');
-      return img !== null && img.complete && img.naturalWidth > 0;
-    });
+    await page.waitForFunction(`(() => { const img = document.querySelector('[data-testid=image-view] img'); return img !== null && img.complete && img.naturalWidth > 0; })()`);
     const boxes = page.locator('[data-testid=image-view] [data-testid=box]');
     expect(await boxes.count()).toBe(1);
     expect(await boxes.first().getAttribute('data-label')).toBe('face');
