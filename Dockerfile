@@ -8,6 +8,7 @@ COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
 # Dependencies first (cached while only sources change); the build runs below.
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY src ./src
+COPY web ./web
 RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
