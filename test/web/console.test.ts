@@ -11,7 +11,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
-import { ALL_PHOTOS, EXPECTED_FACES, photoPath } from '../helpers/photos.js';
+import { ALL_PHOTOS, EXPECTED_FACES, photoPath, readPhoto } from '../helpers/photos.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -122,6 +122,29 @@ describe('the web console', () => {
     expect(existsSync(path.join(ARTIFACTS, 'console-astronaut.png'))).toBe(true);
     await page.context().close();
   }, 240_000);
+
+  it('uploads by drag and drop, with a progress bar', async () => {
+    const page = await newPage();
+    await signIn(page, await env.key(services, 'submitter'));
+    await page.goto(`${url}/#/upload`);
+    await page.waitForSelector('[data-testid=dropzone]');
+    const camera = (await readPhoto('camera.png')).toString('base64');
+    const dataTransfer = await page.evaluateHandle(
+      `(() => { const dt = new DataTransfer(); const bytes = Uint8Array.from(atob('${camera}'), (c) => c.charCodeAt(0)); dt.items.add(new File([bytes], 'dropped-camera.png', { type: 'image/png' })); return dt; })()`,
+    );
+    await page.dispatchEvent('[data-testid=dropzone]', 'drop', { dataTransfer });
+    await page.waitForSelector('text=1 file');
+    // The bar is up only while bytes go out: record that it appeared.
+    await page.evaluate(
+      `window.sawProgress = false; new MutationObserver(() => { if (document.querySelector('[data-testid=upload-progress]')) window.sawProgress = true; }).observe(document.body, { subtree: true, childList: true });`,
+    );
+    await page.click('[data-testid=upload]');
+    await page.waitForURL(/#\/batches\/[0-9a-f-]{36}$/, { timeout: 30_000 });
+    expect(await page.evaluate('window.sawProgress')).toBe(true);
+    await page.waitForSelector('.page-header [data-testid=status]:text-is("completed")', { timeout: 60_000 });
+    expect(await page.textContent('[data-filename="dropped-camera.png"] [data-testid=count]')).toBe('face ×1');
+    await page.context().close();
+  }, 120_000);
 
   it('shows each role only what it may use', async () => {
     const navFor = async (role: 'viewer' | 'submitter' | 'operator' | 'admin') => {
