@@ -2,7 +2,7 @@
 // the API (fetched with the key) under an SVG whose viewBox is the full
 // image's pixel size, so boxes in image pixels land where they belong at any
 // display size.
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState, type RefObject } from 'react';
 import type { Client, Detection } from '../api.js';
 
 const COLORS = ['#ff3b30', '#34c759', '#0a84ff', '#ff9f0a', '#bf5af2', '#64d2ff', '#ffd60a'];
@@ -34,6 +34,23 @@ export function useObjectUrl(client: Client, path: string | null): { url?: strin
   return state;
 }
 
+/** True once the element has come near the viewport (a grid of thousands fetches what is seen). */
+function useSeen(ref: RefObject<HTMLElement | null>, eager: boolean): boolean {
+  const [seen, setSeen] = useState(eager);
+  useEffect(() => {
+    if (seen || !ref.current) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        setSeen(true);
+        observer.disconnect();
+      }
+    }, { rootMargin: '400px' });
+    observer.observe(ref.current);
+    return () => observer.disconnect();
+  }, [ref, seen]);
+  return seen;
+}
+
 export function DetectionImage({
   client,
   imageId,
@@ -44,6 +61,7 @@ export function DetectionImage({
   showLabels,
   alt,
   maxHeight,
+  lazy = false,
 }: {
   client: Client;
   imageId: string;
@@ -55,12 +73,16 @@ export function DetectionImage({
   alt: string;
   /** CSS length the picture may not exceed in height (the large view: most of the window). */
   maxHeight?: string;
+  /** Fetch the preview only when it scrolls near the viewport. */
+  lazy?: boolean;
 }) {
-  const { url, error } = useObjectUrl(client, `/v1/images/${imageId}/preview.jpg?size=${size}`);
+  const box = useRef<HTMLDivElement>(null);
+  const seen = useSeen(box, !lazy);
+  const { url, error } = useObjectUrl(client, seen ? `/v1/images/${imageId}/preview.jpg?size=${size}` : null);
   // Stroke and text in image pixels, so they look the same at any image size.
   const unit = Math.max(width, height) / 400;
   return (
-    <div className="detection-image" style={{ aspectRatio: `${width} / ${height}`, ...(maxHeight ? { maxWidth: `calc(${maxHeight} * ${width / height})` } : {}) }}>
+    <div ref={box} className="detection-image" style={{ aspectRatio: `${width} / ${height}`, ...(maxHeight ? { maxWidth: `calc(${maxHeight} * ${width / height})` } : {}) }}>
       {url ? <img src={url} alt={alt} /> : <div className="image-placeholder">{error ?? 'loading…'}</div>}
       <svg viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" aria-label={`${detections.length} detections`} data-testid="boxes">
         {detections.map((d, i) => {

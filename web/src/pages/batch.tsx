@@ -4,15 +4,22 @@ import { isFinished, type BatchResults, type BatchSummary, type Client } from '.
 import { BatchProgress, ErrorNote, labelCounts, Page, StatusBadge, when } from '../components/common.js';
 import { DetectionImage } from '../components/detection-image.js';
 import { usePoll } from '../use-poll.js';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 
 export function BatchPage({ client, batchId }: { client: Client; batchId: string }) {
   const [finished, setFinished] = useState(false);
+  // The status is cheap and polled every second; the results (every image
+  // with its detections) are fetched again only when an image has finished.
+  const last = useRef<{ finishedImages: number; results: BatchResults } | null>(null);
   const { data, error } = usePoll(
     async () => {
-      const [batch, results] = await Promise.all([client.get<BatchSummary>(`/v1/batches/${batchId}`), client.get<BatchResults>(`/v1/batches/${batchId}/results`)]);
+      const batch = await client.get<BatchSummary>(`/v1/batches/${batchId}`);
+      const finishedImages = batch.progress.done + batch.progress.failed;
+      if (!last.current || last.current.finishedImages !== finishedImages || isFinished(batch.status)) {
+        last.current = { finishedImages, results: await client.get<BatchResults>(`/v1/batches/${batchId}/results`) };
+      }
       if (isFinished(batch.status)) setFinished(true);
-      return { batch, results };
+      return { batch, results: last.current.results };
     },
     1000,
     !finished,
@@ -44,7 +51,7 @@ export function BatchPage({ client, batchId }: { client: Client; batchId: string
           <li key={img.id} className={`card card-${img.status}`} data-filename={img.filename} data-status={img.status}>
             <a href={`#/batches/${batchId}/images/${img.id}`} title={img.filename}>
               {img.status === 'done' && img.width && img.height ? (
-                <DetectionImage client={client} imageId={img.id} width={img.width} height={img.height} detections={img.detections} size={320} showLabels={false} alt={img.filename} />
+                <DetectionImage client={client} imageId={img.id} width={img.width} height={img.height} detections={img.detections} size={320} showLabels={false} alt={img.filename} lazy />
               ) : (
                 <div className="image-placeholder">{img.status === 'failed' ? '✕' : img.status + '…'}</div>
               )}

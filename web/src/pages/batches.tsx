@@ -4,17 +4,34 @@ import { atLeast, type BatchSummary, type Client, type Me } from '../api.js';
 import { BatchProgress, ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 
+const PAGE = 50;
+
 export function BatchesPage({ client, me }: { client: Client; me: Me }) {
   const [mine, setMine] = useState(false);
-  const { data, error } = usePoll(() => client.get<{ batches: BatchSummary[] }>(`/v1/batches?limit=50${mine ? '&mine=true' : ''}`), 2000);
+  // Pages go back in time by createdAt; the first page is the live one.
+  const [pages, setPages] = useState<string[]>([]);
+  const before = pages[pages.length - 1];
+  const { data, error } = usePoll(
+    () => client.get<{ batches: BatchSummary[] }>(`/v1/batches?limit=${PAGE}${mine ? '&mine=true' : ''}${before ? `&before=${encodeURIComponent(before)}` : ''}`),
+    2000,
+  );
   const batches = data?.batches;
+  const older = batches && batches.length === PAGE ? batches[batches.length - 1]!.createdAt : undefined;
   return (
     <Page
       title="Batches"
       actions={
         <>
           <label className="inline">
-            <input type="checkbox" checked={mine} onChange={(e) => setMine(e.target.checked)} /> only mine
+            <input
+              type="checkbox"
+              checked={mine}
+              onChange={(e) => {
+                setMine(e.target.checked);
+                setPages([]);
+              }}
+            />{' '}
+            only mine
           </label>
           {atLeast(me.role, 'submitter') && (
             <a className="button" href="#/upload">
@@ -60,6 +77,18 @@ export function BatchesPage({ client, me }: { client: Client; me: Me }) {
           </tbody>
         </table>
       )}
+      <div className="pager">
+        {pages.length > 0 && (
+          <button type="button" className="link" onClick={() => setPages([])}>
+            ← Newest
+          </button>
+        )}
+        {older && (
+          <button type="button" className="link" onClick={() => setPages((p) => [...p, older])}>
+            Older →
+          </button>
+        )}
+      </div>
     </Page>
   );
 }
