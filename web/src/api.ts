@@ -80,22 +80,37 @@ async function errorFrom(res: Response): Promise<ApiError> {
   }
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export class Client {
   constructor(readonly key: string) {}
+
+  /**
+   * A GET that waits out the per-key rate limit (429 + Retry-After, up to
+   * three times): a grid of previews can pass RATE_LIMIT_PER_MINUTE.
+   */
+  private async fetchGet(path: string): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      const res = await fetch(path, { headers: this.headers() });
+      if (res.status !== 429 || attempt >= 3) return res;
+      const wait = Math.min(60, Math.max(1, Number(res.headers.get('retry-after')) || 5));
+      await sleep(wait * 1000);
+    }
+  }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return { Authorization: `Bearer ${this.key}`, ...extra };
   }
 
   async get<T>(path: string): Promise<T> {
-    const res = await fetch(path, { headers: this.headers() });
+    const res = await this.fetchGet(path);
     if (!res.ok) throw await errorFrom(res);
     return (await res.json()) as T;
   }
 
   /** GET that also returns a non-2xx body of the expected shape (e.g. /v1/health's 503). */
   async getAny<T>(path: string): Promise<{ status: number; body: T }> {
-    const res = await fetch(path, { headers: this.headers() });
+    const res = await this.fetchGet(path);
     if (res.status === 401 || res.status === 403 || res.status === 404) throw await errorFrom(res);
     return { status: res.status, body: (await res.json()) as T };
   }
@@ -118,7 +133,7 @@ export class Client {
 
   /** An image route as a blob: URL (an <img> cannot send the key). The caller revokes it. */
   async objectUrl(path: string): Promise<string> {
-    const res = await fetch(path, { headers: this.headers() });
+    const res = await this.fetchGet(path);
     if (!res.ok) throw await errorFrom(res);
     return URL.createObjectURL(await res.blob());
   }
