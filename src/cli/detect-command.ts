@@ -3,7 +3,6 @@
 // object; the command exits 1 if any file failed.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { createDetectorCache } from '../workers/detector-cache.js';
@@ -16,6 +15,7 @@ import {
   type Detector,
   type Device,
 } from '../detection/index.js';
+import { annotationPathFor } from './annotation-path.js';
 
 export interface DetectCommandOptions {
   files: string[];
@@ -44,15 +44,6 @@ async function readInput(file: string): Promise<Buffer> {
     if (code === 'EISDIR') throw new DetectionError('unsupported_format', `${file} is a directory, not an image`);
     throw err;
   }
-}
-
-/** DIR/<basename>.png, with -2, -3... when two inputs share a basename. */
-function annotationPathFor(dir: string, file: string, taken: Set<string>): string {
-  const stem = path.basename(file, path.extname(file)) || 'image';
-  let name = `${stem}.png`;
-  for (let n = 2; taken.has(name); n++) name = `${stem}-${n}.png`;
-  taken.add(name);
-  return path.join(dir, name);
 }
 
 async function detectOne(

@@ -9,7 +9,6 @@
 
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +30,7 @@ import { baseRequestBytes, filePartBytes, FileChangedError, multipartBody, newBo
 import { createProgress, type SubmitProgress } from './submit-progress.js';
 import { splitIntoRequests, type PlannedRequest } from './submit-split.js';
 import { formatSummary } from './submit-summary.js';
+import { annotationPathFor } from './annotation-path.js';
 
 export interface SubmitCommandOptions {
   paths: string[];
@@ -85,15 +85,6 @@ const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 
 function listFiles(files: Array<{ file: string }>, max = 8): string {
   const names = files.slice(0, max).map((f) => f.file);
   return files.length > max ? `${names.join(', ')} and ${files.length - max} more` : names.join(', ');
-}
-
-/** DIR/<basename>.png, with -2, -3... when two images share a basename (as lookout detect names them). */
-function annotationPathFor(dir: string, file: string, taken: Set<string>): string {
-  const stem = path.basename(file, path.extname(file)) || 'image';
-  let name = `${stem}.png`;
-  for (let n = 2; taken.has(name); n++) name = `${stem}-${n}.png`;
-  taken.add(name);
-  return path.join(dir, name);
 }
 
 /** The model to ask for, checked against the server's list before anything is uploaded. */

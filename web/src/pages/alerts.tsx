@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { atLeast, type Client, type Me } from '../api.js';
 import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
+import { useAction } from '../use-action.js';
 
 interface Alert {
   id: string;
@@ -20,15 +21,8 @@ interface Alert {
 export function AlertsPage({ client, me }: { client: Client; me: Me }) {
   const [status, setStatus] = useState('');
   const { data, error, reload } = usePoll(() => client.get<{ alerts: Alert[] }>(`/v1/alerts${status ? `?status=${status}` : ''}`), 5000);
-  const [actionError, setActionError] = useState<Error>();
-  const silence = async (id: string) => {
-    try {
-      await client.post(`/v1/alerts/${id}/silence`, { minutes: 60 });
-      reload();
-    } catch (err) {
-      setActionError(err as Error);
-    }
-  };
+  const { run, error: actionError } = useAction(reload);
+  const silence = (id: string) => run(() => client.post(`/v1/alerts/${id}/silence`, { minutes: 60 }));
   const operator = atLeast(me.role, 'operator');
   return (
     <Page

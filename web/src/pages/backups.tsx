@@ -1,7 +1,7 @@
-import { useState } from 'react';
 import { formatBytes, type Client } from '../api.js';
 import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
+import { useAction } from '../use-action.js';
 
 interface Backup {
   id: string;
@@ -17,16 +17,8 @@ interface Backup {
 
 export function BackupsPage({ client }: { client: Client }) {
   const { data, error, reload } = usePoll(() => client.get<{ backups: Backup[] }>('/v1/backups'), 3000);
-  const [actionError, setActionError] = useState<Error>();
-  const act = async (path: string) => {
-    setActionError(undefined);
-    try {
-      await client.post(path);
-      reload();
-    } catch (err) {
-      setActionError(err as Error);
-    }
-  };
+  const { run, error: actionError } = useAction(reload);
+  const act = (path: string) => run(() => client.post(path));
   return (
     <Page
       title="Backups"

@@ -3,6 +3,7 @@ import { useState, type FormEvent } from 'react';
 import type { Client, Role } from '../api.js';
 import { ErrorNote, Page, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
+import { useAction } from '../use-action.js';
 
 interface Key {
   id: string;
@@ -19,28 +20,19 @@ export function KeysPage({ client }: { client: Client }) {
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('submitter');
   const [created, setCreated] = useState<string>();
-  const [actionError, setActionError] = useState<Error>();
+  const { run, error: actionError } = useAction(reload);
 
-  const create = async (e: FormEvent) => {
+  const create = (e: FormEvent) => {
     e.preventDefault();
-    setActionError(undefined);
-    try {
+    return run(async () => {
       const res = await client.post<{ id: string; key: string }>('/v1/keys', { name, role });
       setCreated(res.key);
       setName('');
-      reload();
-    } catch (err) {
-      setActionError(err as Error);
-    }
+    });
   };
   const revoke = async (id: string) => {
     if (!window.confirm(`Revoke key ${id}? Clients using it stop working at once.`)) return;
-    try {
-      await client.del(`/v1/keys/${id}`);
-      reload();
-    } catch (err) {
-      setActionError(err as Error);
-    }
+    await run(() => client.del(`/v1/keys/${id}`));
   };
   return (
     <Page title="API keys">

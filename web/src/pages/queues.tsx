@@ -1,9 +1,9 @@
 // Queues with their counts; operators pause, resume and retry here, and
 // open Bull Board for the jobs themselves.
-import { useState } from 'react';
 import { atLeast, type Client, type Me } from '../api.js';
 import { ErrorNote, Page } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
+import { useAction } from '../use-action.js';
 
 interface QueueView {
   name: string;
@@ -15,17 +15,9 @@ const COLUMNS = ['waiting', 'active', 'delayed', 'waiting-children', 'prioritize
 
 export function QueuesPage({ client, me }: { client: Client; me: Me }) {
   const { data, error, reload } = usePoll(() => client.get<{ queues: QueueView[] }>('/v1/queues'), 2000);
-  const [actionError, setActionError] = useState<Error>();
+  const { run, error: actionError } = useAction(reload);
   const operator = atLeast(me.role, 'operator');
-  const act = async (queue: string, action: 'pause' | 'resume' | 'retry-failed') => {
-    setActionError(undefined);
-    try {
-      await client.post(`/v1/queues/${encodeURIComponent(queue)}/${action}`);
-      reload();
-    } catch (err) {
-      setActionError(err as Error);
-    }
-  };
+  const act = (queue: string, action: 'pause' | 'resume' | 'retry-failed') => run(() => client.post(`/v1/queues/${encodeURIComponent(queue)}/${action}`));
   return (
     <Page
       title="Queues"
