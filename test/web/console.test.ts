@@ -180,6 +180,34 @@ describe('the web console', () => {
     expect(admin.nav).toContain('Keys');
   });
 
+  it('lets an operator pause and resume a queue, and an admin create a key, from the pages', async () => {
+    const page = await newPage();
+    await signIn(page, await env.key(services, 'operator'));
+    await page.goto(`${url}/#/queues`);
+    const notify = page.locator('[data-testid=queues] tr', { hasText: 'notify' });
+    await notify.locator('button', { hasText: 'Pause' }).click();
+    await notify.locator('.badge', { hasText: 'paused' }).waitFor();
+    expect(await services.queues.get('notify')!.isPaused()).toBe(true);
+    await notify.locator('button', { hasText: 'Resume' }).click();
+    await notify.locator('.badge', { hasText: 'running' }).waitFor();
+    expect(await services.queues.get('notify')!.isPaused()).toBe(false);
+    await page.context().close();
+
+    const admin = await newPage();
+    await signIn(admin, await env.key(services, 'admin'));
+    await admin.goto(`${url}/#/keys`);
+    await admin.fill('input[placeholder^=name]', 'made-in-the-console');
+    await admin.selectOption('[data-testid=keys] >> xpath=preceding::select[1]', 'viewer');
+    await admin.click('button:text-is("Create key")');
+    const shown = await admin.textContent('.notice code');
+    expect(shown).toMatch(/^lk_[0-9a-f]{8}_/);
+    await admin.waitForSelector('[data-testid=keys] td:text-is("made-in-the-console")');
+    // The new key works, with the role chosen.
+    const me = await fetch(`${url}/v1/me`, { headers: { authorization: `Bearer ${shown}` } });
+    expect(((await me.json()) as { role: string }).role).toBe('viewer');
+    await admin.context().close();
+  });
+
   it('shows workers and health', async () => {
     const page = await newPage();
     await signIn(page, await env.key(services, 'viewer'));
