@@ -5,7 +5,8 @@
 // Options: --images N (engine, default 504), --pipeline-images N (default 312),
 // --batch-size N (default 52), --latency-samples N (default 30),
 // --backup-mb N (default 220), --models a,b (engine), --photos DIR,
-// --skip-engine, --skip-pipeline, --skip-backup, --no-write, --json.
+// --client-images N (default 312), --skip-engine, --skip-pipeline,
+// --skip-backup, --skip-client, --no-write, --json.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
 // creates and drops its own databases).
 
@@ -20,6 +21,7 @@ import { loadConfig } from '../config/config.js';
 import { bareLoop, detectorLoop, engineTable, type Row } from './engine-bench.js';
 import { runPipelineBench, type PipelineBenchResult } from './pipeline-bench.js';
 import { runBackupBench, type BackupBenchResult } from './backup-bench.js';
+import { runClientBench, type ClientBenchResult } from './client-bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -77,6 +79,18 @@ function backupTable(r: BackupBenchResult): string {
   ].join('\n');
 }
 
+function clientTable(r: ClientBenchResult): string {
+  const rate = (s: number) => `${s.toFixed(2)} s, ${(r.megabytes / s).toFixed(0)} MB/s, ${(r.images / s).toFixed(0)} images/s`;
+  return [
+    '| measure | value |',
+    '|---|---:|',
+    `| upload: ${r.images} images, ${r.megabytes.toFixed(1)} MB, one request, bare fetch of a FormData built in memory | ${rate(r.bareSeconds)} |`,
+    `| upload: the same with \`lookout submit DIR --json\` (folder walk, sniffing, streamed from disk, byte-counted) | ${rate(r.submitSeconds)} |`,
+    `| ratio, submit to bare | ${(r.bareSeconds / r.submitSeconds).toFixed(2)} |`,
+    ...r.routes.map((x) => `| \`GET /v1/images/:id/${x.route}\`: p50 per request, mean size | ${x.p50Ms.toFixed(1)} ms, ${(x.bytes / 1024).toFixed(0)} KiB |`),
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -89,6 +103,8 @@ async function main(): Promise<void> {
       'skip-engine': { type: 'boolean', default: false },
       'skip-pipeline': { type: 'boolean', default: false },
       'skip-backup': { type: 'boolean', default: false },
+      'skip-client': { type: 'boolean', default: false },
+      'client-images': { type: 'string', default: '312' },
       'backup-mb': { type: 'string', default: '220' },
       'no-write': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -143,6 +159,14 @@ async function main(): Promise<void> {
       await replaceSection('pipeline-bench', `Measured on ${machine()}; API, detect worker and ops worker in one process (\`lookout all\`).\n\n${pipelineTable(result)}`);
     }
     pipelineJson = result;
+  }
+
+  if (!values['skip-client']) {
+    const result = await runClientBench({ photos, images: positive('client-images', values['client-images']), rounds: 3, env: process.env });
+    log(`\n${clientTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection('client-bench', `Measured on ${machine()}; the API alone (nothing detects during the uploads), client and server on the same 2 cores; best of 3 alternating rounds.\n\n${clientTable(result)}`);
+    }
   }
 
   if (!values['skip-backup']) {

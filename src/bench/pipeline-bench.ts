@@ -49,7 +49,7 @@ const percentile = (xs: number[], p: number): number => {
 };
 
 /** Unique copies of the photos (a trailer after the image data): same decode work, no cache hits. */
-async function writeVariants(photos: string[], count: number, dir: string, tag: string): Promise<string[]> {
+export async function writeVariants(photos: string[], count: number, dir: string, tag: string): Promise<string[]> {
   const originals = await Promise.all(photos.map(async (p) => ({ name: path.basename(p), bytes: await readFile(p) })));
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
@@ -62,7 +62,7 @@ async function writeVariants(photos: string[], count: number, dir: string, tag: 
 }
 
 /** Request bodies built before any timing starts: reading the client's files is not Lookout's work. */
-async function buildForms(files: string[], batchSize: number): Promise<FormData[]> {
+export async function buildForms(files: string[], batchSize: number): Promise<FormData[]> {
   const forms: FormData[] = [];
   for (let i = 0; i < files.length; i += batchSize) {
     const form = new FormData();
@@ -89,14 +89,14 @@ const busySince = (start: ReturnType<typeof cpuSample>): number => {
   return start && now ? now.busy - start.busy : NaN;
 };
 
-async function upload(url: string, key: string, form: FormData): Promise<string> {
+export async function upload(url: string, key: string, form: FormData): Promise<string> {
   const res = await fetch(`${url}/v1/batches`, { method: 'POST', body: form, headers: { authorization: `Bearer ${key}` } });
   const body = (await res.json()) as { id?: string; error?: unknown };
   if (res.status !== 202 || !body.id) throw new Error(`upload failed: ${res.status} ${JSON.stringify(body)}`);
   return body.id;
 }
 
-async function waitDone(url: string, key: string, id: string, pollMs: number): Promise<void> {
+export async function waitDone(url: string, key: string, id: string, pollMs: number): Promise<void> {
   for (;;) {
     const res = await fetch(`${url}/v1/batches/${id}`, { headers: { authorization: `Bearer ${key}` } });
     const body = (await res.json()) as { status: string };

@@ -29,7 +29,7 @@ export class FileChangedError extends Error {
 }
 
 const FILE_FIELD = 'images';
-const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
 
 const CONTENT_TYPES: Record<ImageFormat, string> = {
   jpeg: 'image/jpeg',

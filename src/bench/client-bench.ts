@@ -1,0 +1,117 @@
+// Client part of `npm run bench`: `lookout submit` (multipart streamed from
+// disk, byte-counted for its progress bar) against a bare fetch of the same
+// images built in memory, to the same API; and what the console's image
+// routes cost per request (preview.jpg at thumbnail and large size, against
+// annotated.png). Own database and queue prefix, removed afterwards.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createApiKey } from '../auth/api-keys.js';
+import { runSubmitCommand } from '../cli/submit-command.js';
+import { loadConfig } from '../config/config.js';
+import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
+import { openServices } from '../runtime/services.js';
+import { deleteQueueKeys, dropDatabase } from '../runtime/scratch-resources.js';
+import { median } from './engine-bench.js';
+import { buildForms, upload, waitDone, writeVariants } from './pipeline-bench.js';
+
+export interface ClientBenchOptions {
+  photos: string[];
+  images: number;
+  rounds: number;
+  env: Record<string, string | undefined>;
+}
+
+export interface ClientBenchResult {
+  images: number;
+  megabytes: number;
+  bareSeconds: number;
+  submitSeconds: number;
+  routes: Array<{ route: string; p50Ms: number; bytes: number }>;
+}
+
+const nullStream = () => new Writable({ write: (_c, _e, done) => done() });
+
+export async function runClientBench(options: ClientBenchOptions): Promise<ClientBenchResult> {
+  const tag = randomBytes(3).toString('hex');
+  const work = await mkdtemp(path.join(os.tmpdir(), 'lookout-bench-client-'));
+  const adminUrl = new URL(options.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  const dbUrl = new URL(adminUrl);
+  dbUrl.pathname = `/lookout_bench_${tag}`;
+  adminUrl.pathname = '/postgres';
+  const prefix = `bench_${tag}`;
+  // The per-key limits are not what is measured here.
+  const config = loadConfig({ ...options.env, DATABASE_URL: dbUrl.toString(), LOOKOUT_QUEUE_PREFIX: prefix, BLOB_DIR: path.join(work, 'blobs'), LOG_LEVEL: 'warn', LOG_FORMAT: 'json', RATE_LIMIT_PER_MINUTE: '1000000', RATE_LIMIT_UPLOADS_PER_MINUTE: '1000000' });
+  const services = openServices(config, pino({ level: 'warn' }));
+  try {
+    await prepareDatabase(services);
+    const api = await startApi(services, 0);
+    const url = `http://127.0.0.1:${api.port}`;
+    try {
+      const { token } = await createApiKey(services.pool, { name: 'bench', role: 'submitter', actor: 'bench' });
+      let bareSeconds = Infinity;
+      let submitSeconds = Infinity;
+      let bytes = 0;
+      // Alternating rounds, best of each: the machine is noisy. Fresh bytes
+      // every round, so neither side is answered from an earlier upload.
+      for (let round = 0; round < options.rounds; round++) {
+        const bareFiles = await writeVariants(options.photos, options.images, work, `bare${round}`);
+        bytes = (await Promise.all(bareFiles.map((f) => stat(f)))).reduce((n, s) => n + s.size, 0);
+        const [form] = await buildForms(bareFiles, options.images);
+        let t = performance.now();
+        await upload(url, token, form!);
+        bareSeconds = Math.min(bareSeconds, (performance.now() - t) / 1000);
+
+        const dir = await mkdtemp(path.join(work, `submit${round}-`));
+        await writeVariants(options.photos, options.images, dir, `submit${round}`);
+        t = performance.now();
+        const code = await runSubmitCommand(
+          { paths: [dir], wait: false, json: true },
+          { env: { LOOKOUT_URL: url, LOOKOUT_API_KEY: token }, out: () => undefined, err: nullStream() },
+        );
+        submitSeconds = Math.min(submitSeconds, (performance.now() - t) / 1000);
+        if (code !== 0) throw new Error(`lookout submit exited ${code}`);
+      }
+
+      // The image routes, on finished images.
+      const detect = await startWorkerProcess(services, { queues: ['detect'], concurrency: 2 });
+      const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 2 });
+      const routes: ClientBenchResult['routes'] = [];
+      try {
+        const [form] = await buildForms(await writeVariants(options.photos, options.photos.length, work, 'routes'), options.photos.length);
+        const id = await upload(url, token, form!);
+        await waitDone(url, token, id, 20);
+        const res = await fetch(`${url}/v1/batches/${id}/results`, { headers: { authorization: `Bearer ${token}` } });
+        const images = ((await res.json()) as { images: Array<{ id: string }> }).images;
+        for (const route of ['preview.jpg?size=320', 'preview.jpg?size=1600', 'annotated.png']) {
+          const times: number[] = [];
+          let size = 0;
+          for (let i = 0; i < 5; i++) {
+            for (const img of images) {
+              const t = performance.now();
+              const r = await fetch(`${url}/v1/images/${img.id}/${route}`, { headers: { authorization: `Bearer ${token}` } });
+              size += (await r.arrayBuffer()).byteLength;
+              times.push(performance.now() - t);
+            }
+          }
+          routes.push({ route, p50Ms: median(times), bytes: size / times.length });
+        }
+      } finally {
+        await detect.close();
+        await ops.close();
+      }
+      return { images: options.images, megabytes: bytes / 1e6, bareSeconds, submitSeconds, routes };
+    } finally {
+      await api.close();
+    }
+  } finally {
+    await services.close();
+    await deleteQueueKeys(config.redisUrl, prefix).catch(() => undefined);
+    await dropDatabase(adminUrl.toString(), dbUrl.pathname.slice(1)).catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  }
+}
