@@ -51,6 +51,8 @@ const batchResultsSchema = z.object({
       filename: z.string(),
       width: z.number().nullable(),
       height: z.number().nullable(),
+      // The model file that answered (name, version, sha256), as lookout detect prints it.
+      model: z.object({ name: z.string(), version: z.string().nullable(), sha256: z.string().nullable() }).optional(),
       status: z.enum(['queued', 'running', 'done', 'failed']),
       error: z.object({ code: z.string(), message: z.string().nullable() }).nullable(),
       detections: z.array(detectionSchema),

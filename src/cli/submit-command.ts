@@ -269,7 +269,7 @@ async function submit(ctx: Context): Promise<number> {
       const ids = { file: u.image.file, batchId: u.batchId, imageId: u.imageId };
       const line =
         r?.status === 'done'
-          ? { ...ids, width: r.width, height: r.height, model: { name: model }, detections: r.detections }
+          ? { ...ids, width: r.width, height: r.height, model: r.model ?? { name: model }, detections: r.detections }
           : { ...ids, error: r?.error ? { code: r.error.code, message: r.error.message ?? '' } : { code: 'not_finished', message: `image is ${r?.status ?? 'missing from the results'}` } };
       ctx.deps.out(`${JSON.stringify(line)}\n`);
     }

@@ -114,7 +114,7 @@ describe('lookout submit', () => {
       expect(Object.keys(line)).toEqual(['file', 'batchId', 'imageId', 'width', 'height', 'model', 'detections']);
       expect(line.batchId).toMatch(UUID);
       expect(line.imageId).toMatch(UUID);
-      expect(line.model).toEqual({ name: 'blazeface-back' });
+      expect(line.model).toEqual({ name: 'blazeface-back', version: expect.any(String), sha256: '427cbbe0fc41448d09e1dc9cfabe2423d997cf2faaeab91fadd09a510b63b8e2' });
     }
     const astronaut = lines[0]!;
     expect([astronaut.width, astronaut.height]).toEqual([512, 512]);

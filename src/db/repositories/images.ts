@@ -28,6 +28,9 @@ export interface ImageRecord {
   width: number | null;
   height: number | null;
   cacheHit: boolean;
+  /** Of the model that answered; null until done. */
+  modelVersion: string | null;
+  modelSha256: string | null;
 }
 
 export interface ImageWithDetections extends ImageRecord {
@@ -36,7 +39,7 @@ export interface ImageWithDetections extends ImageRecord {
 
 const IMAGE_COLUMNS = `i.id, i.batch_id AS "batchId", i.filename, i.sha256, i.bytes::int AS bytes, i.blob_key AS "blobKey",
   i.model, i.min_score AS "minScore", i.status, i.error_code AS "errorCode", i.error_message AS "errorMessage",
-  i.width, i.height, i.cache_hit AS "cacheHit"`;
+  i.width, i.height, i.cache_hit AS "cacheHit", i.model_version AS "modelVersion", i.model_sha256 AS "modelSha256"`;
 
 // Detections as the CLI prints them, built in SQL, in rank order.
 const DETECTIONS_JSON = `coalesce((
