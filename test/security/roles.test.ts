@@ -41,6 +41,7 @@ const API: RouteCase[] = [
   { method: 'GET', path: () => `/v1/batches/${ids.batch}/results`, needs: 'viewer' },
   { method: 'GET', path: () => `/v1/images/${ids.image}/annotated.png`, needs: 'viewer' },
   { method: 'GET', path: () => `/v1/images/${ids.image}/preview.jpg?size=64`, needs: 'viewer' },
+  { method: 'GET', path: () => `/v1/images/${ids.image}/original`, needs: 'viewer' },
   { method: 'GET', path: () => '/v1/batches?limit=5', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/me', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/info', needs: 'viewer' },

@@ -9,10 +9,11 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
 import { ALL_PHOTOS, EXPECTED_FACES, photoPath, readPhoto } from '../helpers/photos.js';
-import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { authed, createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.resolve('test/artifacts');
@@ -32,6 +33,20 @@ async function newPage(options: { httpCredentials?: { username: string; password
     if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
   });
   return page;
+}
+
+/**
+ * Waits until `count` images match and all have decoded. A function, not a
+ * string: Playwright polls strings with eval, which the page's CSP forbids.
+ */
+async function imagesLoaded(page: Page, selector: string, count: number): Promise<void> {
+  await page.waitForFunction(
+    ([sel, n]) => {
+      const imgs = [...(globalThis as any).document.querySelectorAll(sel)] as Array<{ complete: boolean; naturalWidth: number }>;
+      return imgs.length === n && imgs.every((i) => i.complete && i.naturalWidth > 0);
+    },
+    [selector, count] as const,
+  );
 }
 
 async function signIn(page: Page, key: string): Promise<void> {
@@ -94,7 +109,7 @@ describe('the web console', () => {
     expect(cards.every((c) => c.status === 'done')).toBe(true);
     expect(await page.textContent('[data-filename="astronaut.png"] [data-testid=count]')).toBe('face ×1');
     // Thumbnails really loaded (blob: URLs under the CSP).
-    await page.waitForFunction(`(() => { const imgs = [...document.querySelectorAll('[data-testid=image-grid] img')]; return imgs.length === 6 && imgs.every((i) => i.complete && i.naturalWidth > 0); })()`);
+    await imagesLoaded(page, '[data-testid=image-grid] img', 6);
     await page.screenshot({ path: path.join(ARTIFACTS, 'console-batch.png'), fullPage: true });
 
     // The batch is in the list, completed.
@@ -105,7 +120,7 @@ describe('the web console', () => {
     await page.goto(`${url}/#/batches/${batchId}`);
     await page.click('[data-filename="astronaut.png"] a');
     await page.waitForSelector('[data-testid=image-view] img');
-    await page.waitForFunction(`(() => { const img = document.querySelector('[data-testid=image-view] img'); return img !== null && img.complete && img.naturalWidth > 0; })()`);
+    await imagesLoaded(page, '[data-testid=image-view] img', 1);
     const boxes = page.locator('[data-testid=image-view] [data-testid=box]');
     expect(await boxes.count()).toBe(1);
     expect(await boxes.first().getAttribute('data-label')).toBe('face');
@@ -143,6 +158,47 @@ describe('the web console', () => {
     expect(await page.evaluate('window.sawProgress')).toBe(true);
     await page.waitForSelector('.page-header [data-testid=status]:text-is("completed")', { timeout: 60_000 });
     expect(await page.textContent('[data-filename="dropped-camera.png"] [data-testid=count]')).toBe('face ×1');
+    await page.context().close();
+  }, 120_000);
+
+  it('draws over the original in its EXIF orientation, and over a preview where the browser cannot show the format', async () => {
+    const key = await env.key(services, 'submitter');
+    // The top of astronaut.png (512 x 384), stored sideways with EXIF orientation 6; and camera.png as TIFF.
+    const upright = await sharp(await readPhoto('astronaut.png')).extract({ left: 0, top: 0, width: 512, height: 384 }).toBuffer();
+    const sideways = await sharp(upright).rotate(270).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
+    expect(await sharp(sideways).metadata()).toMatchObject({ width: 384, height: 512, orientation: 6 });
+    const tiff = await sharp(await readPhoto('camera.png')).tiff().toBuffer();
+    const { body } = await submit(url, key, [
+      { name: 'sideways.jpg', bytes: sideways },
+      { name: 'camera.tiff', bytes: tiff },
+    ]);
+    await waitForBatch(url, key, body.id);
+    const results = (await (await fetch(`${url}/v1/batches/${body.id}/results`, authed(key))).json()) as any;
+    const [rotated, camera] = results.images;
+    expect([rotated.width, rotated.height, rotated.detections.length]).toEqual([512, 384, 1]);
+    expect(camera.detections).toHaveLength(1);
+
+    const page = await newPage();
+    await signIn(page, key);
+    await page.goto(`${url}/#/batches/${body.id}/images/${rotated.id}`);
+    const loaded = (source: string) =>
+      imagesLoaded(page, `[data-testid=image-view] img[data-source=${source}]`, 1);
+    await loaded('original');
+    // The browser turned the sideways bytes upright, as the worker did.
+    expect(await page.evaluate(`(() => { const img = document.querySelector('[data-testid=image-view] img'); return [img.naturalWidth, img.naturalHeight]; })()`)).toEqual([512, 384]);
+    const img = (await page.locator('[data-testid=image-view] img').boundingBox())!;
+    const drawn = (await page.locator('[data-testid=image-view] [data-testid=box] rect').first().boundingBox())!;
+    const { x1, y1, x2, y2 } = rotated.detections[0].box;
+    expect((drawn.x - img.x) / img.width).toBeCloseTo(x1 / 512, 2);
+    expect((drawn.y - img.y) / img.height).toBeCloseTo(y1 / 384, 2);
+    expect(drawn.width / img.width).toBeCloseTo((x2 - x1) / 512, 2);
+    expect(drawn.height / img.height).toBeCloseTo((y2 - y1) / 384, 2);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console-exif-rotated.png') });
+
+    // Chromium does not decode TIFF: the page falls back to the preview, boxes and all.
+    await page.goto(`${url}/#/batches/${body.id}/images/${camera.id}`);
+    await loaded('preview');
+    expect(await page.locator('[data-testid=image-view] [data-testid=box]').count()).toBe(1);
     await page.context().close();
   }, 120_000);
 

@@ -1,13 +1,16 @@
 // /v1/images/:id: the stored image with its detections drawn (annotated.png),
-// or a scaled preview for the console to draw over (preview.jpg).
+// a scaled preview (preview.jpg), or the uploaded bytes themselves
+// (original): the console draws the boxes over the last two.
 import { z } from 'zod';
 import { getImageWithDetections, type ImageWithDetections } from '../../db/repositories/images.js';
 import { annotateImage, previewImage } from '../../detection/index.js';
+import { sniffImageFormat, type ImageFormat } from '../../detection/image-format.js';
 import type { Services } from '../../runtime/services.js';
 import { ApiError, notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
 
 const imageId = z.object({ id: z.uuid() });
+const MEDIA_TYPES: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', tiff: 'image/tiff' };
 const previewQuery = z.object({ size: z.coerce.number().int().min(16).max(4096).default(1600).describe('longest side in pixels') }).strict();
 
 function finished(image: ImageWithDetections | undefined, id: string): ImageWithDetections {
@@ -62,5 +65,31 @@ export function imagesRoutes(services: Services): ApiRoute[] {
     },
   );
 
-  return [annotated, preview];
+  const original = route(
+    {
+      method: 'get',
+      path: '/images/:id/original',
+      operationId: 'getOriginalImage',
+      summary: 'The uploaded bytes, as uploaded (any status)',
+      description: 'Content-Type from the bytes (they were judged an image at upload). Browsers show it EXIF-oriented, the frame the boxes are in; TIFF is not shown by most browsers: use preview.jpg.',
+      tag: 'images',
+      role: 'viewer',
+      params: imageId,
+      notFound: 'image',
+      responses: { 200: { description: 'The image file: image/jpeg, image/png, image/webp, image/gif or image/tiff', contentType: 'image/*' } },
+    },
+    async ({ res, params }) => {
+      const image = await getImageWithDetections(services.pool, params.id);
+      if (!image) throw notFound(`image ${params.id}`);
+      const bytes = await services.blobs.get(image.blobKey);
+      const format = sniffImageFormat(bytes.subarray(0, 64));
+      res
+        .type(format ? MEDIA_TYPES[format] : 'application/octet-stream')
+        .set('Cache-Control', 'private, max-age=86400, immutable') // content-addressed: never changes
+        .set('Content-Disposition', `inline; filename="${image.filename.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`)
+        .send(bytes);
+    },
+  );
+
+  return [annotated, preview, original];
 }

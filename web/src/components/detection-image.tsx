@@ -1,7 +1,9 @@
-// An image with its detections drawn by the browser: a scaled preview from
-// the API (fetched with the key) under an SVG whose viewBox is the full
-// image's pixel size, so boxes in image pixels land where they belong at any
-// display size.
+// An image with its detections drawn by the browser: the uploaded original
+// (the large view) or a scaled preview (thumbnails, and formats the browser
+// cannot show, such as TIFF), fetched with the key, under an SVG whose
+// viewBox is the full image's pixel size, so boxes in image pixels land where
+// they belong at any display size. Browsers show the original EXIF-oriented,
+// the frame the detections are in.
 import { useEffect, useRef, useState, type RefObject } from 'react';
 import type { Client, Detection } from '../api.js';
 
@@ -62,6 +64,7 @@ export function DetectionImage({
   alt,
   maxHeight,
   lazy = false,
+  original = false,
 }: {
   client: Client;
   imageId: string;
@@ -75,15 +78,23 @@ export function DetectionImage({
   maxHeight?: string;
   /** Fetch the preview only when it scrolls near the viewport. */
   lazy?: boolean;
+  /** Show the uploaded bytes themselves; the preview if the browser cannot decode them. */
+  original?: boolean;
 }) {
+  const [useOriginal, setUseOriginal] = useState(original);
   const box = useRef<HTMLDivElement>(null);
   const seen = useSeen(box, !lazy);
-  const { url, error } = useObjectUrl(client, seen ? `/v1/images/${imageId}/preview.jpg?size=${size}` : null);
+  const source = useOriginal ? `/v1/images/${imageId}/original` : `/v1/images/${imageId}/preview.jpg?size=${size}`;
+  const { url, error } = useObjectUrl(client, seen ? source : null);
   // Stroke and text in image pixels, so they look the same at any image size.
   const unit = Math.max(width, height) / 400;
   return (
     <div ref={box} className="detection-image" style={{ aspectRatio: `${width} / ${height}`, ...(maxHeight ? { maxWidth: `calc(${maxHeight} * ${width / height})` } : {}) }}>
-      {url ? <img src={url} alt={alt} /> : <div className="image-placeholder">{error ?? 'loading…'}</div>}
+      {url ? (
+        <img src={url} alt={alt} data-source={useOriginal ? 'original' : 'preview'} onError={useOriginal ? () => setUseOriginal(false) : undefined} />
+      ) : (
+        <div className="image-placeholder">{error ?? 'loading…'}</div>
+      )}
       <svg viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" aria-label={`${detections.length} detections`} data-testid="boxes">
         {detections.map((d, i) => {
           const color = colorFor(d.label);
