@@ -1,6 +1,7 @@
 // /openapi.json: valid OpenAPI 3.1 (checked by a maintained validator), built
 // from the route table, and naming every route express really has under /v1,
 // with the schemas the routes validate with. /docs serves Swagger UI locally.
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
@@ -52,6 +53,15 @@ describe('/openapi.json', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(validator.version).toBe('3.1');
+    // A second maintained validator, which also resolves every $ref.
+    const parsed = await SwaggerParser.validate(structuredClone(doc) as never);
+    expect((parsed as { openapi?: string }).openapi).toBe(doc.openapi);
+  });
+
+  it('gives every tag a description and every operation a unique operationId', () => {
+    for (const tag of doc.tags) expect(tag.description, tag.name).toBeTruthy();
+    const ids = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) => Object.values(ops).map((o) => o.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('describes every route registered under /v1, and nothing else', () => {

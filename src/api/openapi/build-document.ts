@@ -83,6 +83,16 @@ function operationOf(spec: RouteSpec): Record<string, unknown> {
   return op;
 }
 
+const TAG_DESCRIPTIONS: Record<string, string> = {
+  info: 'The calling key, the server, its models and its limits',
+  batches: 'Submit images for detection and read the results',
+  images: 'One image: annotated, previewed or as uploaded',
+  backups: 'Encrypted database backups, verified by a real restore',
+  queues: 'The BullMQ queues: counts and control',
+  fleet: 'Health probes, worker processes and alerts',
+  admin: 'API keys and the audit log',
+};
+
 /** /v1/batches/:id → /v1/batches/{id} */
 export const openApiPath = (expressPath: string) => `/v1${expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`;
 
@@ -102,7 +112,7 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], info: { versio
     jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
     servers: [{ url: '/' }],
     security: [{ apiKey: [] }],
-    tags: [...new Set(routes.map((r) => r.spec.tag))].map((name) => ({ name })),
+    tags: [...new Set(routes.map((r) => r.spec.tag))].map((name) => ({ name, description: TAG_DESCRIPTIONS[name] ?? name })),
     paths,
     components: {
       securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'A Lookout API key (lookout keys create)' } },
