@@ -6,7 +6,7 @@
 // no page logs an error (a Content-Security-Policy refusal would).
 // Browser-side code is passed as strings: the test's types are Node's, not the DOM's.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
@@ -92,8 +92,12 @@ describe('the web console', () => {
     expect(await page.evaluate('localStorage.length')).toBe(0);
 
     await page.click('nav >> text=Upload');
-    await page.setInputFiles('[data-testid=file-input]', ALL_PHOTOS.map(photoPath));
+    // The six photos and a text file: the page keeps the photos and says why it skips the text.
+    const notes = path.join(ARTIFACTS, 'notes.txt');
+    await writeFile(notes, 'not an image\n');
+    await page.setInputFiles('[data-testid=file-input]', [...ALL_PHOTOS.map(photoPath), notes]);
     await page.waitForSelector('text=6 files');
+    expect(await page.textContent('[data-testid=not-images]')).toMatch(/not images .*: notes\.txt$/);
     await page.click('[data-testid=upload]');
 
     // The upload lands on the batch page, which follows the batch to the end.

@@ -82,7 +82,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       tag: 'batches',
       role: 'submitter',
       before: [uploadLimit],
-      multipart: { schema: submitFields, files: { field: 'images', description: 'JPEG, PNG, WebP, GIF, TIFF or AVIF files' } },
+      multipart: { schema: submitFields, files: { field: 'images', description: 'JPEG, PNG, WebP, GIF or TIFF files (judged by their bytes)' } },
       responses: {
         202: { description: 'Accepted; Location is the batch', schema: submitted },
         413: { description: 'A file, the request or the file count is over its limit (too_large, too_many_files, too_many_pixels)' },

@@ -4,12 +4,15 @@ import { useEffect, useRef, useState, type DragEvent } from 'react';
 import { formatBytes, planUploads, type Client, type Info } from '../api.js';
 import { ErrorNote, Page, ProgressBar } from '../components/common.js';
 import { navigate } from '../router.js';
+import { sniffImageFormat } from '../../../src/detection/image-signature.js';
 
-const IMAGE_TYPES = 'image/jpeg,image/png,image/webp,image/gif,image/tiff,image/avif';
+const IMAGE_TYPES = 'image/jpeg,image/png,image/webp,image/gif,image/tiff';
 
 export function UploadPage({ client }: { client: Client }) {
   const [info, setInfo] = useState<Info>();
   const [files, setFiles] = useState<File[]>([]);
+  // Dropped files that are not images by their first bytes (as the server judges them).
+  const [notImages, setNotImages] = useState<string[]>([]);
   const [model, setModel] = useState('');
   const [minScore, setMinScore] = useState('');
   const [sent, setSent] = useState<{ bytes: number; total: number } | null>(null);
@@ -22,18 +25,20 @@ export function UploadPage({ client }: { client: Client }) {
     client.get<Info>('/v1/info').then(setInfo, (err: Error) => setError(err));
   }, [client]);
 
-  const add = (list: FileList | null) => {
+  const add = async (list: FileList | null) => {
     if (!list) return;
     // Copied now: the input's FileList empties when its value is reset.
     const added = Array.from(list);
-    setFiles((prev) => [...prev, ...added]);
     setDone([]);
+    const judged = await Promise.all(added.map(async (f) => ({ f, image: sniffImageFormat(new Uint8Array(await f.slice(0, 16).arrayBuffer())) !== undefined })));
+    setFiles((prev) => [...prev, ...judged.filter((j) => j.image).map((j) => j.f)]);
+    setNotImages((prev) => [...prev, ...judged.filter((j) => !j.image).map((j) => j.f.name)]);
   };
 
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
     setOver(false);
-    add(e.dataTransfer.files);
+    void add(e.dataTransfer.files);
   };
 
   const plan = info ? planUploads(files, info.limits) : undefined;
@@ -57,6 +62,7 @@ export function UploadPage({ client }: { client: Client }) {
         setSent({ bytes: before, total: totalBytes });
       }
       setFiles([]);
+      setNotImages([]);
       setDone(ids);
       if (ids.length === 1) navigate(`/batches/${ids[0]}`);
     } catch (err) {
@@ -83,7 +89,7 @@ export function UploadPage({ client }: { client: Client }) {
       >
         <p>Drop images here, or click to choose.</p>
         <p className="hint">
-          JPEG, PNG, WebP, GIF, TIFF, AVIF{info ? ` · up to ${formatBytes(info.limits.maxFileBytes)} each · ${info.limits.maxFiles} per batch (more are split)` : ''}
+          JPEG, PNG, WebP, GIF, TIFF{info ? ` · up to ${formatBytes(info.limits.maxFileBytes)} each · ${info.limits.maxFiles} per batch (more are split)` : ''}
         </p>
         <input
           ref={input}
@@ -92,7 +98,7 @@ export function UploadPage({ client }: { client: Client }) {
           accept={IMAGE_TYPES}
           data-testid="file-input"
           onChange={(e) => {
-            add(e.target.files);
+            void add(e.target.files);
             e.target.value = '';
           }}
           hidden
@@ -123,7 +129,15 @@ export function UploadPage({ client }: { client: Client }) {
           <p>
             {files.length} file{files.length === 1 ? '' : 's'} · {formatBytes(files.reduce((n, f) => n + f.size, 0))}
             {plan && plan.requests.length > 1 ? ` · ${plan.requests.length} batches` : ''}{' '}
-            <button type="button" className="link" onClick={() => setFiles([])} disabled={sent !== null}>
+            <button
+              type="button"
+              className="link"
+              onClick={() => {
+                setFiles([]);
+                setNotImages([]);
+              }}
+              disabled={sent !== null}
+            >
               clear
             </button>
           </p>
@@ -136,6 +150,11 @@ export function UploadPage({ client }: { client: Client }) {
             Upload {plan ? plan.requests.flat().length : 0} image{plan?.requests.flat().length === 1 ? '' : 's'}
           </button>
         </div>
+      )}
+      {notImages.length > 0 && (
+        <p className="error" data-testid="not-images">
+          Skipped, not images (JPEG, PNG, WebP, GIF or TIFF by their first bytes): {notImages.join(', ')}
+        </p>
       )}
       {sent && <ProgressBar value={sent.bytes} max={sent.total} label={`${formatBytes(sent.bytes)} / ${formatBytes(sent.total)}`} testId="upload-progress" />}
       <ErrorNote error={error} />
