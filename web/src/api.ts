@@ -168,39 +168,4 @@ export class Client {
   }
 }
 
-/** Splits files into requests within the server's per-request limits. */
-export function planUploads(files: File[], limits: Info['limits']): { requests: File[][]; refused: Array<{ file: File; reason: string }> } {
-  const refused: Array<{ file: File; reason: string }> = [];
-  const requests: File[][] = [];
-  // Multipart headers per file, and the form's own fields.
-  const overhead = 512;
-  const budget = limits.maxRequestBytes - 4096;
-  let current: File[] = [];
-  let bytes = 0;
-  for (const file of files) {
-    if (file.size === 0) {
-      refused.push({ file, reason: 'empty file' });
-      continue;
-    }
-    if (file.size > limits.maxFileBytes) {
-      refused.push({ file, reason: `larger than the per-file limit of ${formatBytes(limits.maxFileBytes)}` });
-      continue;
-    }
-    if (current.length > 0 && (current.length >= limits.maxFiles || bytes + file.size + overhead > budget)) {
-      requests.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(file);
-    bytes += file.size + overhead;
-  }
-  if (current.length > 0) requests.push(current);
-  return { requests, refused };
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
+export { formatBytes, planUploads } from './plan-uploads.js';
