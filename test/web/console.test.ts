@@ -138,6 +138,12 @@ describe('the web console', () => {
     expect(faceBox.width / imgBox.width).toBeGreaterThan(0.1);
     expect(faceBox.width / imgBox.width).toBeLessThan(0.5);
     await page.screenshot({ path: path.join(ARTIFACTS, 'console-astronaut.png') });
+    expect(await page.title()).toBe('Batches · Lookout');
+    // → steps to the next image of the batch (camera.png), Escape back to the batch.
+    await page.keyboard.press('ArrowRight');
+    await page.waitForSelector('h1:text-is("camera.png")');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('[data-testid=image-grid]');
     expect(existsSync(path.join(ARTIFACTS, 'console-astronaut.png'))).toBe(true);
     await page.context().close();
   }, 240_000);
@@ -266,6 +272,17 @@ describe('the web console', () => {
     const me = await fetch(`${url}/v1/me`, { headers: { authorization: `Bearer ${shown}` } });
     expect(((await me.json()) as { role: string }).role).toBe('viewer');
     await admin.context().close();
+  });
+
+  it('sends a user whose key is revoked mid-session back to sign in, saying why', async () => {
+    const key = await env.key(services, 'viewer');
+    const page = await newPage();
+    await signIn(page, key);
+    await services.pool.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [key.split('_')[1]]);
+    await page.waitForSelector('[data-testid=notice]', { timeout: 15_000 }); // the batches list polls every 2 s
+    expect(await page.textContent('[data-testid=notice]')).toMatch(/no longer accepts this key/);
+    expect(await page.evaluate("sessionStorage.getItem('lookout.apiKey')")).toBeNull();
+    await page.context().close();
   });
 
   it('shows workers and health', async () => {

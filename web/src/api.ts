@@ -83,7 +83,17 @@ async function errorFrom(res: Response): Promise<ApiError> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Client {
-  constructor(readonly key: string) {}
+  constructor(
+    readonly key: string,
+    /** Called when the server refuses the key (revoked or expired mid-session). */
+    private readonly onUnauthorized: () => void = () => undefined,
+  ) {}
+
+  private async refused(res: Response): Promise<ApiError> {
+    const err = await errorFrom(res);
+    if (err.status === 401) this.onUnauthorized();
+    return err;
+  }
 
   /**
    * A GET that waits out the per-key rate limit (429 + Retry-After, up to
@@ -104,14 +114,14 @@ export class Client {
 
   async get<T>(path: string): Promise<T> {
     const res = await this.fetchGet(path);
-    if (!res.ok) throw await errorFrom(res);
+    if (!res.ok) throw await this.refused(res);
     return (await res.json()) as T;
   }
 
   /** GET that also returns a non-2xx body of the expected shape (e.g. /v1/health's 503). */
   async getAny<T>(path: string): Promise<{ status: number; body: T }> {
     const res = await this.fetchGet(path);
-    if (res.status === 401 || res.status === 403 || res.status === 404) throw await errorFrom(res);
+    if (res.status === 401 || res.status === 403 || res.status === 404) throw await this.refused(res);
     return { status: res.status, body: (await res.json()) as T };
   }
 
@@ -121,20 +131,20 @@ export class Client {
       headers: this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    if (!res.ok) throw await errorFrom(res);
+    if (!res.ok) throw await this.refused(res);
     return (await res.json()) as T;
   }
 
   async del<T>(path: string): Promise<T> {
     const res = await fetch(path, { method: 'DELETE', headers: this.headers() });
-    if (!res.ok) throw await errorFrom(res);
+    if (!res.ok) throw await this.refused(res);
     return (await res.json()) as T;
   }
 
   /** An image route as a blob: URL (an <img> cannot send the key). The caller revokes it. */
   async objectUrl(path: string): Promise<string> {
     const res = await this.fetchGet(path);
-    if (!res.ok) throw await errorFrom(res);
+    if (!res.ok) throw await this.refused(res);
     return URL.createObjectURL(await res.blob());
   }
 
@@ -160,7 +170,8 @@ export class Client {
       xhr.onerror = () => reject(new ApiError(0, 'network_error', 'the upload could not reach the server'));
       xhr.onload = () => {
         const body = xhr.response as { id: string; images: Array<{ id: string; filename: string }> } & { error?: { code: string; message: string } };
-        if (xhr.status === 202) resolve(body);
+        if (xhr.status === 202) return resolve(body);
+        if (xhr.status === 401) this.onUnauthorized();
         else reject(new ApiError(xhr.status, body?.error?.code ?? 'error', body?.error?.message ?? `upload failed (${xhr.status})`));
       };
       xhr.send(form);

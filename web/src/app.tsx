@@ -35,13 +35,23 @@ const NAV: NavItem[] = [
 
 export function App() {
   const [session, setSession] = useState<{ client: Client; me: Me } | null>(null);
+  const [notice, setNotice] = useState<string>();
   const [checking, setChecking] = useState(() => loadKey() !== null);
   const path = useHashPath();
 
   const signIn = useCallback(async (key: string) => {
-    const client = new Client(key);
+    let signedIn = false;
+    const client = new Client(key, () => {
+      // The key stopped working (revoked, expired): back to the sign-in form, saying so.
+      if (!signedIn) return;
+      forgetKey();
+      setSession(null);
+      setNotice('The server no longer accepts this key (revoked or expired). Sign in with another.');
+    });
     const me = await client.get<Me>('/v1/me');
+    signedIn = true;
     saveKey(key);
+    setNotice(undefined);
     setSession({ client, me });
   }, []);
 
@@ -61,13 +71,17 @@ export function App() {
   }, [signIn]);
 
   if (checking) return <p className="loading">Signing in…</p>;
-  if (!session) return <SignIn onSignIn={signIn} />;
+  if (!session) return <SignIn onSignIn={signIn} notice={notice} />;
   return <Shell client={session.client} me={session.me} path={path} onSignOut={signOut} />;
 }
 
 function Shell({ client, me, path, onSignOut }: { client: Client; me: Me; path: string; onSignOut: () => void }) {
   const nav = useMemo(() => NAV.filter((n) => atLeast(me.role, n.role)), [me.role]);
   const section = '/' + (path.split('/')[1] ?? '');
+  const sectionLabel = NAV.find((n) => n.path === section)?.label;
+  useEffect(() => {
+    document.title = sectionLabel ? `${sectionLabel} · Lookout` : 'Lookout';
+  }, [sectionLabel]);
   return (
     <div className="shell">
       <nav className="nav">

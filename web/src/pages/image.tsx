@@ -1,6 +1,8 @@
 // One image large, its boxes, labels and scores drawn over it by the browser,
 // and the detections as a table.
+import { useEffect } from 'react';
 import { type BatchResults, type Client } from '../api.js';
+import { navigate } from '../router.js';
 import { ErrorNote, labelCounts, Page } from '../components/common.js';
 import { DetectionImage } from '../components/detection-image.js';
 import { usePoll } from '../use-poll.js';
@@ -12,6 +14,18 @@ export function ImagePage({ client, batchId, imageId }: { client: Client; batchI
   const image = images[index];
   const prev = images[index - 1];
   const next = images[index + 1];
+  // ← and → step through the batch; Escape goes back to it.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+      if (e.key === 'ArrowLeft' && prev) navigate(`/batches/${batchId}/images/${prev.id}`);
+      else if (e.key === 'ArrowRight' && next) navigate(`/batches/${batchId}/images/${next.id}`);
+      else if (e.key === 'Escape') navigate(`/batches/${batchId}`);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [batchId, prev, next]);
+
   const download = async () => {
     const url = await client.objectUrl(`/v1/images/${imageId}/annotated.png`);
     const a = document.createElement('a');

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 
-export function SignIn({ onSignIn }: { onSignIn: (key: string) => Promise<void> }) {
+export function SignIn({ onSignIn, notice }: { onSignIn: (key: string) => Promise<void>; notice?: string | undefined }) {
   const [key, setKey] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -22,6 +22,11 @@ export function SignIn({ onSignIn }: { onSignIn: (key: string) => Promise<void> 
     <form className="sign-in" onSubmit={(e) => void submit(e)}>
       <h1>Lookout</h1>
       <p>Sign in with an API key. It stays in this tab only (session storage).</p>
+      {notice && (
+        <p className="error" data-testid="notice">
+          {notice}
+        </p>
+      )}
       <label htmlFor="api-key">API key</label>
       <input id="api-key" name="apiKey" type="password" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} placeholder="lk_…" required />
       <button type="submit" disabled={busy || key.trim() === ''}>
