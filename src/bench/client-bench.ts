@@ -4,20 +4,17 @@
 // routes cost per request (preview.jpg at thumbnail and large size, against
 // annotated.png). Own database and queue prefix, removed afterwards.
 
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdtemp, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createApiKey } from '../auth/api-keys.js';
 import { runSubmitCommand } from '../cli/submit-command.js';
-import { loadConfig } from '../config/config.js';
 import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
 import { openServices } from '../runtime/services.js';
-import { deleteQueueKeys, dropDatabase } from '../runtime/scratch-resources.js';
 import { median } from './engine-bench.js';
 import { buildForms, upload, waitDone, writeVariants } from './pipeline-bench.js';
+import { openBenchScratch } from './bench-scratch.js';
 
 export interface ClientBenchOptions {
   photos: string[];
@@ -37,15 +34,9 @@ export interface ClientBenchResult {
 const nullStream = () => new Writable({ write: (_c, _e, done) => done() });
 
 export async function runClientBench(options: ClientBenchOptions): Promise<ClientBenchResult> {
-  const tag = randomBytes(3).toString('hex');
-  const work = await mkdtemp(path.join(os.tmpdir(), 'lookout-bench-client-'));
-  const adminUrl = new URL(options.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/lookout_bench_${tag}`;
-  adminUrl.pathname = '/postgres';
-  const prefix = `bench_${tag}`;
   // The per-key limits are not what is measured here.
-  const config = loadConfig({ ...options.env, DATABASE_URL: dbUrl.toString(), LOOKOUT_QUEUE_PREFIX: prefix, BLOB_DIR: path.join(work, 'blobs'), LOG_LEVEL: 'warn', LOG_FORMAT: 'json', RATE_LIMIT_PER_MINUTE: '1000000', RATE_LIMIT_UPLOADS_PER_MINUTE: '1000000' });
+  const scratch = await openBenchScratch(options.env, 'client', { RATE_LIMIT_PER_MINUTE: '1000000', RATE_LIMIT_UPLOADS_PER_MINUTE: '1000000' });
+  const { work, config } = scratch;
   const services = openServices(config, pino({ level: 'warn' }));
   try {
     await prepareDatabase(services);
@@ -110,8 +101,6 @@ export async function runClientBench(options: ClientBenchOptions): Promise<Clien
     }
   } finally {
     await services.close();
-    await deleteQueueKeys(config.redisUrl, prefix).catch(() => undefined);
-    await dropDatabase(adminUrl.toString(), dbUrl.pathname.slice(1)).catch(() => undefined);
-    await rm(work, { recursive: true, force: true });
+    await scratch.remove();
   }
 }

@@ -4,19 +4,16 @@
 // batches on an idle fleet. Uses its own database and queue prefix on the
 // Redis and Postgres it is pointed at, and removes them afterwards.
 
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
 import { createApiKey } from '../auth/api-keys.js';
-import { loadConfig } from '../config/config.js';
 import { ModelRegistry } from '../detection/index.js';
 import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
 import { openServices } from '../runtime/services.js';
-import { deleteQueueKeys, dropDatabase } from '../runtime/scratch-resources.js';
 import { bareLoop, median, type Row } from './engine-bench.js';
+import { openBenchScratch } from './bench-scratch.js';
 
 export interface PipelineBenchOptions {
   photos: string[];
@@ -107,21 +104,8 @@ export async function waitDone(url: string, key: string, id: string, pollMs: num
 }
 
 export async function runPipelineBench(options: PipelineBenchOptions): Promise<PipelineBenchResult> {
-  const tag = randomBytes(3).toString('hex');
-  const work = await mkdtemp(path.join(os.tmpdir(), 'lookout-bench-'));
-  const adminUrl = new URL(options.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/lookout_bench_${tag}`;
-  adminUrl.pathname = '/postgres';
-  const prefix = `bench_${tag}`;
-  const config = loadConfig({
-    ...options.env,
-    DATABASE_URL: dbUrl.toString(),
-    LOOKOUT_QUEUE_PREFIX: prefix,
-    BLOB_DIR: path.join(work, 'blobs'),
-    LOG_LEVEL: 'warn',
-    LOG_FORMAT: 'json',
-  });
+  const scratch = await openBenchScratch(options.env, 'pipeline');
+  const { work, config } = scratch;
   const logger = pino({ level: 'warn' });
   const files = await writeVariants(options.photos, options.images, work, 'load');
   const latencyFiles = await writeVariants(options.photos, options.latencySamples, work, 'latency');
@@ -205,8 +189,6 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
     }
   } finally {
     await services.close();
-    await deleteQueueKeys(config.redisUrl, prefix);
-    await dropDatabase(adminUrl.toString(), dbUrl.pathname.slice(1));
-    await rm(work, { recursive: true, force: true });
+    await scratch.remove();
   }
 }

@@ -24,18 +24,18 @@ function finished(image: ImageWithDetections | undefined, id: string): ImageWith
   return image;
 }
 
+/** What every /images/:id route shares. */
+const base = { method: 'get', tag: 'images', role: 'viewer', params: imageId, notFound: 'image' } as const;
+const NOT_DONE = { 409: { description: 'Not finished yet (not_ready) or failed (image_failed)' } };
+
 export function imagesRoutes(services: Services): ApiRoute[] {
   const annotated = route(
     {
-      method: 'get',
+      ...base,
       path: '/images/:id/annotated.png',
       operationId: 'getAnnotatedImage',
       summary: 'The image with its detections drawn, as PNG',
-      tag: 'images',
-      role: 'viewer',
-      params: imageId,
-      notFound: 'image',
-      responses: { 200: { description: 'PNG at the image\'s own size', contentType: 'image/png' }, 409: { description: 'Not finished yet (not_ready) or failed (image_failed)' } },
+      responses: { 200: { description: 'PNG at the image\'s own size', contentType: 'image/png' }, ...NOT_DONE },
     },
     async ({ res, params }) => {
       const image = finished(await getImageWithDetections(services.pool, params.id), params.id);
@@ -46,17 +46,13 @@ export function imagesRoutes(services: Services): ApiRoute[] {
 
   const preview = route(
     {
-      method: 'get',
+      ...base,
       path: '/images/:id/preview.jpg',
       operationId: 'getImagePreview',
       summary: 'The image EXIF-oriented and scaled to fit size x size, as JPEG (no boxes drawn)',
       description: 'Boxes from the results are in the pixels of the full image (width x height); scale them by the preview\'s size.',
-      tag: 'images',
-      role: 'viewer',
-      params: imageId,
-      notFound: 'image',
       query: previewQuery,
-      responses: { 200: { description: 'JPEG', contentType: 'image/jpeg' }, 409: { description: 'Not finished yet (not_ready) or failed (image_failed)' } },
+      responses: { 200: { description: 'JPEG', contentType: 'image/jpeg' }, ...NOT_DONE },
     },
     async ({ res, params, query }) => {
       const image = finished(await getImageWithDetections(services.pool, params.id), params.id);
@@ -67,15 +63,11 @@ export function imagesRoutes(services: Services): ApiRoute[] {
 
   const original = route(
     {
-      method: 'get',
+      ...base,
       path: '/images/:id/original',
       operationId: 'getOriginalImage',
       summary: 'The uploaded bytes, as uploaded (any status)',
       description: 'Content-Type from the bytes (they were judged an image at upload). Browsers show it EXIF-oriented, the frame the boxes are in; TIFF is not shown by most browsers: use preview.jpg.',
-      tag: 'images',
-      role: 'viewer',
-      params: imageId,
-      notFound: 'image',
       responses: { 200: { description: 'The image file: image/jpeg, image/png, image/webp, image/gif or image/tiff', contentType: 'image/*' } },
     },
     async ({ res, params }) => {
