@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { Role } from '../db/repositories/api-keys.js';
 import { requireRole } from './authenticate.js';
 import { badRequest, notFound } from './http-errors.js';
+import { zodIssues } from '../text/zod-issues.js';
 
 export type HttpMethod = 'get' | 'post' | 'delete';
 
@@ -57,9 +58,6 @@ export interface ApiRoute {
   handler: RequestHandler;
 }
 
-export const zodIssues = (e: z.ZodError, where = 'body') =>
-  e.issues.map((i) => `${i.path.join('.') || where}: ${i.message}`).join('; ');
-
 export function route<P extends AnyObject = undefined, Q extends AnyObject = undefined, B extends AnyBody = undefined>(
   spec: RouteSpec<P, Q, B>,
   handle: (input: RouteInput<P, Q, B>) => Promise<void> | void,
@@ -83,7 +81,7 @@ export function route<P extends AnyObject = undefined, Q extends AnyObject = und
     let body: unknown;
     if (spec.body) {
       const parsed = spec.body.safeParse(req.body ?? {});
-      if (!parsed.success) throw badRequest(zodIssues(parsed.error));
+      if (!parsed.success) throw badRequest(zodIssues(parsed.error, 'body'));
       body = parsed.data;
     }
     await handle({ req, res, params: params as Out<P>, query: query as Out<Q>, body: body as Out<B> });

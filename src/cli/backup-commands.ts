@@ -3,7 +3,7 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { Config } from '../config/config.js';
-import { listBackups } from '../db/repositories/backups.js';
+import { backupSummary, listBackups } from '../db/repositories/backups.js';
 import { BACKUP_QUEUE, type BackupRunResult } from '../jobs/backup-run/definition.js';
 import type { BackupVerifyResult } from '../jobs/backup-verify/definition.js';
 import type { RestoreResult } from '../jobs/restore/definition.js';
@@ -81,7 +81,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
         const rows = await listBackups(services.pool);
         const out = io(opts.json);
         if (out.json) {
-          out.out(JSON.stringify(rows.map((b) => ({ id: b.id, status: b.status, trigger: b.trigger, createdAt: b.createdAt, finishedAt: b.finishedAt, verifiedAt: b.verifiedAt, file: b.file, bytes: b.storedBytes, sha256: b.sha256, error: b.error }))));
+          out.out(JSON.stringify(rows.map(backupSummary)));
           return;
         }
         for (const b of rows) {

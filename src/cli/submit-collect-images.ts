@@ -8,6 +8,7 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { describeUnknownBytes, sniffImageFormat, type ImageFormat } from '../detection/image-format.js';
+import { formatBytes } from '../text/format.js';
 
 export interface FoundImage {
   /** The path as the user would type it: the PATH given, or PATH/relative/name inside a folder. */
@@ -36,13 +37,6 @@ export interface CollectedImages {
 const HEAD_BYTES = 512;
 
 const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-}
 
 async function readHead(file: string): Promise<Buffer> {
   const handle = await open(file, 'r');

@@ -31,6 +31,7 @@ import { createProgress, type SubmitProgress } from './submit-progress.js';
 import { splitIntoRequests, type PlannedRequest } from './submit-split.js';
 import { formatSummary } from './submit-summary.js';
 import { annotationPathFor } from './annotation-path.js';
+import { plural } from '../text/format.js';
 
 export interface SubmitCommandOptions {
   paths: string[];
@@ -80,7 +81,6 @@ interface Context {
 }
 
 const isTerminal = (status: BatchStatus | undefined) => (TERMINAL_BATCH_STATUSES as readonly string[]).includes(status ?? '');
-const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
 
 function listFiles(files: Array<{ file: string }>, max = 8): string {
   const names = files.slice(0, max).map((f) => f.file);

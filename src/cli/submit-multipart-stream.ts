@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import type { ImageFormat } from '../detection/image-format.js';
+import { MEDIA_TYPES, type ImageFormat } from '../detection/image-format.js';
 
 export interface MultipartFile {
   /** Where to read it. */
@@ -31,13 +31,6 @@ export class FileChangedError extends Error {
 const FILE_FIELD = 'images';
 const CHUNK_BYTES = 1024 * 1024;
 
-const CONTENT_TYPES: Record<ImageFormat, string> = {
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  tiff: 'image/tiff',
-};
 
 export const newBoundary = (): string => `lookout-${randomBytes(16).toString('hex')}`;
 
@@ -52,7 +45,7 @@ function fileHeader(boundary: string, file: MultipartFile): Buffer {
   const ascii = /^[\x20-\x7e]*$/.test(file.filename);
   const fallback = ascii ? file.filename : file.filename.replace(/[^\x20-\x7e]/g, '_');
   const disposition = `form-data; name="${FILE_FIELD}"; filename=${quoted(fallback)}${ascii ? '' : `; filename*=${extValue(file.filename)}`}`;
-  return Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\nContent-Type: ${CONTENT_TYPES[file.format]}\r\n\r\n`, 'utf8');
+  return Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\nContent-Type: ${MEDIA_TYPES[file.format]}\r\n\r\n`, 'utf8');
 }
 
 function fieldPart(boundary: string, name: string, value: string): Buffer {

@@ -4,7 +4,7 @@
 // sequence ever reaches a pipe or a log file.
 
 import { MultiBar, type SingleBar } from 'cli-progress';
-import { formatBytes } from './submit-collect-images.js';
+import { formatBytes } from '../text/format.js';
 
 export interface SubmitProgress {
   startUpload(totalBytes: number, totalFiles: number): void;

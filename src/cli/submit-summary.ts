@@ -4,6 +4,8 @@
 // long paths lose their beginning (the file name is what matters), long label
 // lists their end.
 
+import { plural } from '../text/format.js';
+
 export interface SummaryImage {
   file: string;
   status: string;
@@ -29,7 +31,6 @@ export function labelCounts(labels: string[]): string {
   return [...counts].map(([label, n]) => `${label}×${n}`).join(', ');
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const fitStart = (text: string, width: number) => (text.length <= width ? text : `…${text.slice(text.length - width + 1)}`);
 const fitEnd = (text: string, width: number) => (text.length <= width ? text : `${text.slice(0, width - 1)}…`);
 

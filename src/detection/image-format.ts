@@ -2,7 +2,7 @@
 // web console) and what to call bytes that are not one.
 import { ascii, startsWith } from './image-signature.js';
 
-export { ACCEPTED_FORMATS, sniffImageFormat, type ImageFormat } from './image-signature.js';
+export { ACCEPTED_FORMATS, MEDIA_TYPES, sniffImageFormat, type ImageFormat } from './image-signature.js';
 
 /** A short human description of what unaccepted bytes look like, for error messages. */
 export function describeUnknownBytes(bytes: Uint8Array): string {

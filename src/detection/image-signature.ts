@@ -7,6 +7,14 @@ export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff';
 
 export const ACCEPTED_FORMATS: readonly ImageFormat[] = ['jpeg', 'png', 'webp', 'gif', 'tiff'];
 
+export const MEDIA_TYPES: Readonly<Record<ImageFormat, string>> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  tiff: 'image/tiff',
+};
+
 export function startsWith(bytes: Uint8Array, signature: readonly number[], at = 0): boolean {
   if (bytes.length < at + signature.length) return false;
   return signature.every((byte, i) => bytes[at + i] === byte);

@@ -4,6 +4,7 @@
 import type { Job, JobsOptions } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
+import { zodIssues } from '../text/zod-issues.js';
 
 export interface JobType<P extends z.ZodType, R extends z.ZodType> {
   name: string;
@@ -19,7 +20,7 @@ export type JobHandler = (job: Job) => Promise<unknown>;
 export function parsePayload<P extends z.ZodType>(type: JobType<P, z.ZodType>, job: Job): z.infer<P> {
   const parsed = type.payload.safeParse(job.data);
   if (!parsed.success) {
-    throw new UnrecoverableError(`invalid ${type.name} payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new UnrecoverableError(`invalid ${type.name} payload: ${zodIssues(parsed.error)}`);
   }
   return parsed.data;
 }

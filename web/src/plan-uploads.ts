@@ -3,6 +3,10 @@
 // framing); files over the per-file limit or empty are refused up front.
 // Pure: the console uses it on File objects, the tests on plain objects.
 
+import { formatBytes } from '../../src/text/format.js';
+
+export { formatBytes };
+
 export interface Sized {
   name: string;
   size: number;
@@ -45,11 +49,4 @@ export function planUploads<F extends Sized>(files: F[], limits: UploadLimits): 
   }
   if (current.length > 0) requests.push(current);
   return { requests, refused };
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }

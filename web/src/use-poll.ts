@@ -1,12 +1,19 @@
-// Polls a loader every `everyMs` while `active`; keeps the last good value and
-// the last error apart, so a blip does not blank the page.
+// Polls a loader every `everyMs` until `done(value)` says the value is final;
+// keeps the last good value and the last error apart, so a blip does not
+// blank the page. reload() loads again now (and polls again if it had stopped).
 import { useCallback, useEffect, useRef, useState } from 'react';
 
-export function usePoll<T>(load: () => Promise<T>, everyMs: number, active = true): { data: T | undefined; error: Error | undefined; reload: () => void } {
+export function usePoll<T>(
+  load: () => Promise<T>,
+  everyMs: number,
+  done: (value: T) => boolean = () => false,
+): { data: T | undefined; error: Error | undefined; reload: () => void } {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<Error>();
   const loadRef = useRef(load);
   loadRef.current = load;
+  const doneRef = useRef(done);
+  doneRef.current = done;
   const [tick, setTick] = useState(0);
   const reload = useCallback(() => setTick((t) => t + 1), []);
 
@@ -14,22 +21,24 @@ export function usePoll<T>(load: () => Promise<T>, everyMs: number, active = tru
     let stopped = false;
     let timer: number | undefined;
     const run = async () => {
+      let final = false;
       try {
         const value = await loadRef.current();
         if (stopped) return;
         setData(value);
         setError(undefined);
+        final = doneRef.current(value);
       } catch (err) {
         if (!stopped) setError(err instanceof Error ? err : new Error(String(err)));
       }
-      if (!stopped && active) timer = window.setTimeout(() => void run(), everyMs);
+      if (!stopped && !final) timer = window.setTimeout(() => void run(), everyMs);
     };
     void run();
     return () => {
       stopped = true;
       window.clearTimeout(timer);
     };
-  }, [everyMs, active, tick]);
+  }, [everyMs, tick]);
 
   return { data, error, reload };
 }

@@ -1,24 +1,11 @@
 // /v1/backups: start a backup, list the catalogue, read and verify one (operator).
 import { z } from 'zod';
-import { getBackup, listBackups, type BackupRecord } from '../../db/repositories/backups.js';
+import { backupSummary, getBackup, listBackups } from '../../db/repositories/backups.js';
 import { BACKUP_QUEUE } from '../../jobs/backup-run/definition.js';
 import type { Services } from '../../runtime/services.js';
 import { requestBackup, requestVerify } from '../../services/backup-requests.js';
 import { ApiError, notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
-
-const view = (b: BackupRecord) => ({
-  id: b.id,
-  status: b.status,
-  trigger: b.trigger,
-  createdAt: b.createdAt,
-  finishedAt: b.finishedAt,
-  verifiedAt: b.verifiedAt,
-  file: b.file,
-  bytes: b.storedBytes,
-  sha256: b.sha256,
-  error: b.error,
-});
 
 const backupView = z.object({
   id: z.uuid(),
@@ -51,7 +38,7 @@ export function backupsRoutes(services: Services): ApiRoute[] {
     route(
       { ...base, method: 'get', path: '/backups', operationId: 'listBackups', summary: 'The backup catalogue, newest first', responses: { 200: { description: 'Backups', schema: z.object({ backups: z.array(backupView) }) } } },
       async ({ res }) => {
-        res.json({ backups: (await listBackups(services.pool)).map(view) });
+        res.json({ backups: (await listBackups(services.pool)).map(backupSummary) });
       },
     ),
     route(
@@ -59,7 +46,7 @@ export function backupsRoutes(services: Services): ApiRoute[] {
       async ({ res, params }) => {
         const backup = await getBackup(services.pool, params.id);
         if (!backup) throw notFound(`backup ${params.id}`);
-        res.json(view(backup));
+        res.json(backupSummary(backup));
       },
     ),
     route(

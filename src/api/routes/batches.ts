@@ -8,7 +8,8 @@ import type { Services } from '../../runtime/services.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { receiveUpload } from '../receive-upload.js';
 import { checkWebhookTarget, WebhookTargetError } from '../../security/webhook-target.js';
-import { route, zodIssues, type ApiRoute } from '../route-spec.js';
+import { route, type ApiRoute } from '../route-spec.js';
+import { zodIssues } from '../../text/zod-issues.js';
 import type { RequestHandler } from 'express';
 
 const BATCH_STATUSES = ['queued', 'running', 'completed', 'completed_with_errors', 'failed'] as const;
@@ -131,9 +132,9 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     async ({ req, res, query }) => {
       const batches = await listBatches(pool, {
         limit: query.limit,
-        ...(query.before ? { before: query.before } : {}),
-        ...(query.status ? { status: query.status } : {}),
-        ...(query.mine === 'true' ? { createdBy: req.principal!.actor } : {}),
+        before: query.before,
+        status: query.status,
+        createdBy: query.mine === 'true' ? req.principal!.actor : undefined,
       });
       res.json({ batches });
     },

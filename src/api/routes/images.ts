@@ -2,18 +2,18 @@
 // a scaled preview (preview.jpg), or the uploaded bytes themselves
 // (original): the console draws the boxes over the last two.
 import { z } from 'zod';
-import { getImageWithDetections, type ImageWithDetections } from '../../db/repositories/images.js';
+import { getImage, getImageWithDetections, type ImageRecord } from '../../db/repositories/images.js';
 import { annotateImage, previewImage } from '../../detection/index.js';
-import { sniffImageFormat, type ImageFormat } from '../../detection/image-format.js';
+import { MEDIA_TYPES, sniffImageFormat } from '../../detection/image-format.js';
 import type { Services } from '../../runtime/services.js';
 import { ApiError, notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
 
 const imageId = z.object({ id: z.uuid() });
-const MEDIA_TYPES: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', tiff: 'image/tiff' };
 const previewQuery = z.object({ size: z.coerce.number().int().min(16).max(4096).default(1600).describe('longest side in pixels') }).strict();
 
-function finished(image: ImageWithDetections | undefined, id: string): ImageWithDetections {
+/** The image if it is done; 404, or 409 saying why not. */
+function finished<T extends ImageRecord>(image: T | undefined, id: string): T {
   if (!image) throw notFound(`image ${id}`);
   if (image.status === 'queued' || image.status === 'running') {
     throw new ApiError(409, 'not_ready', `image ${image.id} is ${image.status}; try again when its batch has finished`);
@@ -55,7 +55,7 @@ export function imagesRoutes(services: Services): ApiRoute[] {
       responses: { 200: { description: 'JPEG', contentType: 'image/jpeg' }, ...NOT_DONE },
     },
     async ({ res, params, query }) => {
-      const image = finished(await getImageWithDetections(services.pool, params.id), params.id);
+      const image = finished(await getImage(services.pool, params.id), params.id);
       const jpeg = await previewImage(await services.blobs.get(image.blobKey), query.size, services.config.limits);
       res.type('jpeg').set('Cache-Control', 'private, max-age=3600').send(jpeg);
     },
@@ -71,7 +71,7 @@ export function imagesRoutes(services: Services): ApiRoute[] {
       responses: { 200: { description: 'The image file: image/jpeg, image/png, image/webp, image/gif or image/tiff', contentType: 'image/*' } },
     },
     async ({ res, params }) => {
-      const image = await getImageWithDetections(services.pool, params.id);
+      const image = await getImage(services.pool, params.id);
       if (!image) throw notFound(`image ${params.id}`);
       const bytes = await services.blobs.get(image.blobKey);
       const format = sniffImageFormat(bytes.subarray(0, 64));

@@ -4,6 +4,22 @@ import type { Queryable } from '../pool.js';
 export type BackupStatus = 'running' | 'succeeded' | 'failed' | 'verified' | 'verify_failed' | 'pruned';
 export type BackupTrigger = 'manual' | 'scheduler' | 'safety';
 
+/** What the API and `lookout backup list --json` show of a backup. */
+export function backupSummary(b: BackupRecord) {
+  return {
+    id: b.id,
+    status: b.status,
+    trigger: b.trigger,
+    createdAt: b.createdAt,
+    finishedAt: b.finishedAt,
+    verifiedAt: b.verifiedAt,
+    file: b.file,
+    bytes: b.storedBytes,
+    sha256: b.sha256,
+    error: b.error,
+  };
+}
+
 export interface BackupRecord {
   id: string;
   status: BackupStatus;

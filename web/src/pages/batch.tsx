@@ -4,10 +4,9 @@ import { isFinished, type BatchResults, type BatchSummary, type Client } from '.
 import { BatchProgress, ErrorNote, labelCounts, Page, StatusBadge, when } from '../components/common.js';
 import { DetectionImage } from '../components/detection-image.js';
 import { usePoll } from '../use-poll.js';
-import { useRef, useState } from 'react';
+import { useRef } from 'react';
 
 export function BatchPage({ client, batchId }: { client: Client; batchId: string }) {
-  const [finished, setFinished] = useState(false);
   // The status is cheap and polled every second; the results (every image
   // with its detections) are fetched again only when an image has finished.
   const last = useRef<{ finishedImages: number; results: BatchResults } | null>(null);
@@ -18,11 +17,10 @@ export function BatchPage({ client, batchId }: { client: Client; batchId: string
       if (!last.current || last.current.finishedImages !== finishedImages || isFinished(batch.status)) {
         last.current = { finishedImages, results: await client.get<BatchResults>(`/v1/batches/${batchId}/results`) };
       }
-      if (isFinished(batch.status)) setFinished(true);
       return { batch, results: last.current.results };
     },
     1000,
-    !finished,
+    (d) => isFinished(d.batch.status),
   );
   const batch = data?.batch;
   const images = data?.results.images ?? [];

@@ -4,9 +4,10 @@ import { useEffect, useRef, useState, type DragEvent } from 'react';
 import { formatBytes, planUploads, type Client, type Info } from '../api.js';
 import { ErrorNote, Page, ProgressBar } from '../components/common.js';
 import { navigate } from '../router.js';
-import { sniffImageFormat } from '../../../src/detection/image-signature.js';
+import { MEDIA_TYPES, sniffImageFormat } from '../../../src/detection/image-signature.js';
+import { plural } from '../../../src/text/format.js';
 
-const IMAGE_TYPES = 'image/jpeg,image/png,image/webp,image/gif,image/tiff';
+const IMAGE_TYPES = Object.values(MEDIA_TYPES).join(',');
 
 export function UploadPage({ client }: { client: Client }) {
   const [info, setInfo] = useState<Info>();
@@ -127,7 +128,7 @@ export function UploadPage({ client }: { client: Client }) {
       {files.length > 0 && (
         <div className="file-list">
           <p>
-            {files.length} file{files.length === 1 ? '' : 's'} · {formatBytes(files.reduce((n, f) => n + f.size, 0))}
+            {plural(files.length, 'file')} · {formatBytes(files.reduce((n, f) => n + f.size, 0))}
             {plan && plan.requests.length > 1 ? ` · ${plan.requests.length} batches` : ''}{' '}
             <button
               type="button"
@@ -147,7 +148,7 @@ export function UploadPage({ client }: { client: Client }) {
             </p>
           ))}
           <button type="button" onClick={() => void upload()} disabled={sent !== null || scoreInvalid || !plan || plan.requests.length === 0} data-testid="upload">
-            Upload {plan ? plan.requests.flat().length : 0} image{plan?.requests.flat().length === 1 ? '' : 's'}
+            Upload {plural(plan ? plan.requests.flat().length : 0, 'image')}
           </button>
         </div>
       )}
