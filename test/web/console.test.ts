@@ -285,6 +285,15 @@ describe('the web console', () => {
     await page.context().close();
   });
 
+  it('applies a filter at once, not at the next poll', async () => {
+    const page = await newPage();
+    await signIn(page, await env.key(services, 'viewer'));
+    await page.waitForSelector('[data-testid=batches]'); // other keys' batches
+    await page.check('text=only mine');
+    await page.waitForSelector('text=No batches yet.', { timeout: 1000 }); // the list polls every 2 s
+    await page.context().close();
+  });
+
   it('shows workers and health', async () => {
     const page = await newPage();
     await signIn(page, await env.key(services, 'viewer'));

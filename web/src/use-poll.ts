@@ -1,19 +1,20 @@
 // Polls a loader every `everyMs` until `done(value)` says the value is final;
 // keeps the last good value and the last error apart, so a blip does not
-// blank the page. reload() loads again now (and polls again if it had stopped).
+// blank the page. reload() loads again now (and polls again if it had
+// stopped), as does a change of `key` (what the loader asks for: a filter).
 import { useCallback, useEffect, useRef, useState } from 'react';
 
 export function usePoll<T>(
   load: () => Promise<T>,
   everyMs: number,
-  done: (value: T) => boolean = () => false,
+  options: { done?: (value: T) => boolean; key?: string } = {},
 ): { data: T | undefined; error: Error | undefined; reload: () => void } {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<Error>();
   const loadRef = useRef(load);
   loadRef.current = load;
-  const doneRef = useRef(done);
-  doneRef.current = done;
+  const doneRef = useRef(options.done ?? (() => false));
+  doneRef.current = options.done ?? (() => false);
   const [tick, setTick] = useState(0);
   const reload = useCallback(() => setTick((t) => t + 1), []);
 
@@ -38,7 +39,7 @@ export function usePoll<T>(
       stopped = true;
       window.clearTimeout(timer);
     };
-  }, [everyMs, tick]);
+  }, [everyMs, tick, options.key]);
 
   return { data, error, reload };
 }

@@ -20,7 +20,8 @@ interface Alert {
 
 export function AlertsPage({ client, me }: { client: Client; me: Me }) {
   const [status, setStatus] = useState('');
-  const { data, error, reload } = usePoll(() => client.get<{ alerts: Alert[] }>(`/v1/alerts${status ? `?status=${status}` : ''}`), 5000);
+  const path = `/v1/alerts${status ? `?status=${status}` : ''}`;
+  const { data, error, reload } = usePoll(() => client.get<{ alerts: Alert[] }>(path), 5000, { key: path });
   const { run, error: actionError } = useAction(reload);
   const silence = (id: string) => run(() => client.post(`/v1/alerts/${id}/silence`, { minutes: 60 }));
   const operator = atLeast(me.role, 'operator');

@@ -20,7 +20,7 @@ export function BatchPage({ client, batchId }: { client: Client; batchId: string
       return { batch, results: last.current.results };
     },
     1000,
-    (d) => isFinished(d.batch.status),
+    { done: (d) => isFinished(d.batch.status) },
   );
   const batch = data?.batch;
   const images = data?.results.images ?? [];

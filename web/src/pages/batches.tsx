@@ -11,10 +11,8 @@ export function BatchesPage({ client, me }: { client: Client; me: Me }) {
   // Pages go back in time by createdAt; the first page is the live one.
   const [pages, setPages] = useState<string[]>([]);
   const before = pages[pages.length - 1];
-  const { data, error } = usePoll(
-    () => client.get<{ batches: BatchSummary[] }>(`/v1/batches?limit=${PAGE}${mine ? '&mine=true' : ''}${before ? `&before=${encodeURIComponent(before)}` : ''}`),
-    2000,
-  );
+  const path = `/v1/batches?limit=${PAGE}${mine ? '&mine=true' : ''}${before ? `&before=${encodeURIComponent(before)}` : ''}`;
+  const { data, error } = usePoll(() => client.get<{ batches: BatchSummary[] }>(path), 2000, { key: path });
   const batches = data?.batches;
   const older = batches && batches.length === PAGE ? batches[batches.length - 1]!.createdAt : undefined;
   return (
