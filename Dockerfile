@@ -2,7 +2,7 @@
 #   docker build -t lookout .
 #   GPU hosts (CUDA 12): docker build --build-arg ONNXRUNTIME_NODE_INSTALL=cuda12 -t lookout:cuda .
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
 # Dependencies first (cached while only sources change); the build runs below.
@@ -11,7 +11,7 @@ COPY src ./src
 COPY web ./web
 RUN npm run build
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ARG ONNXRUNTIME_NODE_INSTALL=skip
 # jemalloc keeps sharp's RSS flat over long runs (glibc malloc fragments);
 # postgresql-client brings pg_dump and pg_restore (the major version must be
