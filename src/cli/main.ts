@@ -18,7 +18,10 @@ import { controlQueue, listQueues, UnknownQueueError } from '../services/queue-c
 import { reconcile } from '../reconcile/reconcile.js';
 import type { Services } from '../runtime/services.js';
 import { withServices } from './with-services.js';
-import { createPool, ensureDatabase } from '../db/pool.js';
+import { createPool, ensureDatabase, type Pool } from '../db/pool.js';
+import { databaseCliError, withDatabase } from './with-database.js';
+import { databaseNameOf } from '../db/server-admin.js';
+import { CliError } from './cli-error.js';
 import { migrateDown, migrateUp } from '../db/migrate.js';
 import { createApiKey, revokeKey } from '../auth/api-keys.js';
 import { listApiKeys } from '../db/repositories/api-keys.js';
@@ -217,11 +220,13 @@ export function buildProgram(): Command {
     .action(async () => {
       const config = configOrExit();
       const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 });
-      await ensureDatabase(config.databaseUrl);
       const pool = createPool(config.databaseUrl, 1);
       try {
+        if (await ensureDatabase(config.databaseUrl)) process.stderr.write(`created database ${databaseNameOf(config.databaseUrl)}\n`);
         const applied = await migrateUp(pool, logger);
         process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
+      } catch (err) {
+        throw databaseCliError(err, config.databaseUrl);
       } finally {
         await pool.end();
       }
@@ -233,28 +238,19 @@ export function buildProgram(): Command {
     .action(async (opts: { steps: number }) => {
       const config = configOrExit();
       const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 });
-      const pool = createPool(config.databaseUrl, 1);
-      try {
-        const reverted = await migrateDown(pool, opts.steps, logger);
-        process.stdout.write(reverted.length ? `reverted: ${reverted.join(', ')}\n` : 'nothing to revert\n');
-      } finally {
-        await pool.end();
-      }
+      await withDatabase(
+        config,
+        async (pool) => {
+          const reverted = await migrateDown(pool, opts.steps, logger);
+          process.stdout.write(reverted.length ? `reverted: ${reverted.join(', ')}\n` : 'nothing to revert\n');
+        },
+        { requireMigrated: false },
+      );
     });
 
   const keys = program.command('keys').description('API keys');
-  const withPool = async (work: (pool: ReturnType<typeof createPool>, config: Config) => Promise<void>) => {
-    const config = configOrExit();
-    const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 });
-    await ensureDatabase(config.databaseUrl);
-    const pool = createPool(config.databaseUrl, 1);
-    try {
-      await migrateUp(pool, logger);
-      await work(pool, config);
-    } finally {
-      await pool.end();
-    }
-  };
+  // Never creates or migrates: a wrong DATABASE_URL is an error, not a new empty database.
+  const withPool = (work: (pool: Pool) => Promise<void>) => withDatabase(configOrExit(), work);
   keys
     .command('create')
     .description('create an API key; prints only the key (shown once, stored hashed)')
@@ -312,13 +308,10 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const config = configOrExit();
-      const pool = createPool(config.databaseUrl, 1);
-      try {
+      await withDatabase(config, async (pool) => {
         const workers = await listWorkers(pool, liveWindowMs(config.heartbeatMs));
         process.stdout.write(opts.json ? `${JSON.stringify({ workers })}\n` : formatWorkersTable(workers));
-      } finally {
-        await pool.end();
-      }
+      });
     });
 
   const queuesCommand = program.command('queues').description('queue control (audited)');
@@ -439,6 +432,13 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Runs the command line; an expected failure (CliError) prints its message and sets the exit code, with no stack trace. */
 export async function main(argv: string[] = process.argv): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    process.stderr.write(`lookout: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  }
 }

@@ -119,6 +119,13 @@ async function errorFrom(res: Response): Promise<ApiCallError> {
   return new ApiCallError(res.status, `http_${res.status}`, `${res.statusText || 'error'}${text ? `: ${text.slice(0, 200)}` : ''}`, retryAfterS);
 }
 
+/** How the client came to try this URL, so a refused connection says what to change. */
+function whereFrom(config: SubmitConfig): string {
+  if (config.urlSource === 'LOOKOUT_URL') return 'is LOOKOUT_URL right?';
+  const how = config.urlSource === 'PORT' ? 'LOOKOUT_URL is not set, so PORT on this host was tried' : 'LOOKOUT_URL and PORT are not set, so the default was tried';
+  return `${how}: is the server running there? Set LOOKOUT_URL to reach another one.`;
+}
+
 export function createLookoutClient(config: SubmitConfig, fetchImpl: typeof fetch = fetch): LookoutClient {
   const authorization = `Bearer ${config.apiKey}`;
 
@@ -130,7 +137,7 @@ export function createLookoutClient(config: SubmitConfig, fetchImpl: typeof fetc
       if (init.signal?.aborted) throw err;
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof FileChangedError) throw cause; // the body failed, not the network
-      throw new ServerUnreachableError(`cannot reach ${config.url} (${describeFetchFailure(err)}); is LOOKOUT_URL right?`);
+      throw new ServerUnreachableError(`cannot reach ${config.url} (${describeFetchFailure(err)}); ${whereFrom(config)}`);
     }
     if (!res.ok) throw await errorFrom(res);
     return res;

@@ -24,6 +24,7 @@ const auditQuery = z
     outcome: z.enum(['ok', 'error', 'denied']).optional(),
     since: z.coerce.date().optional(),
     until: z.coerce.date().optional(),
+    before: z.string().regex(/^[1-9][0-9]{0,17}$/, { error: 'expected an audit entry id (a positive integer)' }).optional().describe('the last `id` of the previous page: only older entries'),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   })
   .strict();

@@ -27,16 +27,26 @@ export interface AuditFilter {
   outcome?: 'ok' | 'error' | 'denied';
   since?: Date;
   until?: Date;
+  /** Only entries older than this one (its `id`, a bigint as a decimal string): the next page. */
+  before?: string;
   limit: number;
 }
 
+/**
+ * Audit entries, newest first: ordered by the numeric id (the insertion
+ * order), never by its text, so id 10 comes before id 9. Pages are exact with
+ * `before` = the last id of the previous page.
+ */
 export async function queryAudit(db: Queryable, f: AuditFilter): Promise<Array<Record<string, unknown>>> {
+  // `id` is selected as text (a bigint does not fit a JS number); the ORDER BY
+  // names the column through its table, or Postgres would sort by the text alias.
   const { rows } = await db.query<Record<string, unknown>>(
-    `SELECT id::text, at, actor, action, target, outcome, details FROM audit_log
-      WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR action = $2) AND ($3::text IS NULL OR target = $3)
-        AND ($4::text IS NULL OR outcome = $4) AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)
-      ORDER BY id DESC LIMIT $7`,
-    [f.actor ?? null, f.action ?? null, f.target ?? null, f.outcome ?? null, f.since ?? null, f.until ?? null, f.limit],
+    `SELECT a.id::text AS id, a.at, a.actor, a.action, a.target, a.outcome, a.details FROM audit_log a
+      WHERE ($1::text IS NULL OR a.actor = $1) AND ($2::text IS NULL OR a.action = $2) AND ($3::text IS NULL OR a.target = $3)
+        AND ($4::text IS NULL OR a.outcome = $4) AND ($5::timestamptz IS NULL OR a.at >= $5) AND ($6::timestamptz IS NULL OR a.at < $6)
+        AND ($8::bigint IS NULL OR a.id < $8::bigint)
+      ORDER BY a.id DESC LIMIT $7`,
+    [f.actor ?? null, f.action ?? null, f.target ?? null, f.outcome ?? null, f.since ?? null, f.until ?? null, f.limit, f.before ?? null],
   );
   return rows;
 }

@@ -1,0 +1,59 @@
+// The database for one CLI command: checked before use (reachable, present,
+// migrated), never created or migrated here (only `migrate up` and the server
+// processes do that), and every problem turned into a CliError that names the
+// database, where it was looked for, and how to fix it.
+
+import type { Config } from '../config/config.js';
+import { maskUrl } from '../config/mask-secrets.js';
+import { asDatabaseUnavailable, checkDatabase, DatabaseUnavailableError } from '../db/database-check.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { CliError } from './cli-error.js';
+
+const FIX_BY_MIGRATING = 'Create it and its tables with `npx lookout migrate up` (or start the server, `npx lookout all`, which does the same), or point DATABASE_URL at the right database.';
+
+/** One sentence on what is wrong with the database at `databaseUrl` and what to do; the password is masked. */
+export function explainDatabaseProblem(err: DatabaseUnavailableError, databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  const where = `${url.hostname || 'localhost'}:${url.port || '5432'}`;
+  const shown = `DATABASE_URL=${maskUrl(databaseUrl)}`;
+  switch (err.problem) {
+    case 'missing':
+      return `database "${err.database}" does not exist on the PostgreSQL server at ${where} (${shown}). ${FIX_BY_MIGRATING}`;
+    case 'not_migrated':
+      return `database "${err.database}" at ${where} has no up-to-date Lookout schema (${err.reason}; ${shown}). ${FIX_BY_MIGRATING}`;
+    case 'login_refused':
+      return `the PostgreSQL server at ${where} refused the login of user "${decodeURIComponent(url.username) || 'default'}" to database "${err.database}" (${err.reason}; ${shown}). Check the user and password in DATABASE_URL.`;
+    case 'unreachable':
+      return `cannot reach the PostgreSQL server at ${where} for database "${err.database}" (${err.reason}; ${shown}). Is the server running, and is DATABASE_URL right?`;
+  }
+}
+
+/** Maps a database problem (checked, or met mid-command) to a CliError; returns anything else unchanged. */
+export function databaseCliError(err: unknown, databaseUrl: string): unknown {
+  const problem = asDatabaseUnavailable(err, databaseUrl);
+  return problem instanceof DatabaseUnavailableError ? new CliError(explainDatabaseProblem(problem, databaseUrl)) : err;
+}
+
+/**
+ * Checks the configured database, then runs `work` with a one-connection pool
+ * and closes it.
+ * @param options.requireMigrated false for `migrate down`, which works on any applied state
+ * @throws CliError (exit 1) when the database is unreachable, refuses the login, is missing or not migrated
+ */
+export async function withDatabase<T>(config: Config, work: (pool: Pool) => Promise<T>, options: { requireMigrated?: boolean } = {}): Promise<T> {
+  try {
+    await checkDatabase(config.databaseUrl);
+  } catch (err) {
+    if (!(err instanceof DatabaseUnavailableError) || err.problem !== 'not_migrated' || options.requireMigrated !== false) {
+      throw databaseCliError(err, config.databaseUrl);
+    }
+  }
+  const pool = createPool(config.databaseUrl, 1);
+  try {
+    return await work(pool);
+  } catch (err) {
+    throw databaseCliError(err, config.databaseUrl);
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
