@@ -94,7 +94,7 @@ describe('a database that exists but has no Lookout schema', () => {
   it.each(COMMANDS.filter((c) => c[0] !== 'migrate').map((c) => [c.join(' '), c] as const))('lookout %s: says to migrate and changes nothing', async (_name, args) => {
     const result = await runCli([...args], { env: { ...env.env, DATABASE_URL: urlFor(empty) } });
     expectCleanFailure(result, new RegExp(`database "${empty}" .*no up-to-date Lookout schema.*npx lookout migrate up`));
-    const tables = await new pg.Client({ connectionString: urlFor(empty) });
+    const tables = new pg.Client({ connectionString: urlFor(empty) });
     await tables.connect();
     try {
       expect((await tables.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).rows[0].n).toBe(0);
