@@ -3,10 +3,10 @@
 import express, { type Express } from 'express';
 import type { Services } from '../runtime/services.js';
 import { BOARD_PATH, bullBoardRouter } from '../board/bull-board.js';
-import helmet from 'helmet';
 import cors from 'cors';
 import { requireKey } from './authenticate.js';
 import { requestId } from './request-id.js';
+import { securityHeaders } from './security-headers.js';
 import { auditRequests } from './audit-requests.js';
 import { rateLimiter } from './rate-limit.js';
 import { boardAccess } from './board-access.js';
@@ -24,10 +24,10 @@ export function createApp(services: Services): Express {
   const { config } = services;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Who may set X-Forwarded-For/-Proto: req.ip (rate limits, audit) and req.secure (HSTS).
+  app.set('trust proxy', config.http.trustProxy);
   app.use(requestId);
-  // The console shows previews fetched with the key as blob: URLs.
-  app.use(helmet({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:', 'blob:'] } } }));
+  app.use(securityHeaders());
   if (config.http.corsOrigins.length > 0) {
     app.use(cors({ origin: config.http.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'] }));
   }

@@ -37,7 +37,13 @@ export interface Config {
   reconcileIntervalSeconds: number;
   health: { intervalSeconds: number; retentionDays: number };
   alerts: AlertConfig;
-  http: { corsOrigins: string[]; rateLimitPerMinute: number; uploadsPerMinute: number };
+  http: {
+    corsOrigins: string[];
+    rateLimitPerMinute: number;
+    uploadsPerMinute: number;
+    /** express's 'trust proxy': a hop count, or the addresses and subnets trusted ([] trusts none). */
+    trustProxy: number | string[];
+  };
   webhooks: { allowedHosts: string[]; batchSecret: string | undefined };
 }
 
@@ -130,7 +136,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatMs: e.HEARTBEAT_MS,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL,
     health: { intervalSeconds: e.HEALTH_INTERVAL, retentionDays: e.HEALTH_RETENTION_DAYS },
-    http: { corsOrigins: e.CORS_ORIGINS, rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE, uploadsPerMinute: e.RATE_LIMIT_UPLOADS_PER_MINUTE },
+    http: {
+      corsOrigins: e.CORS_ORIGINS,
+      rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      uploadsPerMinute: e.RATE_LIMIT_UPLOADS_PER_MINUTE,
+      trustProxy: e.TRUST_PROXY,
+    },
     webhooks: { allowedHosts: e.WEBHOOK_ALLOWED_HOSTS, batchSecret: e.BATCH_WEBHOOK_SECRET },
     alerts: {
       backlogThreshold: e.ALERT_BACKLOG_THRESHOLD,

@@ -2,6 +2,7 @@
 // named here with its default and what it expects; nothing else reads
 // process.env. docs: the configuration table in README.md mirrors this file.
 
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const booleanFlag = z
@@ -21,6 +22,30 @@ const base64Key = z
   .refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, {
     error: 'expected 32 random bytes, base64-encoded (openssl rand -base64 32)',
   });
+
+// Which peers may tell the API the client's address and protocol
+// (X-Forwarded-For, X-Forwarded-Proto): express's 'trust proxy' values, less
+// `true`, which would let any client claim to be anyone over TLS.
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const trustProxyError = 'expected none, a hop count from 1 to 10, or a comma-separated list of loopback, linklocal, uniquelocal, IP addresses and CIDR subnets';
+const isSubnet = (entry: string): boolean => {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+};
+const trustProxy = z.string().transform((value, ctx): number | string[] => {
+  const v = value.trim().toLowerCase();
+  if (v === 'none' || v === 'false') return [];
+  if (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 10) return Number(v);
+  const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+  if (entries.length === 0 || !entries.every((e) => TRUST_PROXY_NAMES.has(e) || isSubnet(e))) {
+    ctx.addIssue({ code: 'custom', message: trustProxyError });
+    return z.NEVER;
+  }
+  return entries;
+});
 
 const cron = z.string().regex(/^(\S+\s+){4,5}\S+$/, { error: 'expected a cron expression of 5 or 6 fields' });
 
@@ -100,6 +125,7 @@ export const envSchema = z.object({
     .string()
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
     .default([]),
+  TRUST_PROXY: trustProxy.default(['loopback']),
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
   RATE_LIMIT_UPLOADS_PER_MINUTE: int(1, 1_000_000).default(60),
   WEBHOOK_ALLOWED_HOSTS: z

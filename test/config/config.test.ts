@@ -47,6 +47,34 @@ describe('loadConfig', () => {
   });
 });
 
+describe('TRUST_PROXY', () => {
+  it('trusts loopback proxies by default, and reads none, a hop count or a list of addresses and subnets', () => {
+    expect(loadConfig({}).http.trustProxy).toEqual(['loopback']);
+    expect(loadConfig({ TRUST_PROXY: 'none' }).http.trustProxy).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.168.1.7, uniquelocal' }).http.trustProxy).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::/8',
+      '192.168.1.7',
+      'uniquelocal',
+    ]);
+  });
+
+  it('refuses true (any client could claim TLS and any address) and what is not an address', () => {
+    for (const bad of ['true', '0', '11', 'proxy.example', '10.0.0.0/33', '10.0.0.1/8/2', ',']) {
+      let error: unknown;
+      try {
+        loadConfig({ TRUST_PROXY: bad });
+      } catch (err) {
+        error = err;
+      }
+      expect(error, bad).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toEqual([{ variable: 'TRUST_PROXY', message: expect.stringMatching(/^expected none, a hop count .*, got "/) }]);
+    }
+  });
+});
+
 describe('a bad environment at start', () => {
   it('exits non-zero naming the variable', async () => {
     const { code, stdout, stderr } = await runCli(['detect', 'x.png'], { env: { IMAGE_MAX_PIXELS: '-5' } });

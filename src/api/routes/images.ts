@@ -67,7 +67,7 @@ export function imagesRoutes(services: Services): ApiRoute[] {
       path: '/images/:id/original',
       operationId: 'getOriginalImage',
       summary: 'The uploaded bytes, as uploaded (any status)',
-      description: 'Content-Type from the bytes (they were judged an image at upload). Browsers show it EXIF-oriented, the frame the boxes are in; TIFF is not shown by most browsers: use preview.jpg.',
+      description: 'Content-Type from the bytes (they were judged an image at upload). Boxes are in the EXIF-oriented frame (width x height); browsers do not orient every format (Chromium leaves WebP as stored) and most cannot show TIFF: where the picture shown differs from width x height, or from preview.jpg, use preview.jpg.',
       responses: { 200: { description: 'The image file: image/jpeg, image/png, image/webp, image/gif or image/tiff', contentType: 'image/*' } },
     },
     async ({ res, params }) => {

@@ -1,11 +1,15 @@
 // An image with its detections drawn by the browser: the uploaded original
-// (the large view) or a scaled preview (thumbnails, and formats the browser
-// cannot show, such as TIFF), fetched with the key, under an SVG whose
-// viewBox is the full image's pixel size, so boxes in image pixels land where
-// they belong at any display size. Browsers show the original EXIF-oriented,
-// the frame the detections are in.
+// (the large view) or a scaled preview (thumbnails, and where the original
+// cannot be shown in the detections' frame), fetched with the key, under an
+// SVG whose viewBox is the full image's pixel size, so boxes in image pixels
+// land where they belong at any display size. The boxes are in the
+// EXIF-oriented frame; previews are always in it, but browsers do not orient
+// every format (Chromium leaves WebP as stored) and cannot decode some (TIFF):
+// the original is shown only once it is known to be in that frame
+// (image-frame.ts), and the preview otherwise.
 import { useEffect, useRef, useState, type RefObject } from 'react';
 import type { Client, Detection } from '../api.js';
+import { GRID, inSameFrame } from '../image-frame.js';
 
 const COLORS = ['#ff3b30', '#34c759', '#0a84ff', '#ff9f0a', '#bf5af2', '#64d2ff', '#ffd60a'];
 
@@ -15,9 +19,12 @@ function colorFor(label: string): string {
   return COLORS[h % COLORS.length]!;
 }
 
+/** The blob: URL of an image route fetched with the key, or why it failed; revoked when the path changes. */
 export function useObjectUrl(client: Client, path: string | null): { url?: string; error?: string } {
   const [state, setState] = useState<{ url?: string; error?: string }>({});
   useEffect(() => {
+    // Nothing from the previous path is shown while the next one loads.
+    setState({});
     if (!path) return;
     let url: string | undefined;
     let cancelled = false;
@@ -53,6 +60,49 @@ function useSeen(ref: RefObject<HTMLElement | null>, eager: boolean): boolean {
   return seen;
 }
 
+/** The preview size of the batch grid's thumbnails (the frame check asks for the same, often cached, preview). */
+export const THUMBNAIL_SIZE = 320;
+
+/** A decoded image squeezed into an n x n grey grid (0..255), row by row, as the browser shows it. */
+function gridOf(image: HTMLImageElement, n = GRID): Uint8ClampedArray {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = n;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (!ctx) throw new Error('no 2d canvas');
+  // On white, as the preview is flattened: transparency compares equal.
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, n, n);
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(image, 0, 0, n, n);
+  const rgba = ctx.getImageData(0, 0, n, n).data;
+  const grey = new Uint8ClampedArray(n * n);
+  for (let i = 0; i < n * n; i++) grey[i] = 0.299 * rgba[i * 4]! + 0.587 * rgba[i * 4 + 1]! + 0.114 * rgba[i * 4 + 2]!;
+  return grey;
+}
+
+/** Decodes a blob: URL into an image element (rejects if the browser cannot). */
+async function decoded(url: string): Promise<HTMLImageElement> {
+  const img = new Image();
+  img.src = url;
+  await img.decode();
+  return img;
+}
+
+/**
+ * True when the loaded original, as this browser shows it, is in the frame of
+ * the image's width x height and its detections (the server's preview).
+ * Throws if the preview cannot be fetched.
+ */
+async function originalInFrame(client: Client, imageId: string, img: HTMLImageElement, width: number, height: number): Promise<boolean> {
+  if (img.naturalWidth !== width || img.naturalHeight !== height) return false;
+  const url = await client.objectUrl(`/v1/images/${imageId}/preview.jpg?size=${THUMBNAIL_SIZE}`);
+  try {
+    return inSameFrame(gridOf(img), gridOf(await decoded(url)), GRID);
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
 export function DetectionImage({
   client,
   imageId,
@@ -68,6 +118,7 @@ export function DetectionImage({
 }: {
   client: Client;
   imageId: string;
+  /** The image's EXIF-oriented size in pixels: the frame of the detections' boxes. */
   width: number;
   height: number;
   detections: Detection[];
@@ -78,24 +129,54 @@ export function DetectionImage({
   maxHeight?: string;
   /** Fetch the preview only when it scrolls near the viewport. */
   lazy?: boolean;
-  /** Show the uploaded bytes themselves; the preview if the browser cannot decode them. */
+  /** Show the uploaded bytes themselves; the preview if the browser cannot show them in the boxes' frame. */
   original?: boolean;
 }) {
   const [useOriginal, setUseOriginal] = useState(original);
+  // The original stays hidden until it is known to be in the boxes' frame.
+  const [checked, setChecked] = useState(false);
   const box = useRef<HTMLDivElement>(null);
   const seen = useSeen(box, !lazy);
   const source = useOriginal ? `/v1/images/${imageId}/original` : `/v1/images/${imageId}/preview.jpg?size=${size}`;
   const { url, error } = useObjectUrl(client, seen ? source : null);
+  const mounted = useRef(true);
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
+  // The original could not be fetched at all: the preview may still be.
+  useEffect(() => {
+    if (useOriginal && error) setUseOriginal(false);
+  }, [useOriginal, error]);
+  const onLoad = (img: HTMLImageElement) => {
+    if (!useOriginal) return;
+    originalInFrame(client, imageId, img, width, height).then(
+      (ok) => mounted.current && (ok ? setChecked(true) : setUseOriginal(false)),
+      () => mounted.current && setUseOriginal(false),
+    );
+  };
+  const shown = !useOriginal || checked;
   // Stroke and text in image pixels, so they look the same at any image size.
   const unit = Math.max(width, height) / 400;
   return (
     <div ref={box} className="detection-image" style={{ aspectRatio: `${width} / ${height}`, ...(maxHeight ? { maxWidth: `calc(${maxHeight} * ${width / height})` } : {}) }}>
       {url ? (
-        <img src={url} alt={alt} data-source={useOriginal ? 'original' : 'preview'} onError={useOriginal ? () => setUseOriginal(false) : undefined} />
+        <img
+          key={url}
+          src={url}
+          alt={alt}
+          data-source={useOriginal ? 'original' : 'preview'}
+          data-shown={shown}
+          style={shown ? undefined : { visibility: 'hidden' }}
+          onLoad={(e) => onLoad(e.currentTarget)}
+          onError={useOriginal ? () => setUseOriginal(false) : undefined}
+        />
       ) : (
-        <div className="image-placeholder">{error ?? 'loading…'}</div>
+        <div className="image-placeholder">{!useOriginal && error ? error : 'loading…'}</div>
       )}
-      <svg viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" aria-label={`${detections.length} detections`} data-testid="boxes">
+      <svg style={shown ? undefined : { visibility: 'hidden' }} viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" aria-label={`${detections.length} detections`} data-testid="boxes">
         {detections.map((d, i) => {
           const color = colorFor(d.label);
           const w = d.box.x2 - d.box.x1;

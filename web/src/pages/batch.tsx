@@ -2,7 +2,7 @@
 // images with their boxes drawn and their counts; failed images say why.
 import { isFinished, type BatchResults, type BatchSummary, type Client } from '../api.js';
 import { BatchProgress, ErrorNote, labelCounts, Page, StatusBadge, when } from '../components/common.js';
-import { DetectionImage } from '../components/detection-image.js';
+import { DetectionImage, THUMBNAIL_SIZE } from '../components/detection-image.js';
 import { usePoll } from '../use-poll.js';
 import { useRef } from 'react';
 
@@ -49,7 +49,7 @@ export function BatchPage({ client, batchId }: { client: Client; batchId: string
           <li key={img.id} className={`card card-${img.status}`} data-filename={img.filename} data-status={img.status}>
             <a href={`#/batches/${batchId}/images/${img.id}`} title={img.filename}>
               {img.status === 'done' && img.width && img.height ? (
-                <DetectionImage client={client} imageId={img.id} width={img.width} height={img.height} detections={img.detections} size={320} showLabels={false} alt={img.filename} lazy />
+                <DetectionImage client={client} imageId={img.id} width={img.width} height={img.height} detections={img.detections} size={THUMBNAIL_SIZE} showLabels={false} alt={img.filename} lazy />
               ) : (
                 <div className="image-placeholder">{img.status === 'failed' ? '✕' : img.status + '…'}</div>
               )}
