@@ -19,7 +19,7 @@ const backupView = z.object({
   sha256: z.string().nullable(),
   error: z.string().nullable(),
 });
-const backupId = z.object({ id: z.uuid() });
+const backupId = z.object({ id: z.uuid({ error: 'expected a backup id (a UUID, as GET /v1/backups lists)' }) });
 const started = z.object({ id: z.uuid(), status: z.string(), jobId: z.string().optional() });
 
 export function backupsRoutes(services: Services): ApiRoute[] {
