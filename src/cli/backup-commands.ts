@@ -6,6 +6,7 @@ import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
+import { BACKUPS_OFF } from '../config/config-warnings.js';
 import { backupSummary, getBackup, listBackups } from '../db/repositories/backups.js';
 import { BACKUP_QUEUE, type BackupRunResult } from '../jobs/backup-run/definition.js';
 import type { BackupVerifyResult } from '../jobs/backup-verify/definition.js';
@@ -71,6 +72,11 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
     .option('--json', 'print {"id", "status", "file", "bytes", "sha256"}')
     .action(async (opts: { json?: boolean }) => {
       const config = configOrExit();
+      if (!config.backup.key) {
+        // The worker would refuse it: say so here, and leave no failed job behind.
+        process.exitCode = usage(io(opts.json), { status: 'backups_disabled', error: BACKUPS_OFF });
+        return;
+      }
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;

@@ -40,6 +40,13 @@ describe('lookout backup with a bad id', () => {
     expect(await backupJobs()).toBe(0);
   });
 
+  it('run while backups are off: exit 2, how to turn them on, no job', async () => {
+    const result = await runCli(['backup', 'run', '--json'], { env: { ...env.env, BACKUP_ENCRYPTION_KEY: '' } });
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toEqual({ status: 'backups_disabled', error: expect.stringMatching(/^backups are off: BACKUP_ENCRYPTION_KEY is not set; .*openssl rand -base64 32/) });
+    expect(await backupJobs()).toBe(0);
+  });
+
   it('verify <unknown uuid>: exit 1, not found, no job', async () => {
     const id = '00000000-0000-4000-8000-000000000000';
     const result = await cli(['backup', 'verify', id, '--json']);

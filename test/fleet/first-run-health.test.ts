@@ -126,9 +126,12 @@ describe('without BACKUP_ENCRYPTION_KEY', () => {
     expect(await backupAlerts()).toEqual([]);
   });
 
-  it('/v1/info says backups are off and why, for the console', async () => {
+  it('/v1/info says backups are off and why, for the console; POST /v1/backups says the same', async () => {
     const info = (await (await fetch(`${urlNoKey}/v1/info`, authed(viewer))).json()) as Record<string, any>;
     expect(info.backups).toEqual({ enabled: false, reason: expect.stringMatching(/^backups are off: BACKUP_ENCRYPTION_KEY is not set; .*openssl rand -base64 32/) });
+    const refused = await fetch(`${urlNoKey}/v1/backups`, { method: 'POST', ...authed(await env.key(noKey, 'operator')) });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toEqual({ error: { code: 'backups_disabled', message: info.backups.reason } });
   });
 
   it('config check warns on stderr, and only then', async () => {
