@@ -90,13 +90,18 @@ export async function probeDisk(name: string, dir: string, minFreePercent: numbe
   return { name, status, value: Math.round(free * 10) / 10, threshold: minFreePercent, unit: 'percent free', message: `${free.toFixed(1)} % free at ${dir}` };
 }
 
+/**
+ * Per queue: backlog (warn above ALERT_BACKLOG_THRESHOLD), failure rate over
+ * the last hour's jobs (warn above ALERT_FAILURE_RATE, judged from
+ * MIN_FINISHED jobs) and live workers (critical when none while jobs wait).
+ */
 export async function probeQueues(deps: ProbeDeps): Promise<ComponentHealth[]> {
   const live = await liveWorkersPerQueue(deps.pool, liveWindowMs(deps.config.heartbeatMs));
   const components: ComponentHealth[] = [];
   for (const queue of deps.queues.values()) {
-    const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
+    const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
     const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
-    const { backlogThreshold, failureRate: failureRate_ } = deps.config.alerts;
+    const { backlogThreshold, failureRate: maxFailureRate } = deps.config.alerts;
     components.push({
       name: `queue.${queue.name}.backlog`,
       status: waiting > backlogThreshold ? 'warn' : 'ok',
@@ -110,9 +115,9 @@ export async function probeQueues(deps: ProbeDeps): Promise<ComponentHealth[]> {
     const judged = failureRate(recent);
     components.push({
       name: `queue.${queue.name}.failure_rate`,
-      status: judged.judged && judged.rate > failureRate_ ? 'warn' : 'ok',
+      status: judged.judged && judged.rate > maxFailureRate ? 'warn' : 'ok',
       value: Math.round(judged.rate * 1000) / 1000,
-      threshold: failureRate_,
+      threshold: maxFailureRate,
       unit: 'ratio',
       message: judged.recovered
         ? `${plural(recent.succeededSinceFailure, 'job')} in a row succeeded since the last failure`

@@ -58,7 +58,7 @@ export function fleetRoutes(services: Services): ApiRoute[] {
   const { pool, config } = services;
   return [
     route(
-      { method: 'get', path: '/health', operationId: 'getHealth', summary: 'Every dependency probed now', tag: 'fleet', role: 'viewer', responses: { 200: { description: 'ok or warn', schema: healthCheck }, 503: { description: 'critical (same body)', schema: healthCheck } } },
+      { method: 'get', path: '/health', operationId: 'getHealth', summary: 'Every dependency probed now, problems first', tag: 'fleet', role: 'viewer', responses: { 200: { description: 'ok or warn', schema: healthCheck }, 503: { description: 'critical (same body)', schema: healthCheck } } },
       async ({ res }) => {
         // Probed now, not read from the last scheduled run: this is the page people reload.
         const check = await runProbes({ redis: services.redis, pool, queues: services.queues, config, now: () => new Date() });
