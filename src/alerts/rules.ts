@@ -19,6 +19,8 @@ interface Rule {
   name: string;
   matches: (component: string) => boolean;
   forMinutes?: (config: AlertConfig) => number;
+  /** false: the component shows on the health page but raises no alert. */
+  alerts?: false;
 }
 
 // Order matters: the first rule whose pattern matches a component owns it.
@@ -27,6 +29,9 @@ export const RULES: readonly Rule[] = [
   { name: 'queue_failure_rate', matches: (c) => /^queue\..+\.failure_rate$/.test(c) },
   { name: 'queue_no_worker', matches: (c) => /^queue\..+\.workers$/.test(c) },
   { name: 'backup_stale', matches: (c) => c === 'backup.age' },
+  // Backups off is a choice (or an omission `config check` and the health page
+  // point out, with the fix), not an incident: a warning there, never an alert.
+  { name: 'backups_off', matches: (c) => c === 'backup.enabled', alerts: false },
   { name: 'disk_low', matches: (c) => c.startsWith('disk.') },
   { name: 'redis_eviction_policy', matches: (c) => c === 'redis.eviction_policy' },
   { name: 'redis_memory', matches: (c) => c === 'redis.memory' },
@@ -39,18 +44,18 @@ export function ruleFor(component: string): string {
   return RULES.find((r) => r.matches(component))!.name;
 }
 
+/** The alert conditions of a check: one per unhealthy component whose rule alerts. */
 export function conditionsFrom(check: HealthCheck, config: AlertConfig): AlertCondition[] {
   return check.components
     .filter((c: ComponentHealth) => c.status !== 'ok')
-    .map((c) => {
-      const rule = RULES.find((r) => r.matches(c.name))!;
-      return {
-        rule: rule.name,
-        key: c.name,
-        severity: c.status === 'critical' ? 'critical' : 'warning',
-        message: c.message,
-        details: { value: c.value, threshold: c.threshold, ...(c.unit ? { unit: c.unit } : {}) },
-        forMinutes: rule.forMinutes?.(config) ?? 0,
-      };
-    });
+    .map((c) => ({ c, rule: RULES.find((r) => r.matches(c.name))! }))
+    .filter(({ rule }) => rule.alerts !== false)
+    .map(({ c, rule }) => ({
+      rule: rule.name,
+      key: c.name,
+      severity: c.status === 'critical' ? 'critical' : 'warning',
+      message: c.message,
+      details: { value: c.value, threshold: c.threshold, ...(c.unit ? { unit: c.unit } : {}) },
+      forMinutes: rule.forMinutes?.(config) ?? 0,
+    }));
 }

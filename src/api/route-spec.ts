@@ -33,7 +33,11 @@ export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject 
   tag: string;
   /** The least role that may call it; viewer means any valid key. */
   role: Role;
-  /** A path parameter that fails its schema names no resource: 404 "<notFound> <value> not found". */
+  /**
+   * A path parameter that fails its schema (a malformed id): on a GET it
+   * names no resource, 404 "<notFound> <value> not found"; on a POST or
+   * DELETE, an action on it is a bad request, 400 naming the parameter.
+   */
   params?: P;
   notFound?: string;
   query?: Q;
@@ -68,6 +72,7 @@ export function route<P extends AnyObject = undefined, Q extends AnyObject = und
       const parsed = spec.params.safeParse(req.params);
       if (!parsed.success) {
         const raw = Object.values(req.params as Record<string, string>).join('/');
+        if (spec.method !== 'get') throw badRequest(`${zodIssues(parsed.error, 'path')} (got "${raw}")`);
         throw notFound(`${spec.notFound ?? 'resource'} ${raw}`);
       }
       params = parsed.data;

@@ -1,6 +1,6 @@
 // Backup part of `npm run bench`: a generated database of at least the target
 // size, backed up and restored by a real ops worker process through the
-// queue; MB/s of both and the worker's peak RSS during each (VmHWM, reset
+// queue; MiB/s of both and the worker's peak RSS during each (VmHWM, reset
 // between the two with /proc/<pid>/clear_refs). Linux only for the RSS.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,8 +22,9 @@ import { requestBackup, requestRestore, waitForJob } from '../services/backup-re
 import { generateDatabase } from './generate-database.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MB = 1024 * 1024;
+const MIB = 1024 * 1024;
 
+/** Sizes (…Mb) in MiB, rates in MiB/s of the database size. */
 export interface BackupBenchResult {
   databaseMb: number;
   rawMb: number;
@@ -76,7 +77,7 @@ export async function runBackupBench(options: { targetMb: number; env: Record<st
   let worker: ReturnType<typeof spawn> | undefined;
   try {
     await prepareDatabase(services);
-    const databaseBytes = await generateDatabase(services.pool, options.targetMb * MB, (b) => options.log(`backup bench: generated ${(b / MB).toFixed(0)} MB`));
+    const databaseBytes = await generateDatabase(services.pool, options.targetMb * MIB, (b) => options.log(`backup bench: generated ${(b / MIB).toFixed(0)} MiB`));
 
     worker = spawn(process.execPath, [path.join(ROOT, 'bin', 'lookout.js'), 'worker', '--queues', BACKUP_QUEUE], {
       env: { ...process.env, ...env, LOG_LEVEL: 'info' },
@@ -104,11 +105,11 @@ export async function runBackupBench(options: { targetMb: number; env: Record<st
     const restoreSeconds = (performance.now() - started) / 1000;
     const restorePeakRssMb = peakRssMb(pid);
 
-    const databaseMb = databaseBytes / MB;
+    const databaseMb = databaseBytes / MIB;
     return {
       databaseMb,
-      rawMb: (record?.rawBytes ?? NaN) / MB,
-      storedMb: backup.bytes / MB,
+      rawMb: (record?.rawBytes ?? NaN) / MIB,
+      storedMb: backup.bytes / MIB,
       backupSeconds,
       restoreSeconds,
       backupMbPerSec: databaseMb / backupSeconds,

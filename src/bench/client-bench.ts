@@ -25,7 +25,8 @@ export interface ClientBenchOptions {
 
 export interface ClientBenchResult {
   images: number;
-  megabytes: number;
+  /** Bytes uploaded, in MiB. */
+  mebibytes: number;
   bareSeconds: number;
   submitSeconds: number;
   routes: Array<{ route: string; p50Ms: number; bytes: number }>;
@@ -95,7 +96,7 @@ export async function runClientBench(options: ClientBenchOptions): Promise<Clien
         await detect.close();
         await ops.close();
       }
-      return { images: options.images, megabytes: bytes / 1e6, bareSeconds, submitSeconds, routes };
+      return { images: options.images, mebibytes: bytes / (1024 * 1024), bareSeconds, submitSeconds, routes };
     } finally {
       await api.close();
     }

@@ -4,7 +4,7 @@
 //
 // Options: --images N (engine, default 504), --pipeline-images N (default 312),
 // --batch-size N (default 52), --latency-samples N (default 30),
-// --backup-mb N (default 220), --models a,b (engine), --photos DIR,
+// --backup-mb N (MiB, default 220), --models a,b (engine), --photos DIR,
 // --client-images N (default 312), --skip-engine, --skip-pipeline,
 // --skip-backup, --skip-client, --no-write, --json.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
@@ -70,21 +70,21 @@ function backupTable(r: BackupBenchResult): string {
   return [
     '| measure | value |',
     '|---|---:|',
-    `| database size (pg_database_size) | ${r.databaseMb.toFixed(0)} MB |`,
-    `| pg_dump output (raw) / stored file (gzip + AES-256-GCM) | ${r.rawMb.toFixed(0)} MB / ${r.storedMb.toFixed(0)} MB |`,
-    `| backup (queue → dump → file, catalogued) | ${r.backupSeconds.toFixed(1)} s, ${r.backupMbPerSec.toFixed(1)} MB/s of database |`,
-    `| restore into a new database (checked against the manifest) | ${r.restoreSeconds.toFixed(1)} s, ${r.restoreMbPerSec.toFixed(1)} MB/s of database |`,
-    `| ops worker peak RSS during backup | ${r.backupPeakRssMb.toFixed(0)} MB |`,
-    `| ops worker peak RSS during restore | ${r.restorePeakRssMb.toFixed(0)} MB |`,
+    `| database size (pg_database_size) | ${r.databaseMb.toFixed(0)} MiB |`,
+    `| pg_dump output (raw) / stored file (gzip + AES-256-GCM) | ${r.rawMb.toFixed(0)} MiB / ${r.storedMb.toFixed(0)} MiB |`,
+    `| backup (queue → dump → file, catalogued) | ${r.backupSeconds.toFixed(1)} s, ${r.backupMbPerSec.toFixed(1)} MiB/s of database |`,
+    `| restore into a new database (checked against the manifest) | ${r.restoreSeconds.toFixed(1)} s, ${r.restoreMbPerSec.toFixed(1)} MiB/s of database |`,
+    `| ops worker peak RSS during backup | ${r.backupPeakRssMb.toFixed(0)} MiB |`,
+    `| ops worker peak RSS during restore | ${r.restorePeakRssMb.toFixed(0)} MiB |`,
   ].join('\n');
 }
 
 function clientTable(r: ClientBenchResult): string {
-  const rate = (s: number) => `${s.toFixed(2)} s, ${(r.megabytes / s).toFixed(0)} MB/s, ${(r.images / s).toFixed(0)} images/s`;
+  const rate = (s: number) => `${s.toFixed(2)} s, ${(r.mebibytes / s).toFixed(0)} MiB/s, ${(r.images / s).toFixed(0)} images/s`;
   return [
     '| measure | value |',
     '|---|---:|',
-    `| upload: ${r.images} images, ${r.megabytes.toFixed(1)} MB, one request, bare fetch of a FormData built in memory | ${rate(r.bareSeconds)} |`,
+    `| upload: ${r.images} images, ${r.mebibytes.toFixed(1)} MiB, one request, bare fetch of a FormData built in memory | ${rate(r.bareSeconds)} |`,
     `| upload: the same with \`lookout submit DIR --json\` (folder walk, sniffing, streamed from disk, byte-counted) | ${rate(r.submitSeconds)} |`,
     `| ratio, submit to bare | ${(r.bareSeconds / r.submitSeconds).toFixed(2)} |`,
     ...r.routes.map((x) => `| \`GET /v1/images/:id/${x.route}\`: p50 per request, mean size | ${x.p50Ms.toFixed(1)} ms, ${(x.bytes / 1024).toFixed(0)} KiB |`),

@@ -1,26 +1,41 @@
 // `lookout backup run|list|verify|restore`: enqueue on the backup queue, wait
 // for the ops worker, print JSON (--json) or a progress bar and a summary.
+// A backup id is checked before anything is enqueued: not a UUID exits 2,
+// an unknown one exits 1, and neither leaves a failed job behind.
 import { SingleBar } from 'cli-progress';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { z } from 'zod';
 import type { Config } from '../config/config.js';
-import { backupSummary, listBackups } from '../db/repositories/backups.js';
+import { BACKUPS_OFF } from '../config/config-warnings.js';
+import { backupSummary, getBackup, listBackups } from '../db/repositories/backups.js';
 import { BACKUP_QUEUE, type BackupRunResult } from '../jobs/backup-run/definition.js';
 import type { BackupVerifyResult } from '../jobs/backup-verify/definition.js';
 import type { RestoreResult } from '../jobs/restore/definition.js';
 import { withServices } from './with-services.js';
-import { requestBackup, requestRestore, requestVerify, waitForJob } from '../services/backup-requests.js';
+import { formatBytes } from '../text/format.js';
+import { InvalidBackupRequestError, requestBackup, requestRestore, requestVerify, waitForJob } from '../services/backup-requests.js';
 
 const HOUR = 3600_000;
+
+/** A backup id argument: a UUID (as `backup list` prints), or commander exits 2 saying so. */
+export function parseBackupId(value: string): string {
+  if (!z.uuid().safeParse(value).success) throw new InvalidArgumentError('expected a backup id, a UUID as `lookout backup list` prints.');
+  return value;
+}
 
 interface Io {
   json: boolean;
   out: (line: string) => void;
 }
 
-/** A byte progress bar on stderr while the job reports progress (not with --json). */
-function progressBar(io: Io, label: string) {
-  if (io.json || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% | {mb} MB`, stream: process.stderr, hideCursor: true });
+/**
+ * A byte progress bar while the job reports progress ({rawBytes,
+ * estimatedBytes}), sizes in binary units as everywhere else (formatBytes).
+ * Only on a terminal, never with --json.
+ */
+export function progressBar(io: Pick<Io, 'json'>, label: string, stream: NodeJS.WriteStream = process.stderr) {
+  if (io.json || !stream.isTTY) return { update: () => undefined, stop: () => undefined };
+  const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% | {size}`, stream, hideCursor: true });
   let started = false;
   return {
     update(progress: unknown) {
@@ -28,21 +43,24 @@ function progressBar(io: Io, label: string) {
       if (typeof p?.rawBytes !== 'number') return;
       const total = Math.max(p.estimatedBytes ?? p.rawBytes, p.rawBytes, 1);
       if (!started) {
-        bar.start(total, 0, { mb: '0' });
+        bar.start(total, 0, { size: formatBytes(0) });
         started = true;
       }
       bar.setTotal(total);
-      bar.update(p.rawBytes, { mb: (p.rawBytes / 1e6).toFixed(1) });
+      bar.update(p.rawBytes, { size: formatBytes(p.rawBytes) });
     },
     stop: () => started && bar.stop(),
   };
 }
 
-function failure(io: Io, fields: Record<string, unknown>): number {
+function failure(io: Io, fields: Record<string, unknown>, code = 1): number {
   if (io.json) io.out(JSON.stringify(fields));
   else process.stderr.write(`lookout backup: ${String(fields.error)}\n`);
-  return 1;
+  return code;
 }
+
+/** A request the job would refuse: exit 2, as for a bad argument. */
+const usage = (io: Io, fields: Record<string, unknown>): number => failure(io, fields, 2);
 
 export function registerBackupCommands(program: Command, configOrExit: () => Config): void {
   const backup = program.command('backup').description('encrypted database backups, verified by a real restore');
@@ -54,6 +72,11 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
     .option('--json', 'print {"id", "status", "file", "bytes", "sha256"}')
     .action(async (opts: { json?: boolean }) => {
       const config = configOrExit();
+      if (!config.backup.key) {
+        // The worker would refuse it: say so here, and leave no failed job behind.
+        process.exitCode = usage(io(opts.json), { status: 'backups_disabled', error: BACKUPS_OFF });
+        return;
+      }
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;
@@ -62,7 +85,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
         try {
           const result = await waitForJob<BackupRunResult>(queue, job, services.redis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) });
           bar.stop();
-          out.out(out.json ? JSON.stringify(result) : `backup ${result.id} succeeded: ${result.file} (${result.bytes} bytes, sha256 ${result.sha256})`);
+          out.out(out.json ? JSON.stringify(result) : `backup ${result.id} succeeded: ${result.file} (${formatBytes(result.bytes)}, sha256 ${result.sha256})`);
           return 0;
         } catch (err) {
           bar.stop();
@@ -85,7 +108,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
           return;
         }
         for (const b of rows) {
-          out.out([b.createdAt.toISOString(), b.id, b.status.padEnd(13), b.trigger.padEnd(9), b.storedBytes ?? '-', b.error ?? ''].join('  '));
+          out.out([b.createdAt.toISOString(), b.id, b.status.padEnd(13), b.trigger.padEnd(9), (b.storedBytes === null ? '-' : formatBytes(b.storedBytes)).padStart(10), b.error ?? ''].join('  '));
         }
       });
     });
@@ -93,13 +116,14 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
   backup
     .command('verify')
     .description('restore a backup into a scratch database and compare it with its manifest')
-    .argument('<id>', 'backup id')
+    .argument('<id>', 'backup id (a UUID)', parseBackupId)
     .option('--json', 'print {"id", "status", "error"?}')
     .action(async (id: string, opts: { json?: boolean }) => {
       const config = configOrExit();
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;
+        if (!(await getBackup(services.pool, id))) return failure(out, { id, status: 'not_found', error: `no backup ${id} (lookout backup list shows them)` });
         try {
           const job = await requestVerify(queue, id, 'cli');
           const bar = progressBar(out, 'verify');
@@ -107,6 +131,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
           out.out(out.json ? JSON.stringify(result) : `backup ${id}: ${result.status}${result.error ? `: ${result.error}` : ''}`);
           return result.status === 'verified' ? 0 : 1;
         } catch (err) {
+          if (err instanceof InvalidBackupRequestError) return usage(out, { id, status: 'bad_request', error: err.message });
           return failure(out, { id, status: 'verify_failed', error: (err as Error).message });
         }
       });
@@ -115,7 +140,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
   backup
     .command('restore')
     .description('restore a backup into a new database (or, with --replace-live, over the live one after a safety backup)')
-    .argument('<id>', 'backup id')
+    .argument('<id>', 'backup id (a UUID)', parseBackupId)
     .option('--target-database <name>', 'database to create (default lookout_restored_<timestamp>)')
     .option('--replace-live', 'replace the live database (a safety backup is taken first)')
     .option('--skip-safety-backup', 'with --replace-live: do not take the safety backup')
@@ -125,6 +150,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;
+        if (!(await getBackup(services.pool, id))) return failure(out, { id, status: 'not_found', error: `no backup ${id} (lookout backup list shows them)` });
         try {
           const job = await requestRestore(queue, {
             backupId: id,
@@ -138,6 +164,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
           out.out(out.json ? JSON.stringify(result) : `backup ${id} restored into ${result.database}${result.previous ? ` (the previous live database is kept as ${result.previous})` : ''}`);
           return 0;
         } catch (err) {
+          if (err instanceof InvalidBackupRequestError) return usage(out, { id, status: 'bad_request', error: err.message });
           return failure(out, { id, status: 'failed', error: (err as Error).message });
         }
       });

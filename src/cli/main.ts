@@ -26,6 +26,7 @@ import { migrateDown, migrateUp } from '../db/migrate.js';
 import { createApiKey, revokeKey } from '../auth/api-keys.js';
 import { listApiKeys } from '../db/repositories/api-keys.js';
 import { maskSecrets } from '../config/mask-secrets.js';
+import { configWarnings } from '../config/config-warnings.js';
 import { ROLES, type Role } from '../db/repositories/api-keys.js';
 import { KNOWN_QUEUES } from '../jobs/registry.js';
 
@@ -296,21 +297,23 @@ export function buildProgram(): Command {
   const configCommand = program.command('config').description('configuration');
   configCommand
     .command('check')
-    .description('validate the environment and print the effective configuration, secrets masked')
+    .description('validate the environment and print the effective configuration, secrets masked; warnings on stderr')
     .action(() => {
       const config = configOrExit();
       process.stdout.write(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
+      for (const warning of configWarnings(config)) process.stderr.write(`lookout config check: warning: ${warning}\n`);
     });
 
   program
     .command('workers')
-    .description('the fleet: every worker process heard from in the last day, live or missing')
+    .description('the fleet: live worker processes, and those stopped or missing within WORKER_HISTORY_HOURS')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const config = configOrExit();
       await withDatabase(config, async (pool) => {
-        const workers = await listWorkers(pool, liveWindowMs(config.heartbeatMs));
-        process.stdout.write(opts.json ? `${JSON.stringify({ workers })}\n` : formatWorkersTable(workers));
+        const workers = await listWorkers(pool, liveWindowMs(config.heartbeatMs), config.workerHistoryHours);
+        process.stdout.write(opts.json ? `${JSON.stringify({ workers })}
+` : formatWorkersTable(workers, config.workerHistoryHours));
       });
     });
 

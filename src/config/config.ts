@@ -33,6 +33,8 @@ export interface Config {
   backup: BackupConfig;
   metricsPort: number | undefined;
   heartbeatMs: number;
+  /** Hours a stopped or missing worker stays in the fleet view before its row is dropped. */
+  workerHistoryHours: number;
   /** Seconds between scheduled reconciler runs. */
   reconcileIntervalSeconds: number;
   health: { intervalSeconds: number; retentionDays: number };
@@ -134,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     metricsPort: e.METRICS_PORT,
     heartbeatMs: e.HEARTBEAT_MS,
+    workerHistoryHours: e.WORKER_HISTORY_HOURS,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL,
     health: { intervalSeconds: e.HEALTH_INTERVAL, retentionDays: e.HEALTH_RETENTION_DAYS },
     http: {

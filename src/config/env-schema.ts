@@ -107,6 +107,7 @@ export const envSchema = z.object({
   BACKUP_TIMEZONE: z.string().min(1).default('UTC'),
   METRICS_PORT: int(0, 65_535).optional(),
   HEARTBEAT_MS: int(200, 600_000).default(5000),
+  WORKER_HISTORY_HOURS: int(1, 8760).default(6),
   HEALTH_INTERVAL: int(1, 86_400).default(30),
   RECONCILE_INTERVAL: int(1, 86_400).default(300),
   HEALTH_RETENTION_DAYS: int(1, 3650).default(7),

@@ -3,7 +3,7 @@
 
 import { Umzug, type UmzugStorage } from 'umzug';
 import type { Logger } from 'pino';
-import type { Pool, PoolClient } from './pool.js';
+import type { Pool, PoolClient, Queryable } from './pool.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Migration } from './migrations/migration.js';
 
@@ -91,4 +91,19 @@ export async function pendingMigrations(pool: Pool): Promise<string[]> {
     });
   const applied = new Set(rows.map((r) => r.name));
   return MIGRATIONS.map((m) => m.name).filter((n) => !applied.has(n));
+}
+
+/**
+ * When Lookout was installed on this database: the time its first migration
+ * ran (a restored backup keeps its original install time). Undefined before
+ * any migration has run.
+ */
+export async function installedAt(db: Queryable): Promise<Date | undefined> {
+  const { rows } = await db
+    .query<{ at: Date | null }>(`SELECT min(run_at) AS at FROM ${TABLE}`)
+    .catch((err: { code?: string }) => {
+      if (err.code === '42P01') return { rows: [] as Array<{ at: Date | null }> }; // no table yet
+      throw err;
+    });
+  return rows[0]?.at ?? undefined;
 }

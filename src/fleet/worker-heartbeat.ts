@@ -30,13 +30,16 @@ export async function startHeartbeat(
   await registerWorker(pool, identity);
   let failing = false;
   const timer = setInterval(() => {
-    heartbeatWorker(pool, identity.id, stats()).then(
-      () => (failing = false),
-      (err: Error) => {
-        if (!failing) options.logger.warn({ err: err.message, worker: identity.id }, 'heartbeat failed; retrying');
-        failing = true;
-      },
-    );
+    heartbeatWorker(pool, identity.id, stats())
+      // Cut off from Postgres past WORKER_HISTORY_HOURS, the row was pruned: register again.
+      .then((known) => (known ? undefined : registerWorker(pool, identity)))
+      .then(
+        () => (failing = false),
+        (err: Error) => {
+          if (!failing) options.logger.warn({ err: err.message, worker: identity.id }, 'heartbeat failed; retrying');
+          failing = true;
+        },
+      );
   }, options.intervalMs);
   timer.unref();
   return {

@@ -5,10 +5,16 @@ import { statfs } from 'node:fs/promises';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
+import { BACKUPS_OFF } from '../config/config-warnings.js';
+import { installedAt } from '../db/migrate.js';
 import type { Pool } from '../db/pool.js';
+import { newestVerifiedBackupAt } from '../db/repositories/backups.js';
 import type { ComponentHealth, HealthCheck, HealthStatus } from '../db/repositories/health-checks.js';
 import { liveWindowMs, liveWorkersPerQueue } from '../db/repositories/workers.js';
+import { formatBytes, plural } from '../text/format.js';
+import { problemsFirst } from '../text/health-view.js';
 import { readGpus } from './gpus.js';
+import { failureRate, MIN_FINISHED, recentOutcomes } from './recent-outcomes.js';
 import { withTimeout } from '../runtime/with-timeout.js';
 
 export interface ProbeDeps {
@@ -58,10 +64,10 @@ export async function probeRedis(redis: Redis): Promise<ComponentHealth[]> {
       value: Math.round(ratio * 1000) / 1000,
       threshold: 0.75,
       unit: 'ratio',
-      message: `${(used / 1048576).toFixed(0)} MiB of ${(max / 1048576).toFixed(0)} MiB used`,
+      message: `${formatBytes(used)} of ${formatBytes(max)} used`,
     });
   } else {
-    components.push(ok('redis.memory', used, null, `${(used / 1048576).toFixed(0)} MiB used, no maxmemory set`, 'bytes'));
+    components.push(ok('redis.memory', used, null, `${formatBytes(used)} used, no maxmemory set`, 'bytes'));
   }
   return components;
 }
@@ -70,7 +76,7 @@ export async function probePostgres(pool: Pool): Promise<ComponentHealth[]> {
   const [result, latency] = await timed(() => withTimeout(pool.query<{ size: string }>('SELECT pg_database_size(current_database())::text AS size'), 2000));
   return [
     ok('postgres', Math.round(latency * 100) / 100, 100, `query in ${latency.toFixed(1)} ms`, 'ms'),
-    ok('postgres.size', Number(result.rows[0]?.size), null, `database is ${(Number(result.rows[0]?.size) / 1048576).toFixed(0)} MiB`, 'bytes'),
+    ok('postgres.size', Number(result.rows[0]?.size), null, `database is ${formatBytes(Number(result.rows[0]?.size))}`, 'bytes'),
   ];
 }
 
@@ -84,13 +90,18 @@ export async function probeDisk(name: string, dir: string, minFreePercent: numbe
   return { name, status, value: Math.round(free * 10) / 10, threshold: minFreePercent, unit: 'percent free', message: `${free.toFixed(1)} % free at ${dir}` };
 }
 
+/**
+ * Per queue: backlog (warn above ALERT_BACKLOG_THRESHOLD), failure rate over
+ * the last hour's jobs (warn above ALERT_FAILURE_RATE, judged from
+ * MIN_FINISHED jobs) and live workers (critical when none while jobs wait).
+ */
 export async function probeQueues(deps: ProbeDeps): Promise<ComponentHealth[]> {
   const live = await liveWorkersPerQueue(deps.pool, liveWindowMs(deps.config.heartbeatMs));
   const components: ComponentHealth[] = [];
   for (const queue of deps.queues.values()) {
-    const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
+    const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
     const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
-    const { backlogThreshold, failureRate } = deps.config.alerts;
+    const { backlogThreshold, failureRate: maxFailureRate } = deps.config.alerts;
     components.push({
       name: `queue.${queue.name}.backlog`,
       status: waiting > backlogThreshold ? 'warn' : 'ok',
@@ -99,16 +110,20 @@ export async function probeQueues(deps: ProbeDeps): Promise<ComponentHealth[]> {
       unit: 'jobs',
       message: `${waiting} waiting, ${counts.active ?? 0} active, ${counts.delayed ?? 0} delayed`,
     });
-    // Over the jobs BullMQ still keeps (removeOnComplete/removeOnFail caps).
-    const finished = (counts.failed ?? 0) + (counts.completed ?? 0);
-    const rate = finished === 0 ? 0 : (counts.failed ?? 0) / finished;
+    // Over the last hour's jobs, not all BullMQ keeps: a queue that works again is ok again.
+    const recent = await recentOutcomes(deps.redis, queue, deps.now());
+    const judged = failureRate(recent);
     components.push({
       name: `queue.${queue.name}.failure_rate`,
-      status: finished >= 10 && rate > failureRate ? 'warn' : 'ok',
-      value: Math.round(rate * 1000) / 1000,
-      threshold: failureRate,
+      status: judged.judged && judged.rate > maxFailureRate ? 'warn' : 'ok',
+      value: Math.round(judged.rate * 1000) / 1000,
+      threshold: maxFailureRate,
       unit: 'ratio',
-      message: `${counts.failed ?? 0} failed of ${finished} kept finished jobs`,
+      message: judged.recovered
+        ? `${plural(recent.succeededSinceFailure, 'job')} in a row succeeded since the last failure`
+        : judged.finished === 0
+          ? 'no jobs finished in the last hour'
+          : `${recent.failed} failed of ${plural(judged.finished, 'job')} finished in the last hour${judged.judged ? '' : `: too few to judge (${MIN_FINISHED} needed)`}`,
     });
     const workers = live[queue.name] ?? 0;
     components.push({
@@ -117,27 +132,40 @@ export async function probeQueues(deps: ProbeDeps): Promise<ComponentHealth[]> {
       value: workers,
       threshold: 1,
       unit: 'workers',
-      message: workers === 0 && waiting > 0 ? `no live worker consumes ${queue.name}, ${waiting} jobs waiting` : `${workers} live workers`,
+      message: workers === 0 && waiting > 0 ? `no live worker consumes ${queue.name}, ${waiting} jobs waiting` : plural(workers, 'live worker'),
     });
   }
   return components;
 }
 
+/**
+ * Backups: off (no key) is its own warning, `backup.enabled`, never a stale
+ * backup. With a key, `backup.age` is critical once the newest verified
+ * backup is older than ALERT_BACKUP_MAX_AGE_HOURS; before the first one, the
+ * age is measured from the install (the first migration), so a new install
+ * gets the schedule's time to take and verify its first backup.
+ */
 export async function probeBackups(deps: ProbeDeps): Promise<ComponentHealth> {
   const maxHours = deps.config.alerts.backupMaxAgeHours;
   if (!deps.config.backup.key) {
-    return { name: 'backup.age', status: 'warn', value: null, threshold: maxHours, unit: 'hours', message: 'backups are off: BACKUP_ENCRYPTION_KEY is not set' };
+    return { name: 'backup.enabled', status: 'warn', value: 'off', threshold: 'on', message: BACKUPS_OFF };
   }
-  const { rows } = await deps.pool.query<{ at: Date | null }>(`SELECT max(finished_at) AS at FROM backups WHERE status = 'verified'`);
-  const at = rows[0]?.at;
-  if (!at) return { name: 'backup.age', status: 'critical', value: null, threshold: maxHours, unit: 'hours', message: 'no verified backup exists' };
-  const hours = (deps.now().getTime() - at.getTime()) / 3_600_000;
+  const [newest, installed] = await Promise.all([newestVerifiedBackupAt(deps.pool), installedAt(deps.pool)]);
+  const now = deps.now().getTime();
+  const base = { name: 'backup.age', threshold: maxHours, unit: 'hours' };
+  if (!newest) {
+    const sinceInstall = (now - (installed ?? deps.now()).getTime()) / 3_600_000;
+    if (sinceInstall > maxHours) {
+      return { ...base, status: 'critical', value: null, message: `no verified backup in the ${sinceInstall.toFixed(1)} h since Lookout was installed` };
+    }
+    const left = Math.max(0, maxHours - sinceInstall);
+    return { ...base, status: 'ok', value: null, message: `no verified backup yet; the first is due within ${left.toFixed(1)} h (installed ${sinceInstall.toFixed(1)} h ago)` };
+  }
+  const hours = (now - newest.getTime()) / 3_600_000;
   return {
-    name: 'backup.age',
+    ...base,
     status: hours > maxHours ? 'critical' : 'ok',
     value: Math.round(hours * 10) / 10,
-    threshold: maxHours,
-    unit: 'hours',
     message: `newest verified backup is ${hours.toFixed(1)} h old`,
   };
 }
@@ -180,6 +208,7 @@ async function guarded(name: string, probe: () => Promise<ComponentHealth | Comp
   }
 }
 
+/** Every probe at once; the overall status is the worst component's. Never throws for a failing dependency. */
 export async function runProbes(deps: ProbeDeps): Promise<HealthCheck> {
   const groups = await Promise.all([
     guarded('redis', () => probeRedis(deps.redis)),
@@ -191,6 +220,7 @@ export async function runProbes(deps: ProbeDeps): Promise<HealthCheck> {
     guarded('gpu', () => probeGpus(deps.config.alerts.gpuMaxCelsius)),
     guarded('reconcile.lost_work', () => probeLostWork(deps)),
   ]);
-  const components = groups.flat();
+  // Problems first (critical, then warn), each group in probe order.
+  const components = problemsFirst(groups.flat());
   return { at: deps.now(), status: worst(components.map((c) => c.status)), components };
 }

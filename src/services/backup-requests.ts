@@ -1,27 +1,42 @@
 // Asking for backup work: the CLI and the API enqueue here and, when asked,
 // wait for the ops worker's answer (with its progress).
 import { randomUUID } from 'node:crypto';
-import { QueueEvents, type ConnectionOptions, type Job, type Queue } from 'bullmq';
+import { QueueEvents, type ConnectionOptions, type Job, type JobsOptions, type Queue } from 'bullmq';
+import type { z } from 'zod';
 import { backupRun, backupRunJobId, type BackupRunPayload } from '../jobs/backup-run/definition.js';
 import { backupVerify, backupVerifyJobId } from '../jobs/backup-verify/definition.js';
-import { restore } from '../jobs/restore/definition.js';
+import type { JobType } from '../jobs/job-type.js';
+import { restore, type restorePayload } from '../jobs/restore/definition.js';
+import { zodIssues } from '../text/zod-issues.js';
 
+/** A request the job would refuse (a backup id that is not a UUID): nothing was enqueued. */
+export class InvalidBackupRequestError extends Error {
+  override name = 'InvalidBackupRequestError';
+}
+
+/** Parses with the job type's payload schema first, so a malformed request never becomes a failed job. */
+async function enqueueChecked<P extends z.ZodType>(queue: Queue, type: JobType<P, z.ZodType>, payload: z.input<P>, options: JobsOptions): Promise<Job> {
+  const parsed = type.payload.safeParse(payload);
+  if (!parsed.success) throw new InvalidBackupRequestError(zodIssues(parsed.error, 'payload'));
+  return queue.add(type.name, parsed.data, { ...type.defaultOptions, ...options });
+}
+
+/** Enqueues a manual backup-run; returns the new backup's id and its job. */
 export async function requestBackup(queue: Queue, actor: string): Promise<{ id: string; job: Job }> {
   const id = randomUUID();
   const data: BackupRunPayload = { backupId: id, trigger: 'manual', actor };
-  const job = await queue.add(backupRun.name, data, { ...backupRun.defaultOptions, jobId: backupRunJobId(id) });
+  const job = await enqueueChecked(queue, backupRun, data, { jobId: backupRunJobId(id) });
   return { id, job };
 }
 
+/** Enqueues a verify of `backupId`. Throws InvalidBackupRequestError (nothing enqueued) when it is not a UUID. */
 export async function requestVerify(queue: Queue, backupId: string, actor: string): Promise<Job> {
-  return queue.add(backupVerify.name, { backupId, actor }, { ...backupVerify.defaultOptions, jobId: backupVerifyJobId(backupId, randomUUID()) });
+  return enqueueChecked(queue, backupVerify, { backupId, actor }, { jobId: backupVerifyJobId(backupId, randomUUID()) });
 }
 
-export async function requestRestore(
-  queue: Queue,
-  input: { backupId: string; targetDatabase?: string; replaceLive: boolean; skipSafetyBackup: boolean; actor: string },
-): Promise<Job> {
-  return queue.add(restore.name, input, { ...restore.defaultOptions, jobId: `restore_${randomUUID()}` });
+/** Enqueues a restore. Throws InvalidBackupRequestError (nothing enqueued) for a malformed id or database name. */
+export async function requestRestore(queue: Queue, input: z.input<typeof restorePayload>): Promise<Job> {
+  return enqueueChecked(queue, restore, input, { jobId: `restore_${randomUUID()}` });
 }
 
 export class NoWorkerError extends Error {}

@@ -59,6 +59,8 @@ export interface Info {
   defaultModel: string;
   models: Array<{ name: string; license: string; present: boolean; defaultMinScore: number }>;
   limits: { maxFiles: number; maxRequestBytes: number; maxFileBytes: number; maxPixels: number };
+  /** Off when the server has no BACKUP_ENCRYPTION_KEY; `reason` says so and how to turn them on. */
+  backups: { enabled: boolean; reason: string | null };
 }
 
 export class ApiError extends Error {

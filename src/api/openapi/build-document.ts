@@ -50,7 +50,7 @@ function responsesOf(spec: RouteSpec): Record<string, unknown> {
     const type = r.contentType ?? 'application/json';
     out[status] = { description: r.description, ...(r.schema || type !== 'application/json' ? { content: { [type]: { schema: r.schema ? jsonSchema(r.schema, 'output') : { type: 'string', contentMediaType: type } } } } : {}) };
   }
-  const implied = [401, 429, ...(spec.role === 'viewer' ? [] : [403]), ...(spec.params ? [404] : []), ...(spec.query || spec.body || spec.multipart ? [400] : [])];
+  const implied = [401, 429, ...(spec.role === 'viewer' ? [] : [403]), ...(spec.params ? [404] : []), ...(spec.query || spec.body || spec.multipart || (spec.params && spec.method !== 'get') ? [400] : [])];
   for (const status of implied) {
     out[status] ??= { description: ERROR_RESPONSES[status], content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
   }

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { backupSummary, getBackup, listBackups } from '../../db/repositories/backups.js';
 import { BACKUP_QUEUE } from '../../jobs/backup-run/definition.js';
+import { BACKUPS_OFF } from '../../config/config-warnings.js';
 import type { Services } from '../../runtime/services.js';
 import { requestBackup, requestVerify } from '../../services/backup-requests.js';
 import { ApiError, notFound } from '../http-errors.js';
@@ -19,7 +20,7 @@ const backupView = z.object({
   sha256: z.string().nullable(),
   error: z.string().nullable(),
 });
-const backupId = z.object({ id: z.uuid() });
+const backupId = z.object({ id: z.uuid({ error: 'expected a backup id (a UUID, as GET /v1/backups lists)' }) });
 const started = z.object({ id: z.uuid(), status: z.string(), jobId: z.string().optional() });
 
 export function backupsRoutes(services: Services): ApiRoute[] {
@@ -30,7 +31,7 @@ export function backupsRoutes(services: Services): ApiRoute[] {
     route(
       { ...base, method: 'post', path: '/backups', operationId: 'startBackup', summary: 'Start a backup now (dump, compress, encrypt, verify)', responses: { 202: { description: 'Queued; Location is the backup', schema: started }, 503: { description: 'BACKUP_ENCRYPTION_KEY is not set (backups_disabled)' } } },
       async ({ req, res }) => {
-        if (!services.config.backup.key) throw new ApiError(503, 'backups_disabled', 'BACKUP_ENCRYPTION_KEY is not set on the server');
+        if (!services.config.backup.key) throw new ApiError(503, 'backups_disabled', BACKUPS_OFF);
         const { id, job } = await requestBackup(queue(), req.principal!.actor);
         res.status(202).location(`/v1/backups/${id}`).json({ id, status: 'queued', jobId: job.id });
       },

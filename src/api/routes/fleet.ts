@@ -58,7 +58,7 @@ export function fleetRoutes(services: Services): ApiRoute[] {
   const { pool, config } = services;
   return [
     route(
-      { method: 'get', path: '/health', operationId: 'getHealth', summary: 'Every dependency probed now', tag: 'fleet', role: 'viewer', responses: { 200: { description: 'ok or warn', schema: healthCheck }, 503: { description: 'critical (same body)', schema: healthCheck } } },
+      { method: 'get', path: '/health', operationId: 'getHealth', summary: 'Every dependency probed now, problems first', tag: 'fleet', role: 'viewer', responses: { 200: { description: 'ok or warn', schema: healthCheck }, 503: { description: 'critical (same body)', schema: healthCheck } } },
       async ({ res }) => {
         // Probed now, not read from the last scheduled run: this is the page people reload.
         const check = await runProbes({ redis: services.redis, pool, queues: services.queues, config, now: () => new Date() });
@@ -66,9 +66,9 @@ export function fleetRoutes(services: Services): ApiRoute[] {
       },
     ),
     route(
-      { method: 'get', path: '/workers', operationId: 'listWorkers', summary: 'Worker processes: live, or missing (no heartbeat)', tag: 'fleet', role: 'viewer', responses: { 200: { description: 'Workers seen in the last 24 h', schema: z.object({ workers: z.array(worker) }) } } },
+      { method: 'get', path: '/workers', operationId: 'listWorkers', summary: 'Worker processes: live, or missing (no heartbeat)', tag: 'fleet', role: 'viewer', description: 'Stopped and missing workers stay listed for WORKER_HISTORY_HOURS after their last heartbeat, then their rows are dropped.', responses: { 200: { description: 'Live workers, and the stopped or missing ones of the last WORKER_HISTORY_HOURS', schema: z.object({ workers: z.array(worker) }) } } },
       async ({ res }) => {
-        res.json({ workers: await listWorkers(pool, liveWindowMs(config.heartbeatMs)) });
+        res.json({ workers: await listWorkers(pool, liveWindowMs(config.heartbeatMs), config.workerHistoryHours) });
       },
     ),
     route(
@@ -78,7 +78,7 @@ export function fleetRoutes(services: Services): ApiRoute[] {
       },
     ),
     route(
-      { method: 'post', path: '/alerts/:id/silence', operationId: 'silenceAlert', summary: 'Silence an alert\'s notifications for a while', tag: 'fleet', role: 'operator', params: z.object({ id: z.uuid() }), notFound: 'alert', body: silenceBody, responses: { 200: { description: 'Silenced', schema: z.object({ id: z.uuid(), silencedUntil: z.date() }) } } },
+      { method: 'post', path: '/alerts/:id/silence', operationId: 'silenceAlert', summary: 'Silence an alert\'s notifications for a while', tag: 'fleet', role: 'operator', params: z.object({ id: z.uuid({ error: 'expected an alert id (a UUID, as GET /v1/alerts lists)' }) }), notFound: 'alert', body: silenceBody, responses: { 200: { description: 'Silenced', schema: z.object({ id: z.uuid(), silencedUntil: z.date() }) } } },
       async ({ req, res, params, body }) => {
         const found = await getAlert(pool, params.id);
         if (!found) throw notFound(`alert ${params.id}`);

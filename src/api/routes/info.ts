@@ -1,8 +1,10 @@
 // /v1/me: who the key is (the console hides what its role cannot do).
-// /v1/info: the server's models and upload limits (clients split uploads by them).
+// /v1/info: the server's models and upload limits (clients split uploads by them),
+// and whether backups are on (the console hides "Back up now" when they are not).
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ROLES, type Role } from '../../db/repositories/api-keys.js';
+import { BACKUPS_OFF } from '../../config/config-warnings.js';
 import type { Services } from '../../runtime/services.js';
 import { route, type ApiRoute } from '../route-spec.js';
 
@@ -19,6 +21,10 @@ const info = z.object({
     maxFileBytes: z.int().describe('bytes per image'),
     maxPixels: z.int().describe('width x height per image'),
   }),
+  backups: z.object({
+    enabled: z.boolean().describe('BACKUP_ENCRYPTION_KEY is set: backups can run'),
+    reason: z.string().nullable().describe('why they are off, and how to turn them on; null when on'),
+  }),
 });
 
 export function infoRoutes(services: Services): ApiRoute[] {
@@ -32,7 +38,7 @@ export function infoRoutes(services: Services): ApiRoute[] {
       },
     ),
     route(
-      { method: 'get', path: '/info', operationId: 'getInfo', summary: 'Server version, models and upload limits', tag: 'info', role: 'viewer', responses: { 200: { description: 'Info', schema: info } } },
+      { method: 'get', path: '/info', operationId: 'getInfo', summary: 'Server version, models, upload limits and whether backups are on', tag: 'info', role: 'viewer', responses: { 200: { description: 'Info', schema: info } } },
       ({ res }) => {
         res.json({
           version: LOOKOUT_VERSION,
@@ -44,6 +50,7 @@ export function infoRoutes(services: Services): ApiRoute[] {
             maxFileBytes: config.limits.maxBytes,
             maxPixels: config.limits.maxPixels,
           },
+          backups: config.backup.key ? { enabled: true, reason: null } : { enabled: false, reason: BACKUPS_OFF },
         });
       },
     ),

@@ -60,6 +60,12 @@ export async function listBackups(db: Queryable, limit = 100): Promise<BackupRec
   return rows;
 }
 
+/** When the newest verified backup finished its dump; undefined when no backup is verified. */
+export async function newestVerifiedBackupAt(db: Queryable): Promise<Date | undefined> {
+  const { rows } = await db.query<{ at: Date | null }>(`SELECT max(finished_at) AS at FROM backups WHERE status = 'verified'`);
+  return rows[0]?.at ?? undefined;
+}
+
 export async function startBackupAttempt(db: Queryable, id: string): Promise<void> {
   await db.query(
     `UPDATE backups SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE id = $1`,

@@ -32,13 +32,15 @@ export async function registerWorker(db: Queryable, w: WorkerIdentity): Promise<
   );
 }
 
-export async function heartbeatWorker(db: Queryable, id: string, stats: WorkerStats): Promise<void> {
-  await db.query(`UPDATE workers SET last_seen = now(), jobs_done = $2, jobs_failed = $3, current_jobs = $4 WHERE id = $1`, [
+/** Records a heartbeat; false when the worker has no row (pruned while it was cut off), so it registers again. */
+export async function heartbeatWorker(db: Queryable, id: string, stats: WorkerStats): Promise<boolean> {
+  const { rowCount } = await db.query(`UPDATE workers SET last_seen = now(), jobs_done = $2, jobs_failed = $3, current_jobs = $4 WHERE id = $1`, [
     id,
     stats.jobsDone,
     stats.jobsFailed,
     JSON.stringify(stats.currentJobs),
   ]);
+  return (rowCount ?? 0) > 0;
 }
 
 export async function markWorkerStopped(db: Queryable, id: string, stats: WorkerStats): Promise<void> {
@@ -49,18 +51,36 @@ export async function markWorkerStopped(db: Queryable, id: string, stats: Worker
   ]);
 }
 
-/** Workers heard from within `keepHours`; live = a heartbeat within `liveWithinMs` and no goodbye. */
-export async function listWorkers(db: Queryable, liveWithinMs: number, keepHours = 24): Promise<WorkerView[]> {
+/**
+ * The fleet view: every live worker, and the stopped or missing ones whose
+ * goodbye (or last heartbeat) is within `historyHours`. Live = a heartbeat
+ * within `liveWithinMs` and no goodbye. Missing (and stopped) first, then live; by host and pid.
+ */
+export async function listWorkers(db: Queryable, liveWithinMs: number, historyHours: number): Promise<WorkerView[]> {
   const { rows } = await db.query<WorkerView>(
     `SELECT id, host, pid, queues, device, concurrency, version, started_at AS "startedAt", last_seen AS "lastSeen",
             stopped_at AS "stoppedAt", jobs_done::float8 AS "jobsDone", jobs_failed::float8 AS "jobsFailed", current_jobs AS "currentJobs",
             CASE WHEN stopped_at IS NULL AND last_seen > now() - ($1 || ' milliseconds')::interval THEN 'live' ELSE 'missing' END AS state
        FROM workers
-      WHERE last_seen > now() - ($2 || ' hours')::interval
+      WHERE (stopped_at IS NULL AND last_seen > now() - ($1 || ' milliseconds')::interval)
+         OR coalesce(stopped_at, last_seen) > now() - ($2 || ' hours')::interval
       ORDER BY state DESC, host, pid`,
-    [String(liveWithinMs), String(keepHours)],
+    [String(liveWithinMs), String(historyHours)],
   );
   return rows;
+}
+
+/**
+ * Deletes the rows of workers stopped (or last heard from) more than
+ * `historyHours` before `now`, so restarts do not pile up; live workers are
+ * never touched. Returns how many rows went.
+ */
+export async function pruneWorkers(db: Queryable, historyHours: number, now: Date): Promise<number> {
+  const { rowCount } = await db.query(`DELETE FROM workers WHERE coalesce(stopped_at, last_seen) < $1::timestamptz - ($2 || ' hours')::interval`, [
+    now,
+    String(historyHours),
+  ]);
+  return rowCount ?? 0;
 }
 
 /** Live worker count per queue. */

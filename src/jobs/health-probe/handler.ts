@@ -1,10 +1,13 @@
 // Runs the probes, keeps the result (bounded retention), evaluates the alert
-// rules and dispatches the notifications they call for.
+// rules and dispatches the notifications they call for. Also drops the rows
+// of workers gone longer than WORKER_HISTORY_HOURS: this job runs on a
+// schedule wherever a health worker runs, so the fleet table stays bounded.
 import type { Job } from 'bullmq';
 import { dispatchNotifications } from '../../alerts/dispatch-notifications.js';
 import { evaluateAlerts } from '../../alerts/evaluate-alerts.js';
 import { conditionsFrom } from '../../alerts/rules.js';
 import { insertHealthCheck } from '../../db/repositories/health-checks.js';
+import { pruneWorkers } from '../../db/repositories/workers.js';
 import { runProbes } from '../../health/probes.js';
 import type { JobHandler } from '../job-type.js';
 import type { OpsJobDeps } from '../ops-deps.js';
@@ -12,6 +15,7 @@ import type { OpsJobDeps } from '../ops-deps.js';
 export async function runHealthCheck(deps: OpsJobDeps): Promise<{ status: string; notifications: number }> {
   const check = await runProbes(deps);
   await insertHealthCheck(deps.pool, check, deps.config.health.retentionDays);
+  await pruneWorkers(deps.pool, deps.config.workerHistoryHours, deps.now());
   const notifications = await evaluateAlerts(deps.pool, conditionsFrom(check, deps.config.alerts), {
     now: deps.now(),
     repeatMinutes: deps.config.alerts.repeatMinutes,

@@ -1,4 +1,4 @@
-import { formatBytes, type Client } from '../api.js';
+import { formatBytes, type Client, type Info } from '../api.js';
 import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 import { useAction } from '../use-action.js';
@@ -17,17 +17,27 @@ interface Backup {
 
 export function BackupsPage({ client }: { client: Client }) {
   const { data, error, reload } = usePoll(() => client.get<{ backups: Backup[] }>('/v1/backups'), 3000);
+  // Whether the server can back up at all: read once.
+  const { data: info } = usePoll(() => client.get<Info>('/v1/info'), 60_000, { done: () => true });
   const { run, error: actionError } = useAction(reload);
   const act = (path: string) => run(() => client.post(path));
+  const off = info && !info.backups.enabled;
   return (
     <Page
       title="Backups"
       actions={
-        <button type="button" onClick={() => void act('/v1/backups')}>
-          Back up now
-        </button>
+        info?.backups.enabled && (
+          <button type="button" onClick={() => void act('/v1/backups')}>
+            Back up now
+          </button>
+        )
       }
     >
+      {off && (
+        <p className="warning" role="status" data-testid="backups-off">
+          Back up now is unavailable: {info.backups.reason}.
+        </p>
+      )}
       <ErrorNote error={error ?? actionError} />
       {data?.backups.length === 0 && <p className="empty">No backups yet.</p>}
       {data && data.backups.length > 0 && (

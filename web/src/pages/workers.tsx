@@ -23,7 +23,7 @@ export function WorkersPage({ client }: { client: Client }) {
   return (
     <Page title="Workers">
       <ErrorNote error={error} />
-      {data?.workers.length === 0 && <p className="empty">No worker has registered in the last 24 hours.</p>}
+      {data?.workers.length === 0 && <p className="empty">No live workers, and none stopped or missing recently (WORKER_HISTORY_HOURS).</p>}
       {data && data.workers.length > 0 && (
         <table className="table" data-testid="workers">
           <thead>
