@@ -1,6 +1,8 @@
-// Every mutating request leaves an audit row when its response is sent:
+// Every mutating request leaves one audit row when its response is sent:
 // actor, role, route, target ids, outcome, source IP and request id, whether
-// it succeeded, was refused, or failed.
+// it succeeded, was refused, or failed. A request whose client went away
+// before the answer (an upload cut off mid-file) gets its row when the
+// connection closes: outcome error, status null, aborted true.
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
@@ -8,22 +10,34 @@ import { appendAudit } from '../db/repositories/audit-log.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** Express middleware writing the `http.request` audit row of every POST, PUT, PATCH and DELETE (never throws; a failed write is logged). */
 export function auditRequests(pool: Pool, logger: Logger): RequestHandler {
   return (req, res, next) => {
     if (!MUTATING.has(req.method)) return next();
-    res.on('finish', () => {
-      const status = res.statusCode;
-      const outcome = status < 400 ? 'ok' : status === 401 || status === 403 || status === 429 ? 'denied' : 'error';
-      const route = `${req.method} ${req.baseUrl}${(req.route as { path?: string } | undefined)?.path ?? req.path}`;
+    // Read now: a closed socket no longer knows its peer, and a route's error
+    // is answered by the app's error handler after the router has reset baseUrl.
+    const ip = req.ip ?? null;
+    const mountedAt = req.baseUrl;
+    let written = false;
+    const write = (aborted: boolean) => {
+      if (written) return;
+      written = true;
+      const status = aborted ? null : res.statusCode;
+      const outcome = status === null || status >= 400 ? (status === 401 || status === 403 || status === 429 ? 'denied' : 'error') : 'ok';
+      const routePath = (req.route as { path?: string } | undefined)?.path;
+      const route = `${req.method} ${routePath === undefined ? `${req.baseUrl}${req.path}` : `${req.baseUrl || mountedAt}${routePath}`}`;
       const target = (req.params as Record<string, string | undefined>).id ?? (res.locals.auditTarget as string | undefined);
       appendAudit(pool, {
         actor: req.principal?.actor ?? 'anonymous',
         action: 'http.request',
         ...(target ? { target } : {}),
         outcome,
-        details: { route, status, role: req.principal?.role ?? null, ip: req.ip ?? null, requestId: req.requestId ?? null },
+        details: { route, status, ...(aborted ? { aborted: true } : {}), role: req.principal?.role ?? null, ip, requestId: req.requestId ?? null },
       }).catch((err: Error) => logger.error({ err: err.message, route }, 'could not write the audit row'));
-    });
+    };
+    res.on('finish', () => write(false));
+    // 'close' without 'finish': the connection closed before the answer was sent.
+    res.on('close', () => write(!res.writableFinished));
     next();
   };
 }

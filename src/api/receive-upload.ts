@@ -2,6 +2,8 @@
 // hashed and written while it arrives (never buffered whole), judged an image
 // by its first bytes, and held to the per-file, per-request and file-count
 // limits. Other form fields are returned as strings for the route to validate.
+// An upload the client abandons (connection closed before the last byte) or
+// lets go idle settles as a failure, its temp files removed.
 
 import busboy from 'busboy';
 import sharp, { type Metadata } from 'sharp';
@@ -18,6 +20,8 @@ export interface UploadLimits {
   maxPixels: number;
   maxFiles: number;
   maxRequestBytes: number;
+  /** An upload that receives no byte for this long is ended with 408 upload_timeout (ms). */
+  idleTimeoutMs: number;
 }
 
 export interface UploadedFile {
@@ -35,12 +39,45 @@ export interface Upload {
 const FILE_FIELD = 'images';
 const ALLOWED_FIELDS = new Set(['model', 'minScore', 'webhookUrl']);
 
-/** A display name only: never used as a path. */
+const MAX_FILENAME_LENGTH = 255;
+
+/**
+ * Undoes the only escapes the WHATWG multipart/form-data encoding (browsers,
+ * fetch's FormData, curl >= 7.81) applies to names: `"` as %22, CR as %0D and
+ * LF as %0A; every other character arrives as raw UTF-8. Nothing else is
+ * percent-decoded, so a name sent as "100%25.png" stays "100%25.png". The
+ * encoding cannot tell a name that really contains the text "%22" from one
+ * that contains a quote: such a name reads as the quote, as in any server
+ * that follows the standard.
+ */
+function decodeFormName(raw: string): string {
+  return raw.replace(/%(22|0D|0A)/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' });
+
+/** At most `max` UTF-16 units, cut between graphemes (never inside an emoji or before a combining accent). */
+function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let out = '';
+  for (const { segment } of graphemes.segment(text)) {
+    if (out.length + segment.length > max) break;
+    out += segment;
+  }
+  return out;
+}
+
+/**
+ * The name a file is shown and stored under, kept exactly as the client sent
+ * it (no Unicode normalisation, no trimming) except: the last part of a path
+ * only, control characters removed, at most 255 UTF-16 units. A display name
+ * only: never used as a path.
+ */
 function cleanFilename(raw: string | undefined, position: number): string {
-  const base = path.basename((raw ?? '').replace(/\\/g, '/'));
+  const base = path.basename(decodeFormName(raw ?? '').replace(/\\/g, '/'));
   // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255).trim();
-  return clean || `image-${position + 1}`;
+  const clean = truncate(base.replace(/[\u0000-\u001f\u007f]/g, ''), MAX_FILENAME_LENGTH);
+  return clean.trim() ? clean : `image-${position + 1}`;
 }
 
 /**
@@ -61,6 +98,17 @@ async function refuseOversizedDimensions(head: Buffer, filename: string, maxPixe
   }
 }
 
+/**
+ * Receives one multipart upload. Resolves with the stored files (in the
+ * order sent) and the other fields once the whole body has arrived and every
+ * file is in the blob store. Rejects with an ApiError: 400 (malformed form,
+ * unexpected field, no images, `upload_aborted` when the client closed the
+ * connection before the last byte), 408 `upload_timeout` (no byte for
+ * `limits.idleTimeoutMs`; the connection is closed after the answer), 413,
+ * 415. On any rejection the files already stored stay (content-addressed,
+ * shared) and the ones still being written are stopped and their temp files
+ * removed.
+ */
 export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimits): Promise<Upload> {
   return new Promise<Upload>((resolve, reject) => {
     if (!req.is('multipart/form-data')) {
@@ -70,17 +118,25 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     if (Number.isFinite(declared) && declared > limits.maxRequestBytes) {
       return reject(new ApiError(413, 'too_large', `request is ${declared} bytes; the limit is ${limits.maxRequestBytes}`));
     }
+    const aborted = () => new ApiError(400, 'upload_aborted', 'the client closed the connection before the upload was complete');
+    // Gone while auth and the rate limit were checked: nothing to read.
+    if (req.destroyed && !req.readableEnded) return reject(aborted());
 
-    let failed = false;
+    let settled = false;
     // Stops the blob writes still in progress (and removes their temp files)
     // when the request fails.
     const abort = new AbortController();
     setMaxListeners(limits.maxFiles + 10, abort.signal); // one listener per file in flight
-    const fail = (err: unknown) => {
-      if (failed) return;
-      failed = true;
+    const fail = (err: unknown, then: 'drain' | 'close' = 'drain') => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(idle);
       req.unpipe(parser);
-      req.resume(); // discard the rest of the body
+      parser.destroy();
+      // Drain the rest so that the client reads the answer; a client that
+      // sends nothing more gets the answer and then the connection closed.
+      if (then === 'drain') req.resume();
+      else req.res?.setHeader('Connection', 'close');
       abort.abort();
       reject(err instanceof Error ? err : new Error(String(err)));
     };
@@ -89,6 +145,9 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     try {
       parser = busboy({
         headers: req.headers,
+        // Names are raw UTF-8 (WHATWG multipart/form-data); busboy reads them as latin1 unless told.
+        defParamCharset: 'utf8',
+        defCharset: 'utf8',
         limits: { files: limits.maxFiles, fields: 10, fieldSize: 2048, parts: limits.maxFiles + 10 },
         // Fewer, larger chunks through the hash and the blob write.
         highWaterMark: 1024 * 1024,
@@ -98,8 +157,25 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
       return reject(badRequest(`malformed multipart request: ${(err as Error).message}`));
     }
 
+    // An idle upload is ended, but a request paused because the blob store
+    // is not keeping up is waiting for us, not idle.
+    const idle = setTimeout(function onIdle() {
+      if (settled) return;
+      if (req.isPaused()) return idle.refresh();
+      fail(new ApiError(408, 'upload_timeout', `no bytes received for ${limits.idleTimeoutMs / 1000} s: the upload was ended`), 'close');
+    }, limits.idleTimeoutMs);
+    req.once('end', () => clearTimeout(idle));
+    // The client went away before the last byte: nothing more will come.
+    const gone = () => {
+      if (!req.readableEnded) fail(aborted());
+    };
+    req.once('close', gone);
+    req.on('error', gone);
+
     let received = 0;
     req.on('data', (chunk: Buffer) => {
+      if (settled) return; // the rest of a refused body, drained
+      idle.refresh();
       received += chunk.length;
       if (received > limits.maxRequestBytes) {
         fail(new ApiError(413, 'too_large', `request is larger than the limit of ${limits.maxRequestBytes} bytes`));
@@ -109,11 +185,12 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     const fields: Record<string, string> = {};
     const stored: Array<Promise<UploadedFile>> = [];
 
-    parser.on('file', (name, stream, info) => {
+    parser.on('file', (rawName, stream, info) => {
+      const name = decodeFormName(rawName);
       // busboy also errors the file stream of a cut-off form; the parser's own
       // 'error' event reports it, and an unlistened stream error would crash.
       stream.on('error', () => undefined);
-      if (failed) return stream.resume();
+      if (settled) return stream.resume();
       if (name !== FILE_FIELD) {
         stream.resume();
         return fail(badRequest(`unexpected file field "${name}": send images as "${FILE_FIELD}"`));
@@ -146,7 +223,8 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
       put.catch(() => undefined); // settled through fail()
       stored.push(put);
     });
-    parser.on('field', (name, value, info) => {
+    parser.on('field', (rawName, value, info) => {
+      const name = decodeFormName(rawName);
       if (info.valueTruncated) return fail(badRequest(`field "${name}" is too long`));
       if (!ALLOWED_FIELDS.has(name)) return fail(badRequest(`unknown field "${name}"; accepted: images, model, minScore, webhookUrl`));
       fields[name] = value;
@@ -154,10 +232,13 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     parser.on('filesLimit', () => fail(new ApiError(413, 'too_many_files', `more than ${limits.maxFiles} images in one request`)));
     parser.on('error', (err: Error) => fail(badRequest(`malformed multipart request: ${err.message}`)));
     parser.on('close', () => {
-      if (failed) return;
+      if (settled) return;
       Promise.all(stored).then(
         (files) => {
           if (files.length === 0) return fail(badRequest(`no images: send one or more "${FILE_FIELD}" files`));
+          if (settled) return;
+          settled = true;
+          clearTimeout(idle);
           resolve({ files, fields });
         },
         (err: unknown) => fail(err),

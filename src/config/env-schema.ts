@@ -87,6 +87,7 @@ export const envSchema = z.object({
   DETECT_CONCURRENCY: int(1, 256).default(4),
   UPLOAD_MAX_FILES: int(1, 10_000).default(500),
   UPLOAD_MAX_REQUEST_BYTES: int(1, 2 ** 40).default(1024 * 1024 * 1024),
+  UPLOAD_IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
   JOB_LOCK_MS: int(1000, 3_600_000).default(30_000),
   WORKER_MAX_RSS_MB: int(64, 1_048_576).optional(),

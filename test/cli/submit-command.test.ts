@@ -257,6 +257,20 @@ describe('lookout submit', () => {
     expect(rows.map((r) => r.filename)).toEqual(['camera.png', 'cámara "2".png']);
   });
 
+  it('names in any script are stored as they are on disk: NFC and NFD, CJK, emoji, right-to-left, quotes, a literal %25', async () => {
+    const dir = path.join(tmp, 'names');
+    await mkdir(dir);
+    // Non-ASCII names travel as filename* (RFC 5987), ASCII ones as a quoted filename.
+    const names = ['caf\u00e9.png', 'cafe\u0301 nfd.png', '猫の写真.png', '😀 party 🎉.png', '👩‍👩‍👧.png', 'صورة العائلة.png', 'say "cheese".png', '100%25 done.png', "it's (1) *.png"];
+    for (const name of names) await copyFile(photoPath('camera.png'), path.join(dir, name));
+    const result = await submitCli([...names.map((n) => path.join(dir, n)), '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = jsonLines(result.stdout);
+    expect(lines.map((l) => l.file)).toEqual(names.map((n) => path.join(dir, n)));
+    const rows = await env.sql<{ filename: string }>('SELECT filename FROM images WHERE batch_id = $1 ORDER BY position', [lines[0]!.batchId]);
+    expect(rows.map((r) => r.filename)).toEqual(names);
+  });
+
   it('a missing PATH is reported; with nothing else to upload the exit status is 2, beside an image 1', async () => {
     const missing = path.join(tmp, 'no-such-folder');
     const alone = await submitCli([missing]);

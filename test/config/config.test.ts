@@ -75,6 +75,16 @@ describe('TRUST_PROXY', () => {
   });
 });
 
+describe('UPLOAD_IDLE_TIMEOUT_MS', () => {
+  it('defaults to 60 s, reads milliseconds, refuses what is not 1000..3600000', () => {
+    expect(loadConfig({}).upload.idleTimeoutMs).toBe(60_000);
+    expect(loadConfig({ UPLOAD_IDLE_TIMEOUT_MS: '2500' }).upload.idleTimeoutMs).toBe(2500);
+    for (const bad of ['0', '999', '3600001', '1.5', 'soon']) {
+      expect(() => loadConfig({ UPLOAD_IDLE_TIMEOUT_MS: bad })).toThrow(`UPLOAD_IDLE_TIMEOUT_MS: expected an integer from 1000 to 3600000, got "${bad}"`);
+    }
+  });
+});
+
 describe('a bad environment at start', () => {
   it('exits non-zero naming the variable', async () => {
     const { code, stdout, stderr } = await runCli(['detect', 'x.png'], { env: { IMAGE_MAX_PIXELS: '-5' } });

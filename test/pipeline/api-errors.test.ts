@@ -20,7 +20,7 @@ beforeAll(async () => {
   const small = await env.open((c) => ({
     ...c,
     limits: { ...c.limits, maxBytes: 200_000 },
-    upload: { maxFiles: 10, maxRequestBytes: 1_000_000 },
+    upload: { ...c.upload, maxFiles: 10, maxRequestBytes: 1_000_000 },
   }));
   smallUrl = (await env.api(small)).url;
 });

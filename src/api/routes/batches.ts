@@ -86,6 +86,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       multipart: { schema: submitFields, files: { field: 'images', description: 'JPEG, PNG, WebP, GIF or TIFF files (judged by their bytes)' } },
       responses: {
         202: { description: 'Accepted; Location is the batch', schema: submitted },
+        408: { description: 'No byte arrived for UPLOAD_IDLE_TIMEOUT_MS; the connection is closed (upload_timeout)' },
         413: { description: 'A file, the request or the file count is over its limit (too_large, too_many_files, too_many_pixels)' },
         415: { description: 'A file is not a supported image (unsupported_format)' },
         503: { description: 'The queue is unreachable; nothing was kept (queue_unavailable)' },
@@ -97,6 +98,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
         maxPixels: config.limits.maxPixels,
         maxFiles: config.upload.maxFiles,
         maxRequestBytes: config.upload.maxRequestBytes,
+        idleTimeoutMs: config.upload.idleTimeoutMs,
       });
       const fields = submitFields.safeParse(upload.fields);
       if (!fields.success) throw badRequest(zodIssues(fields.error, 'field'));
