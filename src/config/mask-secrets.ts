@@ -4,7 +4,8 @@ import type { Config } from './config.js';
 
 const MASK = '********';
 
-function maskUrl(url: string): string {
+/** The URL with its password (if any) replaced by ********; an unparsable URL is masked whole. */
+export function maskUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = MASK;

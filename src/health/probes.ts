@@ -10,6 +10,7 @@ import type { ComponentHealth, HealthCheck, HealthStatus } from '../db/repositor
 import { liveWindowMs, liveWorkersPerQueue } from '../db/repositories/workers.js';
 import { readGpus } from './gpus.js';
 import { withTimeout } from '../runtime/with-timeout.js';
+import { whenRedisReady } from '../runtime/queue-redis.js';
 
 export interface ProbeDeps {
   redis: Redis;
@@ -32,6 +33,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 
 
 export async function probeRedis(redis: Redis): Promise<ComponentHealth[]> {
+  await whenRedisReady(redis); // away: fails at once, saying why
   const [, latency] = await timed(() => withTimeout(redis.ping(), 2000));
   const info = await withTimeout(redis.info('memory'), 2000);
   const field = (k: string) => new RegExp(`^${k}:(.*)$`, 'm').exec(info)?.[1]?.trim();
