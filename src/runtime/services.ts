@@ -25,7 +25,7 @@ export interface Services {
   pool: Pool;
   /** Fails fast while Redis is away (QueueUnavailableError); the queues and the flow producer use it. */
   redis: Redis;
-  /** Waits while Redis is away: for BullMQ workers and queue events only. Connects on first use. */
+  /** Waits while Redis is away: for BullMQ workers and queue events only. Opened on first use. */
   workerRedis: Redis;
   blobs: BlobStore;
   registry: ModelRegistry;
@@ -35,16 +35,15 @@ export interface Services {
   close(): Promise<void>;
 }
 
-/** A connection that waits outages out, for BullMQ workers (connects on first use). */
+/** A connection that waits outages out, for BullMQ workers. */
 export function createRedis(url: string): Redis {
   // BullMQ needs maxRetriesPerRequest: null so blocking commands survive reconnects.
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: true });
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
 }
 
 export function openServices(config: Config, logger: Logger, registry = new ModelRegistry({ modelsDir: config.modelsDir })): Services {
   const pool = createPool(config.databaseUrl);
   const redis = createQueueRedis(config.redisUrl);
-  const workerRedis = createRedis(config.redisUrl);
   // One line per outage, not one per reconnect attempt or per refused command.
   let away = false;
   const onError = (err: Error) => {
@@ -53,7 +52,13 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
     logger.warn({ err: err.message }, 'redis connection error; retrying');
   };
   redis.on('error', onError);
-  workerRedis.on('error', onError);
+  // Made when first asked for: an API or a CLI command has no worker.
+  let workerRedis: Redis | undefined;
+  const openWorkerRedis = () => {
+    workerRedis = createRedis(config.redisUrl);
+    workerRedis.on('error', onError);
+    return workerRedis;
+  };
   redis.on('ready', () => {
     if (away) logger.info('redis connection ready again');
     away = false;
@@ -72,7 +77,9 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
     logger,
     pool,
     redis,
-    workerRedis,
+    get workerRedis() {
+      return workerRedis ?? openWorkerRedis();
+    },
     blobs: createFsBlobStore(config.blobDir),
     registry,
     queues,
@@ -82,7 +89,7 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
       await flows.close();
       await Promise.all([...queues.values()].map((q) => q.close()));
       redis.disconnect();
-      workerRedis.disconnect();
+      workerRedis?.disconnect();
       await pool.end();
     },
   };
