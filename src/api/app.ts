@@ -19,6 +19,7 @@ import { docsRouter } from './docs-page.js';
 import { consoleRouter } from './console-static.js';
 import { LOOKOUT_VERSION } from './routes/info.js';
 import { metricsHandler } from '../metrics/metrics-server.js';
+import { whenRedisReady } from '../runtime/queue-redis.js';
 
 export function createApp(services: Services): Express {
   const { config } = services;
@@ -35,7 +36,7 @@ export function createApp(services: Services): Express {
   app.use(healthRouter(services));
   app.get('/metrics', metricsHandler(services.metrics));
 
-  const limits = { redis: services.redis, prefix: config.queuePrefix };
+  const limits = { redis: services.redis, prefix: config.queuePrefix, logger: services.logger };
   const routes = v1Routes(services, { uploadLimit: rateLimiter({ ...limits, name: 'uploads', perMinute: config.http.uploadsPerMinute }) });
   const v1 = express.Router();
   v1.use(auditRequests(services.pool, services.logger));
@@ -52,6 +53,8 @@ export function createApp(services: Services): Express {
     requireKey(services.pool, { allowBasic: true, challenge: true }),
     rateLimiter({ ...limits, name: 'board', perMinute: config.http.rateLimitPerMinute }),
     boardAccess,
+    // Every board page reads the queues: 503 queue_unavailable at once while Redis is away.
+    (_req, _res, next) => whenRedisReady(services.redis).then(() => next(), next),
     bullBoardRouter(services.queues.values()),
   );
 

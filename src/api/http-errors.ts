@@ -6,6 +6,7 @@ import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { BlobTooLargeError } from '../blobs/blob-store.js';
 import { isDetectionError, type DetectionErrorCode } from '../detection/index.js';
+import { isQueueUnavailable } from '../runtime/queue-redis.js';
 
 export class ApiError extends Error {
   constructor(
@@ -35,6 +36,8 @@ export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
   if (err instanceof BlobTooLargeError) return new ApiError(413, 'too_large', `a file is larger than the limit of ${err.maxBytes} bytes`);
   if (isDetectionError(err)) return new ApiError(DETECTION_STATUS[err.code] ?? 500, err.code, err.message);
+  // Redis's address and error stay in the logs, not in the answer.
+  if (isQueueUnavailable(err)) return new ApiError(503, 'queue_unavailable', 'the queues are not reachable (Redis does not answer); nothing was done; retry later');
   const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
   if (status === 413) return new ApiError(413, 'too_large', 'request body too large');
   if (status === 400) return new ApiError(400, 'bad_request', 'malformed request');

@@ -93,7 +93,7 @@ export async function runBackupBench(options: { targetMb: number; env: Record<st
     resetPeakRss(pid);
     let started = performance.now();
     const { job } = await requestBackup(queue, 'bench');
-    const backup = await waitForJob<BackupRunResult>(queue, job, services.redis, { timeoutMs: 3600_000 });
+    const backup = await waitForJob<BackupRunResult>(queue, job, services.workerRedis, { timeoutMs: 3600_000 });
     const backupSeconds = (performance.now() - started) / 1000;
     const backupPeakRssMb = peakRssMb(pid);
     const record = await getBackup(services.pool, backup.id);
@@ -101,7 +101,7 @@ export async function runBackupBench(options: { targetMb: number; env: Record<st
     resetPeakRss(pid);
     started = performance.now();
     const restoreJob = await requestRestore(queue, { backupId: backup.id, targetDatabase: restored, replaceLive: false, skipSafetyBackup: false, actor: 'bench' });
-    await waitForJob<RestoreResult>(queue, restoreJob, services.redis, { timeoutMs: 3600_000 });
+    await waitForJob<RestoreResult>(queue, restoreJob, services.workerRedis, { timeoutMs: 3600_000 });
     const restoreSeconds = (performance.now() - started) / 1000;
     const restorePeakRssMb = peakRssMb(pid);
 

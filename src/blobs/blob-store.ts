@@ -27,6 +27,8 @@ export interface BlobStore {
   put(source: Readable, options: PutOptions): Promise<StoredBlob>;
   get(key: string): Promise<Buffer>;
   has(key: string): Promise<boolean>;
+  /** Removes the blob; a key with no blob is not an error. The caller checks that nothing references it. */
+  delete(key: string): Promise<void>;
 }
 
 export class BlobTooLargeError extends Error {

@@ -106,5 +106,9 @@ export function createFsBlobStore(root: string): BlobStore {
         return false;
       }
     },
+
+    async delete(key: string): Promise<void> {
+      await rm(pathOf(key), { force: true });
+    },
   };
 }

@@ -83,7 +83,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
         const { id, job } = await requestBackup(queue, 'cli');
         const bar = progressBar(out, 'backup');
         try {
-          const result = await waitForJob<BackupRunResult>(queue, job, services.redis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) });
+          const result = await waitForJob<BackupRunResult>(queue, job, services.workerRedis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) });
           bar.stop();
           out.out(out.json ? JSON.stringify(result) : `backup ${result.id} succeeded: ${result.file} (${formatBytes(result.bytes)}, sha256 ${result.sha256})`);
           return 0;
@@ -127,7 +127,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
         try {
           const job = await requestVerify(queue, id, 'cli');
           const bar = progressBar(out, 'verify');
-          const result = await waitForJob<BackupVerifyResult>(queue, job, services.redis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
+          const result = await waitForJob<BackupVerifyResult>(queue, job, services.workerRedis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
           out.out(out.json ? JSON.stringify(result) : `backup ${id}: ${result.status}${result.error ? `: ${result.error}` : ''}`);
           return result.status === 'verified' ? 0 : 1;
         } catch (err) {
@@ -160,7 +160,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
             actor: 'cli',
           });
           const bar = progressBar(out, 'restore');
-          const result = await waitForJob<RestoreResult>(queue, job, services.redis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
+          const result = await waitForJob<RestoreResult>(queue, job, services.workerRedis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
           out.out(out.json ? JSON.stringify(result) : `backup ${id} restored into ${result.database}${result.previous ? ` (the previous live database is kept as ${result.previous})` : ''}`);
           return 0;
         } catch (err) {

@@ -8,10 +8,8 @@ import type { Device } from '../detection/index.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
-import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
-import { syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from '../jobs/schedules.js';
 import { reconcile } from '../reconcile/reconcile.js';
-import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
+import { keepSchedules } from '../runtime/schedule-keeper.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 
 type Stoppable = { close(): Promise<void> };
@@ -54,29 +52,30 @@ function guardMemory(config: Config, logger: Logger, stop: (reason: string, exit
   timer.unref();
 }
 
-async function syncSchedulesIfConsumed(services: Services, queues: readonly string[]): Promise<void> {
-  if (queues.includes(BACKUP_QUEUE)) await syncBackupSchedules(services.queues.get(BACKUP_QUEUE)!, services.config.backup, services.logger);
-  if (queues.includes(HEALTH_QUEUE)) {
-    await syncHealthSchedule(services.queues.get(HEALTH_QUEUE)!, services.config.health.intervalSeconds);
-    await syncReconcileSchedule(services.queues.get(HEALTH_QUEUE)!, services.config.reconcileIntervalSeconds);
-  }
+/**
+ * At worker start, and when Redis comes back (it may have come back empty):
+ * finish whatever Postgres says is unfinished and the queues forgot. Never
+ * blocks the caller.
+ */
+function reconcileInBackground(services: Services, when: 'start' | 'reconnect'): void {
+  reconcile({ ...services, onAction: (kind, n) => services.metrics.reconcileActions.inc({ kind }, n) }).catch((err: unknown) =>
+    services.logger.warn({ err: err instanceof Error ? err.message : String(err) }, `reconciler at ${when} failed; the scheduled run will retry`),
+  );
 }
 
-/** At worker start: finish whatever Postgres says is unfinished and the queues forgot. Never blocks the start. */
-function reconcileAtStart(services: Services): void {
-  reconcile({ ...services, onAction: (kind, n) => services.metrics.reconcileActions.inc({ kind }, n) }).catch((err: unknown) =>
-    services.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'reconciler at start failed; the scheduled run will retry'),
-  );
+/** The schedulers of the queues this process consumes: synced now and after every Redis reconnect. */
+function keepSchedulesOf(services: Services, queues: readonly string[]) {
+  return keepSchedules(services, queues, { afterReconnect: () => reconcileInBackground(services, 'reconnect') });
 }
 
 export async function runAll(config: Config, logger: Logger): Promise<void> {
   const services = openServices(config, logger);
   await prepareDatabase(services);
-  await syncSchedulesIfConsumed(services, OPS_QUEUES);
+  await keepSchedulesOf(services, OPS_QUEUES);
   const detect = await startWorkerProcess(services, { queues: [detectImage.queue], concurrency: config.worker.concurrency });
   const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
   const api = await startApi(services);
-  reconcileAtStart(services);
+  reconcileInBackground(services, 'start');
   onShutdown(logger, services, [api, { close: () => detect.close() }, { close: () => ops.close() }]);
 }
 
@@ -92,13 +91,13 @@ export async function runWorker(
   options: { queues: string[]; device?: Device; concurrency?: number },
 ): Promise<void> {
   const services = openServices(config, logger);
-  await syncSchedulesIfConsumed(services, options.queues);
+  await keepSchedulesOf(services, options.queues);
   const worker = await startWorkerProcess(services, {
     queues: options.queues,
     concurrency: options.concurrency ?? config.worker.concurrency,
     ...(options.device ? { device: options.device } : {}),
   });
-  reconcileAtStart(services);
+  reconcileInBackground(services, 'start');
   const parts: Stoppable[] = [{ close: () => worker.close() }];
   if (config.metricsPort !== undefined) {
     const metrics = await startMetricsServer(services.metrics, config.metricsPort);

@@ -1,16 +1,22 @@
 // Opens the shared services for one CLI command (logging to stderr, so
 // stdout carries only the command's output) and closes them after. The
-// database is checked first (never created or migrated here): a command
-// pointed at the wrong database stops with a CliError saying so.
+// database is checked first (never created or migrated here). A command that
+// needs Redis while it is away ends within seconds (the queue connection
+// fails fast). Either way the command stops with a CliError: one line naming
+// what it could not reach (password masked) and why, exit 1, no stack trace.
 import type { Config } from '../config/config.js';
+import { maskUrl } from '../config/mask-secrets.js';
 import { checkDatabase } from '../db/database-check.js';
 import { createLogger } from '../logging/logger.js';
+import { isQueueUnavailable, lastRedisError, QueueUnavailableError } from '../runtime/queue-redis.js';
 import { openServices, type Services } from '../runtime/services.js';
+import { CliError } from './cli-error.js';
 import { databaseCliError } from './with-database.js';
 
 /**
- * Runs `work` with opened services and closes them after.
- * @throws CliError when the database is unreachable, missing or not migrated (before or during `work`)
+ * Runs `work` over freshly opened services and closes them, whatever happens.
+ * @throws CliError when the database is unreachable, missing or not migrated, or Redis does not answer
+ *   (before or during `work`); every other error is the caller's
  */
 export async function withServices<T>(config: Config, work: (services: Services) => Promise<T>): Promise<T> {
   await checkDatabase(config.databaseUrl).catch((err: unknown) => {
@@ -20,6 +26,10 @@ export async function withServices<T>(config: Config, work: (services: Services)
   try {
     return await work(services);
   } catch (err) {
+    if (isQueueUnavailable(err)) {
+      const why = err instanceof QueueUnavailableError ? err.reason : (lastRedisError(services.redis) ?? (err as Error).message);
+      throw new CliError(`cannot reach Redis at ${maskUrl(config.redisUrl)}: ${why}`);
+    }
     throw databaseCliError(err, config.databaseUrl);
   } finally {
     await services.close();

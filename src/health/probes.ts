@@ -16,6 +16,7 @@ import { problemsFirst } from '../text/health-view.js';
 import { readGpus } from './gpus.js';
 import { failureRate, MIN_FINISHED, recentOutcomes } from './recent-outcomes.js';
 import { withTimeout } from '../runtime/with-timeout.js';
+import { whenRedisReady } from '../runtime/queue-redis.js';
 
 export interface ProbeDeps {
   redis: Redis;
@@ -38,6 +39,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 
 
 export async function probeRedis(redis: Redis): Promise<ComponentHealth[]> {
+  await whenRedisReady(redis); // away: fails at once, saying why
   const [, latency] = await timed(() => withTimeout(redis.ping(), 2000));
   const info = await withTimeout(redis.info('memory'), 2000);
   const field = (k: string) => new RegExp(`^${k}:(.*)$`, 'm').exec(info)?.[1]?.trim();

@@ -7,6 +7,7 @@ import client from 'prom-client';
 import type { Pool } from '../db/pool.js';
 import { latestHealthCheck } from '../db/repositories/health-checks.js';
 import { readGpus } from '../health/gpus.js';
+import { isQueueUnavailable } from '../runtime/queue-redis.js';
 
 export interface Metrics {
   registry: client.Registry;
@@ -32,10 +33,14 @@ export function createMetrics(deps: { queues: Iterable<Queue>; pool: Pool }): Me
     registers: [registry],
     async collect() {
       this.reset();
+      // While Redis is away the queues refuse at once and the series are
+      // absent (alert on absent()); the rest of the scrape still answers.
       await Promise.all(
         queues.map(async (q) => {
-          const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children', 'paused', 'prioritized');
-          for (const [state, n] of Object.entries(counts)) this.set({ queue: q.name, state }, n);
+          const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children', 'paused', 'prioritized').catch((err: unknown) => {
+            if (!isQueueUnavailable(err)) throw err;
+          });
+          for (const [state, n] of Object.entries(counts ?? {})) this.set({ queue: q.name, state }, n);
         }),
       );
     },

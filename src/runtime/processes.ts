@@ -75,7 +75,7 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
     metrics: services.metrics,
     queues: options.queues,
     concurrency: options.concurrency,
-    connection: services.redis,
+    connection: services.workerRedis,
     prefix: config.queuePrefix,
     lockMs: config.worker.lockMs,
     deps: {

@@ -1,6 +1,11 @@
 // The shared parts every Lookout process opens once at start and passes
-// down: Postgres pool, Redis connection, queues, flow producer, blob store,
+// down: Postgres pool, Redis connections, queues, flow producer, blob store,
 // model registry. close() shuts them in reverse order.
+//
+// Two Redis connections: `redis` fails fast while Redis is away (queues, flow
+// producer, rate limits, probes: an HTTP request or a CLI command must not
+// wait for it; queue-redis.ts), `workerRedis` waits outages out (BullMQ
+// workers and queue events: a job in flight resumes when Redis is back).
 
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -12,12 +17,16 @@ import { createPool, type Pool } from '../db/pool.js';
 import { ModelRegistry } from '../detection/index.js';
 import { KNOWN_QUEUES } from '../jobs/registry.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { createQueueRedis, QUEUE_FAIL_FAST } from './queue-redis.js';
 
 export interface Services {
   config: Config;
   logger: Logger;
   pool: Pool;
+  /** Fails fast while Redis is away (QueueUnavailableError); the queues and the flow producer use it. */
   redis: Redis;
+  /** Waits while Redis is away: for BullMQ workers and queue events only. Opened on first use. */
+  workerRedis: Redis;
   blobs: BlobStore;
   registry: ModelRegistry;
   queues: Map<string, Queue>;
@@ -26,6 +35,7 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/** A connection that waits outages out, for BullMQ workers. */
 export function createRedis(url: string): Redis {
   // BullMQ needs maxRetriesPerRequest: null so blocking commands survive reconnects.
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
@@ -33,17 +43,43 @@ export function createRedis(url: string): Redis {
 
 export function openServices(config: Config, logger: Logger, registry = new ModelRegistry({ modelsDir: config.modelsDir })): Services {
   const pool = createPool(config.databaseUrl);
-  const redis = createRedis(config.redisUrl);
-  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  const redis = createQueueRedis(config.redisUrl);
+  // One line per outage, not one per reconnect attempt or per refused command.
+  let away = false;
+  const onError = (err: Error) => {
+    if (away) return logger.debug({ err: err.message }, 'redis connection error');
+    away = true;
+    logger.warn({ err: err.message }, 'redis connection error; retrying');
+  };
+  redis.on('error', onError);
+  // Made when first asked for: an API or a CLI command has no worker.
+  let workerRedis: Redis | undefined;
+  const openWorkerRedis = () => {
+    workerRedis = createRedis(config.redisUrl);
+    workerRedis.on('error', onError);
+    return workerRedis;
+  };
+  redis.on('ready', () => {
+    if (away) logger.info('redis connection ready again');
+    away = false;
+  });
   const prefix = config.queuePrefix;
-  const queues = new Map(KNOWN_QUEUES.map((name) => [name, new Queue(name, { connection: redis, prefix })]));
-  const flows = new FlowProducer({ connection: redis, prefix });
+  const queues = new Map(KNOWN_QUEUES.map((name) => [name, new Queue(name, { connection: redis, prefix, ...QUEUE_FAIL_FAST })]));
+  const flows = new FlowProducer({ connection: redis, prefix, ...QUEUE_FAIL_FAST });
+  // BullMQ re-emits every connection error on each queue, and prints it with
+  // its stack when nobody listens; the connection's listener above logs it once.
+  const quiet = (err: Error) => logger.debug({ err: err.message }, 'queue connection error');
+  for (const queue of queues.values()) queue.on('error', quiet);
+  flows.on('error', quiet);
   const metrics = createMetrics({ queues: queues.values(), pool });
   return {
     config,
     logger,
     pool,
     redis,
+    get workerRedis() {
+      return workerRedis ?? openWorkerRedis();
+    },
     blobs: createFsBlobStore(config.blobDir),
     registry,
     queues,
@@ -53,6 +89,7 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
       await flows.close();
       await Promise.all([...queues.values()].map((q) => q.close()));
       redis.disconnect();
+      workerRedis?.disconnect();
       await pool.end();
     },
   };

@@ -1,14 +1,19 @@
 // Submitting a batch: the rows first (Postgres is the source of truth), then
-// the flow; if Redis refuses the flow the rows are removed again so nothing
-// half-submitted remains. Audited with the actor.
+// the flow. If Redis refuses the flow, nothing of the submit remains: its
+// rows are deleted and the blobs it uploaded are removed, except those an
+// image of another batch uses (blobs are content-addressed and shared).
+// Audited with the actor.
 
 import { randomUUID } from 'node:crypto';
 import type { FlowProducer } from 'bullmq';
+import type { BlobStore } from '../blobs/blob-store.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
-import { insertBatch } from '../db/repositories/batches.js';
+import { deleteBatch, insertBatch } from '../db/repositories/batches.js';
+import { holdBlobRemovals, lockForBlobRemoval, unreferencedBlobKeys } from '../db/repositories/blob-references.js';
 import { insertImages } from '../db/repositories/images.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { enqueueBatchFlow } from '../jobs/finalize-batch/enqueue.js';
+import { isQueueUnavailable, QueueUnavailableError } from '../runtime/queue-redis.js';
 
 export interface SubmittedImage {
   id: string;
@@ -23,18 +28,38 @@ export interface SubmitBatchInput {
   minScore: number;
   /** Checked by the caller (checkWebhookTarget). */
   webhookUrl?: string;
+  /** Already in the blob store (receiveUpload). */
   files: Array<{ filename: string; sha256: string; bytes: number; blobKey: string }>;
 }
 
-export async function submitBatch(
-  deps: { pool: Pool; flows: FlowProducer; prefix: string },
-  input: SubmitBatchInput,
-): Promise<{ id: string; images: SubmittedImage[] }> {
+export interface SubmitBatchDeps {
+  pool: Pool;
+  flows: FlowProducer;
+  blobs: BlobStore;
+  prefix: string;
+}
+
+/**
+ * Inserts the batch and its images, then enqueues the batch's flow.
+ * @throws QueueUnavailableError when Redis refuses the flow (or an uploaded
+ *   blob was removed meanwhile by such a failed submit of the same bytes);
+ *   then no row of this batch and no blob only it used remain.
+ */
+export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput): Promise<{ id: string; images: SubmittedImage[] }> {
   const batchId = randomUUID();
   const images = input.files.map((f, position) => ({ ...f, id: randomUUID(), position }));
+  const keys = [...new Set(images.map((img) => img.blobKey))];
   await withTransaction(deps.pool, async (db) => {
+    // A failed submit of the same bytes may have removed a blob this one
+    // uploaded (it had no rows yet); checked under the lock that removal takes.
+    await holdBlobRemovals(db);
+    const present = await Promise.all(keys.map((key) => deps.blobs.has(key)));
+    if (present.includes(false)) throw new QueueUnavailableError('an uploaded image was removed by a failed submit of the same bytes at the same time');
     await insertBatch(db, { id: batchId, model: input.model, minScore: input.minScore, total: images.length, createdBy: input.actor, webhookUrl: input.webhookUrl ?? null });
     await insertImages(db, batchId, input.model, input.minScore, images);
+  }).catch(async (err: unknown) => {
+    if (err instanceof QueueUnavailableError) await removeUnusedBlobs(deps, keys);
+    throw err;
   });
   try {
     await enqueueBatchFlow(deps.flows, deps.prefix, {
@@ -43,9 +68,9 @@ export async function submitBatch(
       images: images.map((img) => ({ imageId: img.id, blobKey: img.blobKey })),
     });
   } catch (err) {
-    await deps.pool.query('DELETE FROM batches WHERE id = $1', [batchId]).catch(() => undefined);
+    await withdrawBatch(deps, batchId, keys).catch(() => undefined);
     await appendAudit(deps.pool, { actor: input.actor, action: 'batch.submit', target: batchId, outcome: 'error', details: { reason: 'queue unavailable' } }).catch(() => undefined);
-    throw Object.assign(new Error(`could not enqueue the batch: ${(err as Error).message}`), { queueUnavailable: true });
+    throw isQueueUnavailable(err) ? err : new QueueUnavailableError(`could not enqueue the batch: ${(err as Error).message}`, { cause: err });
   }
   await appendAudit(deps.pool, {
     actor: input.actor,
@@ -54,4 +79,25 @@ export async function submitBatch(
     details: { images: images.length, model: input.model, minScore: input.minScore },
   });
   return { id: batchId, images: images.map(({ id, filename, sha256, bytes }) => ({ id, filename, sha256, bytes })) };
+}
+
+/** Deletes the batch's rows (its images go with it) and the blobs nothing else uses, in one transaction. */
+async function withdrawBatch(deps: SubmitBatchDeps, batchId: string, keys: readonly string[]): Promise<void> {
+  await withTransaction(deps.pool, async (db) => {
+    await lockForBlobRemoval(db);
+    await deleteBatch(db, batchId);
+    await removeBlobs(deps.blobs, await unreferencedBlobKeys(db, keys));
+  });
+}
+
+async function removeUnusedBlobs(deps: SubmitBatchDeps, keys: readonly string[]): Promise<void> {
+  await withTransaction(deps.pool, async (db) => {
+    await lockForBlobRemoval(db);
+    await removeBlobs(deps.blobs, await unreferencedBlobKeys(db, keys));
+  }).catch(() => undefined);
+}
+
+/** Removed while the lock is held: a submit inserting rows for one of them waits, then sees it gone. */
+async function removeBlobs(blobs: BlobStore, keys: readonly string[]): Promise<void> {
+  await Promise.all(keys.map((key) => blobs.delete(key)));
 }

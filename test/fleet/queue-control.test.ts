@@ -44,7 +44,7 @@ describe('queue control', () => {
     // A job that fails at once: a webhook with an unparseable payload.
     const job = await notify.add('webhook', { nonsense: true }, { attempts: 1 });
     const { Worker } = await import('bullmq');
-    const worker = new Worker('notify', () => Promise.reject(new Error('boom')), { connection: services.redis, prefix: env.config.queuePrefix });
+    const worker = new Worker('notify', () => Promise.reject(new Error('boom')), { connection: services.workerRedis, prefix: env.config.queuePrefix });
     await new Promise<void>((resolve) => worker.on('failed', () => resolve()));
     await worker.close();
     expect((await list()).find((q) => q.name === 'notify')?.counts.failed).toBe(1);

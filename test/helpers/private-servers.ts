@@ -54,7 +54,14 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
 
 export interface PrivateRedis {
   url: string;
-  restart(): Promise<void>;
+  /** Stops and starts it again; `empty` starts it without its data (a Redis restarted empty). */
+  restart(options?: { empty?: boolean }): Promise<void>;
+  /** SIGTERM: connections are refused until start(). */
+  stop(): Promise<void>;
+  start(options?: { empty?: boolean }): Promise<void>;
+  /** SIGSTOP: the server keeps its sockets open but answers nothing (a hung or blackholed Redis) until resume(). */
+  pause(): void;
+  resume(): void;
   destroy(): Promise<void>;
 }
 
@@ -79,22 +86,30 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lookout-redis-'));
   const port = randomPort();
   let child: ChildProcess;
-  const start = async () => {
+  const start = async (options: { empty?: boolean } = {}) => {
+    if (options.empty) {
+      for (const entry of readdirSync(dir)) await rm(path.join(dir, entry), { recursive: true, force: true });
+    }
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
     await waitForRedis(port);
   };
   const stop = async () => {
-    if (child.exitCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT'); // a paused server handles SIGTERM only once it runs again
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
   };
   await start();
   return {
     url: `redis://127.0.0.1:${port}`,
-    async restart() {
+    async restart(options) {
       await stop();
-      await start();
+      await start(options);
     },
+    stop,
+    start,
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
     async destroy() {
       await stop();
       await rm(dir, { recursive: true, force: true });

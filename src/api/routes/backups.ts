@@ -29,7 +29,7 @@ export function backupsRoutes(services: Services): ApiRoute[] {
 
   return [
     route(
-      { ...base, method: 'post', path: '/backups', operationId: 'startBackup', summary: 'Start a backup now (dump, compress, encrypt, verify)', responses: { 202: { description: 'Queued; Location is the backup', schema: started }, 503: { description: 'BACKUP_ENCRYPTION_KEY is not set (backups_disabled)' } } },
+      { ...base, method: 'post', path: '/backups', operationId: 'startBackup', summary: 'Start a backup now (dump, compress, encrypt, verify)', responses: { 202: { description: 'Queued; Location is the backup', schema: started }, 503: { description: 'BACKUP_ENCRYPTION_KEY is not set (backups_disabled), or Redis does not answer (queue_unavailable)' } } },
       async ({ req, res }) => {
         if (!services.config.backup.key) throw new ApiError(503, 'backups_disabled', BACKUPS_OFF);
         const { id, job } = await requestBackup(queue(), req.principal!.actor);
@@ -51,7 +51,7 @@ export function backupsRoutes(services: Services): ApiRoute[] {
       },
     ),
     route(
-      { ...base, method: 'post', path: '/backups/:id/verify', operationId: 'verifyBackup', summary: 'Verify a backup by a real restore into a scratch database', params: backupId, notFound: 'backup', responses: { 202: { description: 'Verification queued', schema: started } } },
+      { ...base, method: 'post', path: '/backups/:id/verify', operationId: 'verifyBackup', summary: 'Verify a backup by a real restore into a scratch database', params: backupId, notFound: 'backup', responses: { 202: { description: 'Verification queued', schema: started }, 503: { description: 'Redis does not answer; nothing was done (queue_unavailable)' } } },
       async ({ req, res, params }) => {
         const backup = await getBackup(services.pool, params.id);
         if (!backup) throw notFound(`backup ${params.id}`);

@@ -116,16 +116,12 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
           throw err;
         }
       }
-      try {
-        const batch = await submitBatch(
-          { pool, flows: services.flows, prefix: config.queuePrefix },
-          { actor: req.principal!.actor, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
-        );
-        res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
-      } catch (err) {
-        if ((err as { queueUnavailable?: boolean }).queueUnavailable) throw new ApiError(503, 'queue_unavailable', (err as Error).message);
-        throw err;
-      }
+      // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
+      const batch = await submitBatch(
+        { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix },
+        { actor: req.principal!.actor, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
+      );
+      res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
     },
   );
 

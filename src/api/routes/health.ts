@@ -4,6 +4,7 @@ import { Router } from 'express';
 import { pendingMigrations } from '../../db/migrate.js';
 import type { Services } from '../../runtime/services.js';
 import { withTimeout } from '../../runtime/with-timeout.js';
+import { whenRedisReady } from '../../runtime/queue-redis.js';
 
 async function check(fn: () => Promise<string | undefined>): Promise<{ ok: boolean; detail?: string }> {
   try {
@@ -22,7 +23,10 @@ export function healthRouter(services: Services): Router {
   });
   router.get('/readyz', async (_req, res) => {
     const [redis, postgres, migrations] = await Promise.all([
-      check(async () => ((await withTimeout(services.redis.ping(), 2000)) === 'PONG' ? undefined : 'unexpected PING answer')),
+      check(async () => {
+        await whenRedisReady(services.redis); // away: not ready at once, with the connection's last error
+        return (await withTimeout(services.redis.ping(), 2000)) === 'PONG' ? undefined : 'unexpected PING answer';
+      }),
       check(async () => {
         await withTimeout(services.pool.query('SELECT 1'), 2000);
         return undefined;

@@ -14,12 +14,13 @@ const controlBody = z
   })
   .strict();
 const queueView = z.object({ name: z.string(), paused: z.boolean(), counts: z.record(z.string(), z.int()) });
+const QUEUE_UNAVAILABLE = { description: 'Redis does not answer; nothing was done (queue_unavailable)' };
 
 export function queuesRoutes(services: Services): ApiRoute[] {
   const deps = { queues: services.queues, pool: services.pool };
   return [
     route(
-      { method: 'get', path: '/queues', operationId: 'listQueues', summary: 'Every queue with its job counts and whether it is paused', tag: 'queues', role: 'viewer', responses: { 200: { description: 'Queues', schema: z.object({ queues: z.array(queueView) }) } } },
+      { method: 'get', path: '/queues', operationId: 'listQueues', summary: 'Every queue with its job counts and whether it is paused', tag: 'queues', role: 'viewer', responses: { 200: { description: 'Queues', schema: z.object({ queues: z.array(queueView) }) }, 503: QUEUE_UNAVAILABLE } },
       async ({ res }) => {
         res.json({ queues: await listQueues(services.queues) });
       },
@@ -35,7 +36,7 @@ export function queuesRoutes(services: Services): ApiRoute[] {
         params: controlParams,
         notFound: 'queue action',
         body: controlBody,
-        responses: { 200: { description: 'Done', schema: z.object({ queue: z.string(), action: z.enum(ACTIONS), affected: z.int() }) } },
+        responses: { 200: { description: 'Done', schema: z.object({ queue: z.string(), action: z.enum(ACTIONS), affected: z.int() }) }, 503: QUEUE_UNAVAILABLE },
       },
       async ({ req, res, params, body }) => {
         res.locals.auditTarget = `queue:${params.name}`;

@@ -29,6 +29,11 @@ export async function insertBatch(
   ]);
 }
 
+/** Deletes a batch and (ON DELETE CASCADE) its images and detections: a submit that never reached the queue. */
+export async function deleteBatch(db: Queryable, id: string): Promise<void> {
+  await db.query('DELETE FROM batches WHERE id = $1', [id]);
+}
+
 export async function getBatch(db: Queryable, id: string): Promise<BatchView | undefined> {
   const { rows } = await db.query<{
     id: string;

@@ -1,0 +1,61 @@
+// The job schedulers (health probes, reconcile, nightly backup, prune) live in
+// Redis, so a Redis restarted empty loses them. The process that owns them
+// (it consumes the health or backup queue) syncs them at start and again each
+// time its queue connection is ready after a reconnect, then runs
+// `afterReconnect` (the reconciler: work Postgres says is unfinished and the
+// queues lost goes back in), so nobody has to run `lookout reconcile`.
+import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
+import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
+import { syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from '../jobs/schedules.js';
+import { isQueueUnavailable } from './queue-redis.js';
+import type { Services } from './services.js';
+
+type ScheduleDeps = Pick<Services, 'queues' | 'config' | 'logger' | 'redis'>;
+
+/** Upserts (idempotently) the schedulers of the queues among `queues` that have any. */
+export async function syncSchedules(services: ScheduleDeps, queues: readonly string[]): Promise<void> {
+  if (queues.includes(BACKUP_QUEUE)) await syncBackupSchedules(services.queues.get(BACKUP_QUEUE)!, services.config.backup, services.logger);
+  if (queues.includes(HEALTH_QUEUE)) {
+    await syncHealthSchedule(services.queues.get(HEALTH_QUEUE)!, services.config.health.intervalSeconds);
+    await syncReconcileSchedule(services.queues.get(HEALTH_QUEUE)!, services.config.reconcileIntervalSeconds);
+  }
+}
+
+/**
+ * Syncs the schedulers now and after every reconnect of `services.redis`
+ * (ioredis 'ready'). Redis away now is not an error: the sync waits for it.
+ * Resolves once the first sync was done or deferred; stop() ends the watch.
+ * @throws what the first sync throws other than QueueUnavailableError (a bad cron pattern)
+ */
+export async function keepSchedules(
+  services: ScheduleDeps,
+  queues: readonly string[],
+  options: { afterReconnect?: () => void } = {},
+): Promise<{ stop(): void }> {
+  if (!queues.includes(BACKUP_QUEUE) && !queues.includes(HEALTH_QUEUE)) return { stop: () => undefined };
+  const { logger, redis } = services;
+  let running = false;
+  const resync = () => {
+    if (running) return; // a reconnect while syncing: the sync under way covers it
+    running = true;
+    void (async () => {
+      await syncSchedules(services, queues);
+      logger.info({ queues }, 'job schedulers synced after Redis came back');
+      options.afterReconnect?.();
+    })()
+      .catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'job schedulers not synced after Redis came back; the next reconnect tries again'))
+      .finally(() => (running = false));
+  };
+
+  let synced = true;
+  try {
+    await syncSchedules(services, queues);
+  } catch (err) {
+    if (!isQueueUnavailable(err)) throw err;
+    synced = false;
+    logger.warn({ err: (err as Error).message }, 'Redis is away: the job schedulers are synced when it answers');
+  }
+  redis.on('ready', resync);
+  if (!synced && redis.status === 'ready') resync(); // back before the listener was on
+  return { stop: () => void redis.off('ready', resync) };
+}
