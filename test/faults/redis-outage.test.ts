@@ -17,6 +17,7 @@ import { runCli } from '../helpers/run-cli.js';
 import { spawnWorker, type WorkerChild } from '../helpers/spawn-worker.js';
 import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 import { photoVariants } from '../helpers/variants.js';
+import net from 'node:net';
 import type { Services } from '../../src/runtime/services.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -178,6 +179,37 @@ async function expectNothingWaitsOnRedis(fleet: Fleet, done: { id: string; image
   expect(res.ms).toBeLessThan(2000);
   expect(await rowCounts(env)).toEqual(rowsBefore);
   expect(await blobFiles(env)).toEqual(blobsBefore);
+
+  // A large upload is refused before its body is read: the answer comes while
+  // most of the declared bytes have not even been sent.
+  const early = await answerToPartialUpload(url, submitter, fresh);
+  expect(early.head).toMatch(/^HTTP\/1\.1 503 /);
+  expect(early.head).toContain('queue_unavailable');
+  expect(early.ms).toBeLessThan(2000);
+  expect(await blobFiles(env)).toEqual(blobsBefore);
+}
+
+/** Sends the head of a POST /v1/batches declaring 200 MB and a first slice of an image, then waits for an answer (10 s at most). */
+async function answerToPartialUpload(url: string, key: string, bytes: Buffer): Promise<{ head: string; ms: number }> {
+  const { hostname, port } = new URL(url);
+  const boundary = 'lookout-outage-boundary';
+  const started = performance.now();
+  const socket = net.connect(Number(port), hostname);
+  let received = '';
+  socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(
+    `POST /v1/batches HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${key}\r\n` +
+      `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: 200000000\r\n\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="images"; filename="big.png"\r\nContent-Type: image/png\r\n\r\n`,
+  );
+  socket.write(bytes.subarray(0, Math.min(bytes.length, 64 * 1024)));
+  const deadline = Date.now() + 10_000;
+  while (!received.includes('\r\n\r\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const ms = performance.now() - started;
+  socket.destroy();
+  return { head: received, ms };
 }
 
 /** The CLI's Redis commands give up within 10 s, exit 1, name the URL with its password masked, no stack trace. */

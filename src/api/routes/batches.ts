@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { getBatch, listBatches } from '../../db/repositories/batches.js';
 import { listBatchImages } from '../../db/repositories/images.js';
+import { whenRedisReady } from '../../runtime/queue-redis.js';
 import { submitBatch } from '../../services/submit-batch.js';
 import type { Services } from '../../runtime/services.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
@@ -93,6 +94,9 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       },
     },
     async ({ req, res }) => {
+      // Redis away: 503 before a byte of the body is stored (and again below,
+      // should it go away during the upload).
+      await whenRedisReady(services.redis);
       const upload = await receiveUpload(req, services.blobs, {
         maxFileBytes: config.limits.maxBytes,
         maxPixels: config.limits.maxPixels,
