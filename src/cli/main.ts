@@ -161,7 +161,9 @@ export function buildProgram(): Command {
     .description('migrations, API, Bull Board, one detect worker and one ops worker in one process (npm start)')
     .action(async () => {
       const config = configOrExit();
-      await runAll(config, serviceLogger(config));
+      await runAll(config, serviceLogger(config)).catch((err: unknown) => {
+        throw databaseCliError(err, config.databaseUrl);
+      });
     });
 
   program
@@ -169,7 +171,9 @@ export function buildProgram(): Command {
     .description('the HTTP API and Bull Board alone')
     .action(async () => {
       const config = configOrExit();
-      await runApi(config, serviceLogger(config));
+      await runApi(config, serviceLogger(config)).catch((err: unknown) => {
+        throw databaseCliError(err, config.databaseUrl);
+      });
     });
 
   program
@@ -184,6 +188,8 @@ export function buildProgram(): Command {
         queues: opts.queues,
         ...(opts.device ? { device: parseDevice(opts.device) } : {}),
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+      }).catch((err: unknown) => {
+        throw databaseCliError(err, config.databaseUrl);
       });
     });
 
@@ -442,6 +448,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   } catch (err) {
     if (!(err instanceof CliError)) throw err;
     process.stderr.write(`lookout: ${err.message}\n`);
-    process.exitCode = err.exitCode;
+    // A server process that failed to start may still hold connections open.
+    process.exit(err.exitCode);
   }
 }

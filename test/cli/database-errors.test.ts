@@ -121,6 +121,17 @@ describe('a server that does not answer or refuses the login', () => {
     expectCleanFailure(result, new RegExp(`cannot reach the PostgreSQL server at 127\\.0\\.0\\.1:${port}`));
   });
 
+  it.each([['all'], ['worker', '--queues', 'batches']])('the server process lookout %s fails to start the same way and exits 1 (nothing left running)', async (...args) => {
+    const port = await closedPort();
+    const started = Date.now();
+    const result = await runCli(args, { env: { ...env.env, PORT: '0', DATABASE_URL: `postgres://lookout:hunter2-secret@127.0.0.1:${port}/lookout` } });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^lookout: cannot reach the PostgreSQL server at 127\\.0\\.0\\.1:${port} .*ECONNREFUSED`, 'm'));
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(result.stderr + result.stdout).not.toContain('hunter2-secret');
+  });
+
   it('a role the server does not know: the login is refused, named, exit 1', async () => {
     const result = await runCli(['keys', 'list'], { env: { ...env.env, DATABASE_URL: urlFor(env.config.databaseUrl.split('/').pop()!, (u) => (u.username = 'no_such_role_x')) } });
     expectCleanFailure(result, /refused the login of user "no_such_role_x".*Check the user and password in DATABASE_URL/);
