@@ -4,15 +4,12 @@
 // first and shows values for people; the backups page hides "Back up now",
 // saying why and how to fix it, while backups are off.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve('test/artifacts');
 
 let env: TestEnv;
 let browser: Browser;
@@ -22,19 +19,13 @@ let operator: string;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (the CI script does)`);
-  await mkdir(ARTIFACTS, { recursive: true });
   env = await createTestEnv('console_health', { BACKUP_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
   const on = await env.open();
   const off = await env.open((c) => ({ ...c, backup: { ...c.backup, key: undefined } }));
   urlOn = (await env.api(on)).url;
   urlOff = (await env.api(off)).url;
   operator = await env.key(on, 'operator');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

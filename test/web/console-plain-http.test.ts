@@ -15,20 +15,17 @@
 //   (it does), a half turn and a mirror (same size either way), and an
 //   original that cannot be fetched.
 // Browser-side code is passed as strings or functions: the test's types are Node's, not the DOM's.
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
 import type { Services } from '../../src/runtime/services.js';
 import { iou } from '../helpers/boxes.js';
 import { storedWithOrientation } from '../helpers/crafted-images.js';
 import { readPhoto } from '../helpers/photos.js';
 import { authed, createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve('test/artifacts');
 const HOST_NAME = 'lookout.test';
 
 let env: TestEnv;
@@ -94,8 +91,6 @@ function cspOf(res: Response): Map<string, string[]> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (the CI script does)`);
-  await mkdir(ARTIFACTS, { recursive: true });
   env = await createTestEnv('console_lan');
   services = await env.open();
   const api = await env.api(services);
@@ -103,21 +98,8 @@ beforeAll(async () => {
   lanHost = `${HOST_NAME}:${api.port}`;
   lan = `http://${lanHost}`;
   await env.worker(services);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      // The LAN name resolves here, and nothing else resolves at all.
-      `--host-resolver-rules=MAP ${HOST_NAME} 127.0.0.1, MAP * ~NOTFOUND`,
-    ],
-  });
+  // The LAN name resolves here, and nothing else resolves at all.
+  browser = await launchChromium([`--host-resolver-rules=MAP ${HOST_NAME} 127.0.0.1, MAP * ~NOTFOUND`]);
 });
 
 afterAll(async () => {

@@ -6,17 +6,16 @@
 // no page logs an error (a Content-Security-Policy refusal would).
 // Browser-side code is passed as strings: the test's types are Node's, not the DOM's.
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
 import type { Services } from '../../src/runtime/services.js';
 import { ALL_PHOTOS, EXPECTED_FACES, photoPath, readPhoto } from '../helpers/photos.js';
 import { authed, createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const ARTIFACTS = path.resolve('test/artifacts');
 
 let env: TestEnv;
 let services: Services;
@@ -59,17 +58,11 @@ async function signIn(page: Page, key: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (the CI script does)`);
-  await mkdir(ARTIFACTS, { recursive: true });
   env = await createTestEnv('console');
   services = await env.open();
   url = (await env.api(services)).url;
   await env.worker(services);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
