@@ -109,7 +109,14 @@ async function refuseOversizedDimensions(head: Buffer, filename: string, maxPixe
  * shared) and the ones still being written are stopped and their temp files
  * removed.
  */
-export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimits): Promise<Upload> {
+/**
+ * Receives a multipart batch upload into `blobs`.
+ * @param onStored called with the blob key of each file as soon as it is stored, so that
+ *   the caller can remove what a failed request stored (the promise's rejection waits for
+ *   every write to finish or be aborted, so no key is reported after it)
+ * @throws ApiError 400 (malformed, empty, upload_aborted), 408 upload_timeout, 413, 415
+ */
+export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimits, onStored: (blobKey: string) => void = () => undefined): Promise<Upload> {
   return new Promise<Upload>((resolve, reject) => {
     if (!req.is('multipart/form-data')) {
       return reject(badRequest('expected multipart/form-data with one or more "images" files'));
@@ -123,6 +130,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     if (req.destroyed && !req.readableEnded) return reject(aborted());
 
     let settled = false;
+    const stored: Array<Promise<UploadedFile>> = [];
     // Stops the blob writes still in progress (and removes their temp files)
     // when the request fails.
     const abort = new AbortController();
@@ -138,7 +146,9 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
       if (then === 'drain') req.resume();
       else req.res?.setHeader('Connection', 'close');
       abort.abort();
-      reject(err instanceof Error ? err : new Error(String(err)));
+      // Settles once every blob write has finished or been aborted: the caller then knows every stored key.
+      const error = err instanceof Error ? err : new Error(String(err));
+      void Promise.allSettled(stored).then(() => reject(error));
     };
 
     let parser: busboy.Busboy;
@@ -183,7 +193,6 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     });
 
     const fields: Record<string, string> = {};
-    const stored: Array<Promise<UploadedFile>> = [];
 
     parser.on('file', (rawName, stream, info) => {
       const name = decodeFormName(rawName);
@@ -209,7 +218,10 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
           },
           inspectHead: (head) => refuseOversizedDimensions(head, filename, limits.maxPixels),
         })
-        .then((blob) => ({ filename, sha256: blob.sha256, bytes: blob.bytes, blobKey: blob.key }))
+        .then((blob) => {
+          onStored(blob.key);
+          return { filename, sha256: blob.sha256, bytes: blob.bytes, blobKey: blob.key };
+        })
         .catch((err: unknown) => {
           const wrapped =
             err instanceof ApiError

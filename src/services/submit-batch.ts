@@ -90,7 +90,17 @@ async function withdrawBatch(deps: SubmitBatchDeps, batchId: string, keys: reado
   });
 }
 
-async function removeUnusedBlobs(deps: SubmitBatchDeps, keys: readonly string[]): Promise<void> {
+/**
+ * Removes the blobs among `keys` that no image row references: what a refused
+ * or failed submit stored (an unknown model, a refused webhook, a cut-off
+ * upload). Blobs other batches use stay. Never throws: a blob left behind is
+ * only space.
+ */
+export async function discardUploadedBlobs(deps: Pick<SubmitBatchDeps, 'pool' | 'blobs'>, keys: readonly string[]): Promise<void> {
+  if (keys.length > 0) await removeUnusedBlobs(deps, keys);
+}
+
+async function removeUnusedBlobs(deps: Pick<SubmitBatchDeps, 'pool' | 'blobs'>, keys: readonly string[]): Promise<void> {
   await withTransaction(deps.pool, async (db) => {
     await lockForBlobRemoval(db);
     await removeBlobs(deps.blobs, await unreferencedBlobKeys(db, keys));

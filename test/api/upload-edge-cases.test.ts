@@ -207,8 +207,15 @@ async function auditRow(requestId: string) {
 const count = async (table: string) => (await env.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
 
 /** After a failed upload: nothing left behind, a failure audited once, no rows, and the next upload goes through. */
-async function expectCleanFailure(requestId: string, before: { batches: number; images: number }, expectAudit: (row: { outcome: string; details: Record<string, any> }) => void) {
+async function expectCleanFailure(
+  requestId: string,
+  before: { batches: number; images: number },
+  expectAudit: (row: { outcome: string; details: Record<string, any> }) => void,
+  storedBlobs: string[] = [],
+) {
   await until('the temp files to go', async () => (await partFiles()).length === 0 && (await openTempFiles()).length === 0);
+  // Files the request stored whole before it failed are removed too.
+  for (const blob of storedBlobs) await until(`${path.basename(blob)} removed`, async () => !(await exists(blob)));
   const [row, ...more] = await until('the audit row', async () => {
     const rows = await auditRow(requestId);
     return rows.length > 0 && rows;
@@ -266,7 +273,7 @@ describe('an upload cut off mid-way leaves nothing behind', () => {
     const firstBlob = blobPath(firstBytes);
     await until('the first file stored and the second one streaming', async () => (await exists(firstBlob)) && (await partFiles()).length > 0);
     cutOff(socket, 'destroy');
-    await expectCleanFailure(requestId, before, (row) => expect(row.details.aborted).toBe(true));
+    await expectCleanFailure(requestId, before, (row) => expect(row.details.aborted).toBe(true), [firstBlob]);
   });
 
   it('cut in the headers of a part', async () => {
@@ -280,7 +287,7 @@ describe('an upload cut off mid-way leaves nothing behind', () => {
     socket.write(Buffer.concat([requestHead(body.length, requestId), sent]));
     await until('the first file stored', () => exists(blobPath(whole)));
     cutOff(socket, 'destroy');
-    await expectCleanFailure(requestId, before, (row) => expect(row.details.aborted).toBe(true));
+    await expectCleanFailure(requestId, before, (row) => expect(row.details.aborted).toBe(true), [blobPath(whole)]);
   });
 
   it('Content-Length larger than what is sent, then closed', async () => {
@@ -294,7 +301,30 @@ describe('an upload cut off mid-way leaves nothing behind', () => {
     await until('the file stored', () => exists(blobPath(bytes)));
     await sleep(200);
     cutOff(socket, 'end');
-    await expectCleanFailure(requestId, before, (row) => expect(row.details.aborted).toBe(true));
+    await expectCleanFailure(requestId, before, (row) => expect(row.details.aborted).toBe(true), [blobPath(bytes)]);
+  });
+});
+
+describe('a submit refused after its files were stored keeps none of them', () => {
+  it.each([
+    ['an unknown model', [fieldPart('model', 'no-such-model')], 400, 'unknown_model'],
+    ['a refused webhook target', [fieldPart('webhookUrl', 'http://10.1.2.3/hook')], 400, 'webhook_target_refused'],
+    ['an unknown field', [fieldPart('colour', 'blue')], 400, 'bad_request'],
+    ['a bad minScore', [fieldPart('minScore', '7')], 400, 'bad_request'],
+    ['a second file that is not an image', [filePart('filename="notes.png"', bytesOf('just some text, not a picture'))], 415, 'unsupported_format'],
+  ] as const)('%s: refused, its fresh blobs removed, a blob an earlier batch uses kept', async (_name, after, status, code) => {
+    const shared = fresh(png);
+    const earlier = await submit(url, key, [{ name: 'earlier.png', bytes: shared, type: 'image/png' }]);
+    expect(earlier.status).toBe(202);
+    const before = { batches: await count('batches'), images: await count('images') };
+    const own = fresh(jpeg);
+    const res = await sendRaw(Buffer.concat([filePart('filename="own.jpg"', own, 'image/jpeg'), filePart('filename="shared.png"', shared), ...after, CLOSING]));
+    expect({ status: res.status, code: res.body.error?.code }).toEqual({ status, code });
+    await until('the refused upload\'s own blob removed', async () => !(await exists(blobPath(own))));
+    expect(await exists(blobPath(shared))).toBe(true);
+    expect(await count('batches')).toBe(before.batches);
+    expect(await count('images')).toBe(before.images);
+    expect(await partFiles()).toEqual([]);
   });
 });
 

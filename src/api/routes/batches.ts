@@ -4,14 +4,14 @@ import { z } from 'zod';
 import { getBatch, listBatches } from '../../db/repositories/batches.js';
 import { listBatchImages } from '../../db/repositories/images.js';
 import { whenRedisReady } from '../../runtime/queue-redis.js';
-import { submitBatch } from '../../services/submit-batch.js';
+import { discardUploadedBlobs, submitBatch } from '../../services/submit-batch.js';
 import type { Services } from '../../runtime/services.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { receiveUpload } from '../receive-upload.js';
 import { checkWebhookTarget, WebhookTargetError } from '../../security/webhook-target.js';
 import { route, type ApiRoute } from '../route-spec.js';
 import { zodIssues } from '../../text/zod-issues.js';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 
 const BATCH_STATUSES = ['queued', 'running', 'completed', 'completed_with_errors', 'failed'] as const;
 
@@ -94,40 +94,57 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       },
     },
     async ({ req, res }) => {
-      // Redis away: 503 before a byte of the body is stored (and again below,
-      // should it go away during the upload).
+      // Redis away: 503 before a byte of the body is stored (and again in
+      // submitBatch, should it go away during the upload).
       await whenRedisReady(services.redis);
-      const upload = await receiveUpload(req, services.blobs, {
+      // A request refused after some of its files were stored (bad field,
+      // unknown model, refused webhook, cut off, Redis gone) leaves none of
+      // them behind.
+      const storedKeys: string[] = [];
+      const batch = await acceptBatch(req, (key) => storedKeys.push(key)).catch(async (err: unknown) => {
+        await discardUploadedBlobs({ pool, blobs: services.blobs }, storedKeys);
+        throw err;
+      });
+      res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
+    },
+  );
+
+  /** Receives the upload, checks its fields and submits the batch; `onStored` hears each blob stored. */
+  async function acceptBatch(req: Request, onStored: (blobKey: string) => void) {
+    const upload = await receiveUpload(
+      req,
+      services.blobs,
+      {
         maxFileBytes: config.limits.maxBytes,
         maxPixels: config.limits.maxPixels,
         maxFiles: config.upload.maxFiles,
         maxRequestBytes: config.upload.maxRequestBytes,
         idleTimeoutMs: config.upload.idleTimeoutMs,
-      });
-      const fields = submitFields.safeParse(upload.fields);
-      if (!fields.success) throw badRequest(zodIssues(fields.error, 'field'));
-      const model = fields.data.model ?? config.detect.model;
-      const spec = registry.get(model); // unknown model: 400
-      if (!registry.isPresent(model)) {
-        throw new ApiError(400, 'model_unavailable', `model "${model}" is not on the server: an operator runs npx lookout models fetch ${model} --accept-license ${spec.license.toLowerCase()}`);
+      },
+      onStored,
+    );
+    const fields = submitFields.safeParse(upload.fields);
+    if (!fields.success) throw badRequest(zodIssues(fields.error, 'field'));
+    const model = fields.data.model ?? config.detect.model;
+    const spec = registry.get(model); // unknown model: 400
+    if (!registry.isPresent(model)) {
+      throw new ApiError(400, 'model_unavailable', `model "${model}" is not on the server: an operator runs npx lookout models fetch ${model} --accept-license ${spec.license.toLowerCase()}`);
+    }
+    let webhookUrl: string | undefined;
+    if (fields.data.webhookUrl) {
+      try {
+        webhookUrl = (await checkWebhookTarget(fields.data.webhookUrl, config.webhooks.allowedHosts)).toString();
+      } catch (err) {
+        if (err instanceof WebhookTargetError) throw new ApiError(400, 'webhook_target_refused', err.message);
+        throw err;
       }
-      let webhookUrl: string | undefined;
-      if (fields.data.webhookUrl) {
-        try {
-          webhookUrl = (await checkWebhookTarget(fields.data.webhookUrl, config.webhooks.allowedHosts)).toString();
-        } catch (err) {
-          if (err instanceof WebhookTargetError) throw new ApiError(400, 'webhook_target_refused', err.message);
-          throw err;
-        }
-      }
-      // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
-      const batch = await submitBatch(
-        { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix },
-        { actor: req.principal!.actor, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
-      );
-      res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
-    },
-  );
+    }
+    // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
+    return submitBatch(
+      { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix },
+      { actor: req.principal!.actor, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
+    );
+  }
 
   const list = route(
     { method: 'get', path: '/batches', operationId: 'listBatches', summary: 'List batches, newest first', tag: 'batches', role: 'viewer', query: listQuery, responses: { 200: { description: 'A page of batches', schema: z.object({ batches: z.array(batchListItem) }) } } },
