@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import { BACKUPS_OFF } from '../config/config-warnings.js';
 import { installedAt } from '../db/migrate.js';
+import { BACKUPS_ENABLED, firstSeen } from '../db/repositories/milestones.js';
 import type { Pool } from '../db/pool.js';
 import { newestVerifiedBackupAt } from '../db/repositories/backups.js';
 import type { ComponentHealth, HealthCheck, HealthStatus } from '../db/repositories/health-checks.js';
@@ -144,24 +145,31 @@ export async function probeQueues(deps: ProbeDeps): Promise<ComponentHealth[]> {
  * Backups: off (no key) is its own warning, `backup.enabled`, never a stale
  * backup. With a key, `backup.age` is critical once the newest verified
  * backup is older than ALERT_BACKUP_MAX_AGE_HOURS; before the first one, the
- * age is measured from the install (the first migration), so a new install
- * gets the schedule's time to take and verify its first backup.
+ * age is measured from the install (the first migration) or, when backups
+ * were turned on later, from the first probe that saw them on (recorded once,
+ * milestone `backups.enabled`), so the first backup gets the schedule's time.
  */
 export async function probeBackups(deps: ProbeDeps): Promise<ComponentHealth> {
   const maxHours = deps.config.alerts.backupMaxAgeHours;
   if (!deps.config.backup.key) {
     return { name: 'backup.enabled', status: 'warn', value: 'off', threshold: 'on', message: BACKUPS_OFF };
   }
-  const [newest, installed] = await Promise.all([newestVerifiedBackupAt(deps.pool), installedAt(deps.pool)]);
+  const [newest, installed, enabled] = await Promise.all([newestVerifiedBackupAt(deps.pool), installedAt(deps.pool), firstSeen(deps.pool, BACKUPS_ENABLED)]);
   const now = deps.now().getTime();
   const base = { name: 'backup.age', threshold: maxHours, unit: 'hours' };
   if (!newest) {
-    const sinceInstall = (now - (installed ?? deps.now()).getTime()) / 3_600_000;
-    if (sinceInstall > maxHours) {
-      return { ...base, status: 'critical', value: null, message: `no verified backup in the ${sinceInstall.toFixed(1)} h since Lookout was installed` };
+    // The first backup gets its time from the install, or from when backups
+    // were turned on for an install that ran without them.
+    const turnedOnLater = installed !== undefined && enabled.getTime() > installed.getTime() + 60_000;
+    const since = turnedOnLater ? enabled : (installed ?? deps.now());
+    const what = turnedOnLater ? 'backups were turned on' : 'Lookout was installed';
+    const hoursSince = (now - since.getTime()) / 3_600_000;
+    if (hoursSince > maxHours) {
+      return { ...base, status: 'critical', value: null, message: `no verified backup in the ${hoursSince.toFixed(1)} h since ${what}` };
     }
-    const left = Math.max(0, maxHours - sinceInstall);
-    return { ...base, status: 'ok', value: null, message: `no verified backup yet; the first is due within ${left.toFixed(1)} h (installed ${sinceInstall.toFixed(1)} h ago)` };
+    const left = Math.max(0, maxHours - hoursSince);
+    const ago = `${turnedOnLater ? 'turned on' : 'installed'} ${Math.max(0, hoursSince).toFixed(1)} h ago`;
+    return { ...base, status: 'ok', value: null, message: `no verified backup yet; the first is due within ${left.toFixed(1)} h (${ago})` };
   }
   const hours = (now - newest.getTime()) / 3_600_000;
   return {

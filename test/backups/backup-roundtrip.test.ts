@@ -110,7 +110,7 @@ describe('backup, verify, restore', () => {
     expect(ids(restored.workers!)).toEqual(ids(before.workers!));
     const { backups: _r, workers: _rw, ...restoredRest } = restored;
     const { backups: _b, workers: _bw, ...beforeRest } = before;
-    expect(Object.keys(restoredRest)).toEqual(['alerts', 'api_keys', 'audit_log', 'batches', 'detections', 'health_checks', 'images', 'lookout_migrations', 'models']);
+    expect(Object.keys(restoredRest)).toEqual(['alerts', 'api_keys', 'audit_log', 'batches', 'detections', 'health_checks', 'images', 'lookout_migrations', 'milestones', 'models']);
     expect(restoredRest).toEqual(beforeRest);
     expect((restoredRest.detections as unknown[]).length).toBe(2);
   });

@@ -108,6 +108,39 @@ describe('with BACKUP_ENCRYPTION_KEY set', () => {
   });
 });
 
+describe('backups turned on for an install that ran without them', () => {
+  it('gets the first backup the same time from when backups were turned on, then calls it stale', async () => {
+    const older = await createTestEnv('first_run_later', { BACKUP_ENCRYPTION_KEY: KEY });
+    try {
+      const off = await older.open((c) => ({ ...c, backup: { ...c.backup, key: undefined } }));
+      // Installed three days ago, run without a key since.
+      await older.sql(`UPDATE lookout_migrations SET run_at = run_at - interval '72 hours'`);
+      expect(await probeBackups(deps(off, new Date()))).toMatchObject({ name: 'backup.enabled', status: 'warn' });
+
+      // The operator sets the key, as the warning says, and restarts.
+      const on = await older.open();
+      const now = new Date();
+      expect(await probeBackups(deps(on, now))).toMatchObject({
+        name: 'backup.age',
+        status: 'ok',
+        message: expect.stringMatching(/^no verified backup yet; the first is due within 2\d\.\d h \(turned on 0\.\d h ago\)$/),
+      });
+      await runHealthCheck(deps(on, now));
+      expect((await listAlerts(on.pool)).filter((a) => a.rule === 'backup_stale')).toEqual([]);
+      // Restarts keep the first time backups were seen on.
+      const again = await older.open();
+      expect(await probeBackups(deps(again, at(now, 25.5)))).toMatchObject({ status: 'ok' });
+
+      const late = await probeBackups(deps(again, at(now, 27)));
+      expect(late).toMatchObject({ status: 'critical', message: expect.stringMatching(/^no verified backup in the 27\.\d h since backups were turned on$/) });
+      await runHealthCheck(deps(again, at(now, 27)));
+      expect((await listAlerts(on.pool)).filter((a) => a.rule === 'backup_stale')).toEqual([expect.objectContaining({ severity: 'critical', status: 'firing' })]);
+    } finally {
+      await older.cleanup();
+    }
+  });
+});
+
 describe('without BACKUP_ENCRYPTION_KEY', () => {
   it('reports "backups are off" as a warning with its fix, first on the page, and never fires backup_stale', async () => {
     const { status, body } = await health(urlNoKey);

@@ -3,6 +3,7 @@ import { initial } from './0001-initial.js';
 import { backups } from './0002-backups.js';
 import { fleetHealthAlerts } from './0003-fleet-health-alerts.js';
 import { security } from './0004-security.js';
+import { milestones } from './0005-milestones.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [initial, backups, fleetHealthAlerts, security];
+export const MIGRATIONS: readonly Migration[] = [initial, backups, fleetHealthAlerts, security, milestones];
