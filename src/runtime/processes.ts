@@ -28,6 +28,13 @@ export async function startApi(services: Services, port = services.config.port):
     const s = app.listen(port, () => resolve(s));
     s.once('error', reject);
   });
+  // Node ends any request not received whole within requestTimeout (300 s by
+  // default), however steadily its bytes arrive: a large upload on a slow link
+  // would be cut part-way. An upload is ended when it goes idle instead
+  // (UPLOAD_IDLE_TIMEOUT_MS, receive-upload.ts), and any socket silent for a
+  // little longer than that is closed (slow-drip bodies on other routes).
+  server.requestTimeout = 0;
+  server.setTimeout(services.config.upload.idleTimeoutMs + 5000);
   const actualPort = (server.address() as AddressInfo).port;
   services.logger.info({ port: actualPort }, 'api listening');
   return {

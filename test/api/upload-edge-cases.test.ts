@@ -351,6 +351,32 @@ describe('an upload that stalls is ended after UPLOAD_IDLE_TIMEOUT_MS', () => {
   });
 });
 
+describe('an upload that keeps arriving is never cut for its length', () => {
+  it("has no whole-request limit (Node's requestTimeout is off); idle sockets close a little after UPLOAD_IDLE_TIMEOUT_MS", async () => {
+    const api = await env.api(services);
+    expect(api.server.requestTimeout).toBe(0);
+    expect(api.server.timeout).toBe(IDLE_MS + 5000);
+  });
+
+  it('a slow upload, never idle as long as UPLOAD_IDLE_TIMEOUT_MS but longer than it twice over, is accepted', async () => {
+    const bytes = fresh(jpeg);
+    const body = Buffer.concat([filePart('filename="slow but steady.jpg"', bytes, 'image/jpeg'), CLOSING]);
+    const socket = await connect();
+    const answer = responseOf(socket);
+    const started = Date.now();
+    socket.write(requestHead(body.length, randomUUID()));
+    const slices = 8;
+    for (let i = 0; i < slices; i++) {
+      socket.write(body.subarray(Math.floor((i * body.length) / slices), Math.floor(((i + 1) * body.length) / slices)));
+      if (i < slices - 1) await sleep(IDLE_MS / 3);
+    }
+    const res = await answer;
+    expect(Date.now() - started).toBeGreaterThan(2 * IDLE_MS);
+    expect(res.status).toBe(202);
+    expect(filenamesOf(res)).toEqual(['slow but steady.jpg']);
+  });
+});
+
 describe('receiveUpload settles when the client goes away', () => {
   it('rejects with upload_aborted, cut mid-file or in a part header; resolves the next upload', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'lookout-receive-'));
