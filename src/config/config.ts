@@ -1,6 +1,7 @@
 // Parses the environment once, at start, into a typed Config. A bad value
 // fails with every offending variable named and what it expects.
 
+import { maskUrl } from './mask-secrets.js';
 import os from 'node:os';
 import path from 'node:path';
 import { envSchema, type RawEnv } from './env-schema.js';
@@ -89,6 +90,24 @@ function profileOf(env: RawEnv): Profile {
   return 'development';
 }
 
+/** Variables whose whole value is a secret (keys, signing secrets, a webhook URL that is its own credential). */
+const SECRET_VARIABLE = /(KEY|KEYS|SECRET|PASSWORD|TOKEN)$|^ALERT_WEBHOOK_URL$/;
+/** Variables holding a URL that may carry a password. */
+const URL_VARIABLE = /_URL$/;
+
+/**
+ * A bad value as an error message may show it: a secret never (only its
+ * length), a URL with its password masked, anything else quoted as it is.
+ */
+export function shownValue(variable: string, value: string): string {
+  if (SECRET_VARIABLE.test(variable)) return `a value of ${value.length} characters (not shown: it is a secret)`;
+  if (URL_VARIABLE.test(variable)) {
+    const masked = maskUrl(value);
+    return masked === value ? `"${value}"` : `"${masked}" (password masked)`;
+  }
+  return `"${value}"`;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings count as unset, as in most twelve-factor tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -98,7 +117,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       parsed.error.issues.map((issue) => {
         const variable = String(issue.path[0] ?? '(environment)');
         const got = present[variable];
-        return { variable, message: `${issue.message}${got === undefined ? '' : `, got "${got}"`}` };
+        return { variable, message: `${issue.message}${got === undefined ? '' : `, got ${shownValue(variable, got)}`}` };
       }),
     );
   }

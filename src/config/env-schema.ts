@@ -16,7 +16,7 @@ const int = (min: number, max: number) =>
     .min(min, { error: `expected an integer from ${min} to ${max}` })
     .max(max, { error: `expected an integer from ${min} to ${max}` });
 
-// 32 bytes, base64: an AES-256 key. The message never repeats the value.
+// 32 bytes, base64: an AES-256 key. Error messages never repeat the value (shownValue in config.ts).
 const base64Key = z
   .string()
   .refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, {

@@ -93,3 +93,44 @@ describe('a bad environment at start', () => {
     expect(stderr).toContain('IMAGE_MAX_PIXELS: expected an integer from 1 to 2147483647, got "-5"');
   });
 });
+
+describe('a bad secret is named, never shown', () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+  // [variable, a bad value that carries a secret, the secret part]
+  const cases: Array<[string, string, string]> = [
+    ['BACKUP_ENCRYPTION_KEY', `${key} `, key],
+    ['BACKUP_ENCRYPTION_KEY', key.slice(0, 20), key.slice(0, 20)],
+    ['BACKUP_OLD_KEYS', `abc,${key}x`, key],
+    ['ALERT_WEBHOOK_SECRET', 'short-secret', 'short-secret'],
+    ['BATCH_WEBHOOK_SECRET', 'tooshort', 'tooshort'],
+    ['ALERT_WEBHOOK_URL', 'hooks.example/services/T0/B0/XXXXsecretpath', 'XXXXsecretpath'],
+    ['REDIS_URL', 'http://u:hunter2@h', 'hunter2'],
+    ['DATABASE_URL', 'mysql://app:hunter2@db/x', 'hunter2'],
+    ['SMTP_URL', 'ftp://u:hunter2@h', 'hunter2'],
+  ];
+
+  it.each(cases)('%s: the error names the variable and hides the value', (variable, value, secret) => {
+    let error: unknown;
+    try {
+      loadConfig({ [variable]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.filter((p) => p.variable === variable);
+    expect(problems.length).toBeGreaterThan(0);
+    expect((error as Error).message).not.toContain(secret);
+    for (const p of problems) expect(p.message).toMatch(variable.endsWith('_URL') && variable !== 'ALERT_WEBHOOK_URL' ? /password masked|got "/ : /not shown: it is a secret/);
+  });
+
+  it('from the CLI too: exit 2, the variable named, the key nowhere in the output', async () => {
+    const { code, stdout, stderr } = await runCli(['config', 'check'], { env: { BACKUP_ENCRYPTION_KEY: `${key} ` } });
+    expect(code).toBe(2);
+    expect(stderr).toContain('BACKUP_ENCRYPTION_KEY: expected 32 random bytes');
+    expect(stdout + stderr).not.toContain(key);
+  });
+
+  it('values that are not secrets are still quoted, to show what was wrong', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow('PORT: expected an integer from 0 to 65535, got "eighty"');
+  });
+});
