@@ -13,6 +13,7 @@ import path from 'node:path';
 import { BlobTooLargeError, type BlobStore } from '../blobs/blob-store.js';
 import { describeUnknownBytes, sniffImageFormat } from '../detection/image-format.js';
 import { ApiError, badRequest } from './http-errors.js';
+import { boundaryOf, watchPartNaming } from './form-part-headers.js';
 
 export interface UploadLimits {
   maxFileBytes: number;
@@ -73,8 +74,9 @@ function truncate(text: string, max: number): string {
  * only, control characters removed, at most 255 UTF-16 units. A display name
  * only: never used as a path.
  */
-function cleanFilename(raw: string | undefined, position: number): string {
-  const base = path.basename(decodeFormName(raw ?? '').replace(/\\/g, '/'));
+function cleanFilename(raw: string | undefined, position: number, extended: boolean): string {
+  // filename*= (RFC 5987) is exact once busboy has decoded it; only filename= carries the WHATWG escapes.
+  const base = path.basename((extended ? (raw ?? '') : decodeFormName(raw ?? '')).replace(/\\/g, '/'));
   // eslint-disable-next-line no-control-regex
   const clean = truncate(base.replace(/[\u0000-\u001f\u007f]/g, ''), MAX_FILENAME_LENGTH);
   return clean.trim() ? clean : `image-${position + 1}`;
@@ -105,16 +107,12 @@ async function refuseOversizedDimensions(head: Buffer, filename: string, maxPixe
  * unexpected field, no images, `upload_aborted` when the client closed the
  * connection before the last byte), 408 `upload_timeout` (no byte for
  * `limits.idleTimeoutMs`; the connection is closed after the answer), 413,
- * 415. On any rejection the files already stored stay (content-addressed,
- * shared) and the ones still being written are stopped and their temp files
- * removed.
- */
-/**
- * Receives a multipart batch upload into `blobs`.
- * @param onStored called with the blob key of each file as soon as it is stored, so that
- *   the caller can remove what a failed request stored (the promise's rejection waits for
- *   every write to finish or be aborted, so no key is reported after it)
- * @throws ApiError 400 (malformed, empty, upload_aborted), 408 upload_timeout, 413, 415
+ * 415. On any rejection the files still being written are stopped and their
+ * temp files removed, and the rejection comes once every write has ended.
+ * @param onStored called with the blob key of each file as soon as it is
+ *   stored, so that the caller can remove what a refused request stored
+ *   (blobs are content-addressed and shared: only the caller knows which
+ *   are used elsewhere)
  */
 export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimits, onStored: (blobKey: string) => void = () => undefined): Promise<Upload> {
   return new Promise<Upload>((resolve, reject) => {
@@ -182,9 +180,13 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     req.once('close', gone);
     req.on('error', gone);
 
+    // Before busboy sees a chunk (this listener comes first), its part headers are read here.
+    const boundary = boundaryOf(req.headers['content-type']);
+    const partNaming = boundary ? watchPartNaming(boundary) : undefined;
     let received = 0;
     req.on('data', (chunk: Buffer) => {
       if (settled) return; // the rest of a refused body, drained
+      partNaming?.write(chunk);
       idle.refresh();
       received += chunk.length;
       if (received > limits.maxRequestBytes) {
@@ -195,7 +197,8 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     const fields: Record<string, string> = {};
 
     parser.on('file', (rawName, stream, info) => {
-      const name = decodeFormName(rawName);
+      const naming = partNaming?.nextFile();
+      const name = naming?.extendedName ? rawName : decodeFormName(rawName);
       // busboy also errors the file stream of a cut-off form; the parser's own
       // 'error' event reports it, and an unlistened stream error would crash.
       stream.on('error', () => undefined);
@@ -205,7 +208,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
         return fail(badRequest(`unexpected file field "${name}": send images as "${FILE_FIELD}"`));
       }
       const position = stored.length;
-      const filename = cleanFilename(info.filename, position);
+      const filename = cleanFilename(info.filename, position, naming?.extendedFilename ?? false);
       const put = blobs
         .put(stream, {
           maxBytes: limits.maxFileBytes,
@@ -236,7 +239,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
       stored.push(put);
     });
     parser.on('field', (rawName, value, info) => {
-      const name = decodeFormName(rawName);
+      const name = partNaming?.nextField()?.extendedName ? rawName : decodeFormName(rawName);
       if (info.valueTruncated) return fail(badRequest(`field "${name}" is too long`));
       if (!ALLOWED_FIELDS.has(name)) return fail(badRequest(`unknown field "${name}"; accepted: images, model, minScore, webhookUrl`));
       fields[name] = value;

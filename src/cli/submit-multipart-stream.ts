@@ -37,14 +37,17 @@ export const newBoundary = (): string => `lookout-${randomBytes(16).toString('he
 /** A quoted-string value: backslash escapes as busboy reads them; no line breaks. */
 const quoted = (value: string) => `"${value.replace(/[\r\n]/g, ' ').replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
-/** RFC 5987 ext-value, for names that are not plain ASCII (busboy prefers filename*). */
+/** RFC 5987 ext-value, for names a quoted filename cannot carry exactly (busboy prefers filename*). */
 const extValue = (value: string) =>
   `UTF-8''${encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
 
 function fileHeader(boundary: string, file: MultipartFile): Buffer {
   const ascii = /^[\x20-\x7e]*$/.test(file.filename);
   const fallback = ascii ? file.filename : file.filename.replace(/[^\x20-\x7e]/g, '_');
-  const disposition = `form-data; name="${FILE_FIELD}"; filename=${quoted(fallback)}${ascii ? '' : `; filename*=${extValue(file.filename)}`}`;
+  // A plain quoted name is read with the WHATWG escapes (%22, %0D, %0A), so a
+  // name with a % in it goes as filename* too, which the server takes as is.
+  const exact = ascii && !file.filename.includes('%');
+  const disposition = `form-data; name="${FILE_FIELD}"; filename=${quoted(fallback)}${exact ? '' : `; filename*=${extValue(file.filename)}`}`;
   return Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\nContent-Type: ${MEDIA_TYPES[file.format]}\r\n\r\n`, 'utf8');
 }
 

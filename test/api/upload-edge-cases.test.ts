@@ -155,6 +155,11 @@ describe('file names come back exactly as sent', () => {
       ['filename="back\\"slash.png"', 'back"slash.png'], // RFC 2616 quoted-pair
       ['filename="x.png"; filename*=UTF-8\'\'%E7%8C%AB%20%F0%9F%90%88.png', '猫 🐈.png'], // filename* wins
       ["filename*=utf-8''caf%C3%A9%20%22o%22.png", 'café "o".png'],
+      // filename* is exact once decoded: a literal %22 or %0A in it stays text.
+      ["filename*=UTF-8''100%2522.jpg", '100%22.jpg'],
+      ["filename=\"fallback %22.png\"; filename*=UTF-8''literal%2522%250A%2525.png", 'literal%22%0A%25.png'],
+      // A quoted filename that merely contains the text filename*= is plain: its escapes are decoded.
+      ['filename="a%22;filename*=b.png"', 'a";filename*=b.png'],
       ['filename="photos/../日本/写真.png"', '写真.png'],
       ['filename="\u202Egnp.exe"', '\u202Egnp.exe'], // bidi controls are text, kept
       [Buffer.concat([bytesOf('filename="'), Buffer.from('🐈‍⬛.png', 'utf8'), bytesOf('"')]), '🐈‍⬛.png'],
@@ -168,6 +173,28 @@ describe('file names come back exactly as sent', () => {
     const expected = cases.map(([, stored]) => stored);
     expect(filenamesOf(res)).toEqual(expected);
     await expectStoredNames(res.body.id as string, expected);
+  });
+
+  it('filename* or not is told per part, however the body is cut into chunks', async () => {
+    const parts: Array<[string, string]> = [
+      ["filename*=UTF-8''one%2522.png", 'one%22.png'],
+      ['filename="two%22.png"', 'two".png'],
+      ["filename=\"x\"; filename*=UTF-8''three%250D.png", 'three%0D.png'],
+      ['filename="four%0A.png"', 'four.png'],
+    ];
+    const body = Buffer.concat([fieldPart('minScore', '0.5'), ...parts.map(([params]) => filePart(params, png)), CLOSING]);
+    // Sent in slices of a few bytes, so that delimiters and part headers are split across chunks.
+    const socket = await connect();
+    const answer = responseOf(socket);
+    socket.setNoDelay(true);
+    socket.write(requestHead(body.length, randomUUID()));
+    for (let i = 0; i < body.length; i += 7) {
+      socket.write(body.subarray(i, i + 7));
+      if (i % 700 === 0) await sleep(1);
+    }
+    const res = await answer;
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(filenamesOf(res)).toEqual(parts.map(([, stored]) => stored));
   });
 
   it('field names and values are UTF-8 too', async () => {

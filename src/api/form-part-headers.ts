@@ -1,0 +1,120 @@
+// Which parameters each part of a multipart/form-data body used for its names,
+// read from the body's bytes as they stream past (busboy reports the decoded
+// names but not how they were sent). A name sent as RFC 5987 `filename*=`
+// (what `lookout submit` sends) is exact once decoded; a plain `filename=`
+// carries the WHATWG escapes (%22, %0D, %0A) that must still be undone. Only
+// part headers are parsed, never file bytes.
+
+/** How one part named itself: whether its name and file name came as `name*=` / `filename*=`. */
+export interface PartNaming {
+  isFile: boolean;
+  extendedName: boolean;
+  extendedFilename: boolean;
+}
+
+/** Longer part headers are not read (busboy refuses them too). */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+/** The parameter names of a Content-Disposition value, lower-cased, quoted strings skipped whole. */
+export function dispositionParams(value: string): { type: string; params: Set<string> } {
+  const params = new Set<string>();
+  let i = value.indexOf(';');
+  const type = (i < 0 ? value : value.slice(0, i)).trim().toLowerCase();
+  while (i >= 0 && i < value.length) {
+    i++; // past ';'
+    const eq = value.indexOf('=', i);
+    if (eq < 0) break;
+    params.add(value.slice(i, eq).trim().toLowerCase());
+    i = eq + 1;
+    while (value[i] === ' ' || value[i] === '\t') i++;
+    if (value[i] === '"') {
+      for (i++; i < value.length && value[i] !== '"'; i++) if (value[i] === '\\') i++;
+      i = value.indexOf(';', i);
+    } else {
+      i = value.indexOf(';', i);
+    }
+  }
+  return { type, params };
+}
+
+/**
+ * Follows a multipart body chunk by chunk and queues, in order, how each
+ * form-data part named itself. `nextFile()` / `nextField()` take the next file
+ * or field part, in the order busboy reports them.
+ * @param boundary the boundary from the request's Content-Type
+ */
+export function watchPartNaming(boundary: string): { write(chunk: Buffer): void; nextFile(): PartNaming | undefined; nextField(): PartNaming | undefined } {
+  const delimiter = `\r\n--${boundary}`;
+  const files: PartNaming[] = [];
+  const fields: PartNaming[] = [];
+  // latin1 keeps one character per byte. The body's first delimiter has no CRLF before it.
+  let pending = '\r\n';
+  let inHeaders = false;
+  let done = false;
+
+  const takeHeaders = (block: string) => {
+    const line = block.split('\r\n').find((l) => /^content-disposition\s*:/i.test(l));
+    if (!line) return;
+    const { type, params } = dispositionParams(line.slice(line.indexOf(':') + 1));
+    if (type !== 'form-data') return;
+    const naming: PartNaming = {
+      isFile: params.has('filename') || params.has('filename*'),
+      extendedName: params.has('name*'),
+      extendedFilename: params.has('filename*'),
+    };
+    (naming.isFile ? files : fields).push(naming);
+  };
+
+  return {
+    write(chunk) {
+      if (done) return;
+      pending += chunk.toString('latin1');
+      for (;;) {
+        if (inHeaders) {
+          const end = pending.indexOf('\r\n\r\n');
+          if (end < 0) {
+            if (pending.length > MAX_HEADER_BYTES) done = true;
+            return;
+          }
+          takeHeaders(pending.slice(0, end));
+          pending = pending.slice(end + 4);
+          inHeaders = false;
+          continue;
+        }
+        const at = pending.indexOf(delimiter);
+        if (at < 0) {
+          pending = pending.slice(-(delimiter.length + 2)); // a delimiter split over two chunks
+          return;
+        }
+        const after = pending.slice(at + delimiter.length);
+        if (after.length < 2) {
+          pending = pending.slice(at);
+          return;
+        }
+        if (after.startsWith('--')) {
+          done = true;
+          return;
+        }
+        const eol = after.indexOf('\r\n');
+        if (eol < 0) {
+          pending = pending.slice(at);
+          return;
+        }
+        if (!/^[ \t]*$/.test(after.slice(0, eol))) {
+          pending = pending.slice(at + 1); // the boundary's text inside other bytes: not a delimiter
+          continue;
+        }
+        pending = after.slice(eol + 2); // transport padding before the CRLF is ignored
+        inHeaders = true;
+      }
+    },
+    nextFile: () => files.shift(),
+    nextField: () => fields.shift(),
+  };
+}
+
+/** The boundary parameter of a multipart Content-Type header, or undefined. */
+export function boundaryOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))/i.exec(contentType ?? '');
+  return match?.[1] ?? match?.[2];
+}
