@@ -69,6 +69,13 @@ export async function checkDatabase(databaseUrl: string, { timeoutMs = 5000 }: {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: timeoutMs, application_name: 'lookout-check' });
   pool.on('error', () => undefined);
   try {
+    // Whatever stops the connection itself (refused, TLS asked of a server
+    // without it, a bad startup option in the URL) is a connection problem.
+    try {
+      (await pool.connect()).release();
+    } catch (err) {
+      throw new DatabaseUnavailableError(classifyDatabaseError(err) ?? 'unreachable', database, reasonOf(err));
+    }
     let pending: string[];
     try {
       pending = await pendingMigrations(pool);

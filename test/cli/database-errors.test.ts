@@ -132,6 +132,20 @@ describe('a server that does not answer or refuses the login', () => {
     expect(result.stderr + result.stdout).not.toContain('hunter2-secret');
   });
 
+  it.each([
+    ['TLS asked of a server without it', '?sslmode=require', /The server does not support SSL connections/],
+    ['a bad startup option', `?options=${encodeURIComponent('-c statement_timeout=x')}`, /invalid value for parameter "statement_timeout"/],
+  ])('%s: named with the database URL, exit 1, no stack trace', async (_label, query, reason) => {
+    const result = await runCli(['workers'], { env: { ...env.env, DATABASE_URL: `${env.env.DATABASE_URL}${query}` } });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    // pg itself may print a deprecation warning about sslmode first; our line is the last.
+    const last = result.stderr.trim().split('\n').at(-1)!;
+    expect(last).toMatch(/^lookout: cannot reach the PostgreSQL server at 127\.0\.0\.1:5432 for database/);
+    expect(last).toMatch(reason);
+  });
+
   it('a role the server does not know: the login is refused, named, exit 1', async () => {
     const result = await runCli(['keys', 'list'], { env: { ...env.env, DATABASE_URL: urlFor(env.config.databaseUrl.split('/').pop()!, (u) => (u.username = 'no_such_role_x')) } });
     expectCleanFailure(result, /refused the login of user "no_such_role_x".*Check the user and password in DATABASE_URL/);
