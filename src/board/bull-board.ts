@@ -35,6 +35,7 @@ export function bullBoardRouter(queues: Iterable<Queue>): Router {
     options: { uiConfig: { boardTitle: 'Lookout' } },
   });
   const board = serverAdapter.getRouter() as Express;
+  board.disable('x-powered-by'); // a sub-app of its own: the API's setting does not reach it
   // express keeps registered view engines in app.engines (not in its types).
   const renderFile = (board as unknown as { engines: Record<string, RenderFile | undefined> }).engines['.ejs'];
   if (!renderFile) throw new Error('Bull Board no longer renders with ejs: update withoutRemoteLinks in src/board/bull-board.ts');

@@ -28,12 +28,24 @@ export interface RunningWorkers {
   close(graceMs: number): Promise<void>;
 }
 
+/** A lost or refused Redis connection, in Node's or ioredis's words. */
+const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|Connection is closed|Socket closed unexpectedly|connect ETIMEDOUT/;
+
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
   const { logger } = options;
   const processors = buildProcessors(options.queues, options.deps);
   let jobsDone = 0;
   let jobsFailed = 0;
   const current = new Map<string, { queue: string; id: string; name: string; since: string }>();
+  // While Redis is away every worker reports each reconnect attempt: one warn
+  // line a minute for those, every other error as it comes.
+  let connectionErrorLoggedAt = 0;
+  const logWorkerError = (queue: string, err: Error) => {
+    if (!CONNECTION_ERROR.test(err.message)) return logger.error({ queue, err: err.message }, 'worker error');
+    if (Date.now() - connectionErrorLoggedAt < 60_000) return logger.debug({ queue, err: err.message }, 'worker connection error');
+    connectionErrorLoggedAt = Date.now();
+    logger.warn({ queue, err: err.message }, 'worker cannot reach Redis; it retries and resumes by itself');
+  };
   const workers = [...processors].map(([queue, processor]) => {
     const worker = new Worker(queue, processor, {
       connection: options.connection,
@@ -65,7 +77,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       finished(job, 'failed');
       logger.warn({ queue, jobId: job?.id, name: job?.name, attempts: job?.attemptsMade, err: err.message }, 'job failed');
     });
-    worker.on('error', (err) => logger.error({ queue, err: err.message }, 'worker error'));
+    worker.on('error', (err) => logWorkerError(queue, err));
     return worker;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
