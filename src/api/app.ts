@@ -11,7 +11,7 @@ import { auditRequests } from './audit-requests.js';
 import { rateLimiter } from './rate-limit.js';
 import { boardAccess } from './board-access.js';
 import { errorHandler, notFound, sendError } from './http-errors.js';
-import { healthRouter } from './routes/health.js';
+import { healthRouter, type StartupGate } from './routes/health.js';
 import { v1Routes } from './v1-routes.js';
 import { mountRoutes } from './route-spec.js';
 import { buildOpenApiDocument } from './openapi/build-document.js';
@@ -21,7 +21,11 @@ import { LOOKOUT_VERSION } from './routes/info.js';
 import { metricsHandler } from '../metrics/metrics-server.js';
 import { whenRedisReady } from '../runtime/queue-redis.js';
 
-export function createApp(services: Services): Express {
+/**
+ * The express app over opened services.
+ * @param options.startup what /readyz waits for besides Redis, Postgres and the migrations (`lookout all`'s workers)
+ */
+export function createApp(services: Services, options: { startup?: StartupGate } = {}): Express {
   const { config } = services;
   const app = express();
   app.disable('x-powered-by');
@@ -33,7 +37,7 @@ export function createApp(services: Services): Express {
     app.use(cors({ origin: config.http.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'] }));
   }
 
-  app.use(healthRouter(services));
+  app.use(healthRouter(services, options.startup));
   app.get('/metrics', metricsHandler(services.metrics));
 
   const limits = { redis: services.redis, prefix: config.queuePrefix, logger: services.logger };

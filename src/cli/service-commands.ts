@@ -71,12 +71,19 @@ function keepSchedulesOf(services: Services, queues: readonly string[]) {
 export async function runAll(config: Config, logger: Logger): Promise<void> {
   const services = openServices(config, logger);
   await prepareDatabase(services);
+  // The API listens first, so that /healthz answers and Postgres reads work
+  // even while the workers wait for Redis; /readyz says not ready until they run.
+  let starting: string | undefined = 'starting: the detect and ops workers wait for Redis';
+  const api = await startApi(services, config.port, { startup: { pending: () => starting } });
+  const parts: Stoppable[] = [api];
+  onShutdown(logger, services, parts);
   await keepSchedulesOf(services, OPS_QUEUES);
   const detect = await startWorkerProcess(services, { queues: [detectImage.queue], concurrency: config.worker.concurrency });
+  parts.push({ close: () => detect.close() });
   const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
-  const api = await startApi(services);
+  parts.push({ close: () => ops.close() });
+  starting = undefined;
   reconcileInBackground(services, 'start');
-  onShutdown(logger, services, [api, { close: () => detect.close() }, { close: () => ops.close() }]);
 }
 
 export async function runApi(config: Config, logger: Logger): Promise<void> {

@@ -4,6 +4,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app.js';
+import type { StartupGate } from '../api/routes/health.js';
 import { ensureDatabase } from '../db/pool.js';
 import { migrateUp } from '../db/migrate.js';
 import { upsertModel } from '../db/repositories/models.js';
@@ -22,8 +23,12 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(services: Services, port = services.config.port): Promise<RunningApi> {
-  const app = createApp(services);
+/**
+ * Listens on `port` (0: any free port) with the API.
+ * @param options.startup passed to /readyz: not ready while it says the process is starting
+ */
+export async function startApi(services: Services, port = services.config.port, options: { startup?: StartupGate } = {}): Promise<RunningApi> {
+  const app = createApp(services, options);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(port, () => resolve(s));
     s.once('error', reject);

@@ -18,6 +18,8 @@ import { spawnWorker, type WorkerChild } from '../helpers/spawn-worker.js';
 import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 import { photoVariants } from '../helpers/variants.js';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { REPO_ROOT } from '../helpers/run-cli.js';
 import type { Services } from '../../src/runtime/services.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -56,6 +58,15 @@ async function timedSubmit(url: string, key: string, files: Array<{ name: string
     new Promise<{ status: number; body: Record<string, any> }>((resolve) => setTimeout(() => resolve({ status: 0, body: { hung: true } }), 10_000).unref()),
   ]);
   return { ...result, ms: performance.now() - started };
+}
+
+/** A port on 127.0.0.1 that nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** Every blob file under BLOB_DIR (content-addressed names), sorted. */
@@ -272,6 +283,47 @@ describe('Redis outage', () => {
       if (!running) await redis.start({ empty: true });
     }
     expect(await fleet.worker.stop()).toBe(0);
+  }, 240_000);
+
+  it('lookout all started while Redis is down: alive, serving Postgres reads, not ready; ready and working once Redis starts', async () => {
+    const redis = await startPrivateRedis();
+    cleanups.push(() => redis.destroy());
+    const env = await createTestEnv('redis_all_late', { HEARTBEAT_MS: '500' }, { redisUrl: redis.url });
+    cleanups.push(() => env.cleanup());
+    const services = await env.open();
+    const admin = await env.key(services, 'admin');
+    const submitter = await env.key(services, 'submitter');
+    await redis.stop();
+    let running = false;
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    let output = '';
+    const all = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'lookout.js'), 'all'], { env: { ...process.env, ...env.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    all.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    all.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => all.once('exit', (code) => resolve(code)));
+    try {
+      await until('lookout all to answer /healthz', () => fetch(`${url}/healthz`).then((r) => (r.ok ? true : undefined), () => undefined), 60_000);
+      const ready = await call(url, undefined, '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body).toMatchObject({ status: 'not_ready', checks: { redis: { ok: false }, postgres: { ok: true }, startup: { ok: false } } });
+      const read = await call(url, admin, '/v1/batches');
+      expect(read.status).toBe(200);
+      expect(read.ms).toBeLessThan(2000);
+      const refused = await timedSubmit(url, submitter, await photoVariants(1, 'all-late-refused'));
+      expect({ status: refused.status, code: refused.body.error?.code }).toEqual({ status: 503, code: 'queue_unavailable' });
+
+      await redis.start({ empty: true });
+      running = true;
+      await until('lookout all to be ready', () => fetch(`${url}/readyz`).then((r) => (r.ok ? true : undefined), () => undefined), 60_000);
+      const res = await submit(url, submitter, await photoVariants(1, 'all-late-ok'));
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      expect((await waitForBatch(url, submitter, res.body.id as string, 120_000)).status).toBe('completed');
+    } finally {
+      if (!running) await redis.start({ empty: true });
+      all.kill('SIGTERM');
+    }
+    expect(await exited, output.slice(-2000)).toBe(0);
   }, 240_000);
 
   it('paused (SIGSTOP, no answers): nothing waits; resumed: everything carries on', async () => {

@@ -16,7 +16,17 @@ async function check(fn: () => Promise<string | undefined>): Promise<{ ok: boole
 }
 
 
-export function healthRouter(services: Services): Router {
+/** What a process still waits for before it is ready (its workers), or undefined once started. */
+export interface StartupGate {
+  pending(): string | undefined;
+}
+
+/**
+ * /healthz and /readyz. /readyz answers 503 `not_ready` while Redis, Postgres
+ * or the migrations are not right, or while `startup` says the process is
+ * still starting (its workers wait for Redis).
+ */
+export function healthRouter(services: Services, startup?: StartupGate): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -36,8 +46,10 @@ export function healthRouter(services: Services): Router {
         return pending.length ? `pending migrations: ${pending.join(', ')}` : undefined;
       }),
     ]);
-    const ready = redis.ok && postgres.ok && migrations.ok;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: { redis, postgres, migrations } });
+    const starting = startup?.pending();
+    const checks = { redis, postgres, migrations, ...(startup ? { startup: starting ? { ok: false, detail: starting } : { ok: true } } : {}) };
+    const ready = redis.ok && postgres.ok && migrations.ok && !starting;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });
   return router;
 }
