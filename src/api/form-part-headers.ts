@@ -5,6 +5,8 @@
 // carries the WHATWG escapes (%22, %0D, %0A) that must still be undone. Only
 // part headers are parsed, never file bytes.
 
+import { parse as parseDisposition } from 'content-disposition';
+
 /** How one part named itself: whether its name and file name came as `name*=` / `filename*=`. */
 export interface PartNaming {
   isFile: boolean;
@@ -15,26 +17,20 @@ export interface PartNaming {
 /** Longer part headers are not read (busboy refuses them too). */
 const MAX_HEADER_BYTES = 64 * 1024;
 
-/** The parameter names of a Content-Disposition value, lower-cased, quoted strings skipped whole. */
+/**
+ * The type and parameter names (lower-cased) of a Content-Disposition value,
+ * read with the `content-disposition` package (quoted strings skipped whole).
+ * A value it cannot parse is read loosely, for the names alone.
+ */
 export function dispositionParams(value: string): { type: string; params: Set<string> } {
-  const params = new Set<string>();
-  let i = value.indexOf(';');
-  const type = (i < 0 ? value : value.slice(0, i)).trim().toLowerCase();
-  while (i >= 0 && i < value.length) {
-    i++; // past ';'
-    const eq = value.indexOf('=', i);
-    if (eq < 0) break;
-    params.add(value.slice(i, eq).trim().toLowerCase());
-    i = eq + 1;
-    while (value[i] === ' ' || value[i] === '\t') i++;
-    if (value[i] === '"') {
-      for (i++; i < value.length && value[i] !== '"'; i++) if (value[i] === '\\') i++;
-      i = value.indexOf(';', i);
-    } else {
-      i = value.indexOf(';', i);
-    }
+  try {
+    const parsed = parseDisposition(value.trim(), { extended: false });
+    return { type: parsed.type.toLowerCase(), params: new Set(Object.keys(parsed.parameters).map((k) => k.toLowerCase())) };
+  } catch {
+    const type = value.split(';', 1)[0]!.trim().toLowerCase();
+    const params = new Set([...value.matchAll(/;\s*([^\s=;]+)\s*=/g)].map((m) => m[1]!.toLowerCase()));
+    return { type, params };
   }
-  return { type, params };
 }
 
 /**

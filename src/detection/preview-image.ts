@@ -11,3 +11,14 @@ export async function previewImage(bytes: Buffer, maxSize: number, limits: { max
     .jpeg({ quality: 82, mozjpeg: false })
     .toBuffer();
 }
+
+/**
+ * The EXIF orientation tag of encoded image bytes (1..8, as TIFF/EXIF define
+ * it), read from the header without decoding pixels; 1 when there is none or
+ * the header cannot be read.
+ */
+export async function exifOrientation(bytes: Buffer): Promise<number> {
+  const meta = await sharp(bytes, { failOn: 'none', limitInputPixels: false }).metadata().catch(() => undefined);
+  const orientation = meta?.orientation;
+  return orientation && orientation >= 1 && orientation <= 8 ? orientation : 1;
+}

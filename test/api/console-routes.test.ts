@@ -1,6 +1,7 @@
 // The routes the console and `lookout submit` stand on: the batch list
 // (paging, filters), image previews (oriented, scaled, refused until done),
 // /v1/me and /v1/info; and the console's static files at /.
+import { parse as parseDisposition } from 'content-disposition';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
@@ -102,6 +103,32 @@ describe('GET /v1/images/:id/preview.jpg', () => {
     expect((await get(`/v1/images/${imageId}/preview.jpg?size=big`, alice)).status).toBe(400);
     expect((await get('/v1/images/00000000-0000-4000-8000-000000000000/preview.jpg', alice)).status).toBe(404);
     expect((await get('/v1/images/not-a-uuid/preview.jpg', alice)).status).toBe(404);
+  });
+});
+
+describe('GET /v1/images/:id/original', () => {
+  it('says the EXIF orientation its bytes carry (X-Image-Orientation) and names the file exactly (RFC 6266 filename*)', async () => {
+    const upright = await sharp(await readPhoto('astronaut.png')).resize(200, 150, { fit: 'fill' }).png().toBuffer();
+    const cases: Array<[string, Buffer, string]> = [
+      ['写真 テスト.webp', await sharp(upright).withMetadata({ orientation: 6 }).webp().toBuffer(), '6'],
+      ['dl ünï.png', await sharp(upright).withMetadata({ orientation: 3 }).png().toBuffer(), '3'],
+      ['plain "quoted".jpg', await sharp(upright).withMetadata({ orientation: 8 }).jpeg().toBuffer(), '8'],
+      ['none.png', upright, '1'],
+      ['one.jpg', await sharp(upright).withMetadata({ orientation: 1 }).jpeg().toBuffer(), '1'],
+    ];
+    const { status, body } = await submit(url, alice, cases.map(([name, bytes]) => ({ name, bytes })));
+    expect(status).toBe(202);
+    for (const [i, [name, bytes, orientation]] of cases.entries()) {
+      const res = await get(`/v1/images/${body.images[i].id}/original`, alice);
+      expect(res.status).toBe(200);
+      expect([name, res.res.headers.get('x-image-orientation')]).toEqual([name, orientation]);
+      expect(Buffer.from(await res.res.arrayBuffer()).equals(bytes)).toBe(true);
+      const disposition = res.res.headers.get('content-disposition')!;
+      // Plain ASCII for old clients, and the exact name as RFC 6266 clients (curl -OJ, browsers) read it.
+      expect(disposition).toMatch(/^inline; filename=[\x20-\x7e]+$/);
+      const { type, parameters } = parseDisposition(disposition);
+      expect([type, parameters.filename]).toEqual(['inline', name]);
+    }
   });
 });
 

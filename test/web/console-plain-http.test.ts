@@ -257,22 +257,38 @@ describe('boxes over pictures in the frame of the detections', () => {
   let batchId: string;
   let results: Record<string, any>;
   const stored = new Map<string, Buffer>();
+  /** Each picture as it should be seen (the frame of its boxes). */
+  const uprightOf = new Map<string, Buffer>();
 
   beforeAll(async () => {
     upright = await sharp(await readPhoto('astronaut.png')).extract({ left: 0, top: 0, width: 512, height: 384 }).resize(400, 300).png().toBuffer();
     key = await env.key(services, 'submitter');
+    // A small photo on a large flat background: turned or not, it looks much
+    // the same at a glance, so no look at the pixels can tell whether the
+    // browser applied the orientation.
+    // The astronaut's face (178,78 to 272,180 in astronaut.png), cropped square.
+    const face = await sharp(await readPhoto('astronaut.png')).extract({ left: 115, top: 19, width: 220, height: 220 }).png().toBuffer();
+    const onFlat = async (width: number, height: number, at: { left: number; top: number }, side: number) =>
+      sharp({ create: { width, height, channels: 3, background: { r: 157, g: 141, b: 126 } } })
+        .composite([{ input: await sharp(face).resize(side, side).png().toBuffer(), ...at }])
+        .png()
+        .toBuffer();
     const files: Array<[string, number, 'png' | 'webp', Buffer]> = [
       ['upright.webp', 1, 'webp', upright],
       ['sideways.webp', 6, 'webp', upright], // stored 300 x 400, orientation 6
       ['upside-down.webp', 3, 'webp', upright], // stored 400 x 300: the same size either way
       ['mirrored.webp', 2, 'webp', upright],
       ['left.webp', 8, 'webp', await sharp(upright).resize(480, 360).png().toBuffer()], // stored 360 x 480
-      ['sideways.png', 6, 'png', upright], // Chromium orients PNG (and JPEG)
+      ['sideways.png', 6, 'png', upright], // Chromium orients PNG (and JPEG); the preview is right either way
+      ['flat-upside-down.webp', 3, 'webp', await onFlat(1200, 900, { left: 100, top: 90 }, 220)],
+      ['flat-mirrored.webp', 2, 'webp', await onFlat(1200, 900, { left: 100, top: 90 }, 220)],
+      ['square-sideways.webp', 6, 'webp', await onFlat(1000, 1000, { left: 60, top: 700 }, 200)],
     ];
     const uploads = [];
     for (const [name, orientation, format, picture] of files) {
       const { bytes, asStored } = await storedWithOrientation(picture, orientation, format);
       stored.set(name, asStored);
+      uprightOf.set(name, picture);
       uploads.push({ name, bytes });
     }
     const meta = await sharp(uploads[1]!.bytes).metadata();
@@ -291,6 +307,9 @@ describe('boxes over pictures in the frame of the detections', () => {
       expect(iou(results[name].detections[0].box, reference.detections[0].box)).toBeGreaterThan(0.8);
     }
     expect([results['left.webp'].width, results['left.webp'].height, results['left.webp'].detections.length]).toEqual([480, 360, 1]);
+    for (const [name, size] of [['flat-upside-down.webp', [1200, 900]], ['flat-mirrored.webp', [1200, 900]], ['square-sideways.webp', [1000, 1000]]] as const) {
+      expect([name, results[name].width, results[name].height, results[name].detections.length]).toEqual([name, ...size, 1]);
+    }
   }, 180_000);
 
   /** Opens `name`'s large view and checks the picture is upright and its box where the API put it. */
@@ -301,8 +320,9 @@ describe('boxes over pictures in the frame of the detections', () => {
     const { natural, picture, drawn, shot } = shown;
     // The picture is in the detections' frame: its shape, and its content.
     expect(natural[0] / natural[1], `${name}: the shape of the picture shown`).toBeCloseTo(width / height, 2);
-    const right = await meanDifference(shot, upright);
-    const wrong = await meanDifference(await sharp(stored.get(name)).resize(width, height, { fit: 'fill' }).png().toBuffer(), upright);
+    const reference = uprightOf.get(name)!;
+    const right = await meanDifference(shot, reference);
+    const wrong = await meanDifference(await sharp(stored.get(name)).resize(width, height, { fit: 'fill' }).png().toBuffer(), reference);
     expect(right, `${name}: the picture shown differs from the upright one`).toBeLessThan(12);
     if (name !== 'upright.webp') expect(right, `${name}: shown closer to upright than as stored`).toBeLessThan(wrong / 2);
     // The box where the API put it, relative to the picture shown (its
@@ -350,7 +370,15 @@ describe('boxes over pictures in the frame of the detections', () => {
     ]);
   });
 
-  it('keeps the original where the browser orients it (PNG) or there is nothing to orient', async () => {
+  it('draws over preview.jpg for pictures that look alike turned or not (a small photo on a flat background), square ones too', async () => {
+    await expectEach([
+      ['flat-upside-down.webp', 'preview'],
+      ['flat-mirrored.webp', 'preview'],
+      ['square-sideways.webp', 'preview'],
+    ]);
+  });
+
+  it('keeps the original where the browser is seen to orient it (PNG, a quarter turn: the size proves it) or there is nothing to orient', async () => {
     await expectEach([
       ['sideways.png', 'original'],
       ['upright.webp', 'original'],
@@ -376,7 +404,7 @@ describe('boxes over pictures in the frame of the detections', () => {
     await page.waitForFunction(
       () => {
         const imgs = [...(globalThis as any).document.querySelectorAll('[data-testid=image-grid] img')] as Array<{ complete: boolean; naturalWidth: number }>;
-        return imgs.length === 6 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+        return imgs.length === 9 && imgs.every((i) => i.complete && i.naturalWidth > 0);
       },
       undefined,
       { timeout: 20_000 },

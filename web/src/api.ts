@@ -145,9 +145,19 @@ export class Client {
 
   /** An image route as a blob: URL (an <img> cannot send the key). The caller revokes it. */
   async objectUrl(path: string): Promise<string> {
+    return (await this.image(path)).url;
+  }
+
+  /**
+   * An image route as a blob: URL with the EXIF orientation the server read
+   * from its bytes (X-Image-Orientation, 1..8; 1 when the route does not say,
+   * as for the previews, which the server has already oriented).
+   */
+  async image(path: string): Promise<{ url: string; orientation: number }> {
     const res = await this.fetchGet(path);
     if (!res.ok) throw await this.refused(res);
-    return URL.createObjectURL(await res.blob());
+    const orientation = Number(res.headers.get('x-image-orientation') ?? '1');
+    return { url: URL.createObjectURL(await res.blob()), orientation: Number.isInteger(orientation) ? orientation : 1 };
   }
 
   /**

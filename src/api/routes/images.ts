@@ -1,9 +1,10 @@
 // /v1/images/:id: the stored image with its detections drawn (annotated.png),
 // a scaled preview (preview.jpg), or the uploaded bytes themselves
 // (original): the console draws the boxes over the last two.
+import { create as contentDisposition } from 'content-disposition';
 import { z } from 'zod';
 import { getImage, getImageWithDetections, type ImageRecord } from '../../db/repositories/images.js';
-import { annotateImage, previewImage } from '../../detection/index.js';
+import { annotateImage, exifOrientation, previewImage } from '../../detection/index.js';
 import { MEDIA_TYPES, sniffImageFormat } from '../../detection/image-format.js';
 import type { Services } from '../../runtime/services.js';
 import { ApiError, notFound } from '../http-errors.js';
@@ -67,7 +68,8 @@ export function imagesRoutes(services: Services): ApiRoute[] {
       path: '/images/:id/original',
       operationId: 'getOriginalImage',
       summary: 'The uploaded bytes, as uploaded (any status)',
-      description: 'Content-Type from the bytes (they were judged an image at upload). Boxes are in the EXIF-oriented frame (width x height); browsers do not orient every format (Chromium leaves WebP as stored) and most cannot show TIFF: where the picture shown differs from width x height, or from preview.jpg, use preview.jpg.',
+      description:
+        'Content-Type from the bytes (they were judged an image at upload). X-Image-Orientation: the EXIF orientation the bytes carry (1..8; 1 when none). Boxes are in the EXIF-oriented frame (width x height), and browsers do not apply the orientation to every format (Chromium leaves WebP as stored) and most cannot show TIFF: where X-Image-Orientation is not 1, or the picture shown is not width x height, draw over preview.jpg, which the server orients.',
       responses: { 200: { description: 'The image file: image/jpeg, image/png, image/webp, image/gif or image/tiff', contentType: 'image/*' } },
     },
     async ({ res, params }) => {
@@ -78,7 +80,9 @@ export function imagesRoutes(services: Services): ApiRoute[] {
       res
         .type(format ? MEDIA_TYPES[format] : 'application/octet-stream')
         .set('Cache-Control', 'private, max-age=86400, immutable') // content-addressed: never changes
-        .set('Content-Disposition', `inline; filename="${image.filename.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`)
+        .set('X-Image-Orientation', String(await exifOrientation(bytes)))
+        // RFC 6266: an ASCII fallback and the exact name as filename*.
+        .set('Content-Disposition', contentDisposition(image.filename, { type: 'inline' }))
         .send(bytes);
     },
   );

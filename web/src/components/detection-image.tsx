@@ -3,13 +3,18 @@
 // cannot be shown in the detections' frame), fetched with the key, under an
 // SVG whose viewBox is the full image's pixel size, so boxes in image pixels
 // land where they belong at any display size. The boxes are in the
-// EXIF-oriented frame; previews are always in it, but browsers do not orient
-// every format (Chromium leaves WebP as stored) and cannot decode some (TIFF):
-// the original is shown only once it is known to be in that frame
-// (image-frame.ts), and the preview otherwise.
+// EXIF-oriented frame; previews are always in it (the server orients them),
+// but browsers do not apply EXIF orientation to every format (Chromium leaves
+// WebP as stored) and cannot decode some (TIFF). The original is shown only
+// when the browser shows it at the image's own width x height and that size
+// proves the frame: the bytes carry no orientation (X-Image-Orientation 1),
+// or a quarter turn (5..8) of a picture that is not square, whose stored size
+// is the oriented one swapped. A half turn or a mirror (2..4), or any turn of
+// a square picture, looks the same size applied or not: the preview, which
+// the server orients, at the original's size. Decided from the bytes and the
+// decoded size, never from the format's name or the picture's content.
 import { useEffect, useRef, useState, type RefObject } from 'react';
 import type { Client, Detection } from '../api.js';
-import { GRID, inSameFrame } from '../image-frame.js';
 
 const COLORS = ['#ff3b30', '#34c759', '#0a84ff', '#ff9f0a', '#bf5af2', '#64d2ff', '#ffd60a'];
 
@@ -20,18 +25,18 @@ function colorFor(label: string): string {
 }
 
 /** The blob: URL of an image route fetched with the key, or why it failed; revoked when the path changes. */
-export function useObjectUrl(client: Client, path: string | null): { url?: string; error?: string } {
-  const [state, setState] = useState<{ url?: string; error?: string }>({});
+export function useObjectUrl(client: Client, path: string | null): { url?: string; orientation?: number; error?: string } {
+  const [state, setState] = useState<{ url?: string; orientation?: number; error?: string }>({});
   useEffect(() => {
     // Nothing from the previous path is shown while the next one loads.
     setState({});
     if (!path) return;
     let url: string | undefined;
     let cancelled = false;
-    client.objectUrl(path).then(
-      (u) => {
-        if (cancelled) URL.revokeObjectURL(u);
-        else setState({ url: (url = u) });
+    client.image(path).then(
+      (image) => {
+        if (cancelled) URL.revokeObjectURL(image.url);
+        else setState({ url: (url = image.url), orientation: image.orientation });
       },
       (err: Error) => !cancelled && setState({ error: err.message }),
     );
@@ -60,48 +65,11 @@ function useSeen(ref: RefObject<HTMLElement | null>, eager: boolean): boolean {
   return seen;
 }
 
-/** The preview size of the batch grid's thumbnails (the frame check asks for the same, often cached, preview). */
+/** The preview size of the batch grid's thumbnails. */
 export const THUMBNAIL_SIZE = 320;
 
-/** A decoded image squeezed into an n x n grey grid (0..255), row by row, as the browser shows it. */
-function gridOf(image: HTMLImageElement, n = GRID): Uint8ClampedArray {
-  const canvas = document.createElement('canvas');
-  canvas.width = canvas.height = n;
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  if (!ctx) throw new Error('no 2d canvas');
-  // On white, as the preview is flattened: transparency compares equal.
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, n, n);
-  ctx.imageSmoothingQuality = 'high';
-  ctx.drawImage(image, 0, 0, n, n);
-  const rgba = ctx.getImageData(0, 0, n, n).data;
-  const grey = new Uint8ClampedArray(n * n);
-  for (let i = 0; i < n * n; i++) grey[i] = 0.299 * rgba[i * 4]! + 0.587 * rgba[i * 4 + 1]! + 0.114 * rgba[i * 4 + 2]!;
-  return grey;
-}
-
-/** Decodes a blob: URL into an image element (rejects if the browser cannot). */
-async function decoded(url: string): Promise<HTMLImageElement> {
-  const img = new Image();
-  img.src = url;
-  await img.decode();
-  return img;
-}
-
-/**
- * True when the loaded original, as this browser shows it, is in the frame of
- * the image's width x height and its detections (the server's preview).
- * Throws if the preview cannot be fetched.
- */
-async function originalInFrame(client: Client, imageId: string, img: HTMLImageElement, width: number, height: number): Promise<boolean> {
-  if (img.naturalWidth !== width || img.naturalHeight !== height) return false;
-  const url = await client.objectUrl(`/v1/images/${imageId}/preview.jpg?size=${THUMBNAIL_SIZE}`);
-  try {
-    return inSameFrame(gridOf(img), gridOf(await decoded(url)), GRID);
-  } finally {
-    URL.revokeObjectURL(url);
-  }
-}
+/** The largest preview the server makes (preview.jpg's size limit). */
+const MAX_PREVIEW_SIZE = 4096;
 
 export function DetectionImage({
   client,
@@ -137,25 +105,21 @@ export function DetectionImage({
   const [checked, setChecked] = useState(false);
   const box = useRef<HTMLDivElement>(null);
   const seen = useSeen(box, !lazy);
-  const source = useOriginal ? `/v1/images/${imageId}/original` : `/v1/images/${imageId}/preview.jpg?size=${size}`;
-  const { url, error } = useObjectUrl(client, seen ? source : null);
-  const mounted = useRef(true);
+  // In place of an original, a preview as large as the original (up to the server's limit).
+  const previewSize = original ? Math.min(MAX_PREVIEW_SIZE, Math.max(size, width, height)) : size;
+  const source = useOriginal ? `/v1/images/${imageId}/original` : `/v1/images/${imageId}/preview.jpg?size=${previewSize}`;
+  const { url, orientation, error } = useObjectUrl(client, seen ? source : null);
+  // The original could not be fetched, or carries an orientation its size
+  // cannot prove applied: the preview, which the server has oriented.
+  const sizeProvesFrame = orientation === 1 || (orientation !== undefined && orientation >= 5 && width !== height);
   useEffect(() => {
-    mounted.current = true;
-    return () => {
-      mounted.current = false;
-    };
-  }, []);
-  // The original could not be fetched at all: the preview may still be.
-  useEffect(() => {
-    if (useOriginal && error) setUseOriginal(false);
-  }, [useOriginal, error]);
+    if (useOriginal && (error || (orientation !== undefined && !sizeProvesFrame))) setUseOriginal(false);
+  }, [useOriginal, error, orientation, sizeProvesFrame]);
   const onLoad = (img: HTMLImageElement) => {
-    if (!useOriginal) return;
-    originalInFrame(client, imageId, img, width, height).then(
-      (ok) => mounted.current && (ok ? setChecked(true) : setUseOriginal(false)),
-      () => mounted.current && setUseOriginal(false),
-    );
+    if (!useOriginal || !sizeProvesFrame) return;
+    // Shown at another size (an orientation not applied, a density the browser scales): not the boxes' frame.
+    if (img.naturalWidth === width && img.naturalHeight === height) setChecked(true);
+    else setUseOriginal(false);
   };
   const shown = !useOriginal || checked;
   // Stroke and text in image pixels, so they look the same at any image size.
