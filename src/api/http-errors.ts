@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { BlobTooLargeError } from '../blobs/blob-store.js';
 import { isDetectionError, type DetectionErrorCode } from '../detection/index.js';
 import { isQueueUnavailable } from '../runtime/queue-redis.js';
+import { BackupsDisabledError, BackupUnusableError } from '../services/backup-requests.js';
 
 export class ApiError extends Error {
   constructor(
@@ -34,6 +35,8 @@ const DETECTION_STATUS: Partial<Record<DetectionErrorCode, number>> = {
 
 export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  if (err instanceof BackupsDisabledError) return new ApiError(503, 'backups_disabled', err.message);
+  if (err instanceof BackupUnusableError) return new ApiError(409, 'backup_unusable', err.message);
   if (err instanceof BlobTooLargeError) return new ApiError(413, 'too_large', `a file is larger than the limit of ${err.maxBytes} bytes`);
   if (isDetectionError(err)) return new ApiError(DETECTION_STATUS[err.code] ?? 500, err.code, err.message);
   // Redis's address and error stay in the logs, not in the answer.

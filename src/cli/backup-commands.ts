@@ -7,13 +7,14 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import { BACKUPS_OFF } from '../config/config-warnings.js';
-import { backupSummary, getBackup, listBackups } from '../db/repositories/backups.js';
+import { backupSummary, getBackup, listBackups, type BackupRecord } from '../db/repositories/backups.js';
 import { BACKUP_QUEUE, type BackupRunResult } from '../jobs/backup-run/definition.js';
 import type { BackupVerifyResult } from '../jobs/backup-verify/definition.js';
 import type { RestoreResult } from '../jobs/restore/definition.js';
 import { withServices } from './with-services.js';
 import { formatBytes } from '../text/format.js';
-import { InvalidBackupRequestError, requestBackup, requestRestore, requestVerify, waitForJob } from '../services/backup-requests.js';
+import { BackupsDisabledError, BackupUnusableError, checkRestorable, InvalidBackupRequestError, requestBackup, requestRestore, requestVerify, waitForJob } from '../services/backup-requests.js';
+import { isQueueUnavailable } from '../runtime/queue-redis.js';
 
 const HOUR = 3600_000;
 
@@ -62,6 +63,18 @@ function failure(io: Io, fields: Record<string, unknown>, code = 1): number {
 /** A request the job would refuse: exit 2, as for a bad argument. */
 const usage = (io: Io, fields: Record<string, unknown>): number => failure(io, fields, 2);
 
+/** Why `backup` cannot be verified or restored here, printed (exit 2 backups off, 1 no file); undefined when it can. */
+function refusal(io: Io, id: string, backup: BackupRecord, config: Config): number | undefined {
+  try {
+    checkRestorable(backup, config.backup);
+    return undefined;
+  } catch (err) {
+    if (err instanceof BackupsDisabledError) return usage(io, { id, status: 'backups_disabled', error: err.message });
+    if (err instanceof BackupUnusableError) return failure(io, { id, status: 'backup_unusable', error: err.message });
+    throw err;
+  }
+}
+
 export function registerBackupCommands(program: Command, configOrExit: () => Config): void {
   const backup = program.command('backup').description('encrypted database backups, verified by a real restore');
   const io = (json: boolean | undefined): Io => ({ json: Boolean(json), out: (line) => process.stdout.write(`${line}\n`) });
@@ -89,6 +102,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
           return 0;
         } catch (err) {
           bar.stop();
+          if (isQueueUnavailable(err)) throw err; // Redis away: withServices names it
           return failure(out, { id, status: 'failed', error: (err as Error).message });
         }
       });
@@ -123,7 +137,10 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;
-        if (!(await getBackup(services.pool, id))) return failure(out, { id, status: 'not_found', error: `no backup ${id} (lookout backup list shows them)` });
+        const known = await getBackup(services.pool, id);
+        if (!known) return failure(out, { id, status: 'not_found', error: `no backup ${id} (lookout backup list shows them)` });
+        const refused = refusal(out, id, known, config);
+        if (refused !== undefined) return refused;
         try {
           const job = await requestVerify(queue, id, 'cli');
           const bar = progressBar(out, 'verify');
@@ -132,6 +149,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
           return result.status === 'verified' ? 0 : 1;
         } catch (err) {
           if (err instanceof InvalidBackupRequestError) return usage(out, { id, status: 'bad_request', error: err.message });
+          if (isQueueUnavailable(err)) throw err; // Redis away: withServices names it, not a failed verify
           return failure(out, { id, status: 'verify_failed', error: (err as Error).message });
         }
       });
@@ -150,7 +168,10 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;
-        if (!(await getBackup(services.pool, id))) return failure(out, { id, status: 'not_found', error: `no backup ${id} (lookout backup list shows them)` });
+        const known = await getBackup(services.pool, id);
+        if (!known) return failure(out, { id, status: 'not_found', error: `no backup ${id} (lookout backup list shows them)` });
+        const refused = refusal(out, id, known, config);
+        if (refused !== undefined) return refused;
         try {
           const job = await requestRestore(queue, {
             backupId: id,
@@ -165,6 +186,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
           return 0;
         } catch (err) {
           if (err instanceof InvalidBackupRequestError) return usage(out, { id, status: 'bad_request', error: err.message });
+          if (isQueueUnavailable(err)) throw err; // Redis away: withServices names it, not a failed restore
           return failure(out, { id, status: 'failed', error: (err as Error).message });
         }
       });

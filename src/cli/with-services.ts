@@ -22,7 +22,10 @@ export async function withServices<T>(config: Config, work: (services: Services)
   await checkDatabase(config.databaseUrl).catch((err: unknown) => {
     throw databaseCliError(err, config.databaseUrl);
   });
-  const services = openServices(config, createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 }));
+  // A command says what went wrong in its own words; the services' warnings
+  // (a Redis reconnecting, say) only with LOG_LEVEL=debug or trace.
+  const level = config.log.level === 'debug' || config.log.level === 'trace' ? config.log.level : 'error';
+  const services = openServices(config, createLogger({ level, pretty: config.log.pretty, destination: 2 }));
   try {
     return await work(services);
   } catch (err) {

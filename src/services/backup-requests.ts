@@ -8,10 +8,42 @@ import { backupVerify, backupVerifyJobId } from '../jobs/backup-verify/definitio
 import type { JobType } from '../jobs/job-type.js';
 import { restore, type restorePayload } from '../jobs/restore/definition.js';
 import { zodIssues } from '../text/zod-issues.js';
+import { BACKUPS_OFF } from '../config/config-warnings.js';
+import type { BackupConfig } from '../config/config.js';
+import type { BackupRecord } from '../db/repositories/backups.js';
+import { decryptionKeys } from '../jobs/backup-deps.js';
 
 /** A request the job would refuse (a backup id that is not a UUID): nothing was enqueued. */
 export class InvalidBackupRequestError extends Error {
   override name = 'InvalidBackupRequestError';
+}
+
+/** Backups are off (no BACKUP_ENCRYPTION_KEY, no old keys): nothing can be backed up, verified or restored. Nothing was enqueued. */
+export class BackupsDisabledError extends Error {
+  override name = 'BackupsDisabledError';
+  constructor() {
+    super(BACKUPS_OFF);
+  }
+}
+
+/** The backup has no finished file to verify or restore (running, failed or pruned). Nothing was enqueued. */
+export class BackupUnusableError extends Error {
+  override name = 'BackupUnusableError';
+}
+
+/** Statuses of a backup with a finished file (a verify that failed may be tried again). */
+const WITH_FILE: ReadonlySet<string> = new Set(['succeeded', 'verified', 'verify_failed']);
+
+/**
+ * Checks that `backup` can be verified or restored with `backupConfig`, before anything is enqueued.
+ * @throws BackupsDisabledError when no key is configured to decrypt anything
+ * @throws BackupUnusableError when the backup has no finished file
+ */
+export function checkRestorable(backup: Pick<BackupRecord, 'id' | 'status' | 'file'>, backupConfig: BackupConfig): void {
+  if (decryptionKeys(backupConfig).length === 0) throw new BackupsDisabledError();
+  if (!backup.file || !WITH_FILE.has(backup.status)) {
+    throw new BackupUnusableError(`backup ${backup.id} has no finished file to verify or restore (status ${backup.status}); lookout backup list shows the usable ones`);
+  }
 }
 
 /** Parses with the job type's payload schema first, so a malformed request never becomes a failed job. */

@@ -3,7 +3,7 @@
 // like, an unknown one exits 1, and neither enqueues anything. Every /v1 route
 // with an {id} answers a malformed one with 404 (GET) or 400 (POST, DELETE),
 // never 500. The backup progress bar counts in binary units, as the rest does.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { progressBar } from '../../src/cli/backup-commands.js';
@@ -28,6 +28,52 @@ afterAll(() => env.cleanup());
 /** Every job the backup queue holds, in any state. */
 const backupJobs = async () => Object.values(await services.queues.get('backup')!.getJobCounts()).reduce((a, b) => a + b, 0);
 const cli = (args: string[]) => runCli(args, { env: env.env });
+
+describe('a backup that cannot be verified or restored is refused before anything is enqueued', () => {
+  /** A catalogue row as the runs leave it. */
+  async function row(status: string, file: string | null, error: string | null): Promise<string> {
+    const id = randomUUID();
+    await env.sql(`INSERT INTO backups (id, status, trigger, actor, file, sha256, error, finished_at) VALUES ($1, $2, 'manual', 'test', $3, $4, $5, now())`, [id, status, file, file ? 'ab' : null, error]);
+    return id;
+  }
+  const state = async (id: string) => (await env.sql<{ status: string; error: string | null }>('SELECT status, error FROM backups WHERE id = $1', [id]))[0];
+  const verify = (id: string, key = admin) => fetch(`${url}/v1/backups/${id}/verify`, { method: 'POST', ...authed(key) });
+
+  it.each([
+    ['failed', null, 'EEXIST: file already exists'],
+    ['running', null, null],
+    ['pruned', '/backups/gone.lkb', null],
+  ] as const)('a %s backup: 409 backup_unusable, CLI verify and restore exit 1, the row and its error unchanged, no job', async (status, file, error) => {
+    const id = await row(status, file, error);
+    const res = await verify(id);
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as any).error).toEqual({ code: 'backup_unusable', message: expect.stringMatching(new RegExp(`^backup ${id} has no finished file to verify or restore \\(status ${status}\\)`)) });
+    const cliVerify = await cli(['backup', 'verify', id, '--json']);
+    expect(cliVerify.code).toBe(1);
+    expect(JSON.parse(cliVerify.stdout)).toMatchObject({ id, status: 'backup_unusable' });
+    const cliRestore = await cli(['backup', 'restore', id, '--target-database', 'lookout_t_never']);
+    expect(cliRestore.code).toBe(1);
+    expect(cliRestore.stderr).toMatch(/has no finished file to verify or restore/);
+    expect(await state(id)).toEqual({ status, error });
+    expect(await backupJobs()).toBe(0);
+  });
+
+  it('with backups off (no key): 503 backups_disabled, CLI exit 2, a verified backup stays verified, no job', async () => {
+    const id = await row('verified', '/backups/good.lkb', null);
+    const off = await env.open((c) => ({ ...c, backup: { ...c.backup, key: undefined, oldKeys: [] } }));
+    const offUrl = (await env.api(off)).url;
+    const res = await fetch(`${offUrl}/v1/backups/${id}/verify`, { method: 'POST', ...authed(admin) });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as any).error.code).toBe('backups_disabled');
+    for (const args of [['backup', 'verify', id, '--json'], ['backup', 'restore', id, '--target-database', 'lookout_t_never', '--json']]) {
+      const result = await runCli(args, { env: { ...env.env, BACKUP_ENCRYPTION_KEY: '' } });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(JSON.parse(result.stdout)).toMatchObject({ id, status: 'backups_disabled', error: expect.stringMatching(/^backups are off/) });
+    }
+    expect(await state(id)).toEqual({ status: 'verified', error: null });
+    expect(await backupJobs()).toBe(0);
+  });
+});
 
 describe('lookout backup with a bad id', () => {
   it('verify <not-a-uuid>: exit 2, a clear message, no job', async () => {

@@ -6,7 +6,7 @@
 // within 10 s naming the URL (password masked). Once Redis is back (restarted
 // empty, or resumed) submits work again, the worker that rode it out finishes
 // them, and the job schedulers are back without anyone running reconcile.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -227,7 +227,10 @@ async function answerToPartialUpload(url: string, key: string, bytes: Buffer): P
 async function expectCliGivesUp(fleet: Fleet) {
   const port = new URL(fleet.redis.url).port;
   const withPassword = `redis://:s3cret-pw@127.0.0.1:${port}`;
-  for (const args of [['queues', 'list'], ['reconcile', '--json']]) {
+  // A backup the key could verify: the command must say Redis is away, not that the backup failed verification.
+  const backupId = randomUUID();
+  await fleet.env.sql(`INSERT INTO backups (id, status, trigger, actor, file, sha256, finished_at) VALUES ($1, 'verified', 'manual', 'test', '/backups/x.lkb', 'ab', now())`, [backupId]);
+  for (const args of [['queues', 'list'], ['reconcile', '--json'], ['backup', 'verify', backupId, '--json'], ['backup', 'restore', backupId, '--target-database', 'lookout_t_never', '--json']]) {
     const started = performance.now();
     const cli = await runCli(args, { env: { ...fleet.env.env, REDIS_URL: withPassword } });
     const ms = performance.now() - started;
@@ -237,7 +240,10 @@ async function expectCliGivesUp(fleet: Fleet) {
     expect(cli.stderr).not.toContain('s3cret-pw');
     expect(cli.stderr).not.toMatch(/\n\s+at /);
     expect(cli.stdout).toBe('');
+    // One line, the command's own: no log lines of the services before it.
+    expect(cli.stderr).toMatch(/^lookout: cannot reach Redis at [^\n]+\n$/);
   }
+  expect((await fleet.env.sql<{ status: string }>('SELECT status FROM backups WHERE id = $1', [backupId]))[0]!.status).toBe('verified');
 }
 
 describe('Redis outage', () => {

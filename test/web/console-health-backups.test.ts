@@ -3,7 +3,7 @@
 // without BACKUP_ENCRYPTION_KEY, one with it. The health page puts problems
 // first and shows values for people; the backups page hides "Back up now",
 // saying why and how to fix it, while backups are off.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,16 +64,22 @@ describe('the console', () => {
     await page.context().close();
   });
 
-  it('backups: no "Back up now" while backups are off, with the reason; the button is back with a key', async () => {
+  it('backups: no "Back up now" and no "Verify" while backups are off, with the reason; both are back with a key', async () => {
+    // A finished backup in the catalogue, which a key could verify.
+    const id = randomUUID();
+    await env.sql(`INSERT INTO backups (id, status, trigger, actor, file, sha256, finished_at, verified_at) VALUES ($1, 'verified', 'manual', 'test', '/nowhere/x.lkb', 'ab', now(), now())`, [id]);
     const off = await signedIn(urlOff, 'backups');
     const note = await off.waitForSelector('[data-testid=backups-off]');
-    expect(await note.textContent()).toMatch(/^Back up now is unavailable: backups are off: BACKUP_ENCRYPTION_KEY is not set; to turn them on, set it to a new key \(openssl rand -base64 32\)/);
+    expect(await note.textContent()).toMatch(/^Back up now and Verify are hidden because backups are off: BACKUP_ENCRYPTION_KEY is not set; to turn them on, set it to a new key \(openssl rand -base64 32\)/);
+    await off.locator('[data-testid=backups] tr', { hasText: '/nowhere/x.lkb' }).waitFor();
     expect(await off.locator('button', { hasText: 'Back up now' }).count()).toBe(0);
+    expect(await off.locator('button', { hasText: 'Verify' }).count()).toBe(0);
     await off.screenshot({ path: path.join(ARTIFACTS, 'console-backups-off.png') });
     await off.context().close();
 
     const on = await signedIn(urlOn, 'backups');
     await on.locator('button', { hasText: 'Back up now' }).waitFor();
+    await on.locator('button', { hasText: 'Verify' }).waitFor();
     expect(await on.locator('[data-testid=backups-off]').count()).toBe(0);
     await on.context().close();
     expect(pageErrors).toEqual([]);

@@ -4,7 +4,7 @@ import { backupSummary, getBackup, listBackups } from '../../db/repositories/bac
 import { BACKUP_QUEUE } from '../../jobs/backup-run/definition.js';
 import { BACKUPS_OFF } from '../../config/config-warnings.js';
 import type { Services } from '../../runtime/services.js';
-import { requestBackup, requestVerify } from '../../services/backup-requests.js';
+import { checkRestorable, requestBackup, requestVerify } from '../../services/backup-requests.js';
 import { ApiError, notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
 
@@ -51,10 +51,24 @@ export function backupsRoutes(services: Services): ApiRoute[] {
       },
     ),
     route(
-      { ...base, method: 'post', path: '/backups/:id/verify', operationId: 'verifyBackup', summary: 'Verify a backup by a real restore into a scratch database', params: backupId, notFound: 'backup', responses: { 202: { description: 'Verification queued', schema: started }, 503: { description: 'Redis does not answer; nothing was done (queue_unavailable)' } } },
+      {
+        ...base,
+        method: 'post',
+        path: '/backups/:id/verify',
+        operationId: 'verifyBackup',
+        summary: 'Verify a backup by a real restore into a scratch database',
+        params: backupId,
+        notFound: 'backup',
+        responses: {
+          202: { description: 'Verification queued', schema: started },
+          409: { description: 'The backup has no finished file (running, failed or pruned): backup_unusable; nothing was done' },
+          503: { description: 'Backups are off (backups_disabled), or Redis does not answer (queue_unavailable); nothing was done' },
+        },
+      },
       async ({ req, res, params }) => {
         const backup = await getBackup(services.pool, params.id);
         if (!backup) throw notFound(`backup ${params.id}`);
+        checkRestorable(backup, services.config.backup);
         const job = await requestVerify(queue(), backup.id, req.principal!.actor);
         res.status(202).json({ id: backup.id, status: 'verifying', jobId: job.id });
       },

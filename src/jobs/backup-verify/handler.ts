@@ -15,6 +15,10 @@ export function createBackupVerifyHandler(deps: BackupJobDeps): JobHandler {
     const { backupId, actor } = parsePayload(backupVerify, job);
     const backup = await getBackup(deps.pool, backupId);
     if (!backup) throw new UnrecoverableError(`backup ${backupId} does not exist`);
+    // Nothing to verify (never finished, or pruned): its status and error stay as they are.
+    if (!backup.file || backup.status === 'running' || backup.status === 'failed' || backup.status === 'pruned') {
+      throw new UnrecoverableError(`backup ${backupId} has no finished file to verify (status ${backup.status})`);
+    }
     let error: string | undefined;
     try {
       await verifyBackupFile({ databaseUrl: deps.databaseUrl, keys: decryptionKeys(deps.backup) }, backup, restoreProgress(job, backup.rawBytes));

@@ -35,7 +35,7 @@ export function BackupsPage({ client }: { client: Client }) {
     >
       {off && (
         <p className="warning" role="status" data-testid="backups-off">
-          Back up now is unavailable: {info.backups.reason}.
+          Back up now and Verify are hidden because {info.backups.reason}.
         </p>
       )}
       <ErrorNote error={error ?? actionError} />
@@ -65,7 +65,7 @@ export function BackupsPage({ client }: { client: Client }) {
                 <td>{when(b.verifiedAt)}</td>
                 <td>{b.error ? <span className="error">{b.error}</span> : <code>{b.file ?? '—'}</code>}</td>
                 <td>
-                  {b.file && (
+                  {b.file && info?.backups.enabled && (
                     <button type="button" onClick={() => void act(`/v1/backups/${b.id}/verify`)}>
                       Verify
                     </button>
