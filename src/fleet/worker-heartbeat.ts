@@ -27,12 +27,12 @@ export async function startHeartbeat(
   stats: () => WorkerStats,
   options: { intervalMs: number; logger: Pick<Logger, 'warn'> },
 ): Promise<Heartbeat> {
-  await registerWorker(pool, identity);
+  await registerWorker(pool, identity, options.intervalMs);
   let failing = false;
   const timer = setInterval(() => {
     heartbeatWorker(pool, identity.id, stats())
       // Cut off from Postgres past WORKER_HISTORY_HOURS, the row was pruned: register again.
-      .then((known) => (known ? undefined : registerWorker(pool, identity)))
+      .then((known) => (known ? undefined : registerWorker(pool, identity, options.intervalMs)))
       .then(
         () => (failing = false),
         (err: Error) => {

@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { registerWorker, markWorkerStopped, type WorkerIdentity } from '../../src/db/repositories/workers.js';
+import { liveWindowMs, liveWorkersPerQueue, markWorkerStopped, registerWorker, type WorkerIdentity } from '../../src/db/repositories/workers.js';
 import { startHeartbeat } from '../../src/fleet/worker-heartbeat.js';
 import { runHealthCheck } from '../../src/jobs/health-probe/handler.js';
 import type { Services } from '../../src/runtime/services.js';
@@ -32,7 +32,7 @@ const idsOf = (workers: Array<{ id: string }>) => workers.map((w) => w.id).sort(
 
 /** A worker row as it would be after `lastSeenHoursAgo` of silence, stopped or not. */
 async function worker(id: string, lastSeenHoursAgo: number, stopped: boolean): Promise<void> {
-  await registerWorker(services.pool, identity(id));
+  await registerWorker(services.pool, identity(id), 500);
   if (stopped) await markWorkerStopped(services.pool, id, stats);
   await env.sql(`UPDATE workers SET last_seen = now() - $2 * interval '1 hour', stopped_at = CASE WHEN $3 THEN now() - $2 * interval '1 hour' END WHERE id = $1`, [id, lastSeenHoursAgo, stopped]);
 }
@@ -79,6 +79,28 @@ describe('the fleet view keeps WORKER_HISTORY_HOURS of history', () => {
     } finally {
       await beat.stop();
     }
+  });
+
+  it("judges each worker live or missing by its own heartbeat interval, whatever the reader's HEARTBEAT_MS", async () => {
+    await env.sql('DELETE FROM workers');
+    // Silent for 20 s: live for a worker that beats every 30 s, missing for one that beats every 500 ms.
+    for (const [id, beatMs] of [['slow-beat', 30_000], ['fast-beat', 500]] as const) {
+      await registerWorker(services.pool, identity(id), beatMs);
+      await env.sql(`UPDATE workers SET last_seen = now() - interval '20 seconds' WHERE id = $1`, [id]);
+    }
+    // A row from before workers said their interval: the reader's HEARTBEAT_MS (here 5 s) judges it.
+    await registerWorker(services.pool, identity('old-row'), 500);
+    await env.sql(`UPDATE workers SET heartbeat_ms = NULL, last_seen = now() - interval '20 seconds' WHERE id = 'old-row'`);
+    const expected = { 'fast-beat': 'missing', 'old-row': 'missing', 'slow-beat': 'live' };
+    const stateOf = (workers: Array<{ id: string; state: string }>) => Object.fromEntries(workers.map((w) => [w.id, w.state]));
+    for (const heartbeatMs of ['5000', '200', '60000']) {
+      const cli = await runCli(['workers', '--json'], { env: { ...env.env, HEARTBEAT_MS: heartbeatMs } });
+      const seen = stateOf(jsonLines(cli.stdout)[0]!.workers);
+      expect([heartbeatMs, seen['fast-beat'], seen['slow-beat']]).toEqual([heartbeatMs, 'missing', 'live']);
+    }
+    expect(stateOf(((await (await fetch(`${url}/v1/workers`, authed(viewer))).json()) as { workers: Array<{ id: string; state: string }> }).workers)).toEqual(expected);
+    // The no-worker probe counts the same way: one live detect worker (slow-beat).
+    expect(await liveWorkersPerQueue(services.pool, liveWindowMs(100))).toEqual({ detect: 1 });
   });
 
   it('WORKER_HISTORY_HOURS: 6 by default, at least 1', () => {

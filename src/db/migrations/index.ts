@@ -4,6 +4,7 @@ import { backups } from './0002-backups.js';
 import { fleetHealthAlerts } from './0003-fleet-health-alerts.js';
 import { security } from './0004-security.js';
 import { milestones } from './0005-milestones.js';
+import { workerHeartbeat } from './0006-worker-heartbeat.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [initial, backups, fleetHealthAlerts, security, milestones];
+export const MIGRATIONS: readonly Migration[] = [initial, backups, fleetHealthAlerts, security, milestones, workerHeartbeat];

@@ -24,13 +24,19 @@ export interface WorkerView extends WorkerIdentity, WorkerStats {
   state: 'live' | 'missing';
 }
 
-export async function registerWorker(db: Queryable, w: WorkerIdentity): Promise<void> {
+/** Registers (or re-registers) a worker; `heartbeatMs` is how often it will beat, which judges it live. */
+export async function registerWorker(db: Queryable, w: WorkerIdentity, heartbeatMs: number): Promise<void> {
   await db.query(
-    `INSERT INTO workers (id, host, pid, queues, device, concurrency, version) VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (id) DO UPDATE SET last_seen = now(), stopped_at = NULL`,
-    [w.id, w.host, w.pid, w.queues, w.device, w.concurrency, w.version],
+    `INSERT INTO workers (id, host, pid, queues, device, concurrency, version, heartbeat_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (id) DO UPDATE SET last_seen = now(), stopped_at = NULL, heartbeat_ms = $8`,
+    [w.id, w.host, w.pid, w.queues, w.device, w.concurrency, w.version, Math.round(heartbeatMs)],
   );
 }
+
+/** A worker is missing after this many missed heartbeats. */
+const MISSED_BEATS = 3;
+/** SQL: the row's worker beat within its own window (MISSED_BEATS of its interval), or `$1` ms for rows without one. */
+const BEAT_IS_RECENT = `last_seen > now() - (coalesce(heartbeat_ms * ${MISSED_BEATS}, $1::int) || ' milliseconds')::interval`;
 
 /** Records a heartbeat; false when the worker has no row (pruned while it was cut off), so it registers again. */
 export async function heartbeatWorker(db: Queryable, id: string, stats: WorkerStats): Promise<boolean> {
@@ -53,16 +59,17 @@ export async function markWorkerStopped(db: Queryable, id: string, stats: Worker
 
 /**
  * The fleet view: every live worker, and the stopped or missing ones whose
- * goodbye (or last heartbeat) is within `historyHours`. Live = a heartbeat
- * within `liveWithinMs` and no goodbye. Missing (and stopped) first, then live; by host and pid.
+ * goodbye (or last heartbeat) is within `historyHours`. Live = no goodbye
+ * and a heartbeat within three of the worker's own intervals (`liveWithinMs`
+ * for rows that do not say theirs). Missing (and stopped) first, then live; by host and pid.
  */
 export async function listWorkers(db: Queryable, liveWithinMs: number, historyHours: number): Promise<WorkerView[]> {
   const { rows } = await db.query<WorkerView>(
     `SELECT id, host, pid, queues, device, concurrency, version, started_at AS "startedAt", last_seen AS "lastSeen",
             stopped_at AS "stoppedAt", jobs_done::float8 AS "jobsDone", jobs_failed::float8 AS "jobsFailed", current_jobs AS "currentJobs",
-            CASE WHEN stopped_at IS NULL AND last_seen > now() - ($1 || ' milliseconds')::interval THEN 'live' ELSE 'missing' END AS state
+            CASE WHEN stopped_at IS NULL AND ${BEAT_IS_RECENT} THEN 'live' ELSE 'missing' END AS state
        FROM workers
-      WHERE (stopped_at IS NULL AND last_seen > now() - ($1 || ' milliseconds')::interval)
+      WHERE (stopped_at IS NULL AND ${BEAT_IS_RECENT})
          OR coalesce(stopped_at, last_seen) > now() - ($2 || ' hours')::interval
       ORDER BY state DESC, host, pid`,
     [String(liveWithinMs), String(historyHours)],
@@ -87,11 +94,11 @@ export async function pruneWorkers(db: Queryable, historyHours: number, now: Dat
 export async function liveWorkersPerQueue(db: Queryable, liveWithinMs: number): Promise<Record<string, number>> {
   const { rows } = await db.query<{ queue: string; n: number }>(
     `SELECT q AS queue, count(*)::int AS n FROM workers, unnest(queues) AS q
-      WHERE stopped_at IS NULL AND last_seen > now() - ($1 || ' milliseconds')::interval GROUP BY q`,
+      WHERE stopped_at IS NULL AND ${BEAT_IS_RECENT} GROUP BY q`,
     [String(liveWithinMs)],
   );
   return Object.fromEntries(rows.map((r) => [r.queue, r.n]));
 }
 
-/** A worker is missing after three missed heartbeats. */
-export const liveWindowMs = (heartbeatMs: number): number => heartbeatMs * 3;
+/** The live window for rows that do not say their own interval: MISSED_BEATS of the reader's HEARTBEAT_MS. */
+export const liveWindowMs = (heartbeatMs: number): number => heartbeatMs * MISSED_BEATS;
