@@ -443,6 +443,11 @@ export function buildProgram(): Command {
 
 /** Runs the command line; an expected failure (CliError) prints its message and sets the exit code, with no stack trace. */
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // `lookout backup list | head`: the reader went away; nothing more to say.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

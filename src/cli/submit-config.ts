@@ -9,7 +9,11 @@ import { z } from 'zod';
 export const DEFAULT_LOOKOUT_URL = 'http://127.0.0.1:3000';
 
 const submitEnvSchema = z.object({
-  LOOKOUT_URL: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL, e.g. http://127.0.0.1:3000' }).optional(),
+  LOOKOUT_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL, e.g. http://127.0.0.1:3000' })
+    // fetch refuses URLs with credentials; the API key is the credential.
+    .refine((u) => !new URL(u).username && !new URL(u).password, { error: 'must not carry a user or password (the API key goes in LOOKOUT_API_KEY)' })
+    .optional(),
   // The server's PORT (src/config/env-schema.ts), here only to find a server on this host.
   PORT: z.coerce.number({ error: 'expected a port number from 1 to 65535' }).int().min(1).max(65_535).optional(),
   LOOKOUT_API_KEY: z
@@ -41,6 +45,7 @@ export function loadSubmitConfig(env: Record<string, string | undefined>): Submi
     LOOKOUT_API_KEY: env.LOOKOUT_API_KEY,
   });
   if (!parsed.success) {
+    // The message never repeats LOOKOUT_API_KEY, nor a password in LOOKOUT_URL.
     throw new SubmitConfigError(parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; '));
   }
   const { LOOKOUT_URL, PORT, LOOKOUT_API_KEY } = parsed.data;

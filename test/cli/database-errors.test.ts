@@ -199,6 +199,12 @@ describe('lookout submit follows the server environment', () => {
     expect(result.stderr).toBe(`lookout submit: cannot reach http://127.0.0.1:${port} (ECONNREFUSED); is LOOKOUT_URL right?\n`);
   });
 
+  it('refuses a LOOKOUT_URL with a user or password (exit 2), never printing the password', async () => {
+    const result = await runCli(['submit', dir], { env: { LOOKOUT_URL: 'http://user:secret-pw@127.0.0.1:9', LOOKOUT_API_KEY: 'lk_00000000_x' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('lookout submit: LOOKOUT_URL must not carry a user or password (the API key goes in LOOKOUT_API_KEY)\n');
+  });
+
   it.each(['0', '70000', 'http'])('refuses PORT=%s with exit 2', async (port) => {
     const result = await runCli(['submit', dir], { env: { LOOKOUT_URL: '', PORT: port, LOOKOUT_API_KEY: 'lk_00000000_x' } });
     expect(result.code).toBe(2);
