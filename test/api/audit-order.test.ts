@@ -68,6 +68,17 @@ describe('GET /v1/audit order and paging', () => {
     expect(descendingNumbers(paged)).toBe(true);
   });
 
+  it.each([
+    ['since=garbage', /since: expected an ISO 8601 time/],
+    ['until=2026-13-45', /until: expected an ISO 8601 time/],
+    ['limit=5&limit=6', /limit: expected one whole number from 1 to 1000/],
+    ['limit=ten', /limit: expected one whole number from 1 to 1000/],
+  ])('refuses %s with a message that says what is expected', async (query, message) => {
+    const res = await audit(query);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toEqual({ code: 'bad_request', message: expect.stringMatching(message) });
+  });
+
   it.each(['abc', '0', '-5', '1.5', '99999999999999999999'])('refuses before=%s with 400 bad_request', async (before) => {
     const res = await audit(`before=${encodeURIComponent(before)}`);
     expect(res.status).toBe(400);

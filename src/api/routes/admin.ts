@@ -22,10 +22,10 @@ const auditQuery = z
     action: z.string().max(200).optional(),
     target: z.string().max(200).optional(),
     outcome: z.enum(['ok', 'error', 'denied']).optional(),
-    since: z.coerce.date().optional(),
-    until: z.coerce.date().optional(),
+    since: z.coerce.date({ error: 'expected an ISO 8601 time, e.g. 2026-11-29T12:00:00Z' }).optional(),
+    until: z.coerce.date({ error: 'expected an ISO 8601 time, e.g. 2026-11-29T12:00:00Z' }).optional(),
     before: z.string().regex(/^[1-9][0-9]{0,17}$/, { error: 'expected an audit entry id (a positive integer)' }).optional().describe('the last `id` of the previous page: only older entries'),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    limit: z.coerce.number({ error: 'expected one whole number from 1 to 1000' }).int({ error: 'expected one whole number from 1 to 1000' }).min(1).max(1000).default(100),
   })
   .strict();
 
