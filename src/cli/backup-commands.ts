@@ -7,7 +7,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import { BACKUPS_OFF } from '../config/config-warnings.js';
-import { backupSummary, getBackup, listBackups, type BackupRecord } from '../db/repositories/backups.js';
+import { backupSummary, getBackup, listBackups } from '../db/repositories/backups.js';
+import type { Pool } from '../db/pool.js';
 import { BACKUP_QUEUE, type BackupRunResult } from '../jobs/backup-run/definition.js';
 import type { BackupVerifyResult } from '../jobs/backup-verify/definition.js';
 import type { RestoreResult } from '../jobs/restore/definition.js';
@@ -63,8 +64,13 @@ function failure(io: Io, fields: Record<string, unknown>, code = 1): number {
 /** A request the job would refuse: exit 2, as for a bad argument. */
 const usage = (io: Io, fields: Record<string, unknown>): number => failure(io, fields, 2);
 
-/** Why `backup` cannot be verified or restored here, printed (exit 2 backups off, 1 no file); undefined when it can. */
-function refusal(io: Io, id: string, backup: BackupRecord, config: Config): number | undefined {
+/**
+ * Why backup `id` cannot be verified or restored here, printed, as an exit
+ * status (1 no such backup or no file, 2 backups off); undefined when it can.
+ */
+async function refusal(io: Io, id: string, pool: Pool, config: Config): Promise<number | undefined> {
+  const backup = await getBackup(pool, id);
+  if (!backup) return failure(io, { id, status: 'not_found', error: `no backup ${id} (lookout backup list shows them)` });
   try {
     checkRestorable(backup, config.backup);
     return undefined;
@@ -137,9 +143,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;
-        const known = await getBackup(services.pool, id);
-        if (!known) return failure(out, { id, status: 'not_found', error: `no backup ${id} (lookout backup list shows them)` });
-        const refused = refusal(out, id, known, config);
+        const refused = await refusal(out, id, services.pool, config);
         if (refused !== undefined) return refused;
         try {
           const job = await requestVerify(queue, id, 'cli');
@@ -168,9 +172,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;
-        const known = await getBackup(services.pool, id);
-        if (!known) return failure(out, { id, status: 'not_found', error: `no backup ${id} (lookout backup list shows them)` });
-        const refused = refusal(out, id, known, config);
+        const refused = await refusal(out, id, services.pool, config);
         if (refused !== undefined) return refused;
         try {
           const job = await requestRestore(queue, {

@@ -4,12 +4,12 @@
 // trace, and leaves the server as it found it. `lookout submit` finds the
 // server on PORT when LOOKOUT_URL is not set, and names the URL it tried.
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { Services } from '../../src/runtime/services.js';
 import { readPhoto } from '../helpers/photos.js';
 import { runCli } from '../helpers/run-cli.js';
+import { freePort } from '../helpers/ports.js';
 import { ADMIN_DATABASE_URL, createTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -38,15 +38,6 @@ async function admin<T extends pg.QueryResultRow>(sql: string, params: unknown[]
 }
 
 const exists = async (name: string) => (await admin('SELECT 1 FROM pg_database WHERE datname = $1', [name])).length === 1;
-
-/** A port on 127.0.0.1 nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   env = await createTestEnv('cli_db');
@@ -106,7 +97,7 @@ describe('a database that exists but has no Lookout schema', () => {
 
 describe('a server that does not answer or refuses the login', () => {
   it.each(COMMANDS.map((c) => [c.join(' '), c] as const))('lookout %s: names the server it could not reach, within 10 s, password masked', async (_name, args) => {
-    const port = await closedPort();
+    const port = await freePort();
     const started = Date.now();
     const result = await runCli([...args], { env: { ...env.env, DATABASE_URL: `postgres://lookout:hunter2-secret@127.0.0.1:${port}/lookout` } });
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -116,13 +107,13 @@ describe('a server that does not answer or refuses the login', () => {
   });
 
   it('migrate up on an unreachable server fails the same way, with no stack trace', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const result = await runCli(['migrate', 'up'], { env: { ...env.env, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/lookout` } });
     expectCleanFailure(result, new RegExp(`cannot reach the PostgreSQL server at 127\\.0\\.0\\.1:${port}`));
   });
 
   it.each([['all'], ['worker', '--queues', 'batches']])('the server process lookout %s fails to start the same way and exits 1 (nothing left running)', async (...args) => {
-    const port = await closedPort();
+    const port = await freePort();
     const started = Date.now();
     const result = await runCli(args, { env: { ...env.env, PORT: '0', DATABASE_URL: `postgres://lookout:hunter2-secret@127.0.0.1:${port}/lookout` } });
     expect(Date.now() - started).toBeLessThan(15_000);
@@ -184,7 +175,7 @@ describe('lookout submit follows the server environment', () => {
   });
 
   it('names the URL it tried and where it came from when nothing answers there', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const result = await runCli(['submit', dir], { env: { LOOKOUT_URL: '', PORT: String(port), LOOKOUT_API_KEY: 'lk_00000000_x' } });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
@@ -193,7 +184,7 @@ describe('lookout submit follows the server environment', () => {
   });
 
   it('LOOKOUT_URL wins over PORT', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const result = await runCli(['submit', dir], { env: { LOOKOUT_URL: `http://127.0.0.1:${port}`, PORT: '1', LOOKOUT_API_KEY: 'lk_00000000_x' } });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(`lookout submit: cannot reach http://127.0.0.1:${port} (ECONNREFUSED); is LOOKOUT_URL right?\n`);

@@ -20,6 +20,7 @@ import { photoVariants } from '../helpers/variants.js';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { REPO_ROOT } from '../helpers/run-cli.js';
+import { freePort } from '../helpers/ports.js';
 import type { Services } from '../../src/runtime/services.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -58,15 +59,6 @@ async function timedSubmit(url: string, key: string, files: Array<{ name: string
     new Promise<{ status: number; body: Record<string, any> }>((resolve) => setTimeout(() => resolve({ status: 0, body: { hung: true } }), 10_000).unref()),
   ]);
   return { ...result, ms: performance.now() - started };
-}
-
-/** A port on 127.0.0.1 that nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Every blob file under BLOB_DIR (content-addressed names), sorted. */
