@@ -6,7 +6,9 @@
 # cache directory between runs. No-op when `node` already is 24 or newer.
 # Override the version with LOOKOUT_NODE_VERSION (a semver range for npm).
 lookout_node_version="${LOOKOUT_NODE_VERSION:-24}"
-lookout_node_prefix="${XDG_CACHE_HOME:-$HOME/.cache}/lookout/node-$lookout_node_version"
+# The cache: XDG_CACHE_HOME, else ~/.cache (HOME, else the user's home from passwd, else /tmp).
+lookout_node_home="${HOME:-$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6)}"
+lookout_node_prefix="${XDG_CACHE_HOME:-${lookout_node_home:-/tmp}/.cache}/lookout/node-$lookout_node_version"
 lookout_node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 if [ "$(lookout_node_major)" -lt 24 ]; then
   if [ ! -x "$lookout_node_prefix/node_modules/node/bin/node" ]; then
@@ -18,5 +20,5 @@ if [ "$(lookout_node_major)" -lt 24 ]; then
   export PATH="$lookout_node_prefix/node_modules/node/bin:$PATH"
 fi
 echo "node: $(node --version) ($(command -v node)), npm $(npm --version)"
-unset lookout_node_version lookout_node_prefix
+unset lookout_node_version lookout_node_prefix lookout_node_home
 unset -f lookout_node_major

@@ -75,8 +75,11 @@ function truncate(text: string, max: number): string {
  * only: never used as a path.
  */
 function cleanFilename(raw: string | undefined, position: number, extended: boolean): string {
-  // filename*= (RFC 5987) is exact once busboy has decoded it; only filename= carries the WHATWG escapes.
-  const base = path.basename((extended ? (raw ?? '') : decodeFormName(raw ?? '')).replace(/\\/g, '/'));
+  // filename*= (RFC 5987) is exact once busboy has decoded it: a backslash in
+  // it is part of the name. A plain filename= carries the WHATWG escapes, and
+  // old browsers put a whole Windows path in it.
+  const name = extended ? (raw ?? '') : decodeFormName(raw ?? '').replace(/\\/g, '/');
+  const base = path.basename(name);
   // eslint-disable-next-line no-control-regex
   const clean = truncate(base.replace(/[\u0000-\u001f\u007f]/g, ''), MAX_FILENAME_LENGTH);
   return clean.trim() ? clean : `image-${position + 1}`;
@@ -155,6 +158,8 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
         headers: req.headers,
         // Names are raw UTF-8 (WHATWG multipart/form-data); busboy reads them as latin1 unless told.
         defParamCharset: 'utf8',
+        // The name as sent: cleanFilename keeps its last part (busboy would also cut at a backslash in filename*).
+        preservePath: true,
         defCharset: 'utf8',
         limits: { files: limits.maxFiles, fields: 10, fieldSize: 2048, parts: limits.maxFiles + 10 },
         // Fewer, larger chunks through the hash and the blob write.

@@ -22,7 +22,8 @@ import { createPool, ensureDatabase, type Pool } from '../db/pool.js';
 import { databaseCliError, withDatabase } from './with-database.js';
 import { databaseNameOf } from '../db/server-admin.js';
 import { CliError } from './cli-error.js';
-import { migrateDown, migrateUp } from '../db/migrate.js';
+import { migrateDown, migrateUp, pendingMigrations } from '../db/migrate.js';
+import { MIGRATIONS } from '../db/migrations/index.js';
 import { createApiKey, revokeKey } from '../auth/api-keys.js';
 import { listApiKeys } from '../db/repositories/api-keys.js';
 import { maskSecrets } from '../config/mask-secrets.js';
@@ -248,6 +249,8 @@ export function buildProgram(): Command {
       await withDatabase(
         config,
         async (pool) => {
+          // Nothing applied: nothing to revert, and nothing written (umzug would create its table).
+          if ((await pendingMigrations(pool)).length === MIGRATIONS.length) return void process.stdout.write('nothing to revert\n');
           const reverted = await migrateDown(pool, opts.steps, logger);
           process.stdout.write(reverted.length ? `reverted: ${reverted.join(', ')}\n` : 'nothing to revert\n');
         },

@@ -44,9 +44,10 @@ const extValue = (value: string) =>
 function fileHeader(boundary: string, file: MultipartFile): Buffer {
   const ascii = /^[\x20-\x7e]*$/.test(file.filename);
   const fallback = ascii ? file.filename : file.filename.replace(/[^\x20-\x7e]/g, '_');
-  // A plain quoted name is read with the WHATWG escapes (%22, %0D, %0A), so a
-  // name with a % in it goes as filename* too, which the server takes as is.
-  const exact = ascii && !file.filename.includes('%');
+  // A plain quoted name is read with the WHATWG escapes (%22, %0D, %0A) and a
+  // backslash as a Windows path separator, so a name with a % or a \ in it
+  // goes as filename* too, which the server takes as is.
+  const exact = ascii && !/[%\\]/.test(file.filename);
   const disposition = `form-data; name="${FILE_FIELD}"; filename=${quoted(fallback)}${exact ? '' : `; filename*=${extValue(file.filename)}`}`;
   return Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\nContent-Type: ${MEDIA_TYPES[file.format]}\r\n\r\n`, 'utf8');
 }

@@ -19,6 +19,8 @@ export interface WorkerOptions {
   deps: HandlerDeps;
   logger: Logger;
   metrics?: Metrics;
+  /** One processor per queue; by default the registry's handlers over `deps` (tests pass their own). */
+  processors?: Map<string, (job: Job) => Promise<unknown>>;
 }
 
 export interface RunningWorkers {
@@ -33,7 +35,7 @@ const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOU
 
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
   const { logger } = options;
-  const processors = buildProcessors(options.queues, options.deps);
+  const processors = options.processors ?? buildProcessors(options.queues, options.deps);
   let jobsDone = 0;
   let jobsFailed = 0;
   const current = new Map<string, { queue: string; id: string; name: string; since: string }>();
@@ -47,7 +49,19 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
     logger.warn({ queue, err: err.message }, 'worker cannot reach Redis; it retries and resumes by itself');
   };
   const workers = [...processors].map(([queue, processor]) => {
-    const worker = new Worker(queue, processor, {
+    // A job is current while its processor runs. Not from the 'active' and
+    // 'completed'/'failed' events: a job whose keys Redis lost meanwhile (a
+    // Redis restarted empty) ends with neither event, only a worker error.
+    const tracked = async (job: Job) => {
+      const key = `${queue}:${job.id}`;
+      current.set(key, { queue, id: String(job.id), name: job.name, since: new Date().toISOString() });
+      try {
+        return await processor(job);
+      } finally {
+        current.delete(key);
+      }
+    };
+    const worker = new Worker(queue, tracked, {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: Math.min(options.concurrency, QUEUE_CONCURRENCY_LIMIT[queue] ?? Infinity),
@@ -62,12 +76,10 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
     });
     const finished = (job: Job | undefined, outcome: 'completed' | 'failed') => {
       if (!job) return;
-      current.delete(`${queue}:${job.id}`);
       if (job.processedOn && job.finishedOn) {
         options.metrics?.jobDuration.observe({ queue, name: job.name, outcome }, (job.finishedOn - job.processedOn) / 1000);
       }
     };
-    worker.on('active', (job) => current.set(`${queue}:${job.id}`, { queue, id: String(job.id), name: job.name, since: new Date().toISOString() }));
     worker.on('completed', (job) => {
       jobsDone++;
       finished(job, 'completed');

@@ -160,6 +160,9 @@ describe('file names come back exactly as sent', () => {
       ["filename=\"fallback %22.png\"; filename*=UTF-8''literal%2522%250A%2525.png", 'literal%22%0A%25.png'],
       // A quoted filename that merely contains the text filename*= is plain: its escapes are decoded.
       ['filename="a%22;filename*=b.png"', 'a";filename*=b.png'],
+      // A backslash is a Windows path separator in a plain name, a character in filename*.
+      ['filename="C:\\\\Users\\\\me\\\\x.png"', 'x.png'],
+      ["filename*=UTF-8''back%5Cslash.png", 'back\\slash.png'],
       ['filename="photos/../日本/写真.png"', '写真.png'],
       ['filename="\u202Egnp.exe"', '\u202Egnp.exe'], // bidi controls are text, kept
       [Buffer.concat([bytesOf('filename="'), Buffer.from('🐈‍⬛.png', 'utf8'), bytesOf('"')]), '🐈‍⬛.png'],

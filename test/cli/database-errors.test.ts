@@ -95,6 +95,20 @@ describe('a database that exists but has no Lookout schema', () => {
   });
 });
 
+describe('migrate down on a database with nothing applied', () => {
+  it('says there is nothing to revert and writes nothing', async () => {
+    const result = await runCli(['migrate', 'down'], { env: { ...env.env, DATABASE_URL: urlFor(empty) } });
+    expect([result.code, result.stdout]).toEqual([0, 'nothing to revert\n']);
+    const c = new pg.Client({ connectionString: urlFor(empty) });
+    await c.connect();
+    try {
+      expect((await c.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).rows[0].n).toBe(0);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
 describe('a server that does not answer or refuses the login', () => {
   it.each(COMMANDS.map((c) => [c.join(' '), c] as const))('lookout %s: names the server it could not reach, within 10 s, password masked', async (_name, args) => {
     const port = await freePort();

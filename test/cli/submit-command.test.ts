@@ -261,7 +261,7 @@ describe('lookout submit', () => {
     const dir = path.join(tmp, 'names');
     await mkdir(dir);
     // Non-ASCII names travel as filename* (RFC 5987), ASCII ones as a quoted filename.
-    const names = ['caf\u00e9.png', 'cafe\u0301 nfd.png', '猫の写真.png', '😀 party 🎉.png', '👩‍👩‍👧.png', 'صورة العائلة.png', 'say "cheese".png', '100%25 done.png', "it's (1) *.png", 'literal %22 and %0A.png', 'caf\u00e9 100%22.png'];
+    const names = ['caf\u00e9.png', 'cafe\u0301 nfd.png', '猫の写真.png', '😀 party 🎉.png', '👩‍👩‍👧.png', 'صورة العائلة.png', 'say "cheese".png', '100%25 done.png', "it's (1) *.png", 'literal %22 and %0A.png', 'caf\u00e9 100%22.png', 'back\\slash.png'];
     for (const name of names) await copyFile(photoPath('camera.png'), path.join(dir, name));
     const result = await submitCli([...names.map((n) => path.join(dir, n)), '--json']);
     expect(result.code, result.stderr).toBe(0);
