@@ -1,27 +1,59 @@
-// Where Lookout may send webhooks: http(s) only, and never to loopback,
-// private, link-local, CGNAT, multicast or unspecified addresses (a webhook
-// URL is an SSRF door into the fleet's network) unless the host is listed in
-// WEBHOOK_ALLOWED_HOSTS. Checked on submit and again before each delivery,
-// since DNS can change in between.
+// Where Lookout may send webhooks: http(s) only, and only to global unicast
+// addresses (a webhook URL is an SSRF door into the fleet's network) unless
+// the host is listed in WEBHOOK_ALLOWED_HOSTS. Address classes come from
+// ipaddr.js; IPv6 forms that embed an IPv4 address are judged by it. Checked
+// on submit and again before each delivery, since DNS can change in between.
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
-const blocked = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) blocked.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['::ffff:0:0', 96]] as const) {
-  blocked.addSubnet(net, prefix, 'ipv6');
+type IPv4 = ipaddr.IPv4;
+type IPv6 = ipaddr.IPv6;
+
+/** IPv6 ranges that carry an IPv4 address in their last 32 bits (RFC 4291 mapped and compatible, RFC 6145, RFC 6052 NAT64). */
+const LAST_32_BITS_ARE_IPV4: ReadonlySet<string> = new Set(['ipv4Mapped', 'rfc6145']);
+
+/**
+ * The IPv4 address an IPv6 address stands for, where it embeds one: mapped
+ * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), RFC 6145 (::ffff:0:a.b.c.d),
+ * NAT64 well-known prefix (64:ff9b::a.b.c.d, RFC 6052) and 6to4
+ * (2002:AABB:CCDD::, RFC 3056). Undefined when it embeds none.
+ */
+function embeddedIPv4(v6: IPv6): IPv4 | undefined {
+  const bytes = v6.toByteArray();
+  const last32 = () => new ipaddr.IPv4(bytes.slice(12, 16));
+  const range = v6.range();
+  if (LAST_32_BITS_ARE_IPV4.has(range)) return last32();
+  if (v6.match(ipaddr.IPv6.parse('64:ff9b::'), 96)) return last32();
+  if (range === '6to4') return new ipaddr.IPv4(bytes.slice(2, 6));
+  // IPv4-compatible ::a.b.c.d (deprecated, RFC 4291 2.5.5.1): the first 96 bits zero, not :: or ::1.
+  if (bytes.slice(0, 12).every((b) => b === 0) && range !== 'unspecified' && range !== 'loopback') return last32();
+  return undefined;
+}
+
+/**
+ * True when a webhook may not go to `address`: anything but global unicast,
+ * as ipaddr.js classifies it (loopback, private, link-local, CGNAT,
+ * multicast, reserved and documentation ranges, unspecified; for IPv6 also
+ * unique-local, Teredo and the local-use NAT64 prefix). An IPv6 address that
+ * embeds an IPv4 one is judged by that IPv4 address. Not an IP: blocked.
+ */
+export function isBlockedAddress(address: string): boolean {
+  if (isIP(address) === 0) return true;
+  let parsed: IPv4 | IPv6;
+  try {
+    parsed = ipaddr.parse(address);
+  } catch {
+    return true;
+  }
+  if (parsed.kind() === 'ipv6') {
+    const v4 = embeddedIPv4(parsed as IPv6);
+    if (v4) return v4.range() !== 'unicast';
+  }
+  return parsed.range() !== 'unicast';
 }
 
 export class WebhookTargetError extends Error {}
-
-export function isBlockedAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return true;
-  return blocked.check(address, family === 4 ? 'ipv4' : 'ipv6');
-}
 
 export async function checkWebhookTarget(raw: string, allowedHosts: readonly string[]): Promise<URL> {
   let url: URL;
