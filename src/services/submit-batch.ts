@@ -1,8 +1,8 @@
 // Submitting a batch: the rows first (Postgres is the source of truth), then
-// the flow. If Redis refuses the flow, nothing of the submit remains: its
-// rows are deleted and the blobs it uploaded are removed, except those an
-// image of another batch uses (blobs are content-addressed and shared).
-// Audited with the actor.
+// the flow. If Redis refuses the flow, the batch's rows are deleted again.
+// The blobs a refused submit uploaded are removed by discardUploadedBlobs,
+// which the route calls for every refusal, except those an image of another
+// batch uses (blobs are content-addressed and shared). Audited with the actor.
 
 import { randomUUID } from 'node:crypto';
 import type { FlowProducer } from 'bullmq';
@@ -43,7 +43,7 @@ export interface SubmitBatchDeps {
  * Inserts the batch and its images, then enqueues the batch's flow.
  * @throws QueueUnavailableError when Redis refuses the flow (or an uploaded
  *   blob was removed meanwhile by such a failed submit of the same bytes);
- *   then no row of this batch and no blob only it used remain.
+ *   then no row of this batch remains (the caller discards its blobs)
  */
 export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput): Promise<{ id: string; images: SubmittedImage[] }> {
   const batchId = randomUUID();
@@ -57,9 +57,6 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
     if (present.includes(false)) throw new QueueUnavailableError('an uploaded image was removed by a failed submit of the same bytes at the same time');
     await insertBatch(db, { id: batchId, model: input.model, minScore: input.minScore, total: images.length, createdBy: input.actor, webhookUrl: input.webhookUrl ?? null });
     await insertImages(db, batchId, input.model, input.minScore, images);
-  }).catch(async (err: unknown) => {
-    if (err instanceof QueueUnavailableError) await removeUnusedBlobs(deps, keys);
-    throw err;
   });
   try {
     await enqueueBatchFlow(deps.flows, deps.prefix, {
@@ -68,7 +65,7 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
       images: images.map((img) => ({ imageId: img.id, blobKey: img.blobKey })),
     });
   } catch (err) {
-    await withdrawBatch(deps, batchId, keys).catch(() => undefined);
+    await deleteBatch(deps.pool, batchId).catch(() => undefined); // its images go with it
     await appendAudit(deps.pool, { actor: input.actor, action: 'batch.submit', target: batchId, outcome: 'error', details: { reason: 'queue unavailable' } }).catch(() => undefined);
     throw isQueueUnavailable(err) ? err : new QueueUnavailableError(`could not enqueue the batch: ${(err as Error).message}`, { cause: err });
   }
@@ -81,15 +78,6 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
   return { id: batchId, images: images.map(({ id, filename, sha256, bytes }) => ({ id, filename, sha256, bytes })) };
 }
 
-/** Deletes the batch's rows (its images go with it) and the blobs nothing else uses, in one transaction. */
-async function withdrawBatch(deps: SubmitBatchDeps, batchId: string, keys: readonly string[]): Promise<void> {
-  await withTransaction(deps.pool, async (db) => {
-    await lockForBlobRemoval(db);
-    await deleteBatch(db, batchId);
-    await removeBlobs(deps.blobs, await unreferencedBlobKeys(db, keys));
-  });
-}
-
 /**
  * Removes the blobs among `keys` that no image row references: what a refused
  * or failed submit stored (an unknown model, a refused webhook, a cut-off
@@ -97,10 +85,7 @@ async function withdrawBatch(deps: SubmitBatchDeps, batchId: string, keys: reado
  * only space.
  */
 export async function discardUploadedBlobs(deps: Pick<SubmitBatchDeps, 'pool' | 'blobs'>, keys: readonly string[]): Promise<void> {
-  if (keys.length > 0) await removeUnusedBlobs(deps, keys);
-}
-
-async function removeUnusedBlobs(deps: Pick<SubmitBatchDeps, 'pool' | 'blobs'>, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
   await withTransaction(deps.pool, async (db) => {
     await lockForBlobRemoval(db);
     await removeBlobs(deps.blobs, await unreferencedBlobKeys(db, keys));

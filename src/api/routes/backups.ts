@@ -2,10 +2,9 @@
 import { z } from 'zod';
 import { backupSummary, getBackup, listBackups } from '../../db/repositories/backups.js';
 import { BACKUP_QUEUE } from '../../jobs/backup-run/definition.js';
-import { BACKUPS_OFF } from '../../config/config-warnings.js';
 import type { Services } from '../../runtime/services.js';
-import { checkRestorable, requestBackup, requestVerify } from '../../services/backup-requests.js';
-import { ApiError, notFound } from '../http-errors.js';
+import { BackupsDisabledError, checkRestorable, requestBackup, requestVerify } from '../../services/backup-requests.js';
+import { notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
 
 const backupView = z.object({
@@ -31,7 +30,7 @@ export function backupsRoutes(services: Services): ApiRoute[] {
     route(
       { ...base, method: 'post', path: '/backups', operationId: 'startBackup', summary: 'Start a backup now (dump, compress, encrypt, verify)', responses: { 202: { description: 'Queued; Location is the backup', schema: started }, 503: { description: 'BACKUP_ENCRYPTION_KEY is not set (backups_disabled), or Redis does not answer (queue_unavailable)' } } },
       async ({ req, res }) => {
-        if (!services.config.backup.key) throw new ApiError(503, 'backups_disabled', BACKUPS_OFF);
+        if (!services.config.backup.key) throw new BackupsDisabledError(); // 503 backups_disabled (http-errors.ts)
         const { id, job } = await requestBackup(queue(), req.principal!.actor);
         res.status(202).location(`/v1/backups/${id}`).json({ id, status: 'queued', jobId: job.id });
       },
