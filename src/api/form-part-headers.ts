@@ -40,11 +40,15 @@ export function dispositionParams(value: string): { type: string; params: Set<st
  * @param boundary the boundary from the request's Content-Type
  */
 export function watchPartNaming(boundary: string): { write(chunk: Buffer): void; nextFile(): PartNaming | undefined; nextField(): PartNaming | undefined } {
-  const delimiter = `\r\n--${boundary}`;
+  const delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
+  const CRLF = Buffer.from('\r\n');
+  const HEADERS_END = Buffer.from('\r\n\r\n');
   const files: PartNaming[] = [];
   const fields: PartNaming[] = [];
-  // latin1 keeps one character per byte. The body's first delimiter has no CRLF before it.
-  let pending = '\r\n';
+  // Bytes not yet judged: a short tail between delimiters, or a part's
+  // headers. File bytes are searched where they lie (Buffer.indexOf), never
+  // turned into strings. The body's first delimiter has no CRLF before it.
+  let pending: Buffer = CRLF;
   let inHeaders = false;
   let done = false;
 
@@ -64,43 +68,47 @@ export function watchPartNaming(boundary: string): { write(chunk: Buffer): void;
   return {
     write(chunk) {
       if (done) return;
-      pending += chunk.toString('latin1');
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       for (;;) {
         if (inHeaders) {
-          const end = pending.indexOf('\r\n\r\n');
+          const end = pending.indexOf(HEADERS_END);
           if (end < 0) {
             if (pending.length > MAX_HEADER_BYTES) done = true;
             return;
           }
-          takeHeaders(pending.slice(0, end));
-          pending = pending.slice(end + 4);
+          // latin1: one character per byte; only the parameter names are read.
+          takeHeaders(pending.subarray(0, end).toString('latin1'));
+          pending = pending.subarray(end + HEADERS_END.length);
           inHeaders = false;
           continue;
         }
         const at = pending.indexOf(delimiter);
         if (at < 0) {
-          pending = pending.slice(-(delimiter.length + 2)); // a delimiter split over two chunks
+          // Keep what could be the start of a delimiter split over two chunks.
+          pending = Buffer.from(pending.subarray(Math.max(0, pending.length - (delimiter.length + 2))));
           return;
         }
-        const after = pending.slice(at + delimiter.length);
+        const after = pending.subarray(at + delimiter.length);
         if (after.length < 2) {
-          pending = pending.slice(at);
+          pending = pending.subarray(at);
           return;
         }
-        if (after.startsWith('--')) {
-          done = true;
+        if (after[0] === 0x2d && after[1] === 0x2d) {
+          done = true; // "--": the closing delimiter
           return;
         }
-        const eol = after.indexOf('\r\n');
-        if (eol < 0) {
-          pending = pending.slice(at);
+        // Transport padding (spaces, tabs) may come before the CRLF.
+        let eol = 0;
+        while (eol < after.length && (after[eol] === 0x20 || after[eol] === 0x09)) eol++;
+        if (eol + 1 >= after.length) {
+          pending = pending.subarray(at); // the line is not complete yet
           return;
         }
-        if (!/^[ \t]*$/.test(after.slice(0, eol))) {
-          pending = pending.slice(at + 1); // the boundary's text inside other bytes: not a delimiter
+        if (after[eol] !== 0x0d || after[eol + 1] !== 0x0a) {
+          pending = pending.subarray(at + 1); // the boundary's text inside other bytes: not a delimiter
           continue;
         }
-        pending = after.slice(eol + 2); // transport padding before the CRLF is ignored
+        pending = after.subarray(eol + CRLF.length);
         inHeaders = true;
       }
     },
