@@ -9,6 +9,7 @@ import { requestId } from './request-id.js';
 import { securityHeaders } from './security-headers.js';
 import { auditRequests } from './audit-requests.js';
 import { rateLimiter } from './rate-limit.js';
+import { failedAuthLimit } from './failed-auth-limit.js';
 import { boardAccess } from './board-access.js';
 import { errorHandler, notFound, sendError } from './http-errors.js';
 import { healthRouter, type StartupGate } from './routes/health.js';
@@ -42,9 +43,11 @@ export function createApp(services: Services, options: { startup?: StartupGate }
 
   const limits = { redis: services.redis, prefix: config.queuePrefix, logger: services.logger };
   const routes = v1Routes(services, { uploadLimit: rateLimiter({ ...limits, name: 'uploads', perMinute: config.http.uploadsPerMinute }) });
+  // One failed-authentication budget per client address for /v1 and the board together.
+  const guard = { failures: failedAuthLimit({ ...limits, perMinute: config.http.anonymousPerMinute }), logger: services.logger };
   const v1 = express.Router();
   v1.use(auditRequests(services.pool, services.logger));
-  v1.use(requireKey(services.pool));
+  v1.use(requireKey(services.pool, guard));
   v1.use(rateLimiter({ ...limits, name: 'api', perMinute: config.http.rateLimitPerMinute }));
   v1.use(express.json({ limit: '64kb' }));
   mountRoutes(v1, routes);
@@ -54,7 +57,7 @@ export function createApp(services: Services, options: { startup?: StartupGate }
   app.use(
     BOARD_PATH,
     auditRequests(services.pool, services.logger),
-    requireKey(services.pool, { allowBasic: true, challenge: true }),
+    requireKey(services.pool, guard, { allowBasic: true, challenge: true }),
     rateLimiter({ ...limits, name: 'board', perMinute: config.http.rateLimitPerMinute }),
     boardAccess,
     // Every board page reads the queues: 503 queue_unavailable at once while Redis is away.

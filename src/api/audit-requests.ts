@@ -3,12 +3,21 @@
 // it succeeded, was refused, or failed. A request whose client went away
 // before the answer (an upload cut off mid-file) gets its row when the
 // connection closes: outcome error, status null, aborted true.
-import type { RequestHandler } from 'express';
+// One exception: repeated failed authentications from one address are counted
+// and logged instead (authenticate.ts marks them with skipRequestAudit), so a
+// flood of anonymous requests cannot grow the append-only trail without bound.
+import type { RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const SKIP = 'skipRequestAudit';
+
+/** Marks a response as getting no `http.request` row: a repeated anonymous denial, aggregated where it was refused. */
+export function skipRequestAudit(res: Response): void {
+  res.locals[SKIP] = true;
+}
 
 /** Express middleware writing the `http.request` audit row of every POST, PUT, PATCH and DELETE (never throws; a failed write is logged). */
 export function auditRequests(pool: Pool, logger: Logger): RequestHandler {
@@ -22,6 +31,7 @@ export function auditRequests(pool: Pool, logger: Logger): RequestHandler {
     const write = (aborted: boolean) => {
       if (written) return;
       written = true;
+      if (res.locals[SKIP] === true) return;
       const status = aborted ? null : res.statusCode;
       const outcome = status === null || status >= 400 ? (status === 401 || status === 403 || status === 429 ? 'denied' : 'error') : 'ok';
       const routePath = (req.route as { path?: string } | undefined)?.path;

@@ -1,5 +1,6 @@
-// Rate limits per API key (per IP before authentication) through
-// express-rate-limit with a Redis store, so limits hold across API replicas.
+// Rate limits per API key through express-rate-limit with a Redis store, so
+// limits hold across API replicas (failed authentications are counted per
+// client address before this, in failed-auth-limit.ts).
 // Refusals are 429 with Retry-After and the usual JSON error. While Redis is
 // away the limiter fails open at once (passOnStoreError over the fail-fast
 // queue connection): reads that need only Postgres keep working, and what
@@ -12,19 +13,29 @@ import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import { ApiError, sendError } from './http-errors.js';
 
 /**
- * express-rate-limit middleware counting in Redis under
- * `<prefix>:ratelimit:<name>:`; `redis` is the fail-fast queue connection
- * (createQueueRedis), `perMinute` the requests a key may make in a minute.
+ * A rate-limit-redis store counting under `<prefix>:ratelimit:<name>:`, over
+ * `redis` (the fail-fast queue connection). express-rate-limit calls its
+ * `init`; a caller that uses the store by itself calls `init({ windowMs })`.
  */
-export function rateLimiter(options: { redis: Redis; prefix: string; perMinute: number; name: string; logger: Logger }): RequestHandler {
+export function redisRateLimitStore(redis: Redis, prefix: string, name: string): RedisStore {
   const store = new RedisStore({
-    prefix: `${options.prefix}:ratelimit:${options.name}:`,
-    sendCommand: (command: string, ...args: string[]) => options.redis.call(command, ...args) as Promise<RedisReply>,
+    prefix: `${prefix}:ratelimit:${name}:`,
+    sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
   });
   // The store loads its scripts when made; while Redis is away nobody awaits
   // them yet (an unhandled rejection), and the store loads them again on use.
   store.incrementScriptSha.catch(() => undefined);
   store.getScriptSha.catch(() => undefined);
+  return store;
+}
+
+/**
+ * express-rate-limit middleware counting in Redis under
+ * `<prefix>:ratelimit:<name>:`; `redis` is the fail-fast queue connection
+ * (createQueueRedis), `perMinute` the requests a key may make in a minute.
+ */
+export function rateLimiter(options: { redis: Redis; prefix: string; perMinute: number; name: string; logger: Logger }): RequestHandler {
+  const store = redisRateLimitStore(options.redis, options.prefix, options.name);
   return rateLimit({
     windowMs: 60_000,
     limit: options.perMinute,

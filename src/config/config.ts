@@ -45,6 +45,8 @@ export interface Config {
     corsOrigins: string[];
     rateLimitPerMinute: number;
     uploadsPerMinute: number;
+    /** Failed authentications (no key, a malformed or rejected key) a client address may make in a minute; beyond it 429. */
+    anonymousPerMinute: number;
     /** express's 'trust proxy': a hop count, or the addresses and subnets trusted ([] trusts none). */
     trustProxy: number | string[];
   };
@@ -163,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       corsOrigins: e.CORS_ORIGINS,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       uploadsPerMinute: e.RATE_LIMIT_UPLOADS_PER_MINUTE,
+      anonymousPerMinute: e.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
       trustProxy: e.TRUST_PROXY,
     },
     webhooks: { allowedHosts: e.WEBHOOK_ALLOWED_HOSTS, batchSecret: e.BATCH_WEBHOOK_SECRET },

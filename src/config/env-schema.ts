@@ -130,6 +130,7 @@ export const envSchema = z.object({
   TRUST_PROXY: trustProxy.default(['loopback']),
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
   RATE_LIMIT_UPLOADS_PER_MINUTE: int(1, 1_000_000).default(60),
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: int(1, 1_000_000).default(30),
   WEBHOOK_ALLOWED_HOSTS: z
     .string()
     .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))

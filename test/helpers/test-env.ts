@@ -63,6 +63,7 @@ export async function createTestEnv(
     // Tests poll; the limits have tests of their own.
     RATE_LIMIT_PER_MINUTE: '1000000',
     RATE_LIMIT_UPLOADS_PER_MINUTE: '1000000',
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: '1000000',
     ...extraEnv,
   };
   const config = loadConfig(env);
