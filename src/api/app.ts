@@ -3,6 +3,7 @@
 import express, { type Express } from 'express';
 import type { Services } from '../runtime/services.js';
 import { BOARD_PATH, bullBoardRouter } from '../board/bull-board.js';
+import { recogniseBoardWrites } from '../board/board-writes.js';
 import cors from 'cors';
 import { requireKey } from './authenticate.js';
 import { requestId } from './request-id.js';
@@ -10,7 +11,7 @@ import { securityHeaders } from './security-headers.js';
 import { auditRequests } from './audit-requests.js';
 import { rateLimiter } from './rate-limit.js';
 import { failedAuthLimit } from './failed-auth-limit.js';
-import { boardAccess } from './board-access.js';
+import { auditBoardWrites, boardAccess } from './board-access.js';
 import { errorHandler, notFound, sendError } from './http-errors.js';
 import { healthRouter, type StartupGate } from './routes/health.js';
 import { v1Routes } from './v1-routes.js';
@@ -56,6 +57,8 @@ export function createApp(services: Services, options: { startup?: StartupGate }
 
   app.use(
     BOARD_PATH,
+    recogniseBoardWrites(),
+    auditBoardWrites,
     auditRequests(services.pool, services.logger),
     requireKey(services.pool, guard, { allowBasic: true, challenge: true }),
     rateLimiter({ ...limits, name: 'board', perMinute: config.http.rateLimitPerMinute }),

@@ -37,12 +37,14 @@ export function auditRequests(pool: Pool, logger: Logger): RequestHandler {
       const routePath = (req.route as { path?: string } | undefined)?.path;
       const route = `${req.method} ${routePath === undefined ? `${req.baseUrl}${req.path}` : `${req.baseUrl || mountedAt}${routePath}`}`;
       const target = (req.params as Record<string, string | undefined>).id ?? (res.locals.auditTarget as string | undefined);
+      // What a route knows about itself beyond its path (a Bull Board write: its action, queue and job).
+      const extra = (res.locals.auditDetails as Record<string, unknown> | undefined) ?? {};
       appendAudit(pool, {
         actor: req.principal?.actor ?? 'anonymous',
         action: 'http.request',
         ...(target ? { target } : {}),
         outcome,
-        details: { route, status, ...(aborted ? { aborted: true } : {}), role: req.principal?.role ?? null, ip, requestId: req.requestId ?? null },
+        details: { ...extra, route, status, ...(aborted ? { aborted: true } : {}), role: req.principal?.role ?? null, ip, requestId: req.requestId ?? null },
       }).catch((err: Error) => logger.error({ err: err.message, route }, 'could not write the audit row'));
     };
     res.on('finish', () => write(false));

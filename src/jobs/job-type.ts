@@ -3,7 +3,7 @@
 
 import type { Job, JobsOptions } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { zodIssues } from '../text/zod-issues.js';
 
 export interface JobType<P extends z.ZodType, R extends z.ZodType> {
@@ -15,6 +15,20 @@ export interface JobType<P extends z.ZodType, R extends z.ZodType> {
 }
 
 export type JobHandler = (job: Job) => Promise<unknown>;
+
+/**
+ * Who caused a job, as its audit rows name them: `key:<8 hex>` (the API key
+ * of the authenticated request that enqueued it), `cli` (an operator at the
+ * CLI), `scheduler` (a job scheduler Lookout keeps) or `system`. Only
+ * Lookout's in-process producers set it (src/services, src/cli,
+ * src/jobs/schedules.ts), from the request's principal or their own name:
+ * Bull Board cannot add jobs or edit their data (src/board/board-writes.ts),
+ * so a job's actor is never typed in by a user. Anything else (a free-form
+ * name) is refused when the payload is parsed.
+ */
+export const jobActor = z.string().regex(/^(key:[0-9a-f]{8}|cli|scheduler|system)$/, {
+  error: 'expected key:<8 hex>, cli, scheduler or system: only Lookout sets who caused a job',
+});
 
 /** A payload is unknown until parsed: one written by older code fails here, never retried. */
 export function parsePayload<P extends z.ZodType>(type: JobType<P, z.ZodType>, job: Job): z.infer<P> {

@@ -2,7 +2,8 @@
 // addresses (a webhook URL is an SSRF door into the fleet's network) unless
 // the host is listed in WEBHOOK_ALLOWED_HOSTS. Address classes come from
 // ipaddr.js; IPv6 forms that embed an IPv4 address are judged by it. Checked
-// on submit and again before each delivery, since DNS can change in between.
+// on submit, and at each delivery on the very address connected to
+// (guarded-post.ts), since DNS can change in between.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
@@ -53,9 +54,17 @@ export function isBlockedAddress(address: string): boolean {
   return parsed.range() !== 'unicast';
 }
 
-export class WebhookTargetError extends Error {}
+/** A webhook target Lookout refuses: not http(s), credentials in the URL, or an address that is not global unicast. */
+export class WebhookTargetError extends Error {
+  override name = 'WebhookTargetError';
+}
 
-export async function checkWebhookTarget(raw: string, allowedHosts: readonly string[]): Promise<URL> {
+/**
+ * Parses a webhook URL and refuses what no address check can save: not a
+ * URL, a scheme other than http(s), credentials in the URL.
+ * @throws WebhookTargetError saying which
+ */
+export function parseWebhookUrl(raw: string): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -64,8 +73,36 @@ export async function checkWebhookTarget(raw: string, allowedHosts: readonly str
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new WebhookTargetError('webhookUrl must be http or https');
   if (url.username || url.password) throw new WebhookTargetError('webhookUrl must not carry credentials');
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (allowedHosts.includes(host) || allowedHosts.includes(url.host.toLowerCase())) return url;
+  return url;
+}
+
+/** The URL's host without IPv6 brackets, lower-cased: what DNS is asked and what addresses are compared with. */
+export function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+}
+
+/** Whether WEBHOOK_ALLOWED_HOSTS lets `url` through whatever it resolves to: its host, or host:port, is listed. */
+export function isAllowedHost(url: URL, allowedHosts: readonly string[]): boolean {
+  return allowedHosts.includes(hostOf(url)) || allowedHosts.includes(url.host.toLowerCase());
+}
+
+/** The refusal of `host` because it is, or resolves to, `address`. */
+export function blockedTargetError(host: string, address: string): WebhookTargetError {
+  const what = host === address ? `webhook host ${host} is` : `webhook host ${host} resolves to ${address},`;
+  return new WebhookTargetError(`${what} a private, loopback or link-local address; allow it with WEBHOOK_ALLOWED_HOSTS`);
+}
+
+/**
+ * The submit-time check of a webhook URL: parsed as parseWebhookUrl does,
+ * then, unless its host is allowed, every address it resolves to must be
+ * global unicast. Deliveries are checked again at connect time, on the
+ * address actually connected to (src/security/guarded-post.ts).
+ * @throws WebhookTargetError naming the host and the refused address
+ */
+export async function checkWebhookTarget(raw: string, allowedHosts: readonly string[]): Promise<URL> {
+  const url = parseWebhookUrl(raw);
+  if (isAllowedHost(url, allowedHosts)) return url;
+  const host = hostOf(url);
   const addresses = isIP(host) ? [{ address: host }] : await lookup(host, { all: true }).catch(() => {
     throw new WebhookTargetError(`webhookUrl host ${host} does not resolve`);
   });

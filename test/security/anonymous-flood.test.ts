@@ -75,9 +75,18 @@ async function inBatches<T>(count: number, width: number, one: (i: number) => Pr
 }
 
 /** Audit rows from one client address, once the asynchronous writes have landed. */
-async function auditFrom(ip: string): Promise<Array<{ actor: string; action: string; outcome: string; target: string | null; details: Record<string, any> }>> {
+type AuditRow = { actor: string; action: string; outcome: string; target: string | null; details: Record<string, any> };
+
+/**
+ * The audit rows whose client address is `ip`. Rows are written when each
+ * answer has been sent, so this waits (up to 10 s) until `atLeast` rows are
+ * there, then 300 ms more for any row beyond them, and reads again.
+ */
+async function auditFrom(ip: string, atLeast = 0, which: (r: AuditRow) => boolean = () => true): Promise<AuditRow[]> {
+  const read = async () => (await env.sql<AuditRow>(`SELECT actor, action, outcome, target, details FROM audit_log WHERE details->>'ip' = $1 ORDER BY id`, [ip])).filter(which);
+  for (const until = Date.now() + 10_000; (await read()).length < atLeast && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
   await new Promise((r) => setTimeout(r, 300));
-  return env.sql(`SELECT actor, action, outcome, target, details FROM audit_log WHERE details->>'ip' = $1 ORDER BY id`, [ip]);
+  return read();
 }
 
 describe('a flood of 1,500 anonymous requests from one address', () => {
@@ -102,7 +111,7 @@ describe('a flood of 1,500 anonymous requests from one address', () => {
   });
 
   it('leaves two audit rows: the first denial and one auth.throttled for the address', async () => {
-    const rows = await auditFrom(FROM);
+    const rows = await auditFrom(FROM, 2);
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({ actor: 'anonymous', action: 'http.request', outcome: 'denied', details: { route: 'POST /v1/batches', status: 401 } });
     expect(rows[1]).toMatchObject({
@@ -122,7 +131,7 @@ describe('a flood of 1,500 anonymous requests from one address', () => {
       const denied = await call(url, 'POST', '/v1/keys', { ...headers, 'content-type': 'application/json', 'x-request-id': id }, '{"name":"x","role":"admin"}');
       expect(denied.status).toBe(403);
     }
-    const rows = (await auditFrom(FROM)).filter((r) => r.actor.startsWith('key:'));
+    const rows = await auditFrom(FROM, 2, (r) => r.actor.startsWith('key:'));
     expect(rows.map((r) => [r.details.requestId, r.outcome, r.details.status, r.details.role])).toEqual([
       ['flood-403-a', 'denied', 403, 'viewer'],
       ['flood-403-b', 'denied', 403, 'viewer'],
@@ -149,7 +158,7 @@ describe('the client address', () => {
     expect((await exhaust(url, { 'x-forwarded-for': '198.51.100.1' })).every((a) => a.status === 401)).toBe(true);
     expect((await call(url, 'GET', '/v1/workers', { 'x-forwarded-for': '198.51.100.1' })).status).toBe(429);
     expect((await call(url, 'POST', '/v1/batches', { 'x-forwarded-for': '198.51.100.2' })).status).toBe(401);
-    const rows = await auditFrom('198.51.100.2');
+    const rows = await auditFrom('198.51.100.2', 1);
     expect(rows.map((r) => [r.action, r.details.status])).toEqual([['http.request', 401]]);
   });
 

@@ -31,6 +31,8 @@ interface RouteCase {
   method: string;
   path: () => string;
   needs: Role;
+  /** Refused (403) to every role, admin included. */
+  refusedToAll?: boolean;
   body?: () => Promise<{ body: string | FormData; headers?: Record<string, string> }>;
 }
 
@@ -76,12 +78,23 @@ const API: RouteCase[] = [
 ];
 
 const params: Record<string, string> = { queueName: 'notify', jobId: 'no-such-job', queueStatus: 'failed', schedulerId: 'no-such-scheduler' };
+/** Board writes refused to every role: they would create or change work (test/security/board-writes.test.ts). */
+const REFUSED_TO_ALL = new Set([
+  'POST /api/queues/:queueName/add',
+  'PATCH /api/queues/:queueName/:jobId/update-data',
+  'PUT /api/queues/:queueName/empty',
+  'PUT /api/queues/:queueName/obliterate',
+  'PUT /api/queues/:queueName/job-schedulers/:schedulerId/run',
+  'PUT /api/queues/:queueName/job-schedulers/:schedulerId/remove',
+  'PATCH /api/queues/:queueName/job-schedulers/:schedulerId',
+]);
 const BOARD: RouteCase[] = appRoutes.api.flatMap((r) => {
   const method = String([r.method].flat()[0]).toUpperCase();
   return [r.route].flat().map((route) => ({
     method,
     path: () => `/admin/queues${route.replace(/:(\w+)/g, (_m: string, p: string) => params[p] ?? p)}`,
     needs: method === 'GET' ? ('operator' as const) : ('admin' as const),
+    ...(REFUSED_TO_ALL.has(`${method} ${route}`) ? { refusedToAll: true } : {}),
     ...(method === 'GET' ? {} : { body: json({}) }),
   }));
 });
@@ -98,11 +111,11 @@ async function call(c: RouteCase, key?: string) {
 }
 
 describe.each([...API, ...BOARD].map((c) => [`${c.method} ${c.path()}`, c] as const))('%s', (_name, c) => {
-  it(`needs ${c.needs}`, async () => {
+  it(c.refusedToAll ? 'is refused to every role' : `needs ${c.needs}`, async () => {
     expect(await call(c)).toBe(401);
     for (const role of ROLES) {
       const status = await call(c, keys[role]);
-      if (RANK[role] < RANK[c.needs]) expect(status, `${role} must be refused`).toBe(403);
+      if (RANK[role] < RANK[c.needs] || c.refusedToAll) expect(status, `${role} must be refused`).toBe(403);
       else expect([401, 403], `${role} must be let through (got ${status})`).not.toContain(status);
     }
   });

@@ -1,9 +1,9 @@
 // backup-prune: applies the retention policy.
 import { z } from 'zod';
-import { retrying, type JobType } from '../job-type.js';
+import { jobActor, retrying, type JobType } from '../job-type.js';
 import { BACKUP_QUEUE } from '../backup-run/definition.js';
 
-export const backupPrunePayload = z.object({ actor: z.string().min(1) });
+export const backupPrunePayload = z.object({ actor: jobActor });
 export const backupPruneResult = z.object({ pruned: z.array(z.uuid()) });
 
 export const backupPrune: JobType<typeof backupPrunePayload, typeof backupPruneResult> = {

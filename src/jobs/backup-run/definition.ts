@@ -1,7 +1,7 @@
 // backup-run: one encrypted pg_dump of Lookout's database into BACKUP_DIR.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { keepFinished, retrying, type JobType } from '../job-type.js';
+import { jobActor, keepFinished, retrying, type JobType } from '../job-type.js';
 
 export const BACKUP_QUEUE = 'backup';
 
@@ -9,7 +9,7 @@ export const backupRunPayload = z.object({
   /** Absent for scheduler-made jobs: derived from the job id, stable across retries. */
   backupId: z.uuid().optional(),
   trigger: z.enum(['manual', 'scheduler', 'safety']),
-  actor: z.string().min(1),
+  actor: jobActor,
 });
 export type BackupRunPayload = z.infer<typeof backupRunPayload>;
 

@@ -1,9 +1,9 @@
 // backup-verify: decrypt, check, pg_restore into a scratch database, compare row counts.
 import { z } from 'zod';
-import { keepFinished, retrying, type JobType } from '../job-type.js';
+import { jobActor, keepFinished, retrying, type JobType } from '../job-type.js';
 import { BACKUP_QUEUE } from '../backup-run/definition.js';
 
-export const backupVerifyPayload = z.object({ backupId: z.uuid(), actor: z.string().min(1) });
+export const backupVerifyPayload = z.object({ backupId: z.uuid(), actor: jobActor });
 export const backupVerifyResult = z.object({
   id: z.uuid(),
   status: z.enum(['verified', 'verify_failed']),

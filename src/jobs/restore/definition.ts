@@ -1,7 +1,7 @@
 // restore: a backup into a named database (a new one by default); the live
 // database only with replaceLive, after a safety backup.
 import { z } from 'zod';
-import { keepFinished, type JobType } from '../job-type.js';
+import { jobActor, keepFinished, type JobType } from '../job-type.js';
 import { BACKUP_QUEUE } from '../backup-run/definition.js';
 
 export const restorePayload = z.object({
@@ -10,7 +10,7 @@ export const restorePayload = z.object({
   replaceLive: z.boolean().default(false),
   /** Skip the safety backup before replacing the live database (an explicit, audited choice). */
   skipSafetyBackup: z.boolean().default(false),
-  actor: z.string().min(1),
+  actor: jobActor,
 });
 export const restoreResult = z.object({
   id: z.uuid(),

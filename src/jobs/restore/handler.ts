@@ -12,6 +12,9 @@ import { decryptionKeys, restoreProgress, type BackupJobDeps } from '../backup-d
 import { parsePayload, type JobHandler } from '../job-type.js';
 import { restore, type RestoreResult } from './definition.js';
 
+/** Statuses of a backup with a finished file (as checkRestorable in src/services/backup-requests.ts). */
+const RESTORABLE: ReadonlySet<string> = new Set(['succeeded', 'verified', 'verify_failed']);
+
 export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
   return async function handleRestore(job: Job): Promise<RestoreResult> {
     const payload = parsePayload(restore, job);
@@ -22,6 +25,10 @@ export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
     try {
       const backup = await getBackup(deps.pool, payload.backupId);
       if (!backup) throw new Error(`backup ${payload.backupId} does not exist`);
+      // Checked by the CLI before enqueuing, and again here: the job is what runs.
+      if (!backup.file || !RESTORABLE.has(backup.status)) {
+        throw new Error(`backup ${payload.backupId} has no finished file to restore (status ${backup.status})`);
+      }
       let safetyBackupId: string | undefined;
       if (target === databaseNameOf(deps.databaseUrl) && payload.replaceLive && !payload.skipSafetyBackup) {
         safetyBackupId = randomUUID();

@@ -1,13 +1,22 @@
-// Delivers a webhook. 2xx: done. 4xx other than 408/429, or a redirect
-// (never followed: it could point anywhere, and 307/308 would resend the
-// signed body): the delivery failed, retrying will not help. Anything else
-// (5xx, timeouts, refused connections): retried with backoff. Of any answer
-// at most ANSWER_BYTES are read, then the body is cancelled; one timeout
-// covers the whole exchange.
-import type { ReadableStream, ReadableStreamReadResult } from 'node:stream/web';
+// Delivers a webhook, batch or alert alike, through postGuarded: the target's
+// address is checked on the connection itself (WEBHOOK_ALLOWED_HOSTS lets a
+// host through), so a name that resolved to a public address at submit and
+// to 127.0.0.1 now is refused before anything is sent. 2xx: done. 4xx other
+// than 408/429, a redirect (never followed: it could point anywhere, and
+// 307/308 would resend the signed body) or a refused target: the delivery
+// failed, retrying will not help. Anything else (5xx, timeouts, refused
+// connections, DNS failures): retried with backoff. Of any answer at most
+// ANSWER_BYTES are read, then the connection is cut; one timeout covers the
+// whole exchange.
+//
+// Jobs are enqueued only by Lookout's own code (Bull Board cannot add or edit
+// them), yet the handler re-checks what it did not check itself: the target
+// at connect time, and that the alerts secret signs only requests to
+// ALERT_WEBHOOK_URL.
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { OpsJobDeps } from '../ops-deps.js';
-import { checkWebhookTarget, WebhookTargetError } from '../../security/webhook-target.js';
+import { postGuarded, type ResolveAll } from '../../security/guarded-post.js';
+import { WebhookTargetError } from '../../security/webhook-target.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
 import { webhook } from './definition.js';
 import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './sign.js';
@@ -17,46 +26,40 @@ const EXCHANGE_MS = 10_000;
 /** How much of a receiver's answer is read: enough for an error message, never a flood. */
 const ANSWER_BYTES = 4096;
 
-/** Reads at most `limit` bytes of the answer's body, then cancels the rest (the connection is not kept for it). */
-async function readAtMost(res: Response, limit: number): Promise<void> {
-  if (!res.body) return;
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  let read = 0;
-  try {
-    while (read < limit) {
-      const chunk: ReadableStreamReadResult<Uint8Array> = await reader.read();
-      if (chunk.done) return;
-      read += chunk.value.byteLength;
-    }
-  } catch {
-    return; // an answer cut off is still an answer: its status decides
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-}
-
-export function createWebhookHandler(deps: OpsJobDeps): JobHandler {
+/**
+ * The webhook job's handler. `options.resolve` replaces the system resolver
+ * (tests map names to addresses with it; nothing else should).
+ */
+export function createWebhookHandler(deps: OpsJobDeps, options: { resolve?: ResolveAll } = {}): JobHandler {
   return async function handleWebhook(job: Job) {
     const payload = parsePayload(webhook, job);
-    const secret = payload.signWith === 'alerts' ? deps.config.alerts.webhook?.secret : deps.config.webhooks.batchSecret;
-    // Batch webhooks come from users: their target is checked again now.
-    if (payload.signWith === 'batches') {
-      try {
-        await checkWebhookTarget(payload.url, deps.config.webhooks.allowedHosts);
-      } catch (err) {
-        if (err instanceof WebhookTargetError) throw new UnrecoverableError(err.message);
-        throw err;
-      }
+    const alertHook = deps.config.alerts.webhook;
+    if (payload.signWith === 'alerts' && payload.url !== alertHook?.url) {
+      throw new UnrecoverableError(`webhook ${payload.url}: only ALERT_WEBHOOK_URL gets requests signed with the alerts secret`);
     }
+    const secret = payload.signWith === 'alerts' ? alertHook?.secret : deps.config.webhooks.batchSecret;
     const body = JSON.stringify(payload.body);
     const timestamp = String(Math.floor(deps.now().getTime() / 1000));
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-lookout-event': payload.event, [TIMESTAMP_HEADER]: timestamp };
     if (secret) headers[SIGNATURE_HEADER] = signBody(secret, timestamp, body);
-    const res = await fetch(payload.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(EXCHANGE_MS) });
-    await readAtMost(res, ANSWER_BYTES);
-    if (res.ok) return { status: res.status };
+    let res: { status: number; location: string | undefined };
+    try {
+      res = await postGuarded(payload.url, {
+        headers,
+        body,
+        allowedHosts: deps.config.webhooks.allowedHosts,
+        timeoutMs: EXCHANGE_MS,
+        maxAnswerBytes: ANSWER_BYTES,
+        ...(options.resolve ? { resolve: options.resolve } : {}),
+      });
+    } catch (err) {
+      if (err instanceof WebhookTargetError) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+    const ok = res.status >= 200 && res.status < 300;
+    if (ok) return { status: res.status };
     if (res.status >= 300 && res.status < 400) {
-      throw new UnrecoverableError(`webhook ${payload.url} answered ${res.status}, a redirect${res.headers.get('location') ? ` to ${res.headers.get('location')}` : ''}: redirects are not followed`);
+      throw new UnrecoverableError(`webhook ${payload.url} answered ${res.status}, a redirect${res.location ? ` to ${res.location}` : ''}: redirects are not followed`);
     }
     const message = `webhook ${payload.url} answered ${res.status}`;
     if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new UnrecoverableError(message);
