@@ -13,15 +13,18 @@ import pg from 'pg';
 import { databaseExists, databaseNameOf, dropDatabaseIfExists, urlForDatabase, withServer } from '../db/server-admin.js';
 import type { BackupRecord } from '../db/repositories/backups.js';
 import { BackupIntegrityError, openDecryptStream } from './backup-crypto.js';
+import { carryLiveState, stageLiveTrail, type CarriedState } from './carry-live-state.js';
 import { libpqConnection, spawnTool } from './pg-tools.js';
+import { RestoreRefusedError } from './restore-refused.js';
 import { compareCounts, countRows } from './row-counts.js';
+import { refuseUnfinished, unfinishedBatches } from './unfinished-batches.js';
+
+export { RestoreRefusedError } from './restore-refused.js';
 
 export interface RestoreDeps {
   databaseUrl: string;
   keys: readonly Buffer[];
 }
-
-export class RestoreRefusedError extends Error {}
 
 const MAX_NAME = 63;
 
@@ -97,51 +100,49 @@ export async function restoreToScratch(deps: RestoreDeps, backup: BackupRecord, 
   }
 }
 
-/**
- * The restored database holds the backup catalogue as it was when the backup
- * was taken; the backups made since (the safety backup among them) and the
- * final status of the restored one are in the replaced database. Carry them
- * over, so the live catalogue stays true.
- */
-async function carryBackupCatalogue(databaseUrl: string, from: string, to: string): Promise<void> {
-  const source = new pg.Client({ connectionString: urlForDatabase(databaseUrl, from) });
-  const target = new pg.Client({ connectionString: urlForDatabase(databaseUrl, to) });
-  await source.connect();
-  await target.connect();
-  try {
-    const { rows } = await source.query<{ row: unknown }>('SELECT row_to_json(b) AS row FROM backups b');
-    if (rows.length === 0) return;
-    await target.query(
-      `INSERT INTO backups SELECT * FROM json_populate_recordset(NULL::backups, $1::json)
-       ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, file = EXCLUDED.file, raw_bytes = EXCLUDED.raw_bytes,
-         stored_bytes = EXCLUDED.stored_bytes, sha256 = EXCLUDED.sha256, key_id = EXCLUDED.key_id, pg_version = EXCLUDED.pg_version,
-         migration = EXCLUDED.migration, row_counts = EXCLUDED.row_counts, error = EXCLUDED.error, attempts = EXCLUDED.attempts,
-         started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, verified_at = EXCLUDED.verified_at, pruned_at = EXCLUDED.pruned_at`,
-      [JSON.stringify(rows.map((r) => r.row))],
-    );
-  } finally {
-    await source.end();
-    await target.end();
-  }
-}
-
 /** verify: restore into scratch, compare, drop. */
 export async function verifyBackupFile(deps: RestoreDeps, backup: BackupRecord, onRestoredBytes?: (n: number) => void): Promise<void> {
   const scratch = await restoreToScratch(deps, backup, onRestoredBytes);
   await withServer(deps.databaseUrl, (admin) => dropDatabaseIfExists(admin, scratch));
 }
 
+/** Runs `work` with a client on database `name` of the server. */
+async function withDatabase<T>(databaseUrl: string, name: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: urlForDatabase(databaseUrl, name) });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Who restores, for the restore's own audit row (written into the restored database when it replaces the live one). */
+export interface RestoreAudit {
+  actor: string;
+  /** `backup:<id>`. */
+  target: string;
+  details: Record<string, unknown>;
+}
+
 /**
  * restore into `target`: a database that must not exist yet, unless it is the
  * live database and `replaceLive` is set, in which case the live database is
- * kept, renamed, as `<name>_before_<timestamp>`.
+ * kept, renamed, as `<name>_before_<timestamp>`, and its audit trail, API keys
+ * and backup catalogue are carried into the restored one, which then holds
+ * the restore's own `backup.restore` audit row (`auditId`). While the swap
+ * runs nothing else can connect to the live database.
+ * @throws RestoreRefusedError for a bad name, an existing target, a live target
+ *   without `replaceLive`, queued or running batches without
+ *   `allowRunningBatches`, or a backup whose audit trail is not part of the live one;
+ *   the live database is then as it was
  */
 export async function restoreBackupInto(
   deps: RestoreDeps,
   backup: BackupRecord,
   target: string,
-  options: { replaceLive: boolean; now: Date; onRestoredBytes?: (n: number) => void },
-): Promise<{ database: string; previous?: string }> {
+  options: { replaceLive: boolean; allowRunningBatches?: boolean; now: Date; audit: RestoreAudit; onRestoredBytes?: (n: number) => void },
+): Promise<{ database: string; previous?: string; auditId?: string; carried?: CarriedState }> {
   validateDatabaseName(target);
   const live = databaseNameOf(deps.databaseUrl);
   const replacing = target === live;
@@ -152,21 +153,62 @@ export async function restoreBackupInto(
   if (exists && !replacing) throw new RestoreRefusedError(`database "${target}" already exists; restore into a new name`);
 
   const scratch = await restoreToScratch(deps, backup, options.onRestoredBytes);
-  return withServer(deps.databaseUrl, async (admin) => {
-    try {
-      if (!replacing) {
+  if (!replacing) {
+    return withServer(deps.databaseUrl, async (admin) => {
+      try {
         await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(scratch)} RENAME TO ${pg.escapeIdentifier(target)}`);
         return { database: target };
+      } catch (err) {
+        await dropDatabaseIfExists(admin, scratch).catch(() => undefined);
+        throw err;
       }
-      const previous = `${live}_before_${options.now.toISOString().replace(/\D/g, '').slice(0, 14)}`.slice(0, MAX_NAME);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [live]);
-      await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(live)} RENAME TO ${pg.escapeIdentifier(previous)}`);
-      await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(scratch)} RENAME TO ${pg.escapeIdentifier(live)}`);
-      await carryBackupCatalogue(deps.databaseUrl, previous, live);
-      return { database: live, previous };
-    } catch (err) {
-      await dropDatabaseIfExists(admin, scratch).catch(() => undefined);
-      throw err;
-    }
-  });
+    });
+  }
+
+  const previous = `${live}_before_${options.now.toISOString().replace(/\D/g, '').slice(0, 14)}`.slice(0, MAX_NAME);
+  const restored = new pg.Client({ connectionString: urlForDatabase(deps.databaseUrl, scratch) });
+  restored.on('error', () => undefined); // a lost connection fails the query in flight; that is reported
+  let restoredOpen = false;
+  try {
+    await restored.connect();
+    restoredOpen = true;
+    // The bulk of the trail while the live database still serves.
+    const staged = await withDatabase(deps.databaseUrl, live, (source) => stageLiveTrail(source, restored));
+    return await withServer(deps.databaseUrl, async (admin) => {
+      const ident = pg.escapeIdentifier;
+      let renamed = false;
+      try {
+        // The window: no new connection, the open ones cut, then the name
+        // taken away, so every write after this point is refused, not lost.
+        await admin.query(`ALTER DATABASE ${ident(live)} WITH ALLOW_CONNECTIONS false`);
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [live]);
+        await admin.query(`ALTER DATABASE ${ident(live)} RENAME TO ${ident(previous)}`);
+        renamed = true;
+        await admin.query(`ALTER DATABASE ${ident(previous)} WITH ALLOW_CONNECTIONS true`);
+        const carried = await withDatabase(deps.databaseUrl, previous, async (source) => {
+          const batches = await unfinishedBatches(source);
+          if (!options.allowRunningBatches) refuseUnfinished(batches);
+          const unfinished = batches.queued + batches.running > 0 ? { unfinishedBatches: batches } : {};
+          return carryLiveState(source, restored, staged, {
+            actor: options.audit.actor,
+            action: 'backup.restore',
+            target: options.audit.target,
+            details: { ...options.audit.details, database: live, previous, ...unfinished },
+          });
+        });
+        await restored.end();
+        restoredOpen = false;
+        await admin.query(`ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(live)}`);
+        return { database: live, previous, auditId: carried.auditId, carried };
+      } catch (err) {
+        if (renamed) await admin.query(`ALTER DATABASE ${ident(previous)} RENAME TO ${ident(live)}`).catch(() => undefined);
+        await admin.query(`ALTER DATABASE ${ident(live)} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
+        throw err;
+      }
+    });
+  } catch (err) {
+    if (restoredOpen) await restored.end().catch(() => undefined);
+    await withServer(deps.databaseUrl, (admin) => dropDatabaseIfExists(admin, scratch)).catch(() => undefined);
+    throw err;
+  }
 }

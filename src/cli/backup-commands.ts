@@ -161,13 +161,17 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
 
   backup
     .command('restore')
-    .description('restore a backup into a new database (or, with --replace-live, over the live one after a safety backup)')
+    .description(
+      'restore a backup into a new database (or, with --replace-live, over the live one after a safety backup; ' +
+        'the live audit trail, API keys and backup catalogue are carried over, and unfinished batches refuse it)',
+    )
     .argument('<id>', 'backup id (a UUID)', parseBackupId)
     .option('--target-database <name>', 'database to create (default lookout_restored_<timestamp>)')
     .option('--replace-live', 'replace the live database (a safety backup is taken first)')
     .option('--skip-safety-backup', 'with --replace-live: do not take the safety backup')
+    .option('--allow-running-batches', 'with --replace-live: go ahead while batches are queued or running (their work is lost; their ids go into the audit row)')
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, opts: { targetDatabase?: string; replaceLive?: boolean; skipSafetyBackup?: boolean; json?: boolean }) => {
+    .action(async (id: string, opts: { targetDatabase?: string; replaceLive?: boolean; skipSafetyBackup?: boolean; allowRunningBatches?: boolean; json?: boolean }) => {
       const config = configOrExit();
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
@@ -180,6 +184,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
             ...(opts.targetDatabase ? { targetDatabase: opts.targetDatabase } : {}),
             replaceLive: Boolean(opts.replaceLive),
             skipSafetyBackup: Boolean(opts.skipSafetyBackup),
+            allowRunningBatches: Boolean(opts.allowRunningBatches),
             actor: 'cli',
           });
           const bar = progressBar(out, 'restore');

@@ -1,5 +1,6 @@
 // restore: a backup into a named database (a new one by default); the live
-// database only with replaceLive, after a safety backup.
+// database only with replaceLive, after a safety backup, and while batches
+// are unfinished only with allowRunningBatches.
 import { z } from 'zod';
 import { jobActor, keepFinished, type JobType } from '../job-type.js';
 import { BACKUP_QUEUE } from '../backup-run/definition.js';
@@ -10,6 +11,8 @@ export const restorePayload = z.object({
   replaceLive: z.boolean().default(false),
   /** Skip the safety backup before replacing the live database (an explicit, audited choice). */
   skipSafetyBackup: z.boolean().default(false),
+  /** Replace the live database even while batches are queued or running (their work is lost; their ids go into the audit row). */
+  allowRunningBatches: z.boolean().default(false),
   actor: jobActor,
 });
 export const restoreResult = z.object({
@@ -18,6 +21,8 @@ export const restoreResult = z.object({
   database: z.string(),
   previous: z.string().optional(),
   safetyBackupId: z.uuid().optional(),
+  /** The restore's own audit row in the restored database (replace-live only), a bigint as a decimal string. */
+  auditId: z.string().optional(),
 });
 export type RestoreResult = z.infer<typeof restoreResult>;
 

@@ -1,9 +1,12 @@
 // Restores a backup, audited whatever the outcome. Failures are final (one
 // attempt): a restore is something an operator watches, not something to
-// repeat behind their back.
+// repeat behind their back. Replacing the live database is refused while
+// batches are queued or running (unless allowRunningBatches), checked before
+// the safety backup and again when the live database stops serving.
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { restoreBackupInto } from '../../backups/restore-backup.js';
+import { refuseUnfinished, unfinishedBatches } from '../../backups/unfinished-batches.js';
 import { databaseNameOf } from '../../db/server-admin.js';
 import { runBackup } from '../../backups/run-backup.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';
@@ -30,7 +33,9 @@ export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
         throw new Error(`backup ${payload.backupId} has no finished file to restore (status ${backup.status})`);
       }
       let safetyBackupId: string | undefined;
-      if (target === databaseNameOf(deps.databaseUrl) && payload.replaceLive && !payload.skipSafetyBackup) {
+      const replacing = target === databaseNameOf(deps.databaseUrl) && payload.replaceLive;
+      if (replacing && !payload.allowRunningBatches) refuseUnfinished(await unfinishedBatches(deps.pool));
+      if (replacing && !payload.skipSafetyBackup) {
         safetyBackupId = randomUUID();
         await insertBackup(deps.pool, { id: safetyBackupId, trigger: 'safety', actor: payload.actor });
         try {
@@ -43,17 +48,21 @@ export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
       }
       const result = await restoreBackupInto({ databaseUrl: deps.databaseUrl, keys: decryptionKeys(deps.backup) }, backup, target, {
         replaceLive: payload.replaceLive,
+        allowRunningBatches: payload.allowRunningBatches,
         now,
+        audit: { actor: payload.actor, target: `backup:${payload.backupId}`, details: { target, ...(safetyBackupId ? { safetyBackupId } : {}) } },
         onRestoredBytes: restoreProgress(job, backup.rawBytes),
       });
-      // After replacing the live database this pool's connections were cut;
-      // the audit row goes into the restored database, which is now live.
-      const details = { database: result.database, previous: result.previous, safetyBackupId };
-      await audit('ok', details).catch(() => audit('ok', details)); // once more on a fresh connection
-      return { id: payload.backupId, status: 'restored', database: result.database, ...(result.previous ? { previous: result.previous } : {}), ...(safetyBackupId ? { safetyBackupId } : {}) };
+      // Replacing the live database wrote its own audit row into the restored
+      // database, in the transaction that carried the live trail over.
+      if (!result.auditId) await audit('ok', { database: result.database });
+      return { id: payload.backupId, status: 'restored', database: result.database, ...(result.previous ? { previous: result.previous } : {}), ...(safetyBackupId ? { safetyBackupId } : {}), ...(result.auditId ? { auditId: result.auditId } : {}) };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      await audit('error', { error: message }).catch(() => undefined);
+      // After a failed replace-live this pool's connections may have been cut: once more on a fresh one.
+      await audit('error', { error: message })
+        .catch(() => audit('error', { error: message }))
+        .catch(() => undefined);
       throw new UnrecoverableError(message);
     }
   };
