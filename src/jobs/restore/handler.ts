@@ -8,6 +8,7 @@ import { databaseNameOf } from '../../db/server-admin.js';
 import { runBackup } from '../../backups/run-backup.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';
 import { getBackup, insertBackup } from '../../db/repositories/backups.js';
+import { grantAppRoleIn, ownerUrlOf } from '../../db/set-up-database.js';
 import { decryptionKeys, restoreProgress, type BackupJobDeps } from '../backup-deps.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
 import { restore, type RestoreResult } from './definition.js';
@@ -34,11 +35,13 @@ export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
           );
         }
       }
-      const result = await restoreBackupInto({ databaseUrl: deps.databaseUrl, keys: decryptionKeys(deps.backup) }, backup, target, {
+      const result = await restoreBackupInto({ databaseUrl: ownerUrlOf(deps), keys: decryptionKeys(deps.backup) }, backup, target, {
         replaceLive: payload.replaceLive,
         now,
         onRestoredBytes: restoreProgress(job, backup.rawBytes),
       });
+      // Restored without the dump's grants (--no-acl), as the owner: the application role gets its rights back here.
+      await grantAppRoleIn(deps, result.database);
       // After replacing the live database this pool's connections were cut;
       // the audit row goes into the restored database, which is now live.
       const details = { database: result.database, previous: result.previous, safetyBackupId };
