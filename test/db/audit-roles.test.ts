@@ -14,6 +14,7 @@ import { grantAppRoleIn, setUpDatabase } from '../../src/db/set-up-database.js';
 import { dropDatabase } from '../../src/runtime/scratch-resources.js';
 import type { Services } from '../../src/runtime/services.js';
 import { runCli } from '../helpers/run-cli.js';
+import { spawnWorker, type WorkerChild } from '../helpers/spawn-worker.js';
 import { ADMIN_DATABASE_URL, authed, createTestEnv, submit, type TestEnv } from '../helpers/test-env.js';
 import { readPhoto } from '../helpers/photos.js';
 
@@ -62,13 +63,20 @@ let services: Services;
 beforeAll(async () => {
   // What README's "Two database roles" asks an administrator to run.
   await asAdmin(`CREATE ROLE ${OWNER} LOGIN CREATEDB; GRANT pg_signal_backend TO ${OWNER}; CREATE ROLE ${APP} LOGIN`);
-  env = await createTestEnv('roles', { DATABASE_URL: appUrl, DATABASE_OWNER_URL: ownerUrl });
+  env = await createTestEnv('roles', {
+    DATABASE_URL: appUrl,
+    DATABASE_OWNER_URL: ownerUrl,
+    BACKUP_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    BACKUP_VERIFY_AFTER: 'false',
+  });
   services = await env.open(); // prepareDatabase: created and migrated as the owner, then the app granted
 });
 
+const kept: string[] = []; // databases a replace-live restore kept
+
 afterAll(async () => {
   await env?.cleanup();
-  await dropDatabase(ADMIN_DATABASE_URL, DATABASE);
+  for (const name of [DATABASE, ...kept]) await dropDatabase(ADMIN_DATABASE_URL, name);
   await asAdmin(`DROP ROLE IF EXISTS ${APP}; DROP ROLE IF EXISTS ${OWNER}`);
 });
 
@@ -172,6 +180,36 @@ describe('two database roles', () => {
       expect(await grantAppRoleIn({ databaseUrl: appUrl, databaseOwnerUrl: undefined }, restored)).toBeUndefined();
     } finally {
       await dropDatabase(ADMIN_DATABASE_URL, restored);
+    }
+  });
+});
+
+describe('backups with two roles', () => {
+  let worker: WorkerChild | undefined;
+  afterAll(() => worker?.stop());
+
+  it('back up as the application, verify and restore over the live database as the owner; the application keeps its rights and no more', async () => {
+    worker = await spawnWorker(env.env, ['--queues', 'backup']);
+    const cli = async (args: string[]) => {
+      const result = await runCli(args, { env: env.env });
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      return JSON.parse(result.stdout.trim().split('\n').pop()!) as Record<string, any>;
+    };
+    await env.sql(`INSERT INTO audit_log (actor, action) VALUES ('test', 'roles.before-backup')`);
+    const backup = await cli(['backup', 'run', '--json']); // pg_dump as the application role
+    expect(backup.status).toBe('succeeded');
+    expect(await cli(['backup', 'verify', backup.id, '--json'])).toEqual({ id: backup.id, status: 'verified' }); // scratch database: owner
+    const restored = await cli(['backup', 'restore', backup.id, '--target-database', DATABASE, '--replace-live', '--json']);
+    kept.push(restored.previous as string);
+    expect(restored).toMatchObject({ status: 'restored', database: DATABASE });
+
+    const owners = await env.sql(`SELECT DISTINCT tableowner AS owner FROM pg_tables WHERE schemaname = 'public'`);
+    expect(owners).toEqual([{ owner: OWNER }]);
+    expect((await env.sql(`SELECT action FROM audit_log WHERE action = 'roles.before-backup'`)).length).toBe(1);
+    await env.sql(`INSERT INTO audit_log (actor, action) VALUES ('test', 'roles.after-restore')`);
+    await env.sql(`INSERT INTO batches (id, model, min_score, total, created_by) VALUES (gen_random_uuid(), 'm', 0.5, 0, 'test')`);
+    for (const sql of ['UPDATE audit_log SET actor = actor', 'DELETE FROM audit_log', 'TRUNCATE audit_log', 'ALTER TABLE audit_log DISABLE TRIGGER ALL']) {
+      await expect(env.sql(sql), sql).rejects.toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
     }
   });
 });
