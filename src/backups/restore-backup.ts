@@ -131,7 +131,8 @@ export interface RestoreAudit {
  * kept, renamed, as `<name>_before_<timestamp>`, and its audit trail, API keys
  * and backup catalogue are carried into the restored one, which then holds
  * the restore's own `backup.restore` audit row (`auditId`). While the swap
- * runs nothing else can connect to the live database.
+ * runs nothing else can connect to the live database. `prepare` runs on the
+ * restored copy before it is renamed, so it is never seen half set up.
  * @throws RestoreRefusedError for a bad name, an existing target, a live target
  *   without `replaceLive`, queued or running batches without
  *   `allowRunningBatches`, or a backup whose audit trail is not part of the live one;
@@ -141,7 +142,15 @@ export async function restoreBackupInto(
   deps: RestoreDeps,
   backup: BackupRecord,
   target: string,
-  options: { replaceLive: boolean; allowRunningBatches?: boolean; now: Date; audit: RestoreAudit; onRestoredBytes?: (n: number) => void },
+  options: {
+    replaceLive: boolean;
+    allowRunningBatches?: boolean;
+    now: Date;
+    audit: RestoreAudit;
+    onRestoredBytes?: (n: number) => void;
+    /** Run on the restored copy (by name) before it takes the target's name: the application role's grants. */
+    prepare?: (database: string) => Promise<void>;
+  },
 ): Promise<{ database: string; previous?: string; auditId?: string; carried?: CarriedState }> {
   validateDatabaseName(target);
   const live = databaseNameOf(deps.databaseUrl);
@@ -153,6 +162,14 @@ export async function restoreBackupInto(
   if (exists && !replacing) throw new RestoreRefusedError(`database "${target}" already exists; restore into a new name`);
 
   const scratch = await restoreToScratch(deps, backup, options.onRestoredBytes);
+  if (options.prepare) {
+    try {
+      await options.prepare(scratch);
+    } catch (err) {
+      await withServer(deps.databaseUrl, (admin) => dropDatabaseIfExists(admin, scratch)).catch(() => undefined);
+      throw err;
+    }
+  }
   if (!replacing) {
     return withServer(deps.databaseUrl, async (admin) => {
       try {

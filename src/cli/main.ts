@@ -18,11 +18,12 @@ import { controlQueue, listQueues, UnknownQueueError } from '../services/queue-c
 import { reconcile } from '../reconcile/reconcile.js';
 import type { Services } from '../runtime/services.js';
 import { withServices } from './with-services.js';
-import { createPool, ensureDatabase, type Pool } from '../db/pool.js';
-import { databaseCliError, withDatabase } from './with-database.js';
+import type { Pool } from '../db/pool.js';
+import { setUpDatabase } from '../db/set-up-database.js';
+import { databaseCliError, ownerConnection, withDatabase } from './with-database.js';
 import { databaseNameOf } from '../db/server-admin.js';
 import { CliError } from './cli-error.js';
-import { migrateDown, migrateUp, pendingMigrations } from '../db/migrate.js';
+import { migrateDown, pendingMigrations } from '../db/migrate.js';
 import { MIGRATIONS } from '../db/migrations/index.js';
 import { createApiKey, revokeKey } from '../auth/api-keys.js';
 import { listApiKeys } from '../db/repositories/api-keys.js';
@@ -224,19 +225,18 @@ export function buildProgram(): Command {
   const migrate = program.command('migrate').description('database migrations');
   migrate
     .command('up')
-    .description('create the database if needed and apply every pending migration')
+    .description('create the database if needed, apply every pending migration and (DATABASE_OWNER_URL set) grant the application role its rights')
     .action(async () => {
       const config = configOrExit();
       const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 2 });
-      const pool = createPool(config.databaseUrl, 1);
+      const owner = ownerConnection(config);
       try {
-        if (await ensureDatabase(config.databaseUrl)) process.stderr.write(`created database ${databaseNameOf(config.databaseUrl)}\n`);
-        const applied = await migrateUp(pool, logger);
+        const { created, applied, grantedTo } = await setUpDatabase(config, logger);
+        if (created) process.stderr.write(`created database ${databaseNameOf(config.databaseUrl)}\n`);
         process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
+        if (grantedTo) process.stdout.write(`granted ${grantedTo} its rights (audit_log: SELECT and INSERT only)\n`);
       } catch (err) {
-        throw databaseCliError(err, config.databaseUrl);
-      } finally {
-        await pool.end();
+        throw databaseCliError(err, owner.url, owner.variable);
       }
     });
   migrate
@@ -254,7 +254,7 @@ export function buildProgram(): Command {
           const reverted = await migrateDown(pool, opts.steps, logger);
           process.stdout.write(reverted.length ? `reverted: ${reverted.join(', ')}\n` : 'nothing to revert\n');
         },
-        { requireMigrated: false },
+        { requireMigrated: false, asOwner: true },
       );
     });
 

@@ -25,6 +25,12 @@ export interface Config {
   port: number;
   redisUrl: string;
   databaseUrl: string;
+  /**
+   * DATABASE_OWNER_URL: the role that owns the tables, used only to create and
+   * migrate the database, grant the application role, verify and restore.
+   * Undefined in one-role installs, where databaseUrl does all of that.
+   */
+  databaseOwnerUrl: string | undefined;
   queuePrefix: string;
   blobDir: string;
   /** Where fetched models live (LOOKOUT_MODELS_DIR, default the user's cache dir). */
@@ -110,6 +116,23 @@ export function shownValue(variable: string, value: string): string {
   return `"${value}"`;
 }
 
+const userOf = (url: string): string => decodeURIComponent(new URL(url).username);
+
+/**
+ * Why DATABASE_URL and DATABASE_OWNER_URL cannot work as a pair, or undefined
+ * when they can: both must name their user (the application role is granted
+ * by name) and the same database (the owner migrates what the application
+ * uses). The hosts may differ (a pooler in front of the application).
+ */
+export function databaseRolesProblem(databaseUrl: string, ownerUrl: string): string | undefined {
+  const app = userOf(databaseUrl);
+  const owner = userOf(ownerUrl);
+  if (!app || !owner) return 'DATABASE_URL and DATABASE_OWNER_URL must each name their user (postgres://USER:PASSWORD@host/db)';
+  const [appDb, ownerDb] = [databaseUrl, ownerUrl].map((u) => decodeURIComponent(new URL(u).pathname.replace(/^\//, '')));
+  if (appDb !== ownerDb) return `expected the same database as DATABASE_URL ("${appDb}"), got "${ownerDb}"`;
+  return undefined;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings count as unset, as in most twelve-factor tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -124,6 +147,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const e = parsed.data;
+  const rolesProblem = e.DATABASE_OWNER_URL ? databaseRolesProblem(e.DATABASE_URL, e.DATABASE_OWNER_URL) : undefined;
+  if (rolesProblem) throw new ConfigError([{ variable: 'DATABASE_OWNER_URL', message: rolesProblem }]);
   const profile = profileOf(e);
   return {
     profile,
@@ -140,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
+    databaseOwnerUrl: e.DATABASE_OWNER_URL,
     queuePrefix: e.LOOKOUT_QUEUE_PREFIX,
     blobDir: path.resolve(e.BLOB_DIR),
     modelsDir: path.resolve(e.LOOKOUT_MODELS_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(e.HOME ?? os.homedir(), '.cache'), 'lookout', 'models')),

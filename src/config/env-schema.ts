@@ -76,6 +76,10 @@ export const envSchema = z.object({
   DATABASE_URL: z
     .url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' })
     .default('postgres://postgres@127.0.0.1:5432/lookout'),
+  // The role that owns the tables, for migrations, verify and restore; unset:
+  // DATABASE_URL's role does everything (one-role installs). Cross-checked
+  // with DATABASE_URL in config.ts.
+  DATABASE_OWNER_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }).optional(),
   LOOKOUT_QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 letters, digits, _ or -' })

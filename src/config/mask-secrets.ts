@@ -20,6 +20,7 @@ export function maskSecrets(config: Config): Record<string, unknown> {
     ...config,
     redisUrl: maskUrl(config.redisUrl),
     databaseUrl: maskUrl(config.databaseUrl),
+    databaseOwnerUrl: config.databaseOwnerUrl ? maskUrl(config.databaseOwnerUrl) : null,
     backup: { ...config.backup, key: config.backup.key ? MASK : null, oldKeys: config.backup.oldKeys.map(() => MASK) },
     webhooks: { ...config.webhooks, batchSecret: config.webhooks.batchSecret ? MASK : null },
     alerts: {

@@ -5,7 +5,10 @@ import type { Pool } from '../db/pool.js';
 
 export interface BackupJobDeps {
   pool: Pool;
+  /** The application's connection: backups (pg_dump reads every table). */
   databaseUrl: string;
+  /** The owner's connection, when the roles are split: verify and restore create, rename and drop databases. */
+  databaseOwnerUrl: string | undefined;
   backup: BackupConfig;
   logger: Logger;
   now: () => Date;

@@ -5,8 +5,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app.js';
 import type { StartupGate } from '../api/routes/health.js';
-import { ensureDatabase } from '../db/pool.js';
-import { migrateUp } from '../db/migrate.js';
+import { setUpDatabase } from '../db/set-up-database.js';
 import { upsertModel } from '../db/repositories/models.js';
 import type { Device } from '../detection/index.js';
 import { formatDevice } from '../detection/index.js';
@@ -102,6 +101,7 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
       flows: services.flows,
       config,
       databaseUrl: config.databaseUrl,
+      databaseOwnerUrl: config.databaseOwnerUrl,
       backup: config.backup,
       now: () => new Date(),
       enqueue: async (queue, name, data, jobId) => {
@@ -126,10 +126,14 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
   };
 }
 
-/** Creates the database if needed and applies pending migrations. */
+/**
+ * Creates the database if needed, applies pending migrations and grants the
+ * application role its rights, as the owner role when DATABASE_OWNER_URL is
+ * set (setUpDatabase).
+ */
 export async function prepareDatabase(services: Services): Promise<void> {
-  if (await ensureDatabase(services.config.databaseUrl)) services.logger.info('created the database');
-  await migrateUp(services.pool, services.logger);
+  const { created } = await setUpDatabase(services.config, services.logger);
+  if (created) services.logger.info('created the database');
 }
 
 /** The queues an ops worker runs (everything but detection). */

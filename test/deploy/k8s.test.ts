@@ -61,6 +61,22 @@ describe('Kubernetes manifests', () => {
     expect(Object.keys(secret.stringData)).toEqual(expect.arrayContaining(['DATABASE_URL', 'BACKUP_ENCRYPTION_KEY']));
   });
 
+  it('give the owner role (DATABASE_OWNER_URL) only to the migrate Job and the ops workers, optionally', async () => {
+    const docs = await manifests();
+    const ownerEnv = (pod: Record<string, any>) =>
+      (pod.spec.containers[0].env ?? []).filter((e: any) => e.name === 'DATABASE_OWNER_URL').map((e: any) => e.valueFrom.secretKeyRef);
+    const ownerSecret = byKind(docs, 'Secret').find((s) => s.metadata.name === 'lookout-owner-secrets')!;
+    expect(Object.keys(ownerSecret.stringData)).toEqual(['DATABASE_OWNER_URL']);
+    const ref = { name: 'lookout-owner-secrets', key: 'DATABASE_OWNER_URL', optional: true };
+    expect(ownerEnv(byKind(docs, 'Job')[0]!.spec.template)).toEqual([ref]);
+    for (const d of byKind(docs, 'Deployment')) {
+      expect(ownerEnv(d.spec.template), d.metadata.name).toEqual(d.metadata.name === 'lookout-ops' ? [ref] : []);
+      // No other way in for the owner's credentials: the shared Secret does not carry them.
+      expect(d.spec.template.spec.containers[0].envFrom.map((e: any) => (e.secretRef ?? e.configMapRef).name)).toEqual(['lookout-config', 'lookout-secrets']);
+    }
+    expect(Object.keys(byKind(docs, 'Secret').find((s) => s.metadata.name === 'lookout-secrets')!.stringData)).not.toContain('DATABASE_OWNER_URL');
+  });
+
   it("scale detect workers with KEDA on BullMQ's real wait list", async () => {
     const docs = await manifests();
     const config = byKind(docs, 'ConfigMap')[0]!.data as Record<string, string>;

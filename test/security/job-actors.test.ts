@@ -65,6 +65,7 @@ describe('the restore handler re-checks the backup', () => {
     const target = `lookout_refused_${randomBytes(4).toString('hex')}`;
     const handler = createRestoreHandler({
       pool: services.pool,
+      databaseOwnerUrl: undefined,
       databaseUrl: env.env.DATABASE_URL!,
       backup: services.config.backup,
       logger: pino({ level: 'silent' }),

@@ -6,6 +6,7 @@ import { PgToolError } from '../../backups/pg-tools.js';
 import { verifyBackupFile } from '../../backups/restore-backup.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';
 import { getBackup, recordVerification } from '../../db/repositories/backups.js';
+import { ownerUrlOf } from '../../db/set-up-database.js';
 import { decryptionKeys, restoreProgress, type BackupJobDeps } from '../backup-deps.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
 import { backupVerify, type BackupVerifyResult } from './definition.js';
@@ -21,7 +22,7 @@ export function createBackupVerifyHandler(deps: BackupJobDeps): JobHandler {
     }
     let error: string | undefined;
     try {
-      await verifyBackupFile({ databaseUrl: deps.databaseUrl, keys: decryptionKeys(deps.backup) }, backup, restoreProgress(job, backup.rawBytes));
+      await verifyBackupFile({ databaseUrl: ownerUrlOf(deps), keys: decryptionKeys(deps.backup) }, backup, restoreProgress(job, backup.rawBytes));
     } catch (err) {
       if (!(err instanceof BackupIntegrityError || err instanceof PgToolError)) throw err;
       error = err.message;

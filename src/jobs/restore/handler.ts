@@ -11,6 +11,7 @@ import { databaseNameOf } from '../../db/server-admin.js';
 import { runBackup } from '../../backups/run-backup.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';
 import { getBackup, insertBackup } from '../../db/repositories/backups.js';
+import { grantAppRoleIn, ownerUrlOf } from '../../db/set-up-database.js';
 import { decryptionKeys, restoreProgress, type BackupJobDeps } from '../backup-deps.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
 import { restore, type RestoreResult } from './definition.js';
@@ -46,12 +47,14 @@ export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
           );
         }
       }
-      const result = await restoreBackupInto({ databaseUrl: deps.databaseUrl, keys: decryptionKeys(deps.backup) }, backup, target, {
+      const result = await restoreBackupInto({ databaseUrl: ownerUrlOf(deps), keys: decryptionKeys(deps.backup) }, backup, target, {
         replaceLive: payload.replaceLive,
         allowRunningBatches: payload.allowRunningBatches,
         now,
         audit: { actor: payload.actor, target: `backup:${payload.backupId}`, details: { target, ...(safetyBackupId ? { safetyBackupId } : {}) } },
         onRestoredBytes: restoreProgress(job, backup.rawBytes),
+        // Restored without the dump's grants (--no-acl), as the owner: the application role gets its rights back before the copy takes its name.
+        prepare: async (database) => void (await grantAppRoleIn(deps, database)),
       });
       // Replacing the live database wrote its own audit row into the restored
       // database, in the transaction that carried the live trail over.
