@@ -465,3 +465,48 @@ describe('receiveUpload settles when the client goes away', () => {
     }
   });
 });
+
+describe('minScore: one decimal grammar, blank means the model default', () => {
+  const storedMinScore = async (batchId: string) =>
+    (await env.sql<{ min_score: number }>('SELECT min_score FROM images WHERE batch_id = $1', [batchId])).map((r) => r.min_score);
+  let modelDefault: number;
+  beforeAll(async () => {
+    const info = (await (await fetch(`${url}/v1/info`, authed(key))).json()) as { models: Array<{ name: string; defaultMinScore: number }> };
+    modelDefault = info.models.find((m) => m.name === env.config.detect.model)!.defaultMinScore;
+    expect(modelDefault).toBeGreaterThan(0);
+  });
+
+  it.each(['', ' ', '\t', '  \r\n  '])('a blank field (%j) gets the model default, not 0', async (value) => {
+    const res = await sendRaw(Buffer.concat([fieldPart('minScore', value), filePart('filename="a.png"', png), CLOSING]));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(await storedMinScore(res.body.id as string)).toEqual([modelDefault]);
+  });
+
+  it.each([
+    ['0.5', 0.5],
+    ['.5', 0.5],
+    [' 0.25 ', 0.25],
+    ['0.0001', 0.0001],
+    ['1', 1],
+    ['0', 0],
+  ])('%j is stored as %d', async (value, expected) => {
+    const res = await sendRaw(Buffer.concat([fieldPart('minScore', value), filePart('filename="a.png"', png), CLOSING]));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const [stored] = await storedMinScore(res.body.id as string);
+    expect(stored).toBeCloseTo(expected, 6); // a real column
+  });
+
+  it.each(['0x1', '0X1', '0b1', '0o1', '1e-1', '5E-1', 'Infinity', 'NaN', '+0.5', '-0', '0,5', '0_5', '１', '1.5'])(
+    '%j is refused with 400, and the files it brought are not kept',
+    async (value) => {
+      const before = { batches: await count('batches'), images: await count('images') };
+      const own = fresh(png);
+      const res = await sendRaw(Buffer.concat([filePart('filename="own.png"', own), fieldPart('minScore', value), CLOSING]));
+      expect(res.status).toBe(400);
+      expect(res.body.error).toEqual({ code: 'bad_request', message: expect.stringMatching(/^minScore: minScore must be a decimal number from 0 to 1/) });
+      await until('the refused upload\'s blob removed', async () => !(await exists(blobPath(own))));
+      expect(await count('batches')).toBe(before.batches);
+      expect(await count('images')).toBe(before.images);
+    },
+  );
+});

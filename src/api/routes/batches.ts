@@ -11,6 +11,7 @@ import { receiveUpload } from '../receive-upload.js';
 import { checkWebhookTarget, WebhookTargetError } from '../../security/webhook-target.js';
 import { route, type ApiRoute } from '../route-spec.js';
 import { zodIssues } from '../../text/zod-issues.js';
+import { minScoreSchema } from '../../text/min-score.js';
 import type { Request, RequestHandler } from 'express';
 
 const BATCH_STATUSES = ['queued', 'running', 'completed', 'completed_with_errors', 'failed'] as const;
@@ -18,7 +19,7 @@ const BATCH_STATUSES = ['queued', 'running', 'completed', 'completed_with_errors
 const submitFields = z
   .object({
     model: z.string().min(1).optional().describe('model name (GET /v1/info lists them); default: the server\'s DETECT_MODEL'),
-    minScore: z.coerce.number({ error: 'minScore must be a number from 0 to 1' }).min(0).max(1).optional().describe("minimum score, 0..1; default: the model's"),
+    minScore: minScoreSchema,
     webhookUrl: z.string().max(2048).optional().describe('https URL told when the batch finishes (HMAC-signed)'),
   })
   .strict();
