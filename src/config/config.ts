@@ -20,6 +20,8 @@ export interface Config {
     maxBatch: number;
     maxDelayMs: number;
     intraOpThreads: number;
+    /** The best-scoring detections one image keeps (MAX_DETECTIONS_PER_IMAGE). */
+    maxDetectionsPerImage: number;
   };
   limits: ImageLimits;
   port: number;
@@ -133,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBatch: e.DETECT_MAX_BATCH,
       maxDelayMs: e.DETECT_MAX_DELAY_MS,
       intraOpThreads: e.DETECT_INTRA_OP_THREADS,
+      maxDetectionsPerImage: e.MAX_DETECTIONS_PER_IMAGE,
     },
     limits: { maxBytes: e.IMAGE_MAX_BYTES, maxPixels: e.IMAGE_MAX_PIXELS },
     port: e.PORT,

@@ -69,6 +69,8 @@ export const envSchema = z.object({
   DETECT_MAX_BATCH: int(1, 256).default(8),
   DETECT_MAX_DELAY_MS: int(0, 10_000).default(2),
   DETECT_INTRA_OP_THREADS: int(0, 256).default(1),
+  // ultralytics' max_det default (src/detection/keep-best.ts).
+  MAX_DETECTIONS_PER_IMAGE: int(1, 100_000).default(300),
   IMAGE_MAX_BYTES: int(1, 2 ** 31 - 1).default(50 * 1024 * 1024),
   IMAGE_MAX_PIXELS: int(1, 2 ** 31 - 1).default(50_000_000),
   PORT: int(0, 65_535).default(3000),

@@ -96,6 +96,7 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
       detectorFor: (m) => detectors.get(m),
       logger,
       workerId: identity.id,
+      maxDetectionsPerImage: config.detect.maxDetectionsPerImage,
       metrics: services.metrics,
       redis: services.redis,
       queues: services.queues,
