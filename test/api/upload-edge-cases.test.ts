@@ -17,6 +17,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFsBlobStore } from '../../src/blobs/fs-blob-store.js';
 import { receiveUpload } from '../../src/api/receive-upload.js';
+import { createApiKey, revokeKey } from '../../src/auth/api-keys.js';
 import type { Services } from '../../src/runtime/services.js';
 import { readPhoto } from '../helpers/photos.js';
 import { authed, createTestEnv, submit, type TestEnv } from '../helpers/test-env.js';
@@ -67,9 +68,9 @@ const filePart = (params: string | Buffer, bytes: Buffer, type = 'image/png') =>
 const fieldPart = (name: string, value: string) => bytesOf(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
 const CLOSING = bytesOf(`--${BOUNDARY}--\r\n`);
 
-const requestHead = (contentLength: number, requestId: string) =>
+const requestHead = (contentLength: number, requestId: string, bearer = key) =>
   bytesOf(
-    `POST /v1/batches HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${key}\r\n` +
+    `POST /v1/batches HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${bearer}\r\n` +
       `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${contentLength}\r\n` +
       `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n`,
   );
@@ -509,4 +510,38 @@ describe('minScore: one decimal grammar, blank means the model default', () => {
       expect(await count('images')).toBe(before.images);
     },
   );
+});
+
+describe('a key revoked or expired while its upload streams creates nothing', () => {
+  it.each([
+    ['revoked', /^API key [0-9a-f]+ was revoked while the request was received; nothing was kept$/],
+    ['expired', /^API key [0-9a-f]+ expired while the request was received; nothing was kept$/],
+  ] as const)('%s mid-upload: 401, no batch, its blobs removed', async (how, message) => {
+    const expiresAt = how === 'expired' ? new Date(Date.now() + 1500) : null;
+    const own = await createApiKey(services.pool, { name: `mid-upload-${how}`, role: 'submitter', actor: 'test', expiresAt });
+    const before = { batches: await count('batches'), images: await count('images') };
+    const requestId = randomUUID();
+    const first = fresh(png);
+    const second = fresh(jpeg);
+    const body = Buffer.concat([filePart('filename="first.png"', first), filePart('filename="second.jpg"', second, 'image/jpeg'), CLOSING]);
+    const half = Math.floor(body.length / 2);
+    const socket = await connect();
+    const answer = responseOf(socket);
+    socket.write(Buffer.concat([requestHead(body.length, requestId, own.token), body.subarray(0, half)]));
+    await until('the first file stored', () => exists(blobPath(first)));
+    if (how === 'revoked') expect(await revokeKey(services.pool, own.id, 'test')).toBe(true);
+    else await sleep(Math.max(0, expiresAt!.getTime() - Date.now() + 100));
+    socket.write(body.subarray(half));
+    const res = await answer;
+    expect(res.status).toBe(401);
+    expect(res.body.error).toEqual({ code: 'unauthorized', message: expect.stringMatching(message) });
+    await until('the blobs removed', async () => !(await exists(blobPath(first))) && !(await exists(blobPath(second))));
+    expect(await count('batches')).toBe(before.batches);
+    expect(await count('images')).toBe(before.images);
+    const [row] = await until('the audit row', async () => {
+      const rows = await auditRow(requestId);
+      return rows.length > 0 && rows;
+    });
+    expect(row).toMatchObject({ outcome: 'denied' });
+  });
 });

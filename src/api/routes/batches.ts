@@ -143,7 +143,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
     return submitBatch(
       { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix },
-      { actor: req.principal!.actor, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
+      { actor: req.principal!.actor, keyId: req.principal!.keyId, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
     );
   }
 
