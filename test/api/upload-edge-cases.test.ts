@@ -545,3 +545,44 @@ describe('a key revoked or expired while its upload streams creates nothing', ()
     expect(row).toMatchObject({ outcome: 'denied' });
   });
 });
+
+describe('parts beyond the form limits are refused, never dropped', () => {
+  const rawPart = (headers: string, value: string) => bytesOf(`--${BOUNDARY}\r\n${headers}\r\n\r\n${value}\r\n`);
+  it.each([
+    ['a fourth field (model, minScore, webhookUrl are the only ones)', [fieldPart('model', 'blazeface-back'), fieldPart('minScore', '0.5'), fieldPart('webhookUrl', ''), fieldPart('model', 'blazeface-front')], 413, 'too_many_fields'],
+    ['a field sent twice', [fieldPart('minScore', '0.5'), fieldPart('minScore', '0.9')], 400, 'duplicate_field'],
+    ['a part without Content-Disposition', [rawPart('Content-Type: text/plain', 'hello')], 400, 'unnamed_part'],
+    ['a part that is Content-Disposition: attachment', [rawPart('Content-Disposition: attachment; filename="x.png"', 'hello')], 400, 'unnamed_part'],
+    ['a form-data part without a name', [rawPart('Content-Disposition: form-data', '0.5')], 400, 'unnamed_part'],
+    ['a form-data file part without a name', [rawPart('Content-Disposition: form-data; filename="y.png"\r\nContent-Type: image/png', 'x')], 400, 'unnamed_part'],
+  ] as const)('%s: refused with its code, its blobs removed', async (_what, extra, status, code) => {
+    const before = { batches: await count('batches'), images: await count('images') };
+    const own = fresh(png);
+    const res = await sendRaw(Buffer.concat([filePart('filename="own.png"', own), ...extra, CLOSING]));
+    expect({ status: res.status, code: res.body.error?.code }).toEqual({ status, code });
+    await until("the refused upload's blob removed", async () => !(await exists(blobPath(own))));
+    expect(await count('batches')).toBe(before.batches);
+    expect(await count('images')).toBe(before.images);
+  });
+
+  it('one image more than UPLOAD_MAX_FILES: 413 too_many_files, every blob removed', async () => {
+    const small = await createTestEnv('upload_files_limit', { UPLOAD_MAX_FILES: '2' });
+    try {
+      const smallServices = await small.open();
+      const api = await small.api(smallServices);
+      const smallKey = await small.key(smallServices, 'submitter');
+      const bytes = [fresh(png), fresh(png), fresh(png)];
+      const res = await submit(api.url, smallKey, bytes.map((b, i) => ({ name: `${i}.png`, bytes: b, type: 'image/png' })));
+      expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 413, code: 'too_many_files' });
+      const inSmall = (b: Buffer) => {
+        const sha = createHash('sha256').update(b).digest('hex');
+        return path.join(small.config.blobDir, sha.slice(0, 2), sha.slice(2, 4), sha);
+      };
+      for (const b of bytes) await until('blob removed', async () => !(await exists(inSmall(b))));
+      const exact = await submit(api.url, smallKey, bytes.slice(0, 2).map((b, i) => ({ name: `${i}.png`, bytes: b, type: 'image/png' })), { minScore: '0.5', model: small.config.detect.model, webhookUrl: '' });
+      expect(exact.status, JSON.stringify(exact.body)).toBe(202); // exactly at every limit: accepted
+    } finally {
+      await small.cleanup();
+    }
+  });
+});

@@ -89,7 +89,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       responses: {
         202: { description: 'Accepted; Location is the batch', schema: submitted },
         408: { description: 'No byte arrived for UPLOAD_IDLE_TIMEOUT_MS; the connection is closed (upload_timeout)' },
-        413: { description: 'A file, the request or the file count is over its limit (too_large, too_many_files, too_many_pixels)' },
+        413: { description: 'A file, the request, the file, field or part count is over its limit (too_large, too_many_files, too_many_fields, too_many_parts, too_many_pixels)' },
         415: { description: 'A file is not a supported image (unsupported_format)' },
         503: { description: 'The queue is unreachable; nothing was kept (queue_unavailable)' },
       },
