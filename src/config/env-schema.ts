@@ -90,6 +90,7 @@ export const envSchema = z.object({
   UPLOAD_MAX_FILES: int(1, 10_000).default(500),
   UPLOAD_MAX_REQUEST_BYTES: int(1, 2 ** 40).default(1024 * 1024 * 1024),
   UPLOAD_IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
+  UPLOADS_IN_FLIGHT_MAX: int(1, 10_000).default(16),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
   JOB_LOCK_MS: int(1000, 3_600_000).default(30_000),
   WORKER_MAX_RSS_MB: int(64, 1_048_576).optional(),

@@ -387,6 +387,7 @@ describe('an upload that keeps arriving is never cut for its length', () => {
     const api = await env.api(services);
     expect(api.server.requestTimeout).toBe(0);
     expect(api.server.timeout).toBe(IDLE_MS + 5000);
+    expect(api.server.headersTimeout).toBe(15_000); // Node's default: 60 s
   });
 
   it('a slow upload, never idle as long as UPLOAD_IDLE_TIMEOUT_MS but longer than it twice over, is accepted', async () => {
@@ -583,6 +584,52 @@ describe('parts beyond the form limits are refused, never dropped', () => {
       expect(exact.status, JSON.stringify(exact.body)).toBe(202); // exactly at every limit: accepted
     } finally {
       await small.cleanup();
+    }
+  });
+});
+
+describe('UPLOADS_IN_FLIGHT_MAX: uploads past the cap are refused at once', () => {
+  it('2 slow uploads held open: the third gets 503 too_many_uploads with Retry-After, nothing stored; accepted once one ends', async () => {
+    const capped = await createTestEnv('upload_slots', { UPLOADS_IN_FLIGHT_MAX: '2', UPLOAD_IDLE_TIMEOUT_MS: '30000' });
+    try {
+      const cappedServices = await capped.open();
+      const api = await capped.api(cappedServices);
+      const cappedKey = await capped.key(cappedServices, 'submitter');
+      const held = [fresh(jpeg), fresh(jpeg)];
+      const bodies = held.map((b, i) => Buffer.concat([filePart(`filename="held-${i}.jpg"`, b, 'image/jpeg'), CLOSING]));
+      const sockets = await Promise.all(bodies.map(() => connect(api.port)));
+      const answers = sockets.map((s) => {
+        s.on('error', () => undefined);
+        const answer = responseOf(s);
+        answer.catch(() => undefined); // the one cut off below has none
+        return answer;
+      });
+      bodies.forEach((body, i) => sockets[i]!.write(Buffer.concat([requestHead(body.length, randomUUID(), cappedKey), body.subarray(0, body.length / 2)])));
+      const cappedTmp = path.join(capped.config.blobDir, 'tmp');
+      await until('both uploads streaming', async () => (await readdir(cappedTmp).catch(() => [] as string[])).filter((n) => n.endsWith('.part')).length === 2);
+
+      const third = fresh(png);
+      const started = Date.now();
+      const refused = await submit(api.url, cappedKey, [{ name: 'third.png', bytes: third, type: 'image/png' }]);
+      expect(Date.now() - started).toBeLessThan(2000); // at once, not after an upload ends
+      expect(refused.status).toBe(503);
+      expect(refused.body.error).toEqual({ code: 'too_many_uploads', message: expect.stringMatching(/^2 uploads are already being received/) });
+      const raw = await fetch(`${api.url}/v1/batches`, { method: 'POST', headers: { authorization: `Bearer ${cappedKey}`, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: Buffer.concat([filePart('filename="t.png"', third), CLOSING]) });
+      expect(raw.status).toBe(503);
+      expect(raw.headers.get('retry-after')).toBe('5');
+      const sha = createHash('sha256').update(third).digest('hex');
+      expect(await exists(path.join(capped.config.blobDir, sha.slice(0, 2), sha.slice(2, 4), sha))).toBe(false);
+
+      // One held upload finishes: its slot is free again.
+      sockets[0]!.write(bodies[0]!.subarray(bodies[0]!.length / 2));
+      expect((await answers[0]!).status).toBe(202);
+      const next = await submit(api.url, cappedKey, [{ name: 'third.png', bytes: third, type: 'image/png' }]);
+      expect(next.status, JSON.stringify(next.body)).toBe(202);
+      // The other one is cut off: its slot comes back too.
+      sockets[1]!.destroy();
+      await until('the cut-off slot back', async () => (await submit(api.url, cappedKey, [{ name: 'a.png', bytes: fresh(png), type: 'image/png' }])).status === 202 || undefined);
+    } finally {
+      await capped.cleanup();
     }
   });
 });

@@ -8,6 +8,7 @@ import { discardUploadedBlobs, submitBatch } from '../../services/submit-batch.j
 import type { Services } from '../../runtime/services.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { receiveUpload } from '../receive-upload.js';
+import { createUploadSlots } from '../upload-slots.js';
 import { checkWebhookTarget, WebhookTargetError } from '../../security/webhook-target.js';
 import { route, type ApiRoute } from '../route-spec.js';
 import { zodIssues } from '../../text/zod-issues.js';
@@ -74,6 +75,7 @@ const listQuery = z
 
 export function batchesRoutes(services: Services, uploadLimit: RequestHandler): ApiRoute[] {
   const { pool, config, registry } = services;
+  const uploadSlots = createUploadSlots(config.upload.maxInFlight);
 
   const submit = route(
     {
@@ -91,10 +93,12 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
         408: { description: 'No byte arrived for UPLOAD_IDLE_TIMEOUT_MS; the connection is closed (upload_timeout)' },
         413: { description: 'A file, the request, the file, field or part count is over its limit (too_large, too_many_files, too_many_fields, too_many_parts, too_many_pixels)' },
         415: { description: 'A file is not a supported image (unsupported_format)' },
-        503: { description: 'The queue is unreachable; nothing was kept (queue_unavailable)' },
+        503: { description: 'The queue is unreachable; nothing was kept (queue_unavailable); or UPLOADS_IN_FLIGHT_MAX uploads are already being received, with Retry-After (too_many_uploads)' },
       },
     },
     async ({ req, res }) => {
+      // Too many uploads in flight in this process: 503 at once, nothing read.
+      uploadSlots.take(req, res);
       // Redis away: 503 before a byte of the body is stored (and again in
       // submitBatch, should it go away during the upload).
       await whenRedisReady(services.redis);
