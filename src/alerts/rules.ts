@@ -33,6 +33,7 @@ export const RULES: readonly Rule[] = [
   // point out, with the fix), not an incident: a warning there, never an alert.
   { name: 'backups_off', matches: (c) => c === 'backup.enabled', alerts: false },
   { name: 'disk_low', matches: (c) => c.startsWith('disk.') },
+  { name: 'backup_dir', matches: (c) => c === 'backup.dir' },
   { name: 'redis_eviction_policy', matches: (c) => c === 'redis.eviction_policy' },
   { name: 'redis_memory', matches: (c) => c === 'redis.memory' },
   { name: 'gpu_hot', matches: (c) => c.startsWith('gpu.') },

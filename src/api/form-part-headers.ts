@@ -38,8 +38,11 @@ export function dispositionParams(value: string): { type: string; params: Set<st
  * form-data part named itself. `nextFile()` / `nextField()` take the next file
  * or field part, in the order busboy reports them.
  * @param boundary the boundary from the request's Content-Type
+ * @param onIgnoredPart called with the reason for each part that busboy would
+ *   skip without a word (no Content-Disposition, a type other than form-data,
+ *   no name), so that the caller can refuse the request instead
  */
-export function watchPartNaming(boundary: string): { write(chunk: Buffer): void; nextFile(): PartNaming | undefined; nextField(): PartNaming | undefined } {
+export function watchPartNaming(boundary: string, onIgnoredPart: (why: string) => void = () => undefined): { write(chunk: Buffer): void; nextFile(): PartNaming | undefined; nextField(): PartNaming | undefined } {
   const delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
   const CRLF = Buffer.from('\r\n');
   const HEADERS_END = Buffer.from('\r\n\r\n');
@@ -54,9 +57,10 @@ export function watchPartNaming(boundary: string): { write(chunk: Buffer): void;
 
   const takeHeaders = (block: string) => {
     const line = block.split('\r\n').find((l) => /^content-disposition\s*:/i.test(l));
-    if (!line) return;
+    if (!line) return onIgnoredPart('has no Content-Disposition header');
     const { type, params } = dispositionParams(line.slice(line.indexOf(':') + 1));
-    if (type !== 'form-data') return;
+    if (type !== 'form-data') return onIgnoredPart(`is Content-Disposition: ${type || '(empty)'}, not form-data`);
+    if (!params.has('name') && !params.has('name*')) return onIgnoredPart('has no name');
     const naming: PartNaming = {
       isFile: params.has('filename') || params.has('filename*'),
       extendedName: params.has('name*'),

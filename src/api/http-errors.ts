@@ -4,6 +4,7 @@
 
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
+import { KeyNoLongerValidError } from '../auth/api-keys.js';
 import { BlobTooLargeError } from '../blobs/blob-store.js';
 import { isDetectionError, type DetectionErrorCode } from '../detection/index.js';
 import { isQueueUnavailable } from '../runtime/queue-redis.js';
@@ -35,6 +36,7 @@ const DETECTION_STATUS: Partial<Record<DetectionErrorCode, number>> = {
 
 export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  if (err instanceof KeyNoLongerValidError) return new ApiError(401, 'unauthorized', err.message);
   if (err instanceof BackupsDisabledError) return new ApiError(503, 'backups_disabled', err.message);
   if (err instanceof BackupUnusableError) return new ApiError(409, 'backup_unusable', err.message);
   if (err instanceof BlobTooLargeError) return new ApiError(413, 'too_large', `a file is larger than the limit of ${err.maxBytes} bytes`);

@@ -107,10 +107,12 @@ async function refuseOversizedDimensions(head: Buffer, filename: string, maxPixe
  * Receives one multipart upload. Resolves with the stored files (in the
  * order sent) and the other fields once the whole body has arrived and every
  * file is in the blob store. Rejects with an ApiError: 400 (malformed form,
- * unexpected field, no images, `upload_aborted` when the client closed the
+ * unexpected or repeated field (`duplicate_field`), a part busboy would skip
+ * (`unnamed_part`), no images, `upload_aborted` when the client closed the
  * connection before the last byte), 408 `upload_timeout` (no byte for
- * `limits.idleTimeoutMs`; the connection is closed after the answer), 413,
- * 415. On any rejection the files still being written are stopped and their
+ * `limits.idleTimeoutMs`; the connection is closed after the answer), 413
+ * (`too_large`, `too_many_pixels`, `too_many_files`, `too_many_fields`,
+ * `too_many_parts`), 415. On any rejection the files still being written are stopped and their
  * temp files removed, and the rejection comes once every write has ended.
  * @param onStored called with the blob key of each file as soon as it is
  *   stored, so that the caller can remove what a refused request stored
@@ -161,7 +163,9 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
         // The name as sent: cleanFilename keeps its last part (busboy would also cut at a backslash in filename*).
         preservePath: true,
         defCharset: 'utf8',
-        limits: { files: limits.maxFiles, fields: 10, fieldSize: 2048, parts: limits.maxFiles + 10 },
+        // Past any of these busboy drops the rest without a word; each is refused below instead.
+        // It reports the parts limit once that many parts have ended, so one more than allowed.
+        limits: { files: limits.maxFiles, fields: ALLOWED_FIELDS.size, fieldSize: 2048, parts: limits.maxFiles + ALLOWED_FIELDS.size + 1 },
         // Fewer, larger chunks through the hash and the blob write.
         highWaterMark: 1024 * 1024,
         fileHwm: 1024 * 1024,
@@ -187,7 +191,9 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
 
     // Before busboy sees a chunk (this listener comes first), its part headers are read here.
     const boundary = boundaryOf(req.headers['content-type']);
-    const partNaming = boundary ? watchPartNaming(boundary) : undefined;
+    const partNaming = boundary
+      ? watchPartNaming(boundary, (why) => fail(badRequest(`a part of the form ${why}: every part must be Content-Disposition: form-data with a name`, 'unnamed_part')))
+      : undefined;
     let received = 0;
     req.on('data', (chunk: Buffer) => {
       if (settled) return; // the rest of a refused body, drained
@@ -203,7 +209,7 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
 
     parser.on('file', (rawName, stream, info) => {
       const naming = partNaming?.nextFile();
-      const name = naming?.extendedName ? rawName : decodeFormName(rawName);
+      const name = naming?.extendedName ? rawName : decodeFormName(rawName ?? '');
       // busboy also errors the file stream of a cut-off form; the parser's own
       // 'error' event reports it, and an unlistened stream error would crash.
       stream.on('error', () => undefined);
@@ -244,12 +250,17 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
       stored.push(put);
     });
     parser.on('field', (rawName, value, info) => {
-      const name = partNaming?.nextField()?.extendedName ? rawName : decodeFormName(rawName);
+      if (settled) return;
+      const name = partNaming?.nextField()?.extendedName ? rawName : decodeFormName(rawName ?? '');
       if (info.valueTruncated) return fail(badRequest(`field "${name}" is too long`));
       if (!ALLOWED_FIELDS.has(name)) return fail(badRequest(`unknown field "${name}"; accepted: images, model, minScore, webhookUrl`));
+      if (Object.hasOwn(fields, name)) return fail(badRequest(`field "${name}" is sent twice; send it once`, 'duplicate_field'));
       fields[name] = value;
     });
     parser.on('filesLimit', () => fail(new ApiError(413, 'too_many_files', `more than ${limits.maxFiles} images in one request`)));
+    parser.on('fieldsLimit', () => fail(new ApiError(413, 'too_many_fields', `more than ${ALLOWED_FIELDS.size} form fields (${[...ALLOWED_FIELDS].join(', ')}) in one request`)));
+    // Unreachable while files, fields and nameless parts are refused on their own; kept so that no limit drops parts silently.
+    parser.on('partsLimit', () => fail(new ApiError(413, 'too_many_parts', `more than ${limits.maxFiles + ALLOWED_FIELDS.size} parts in one request`)));
     parser.on('error', (err: Error) => fail(badRequest(`malformed multipart request: ${err.message}`)));
     parser.on('close', () => {
       if (settled) return;

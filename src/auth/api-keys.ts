@@ -1,7 +1,7 @@
 // Creating and checking API keys: the library door the CLI and the API use.
 import { appendAudit } from '../db/repositories/audit-log.js';
-import { findApiKey, insertApiKey, revokeApiKey, touchApiKey, type Role } from '../db/repositories/api-keys.js';
-import { withTransaction, type Pool } from '../db/pool.js';
+import { findApiKey, findApiKeyForUse, insertApiKey, revokeApiKey, touchApiKey, type Role } from '../db/repositories/api-keys.js';
+import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { generateApiKeyToken, parseApiKeyToken, secretMatches } from './api-key-tokens.js';
 
 export interface Principal {
@@ -33,6 +33,28 @@ export async function authenticate(pool: Pool, token: string, now = new Date()):
   if (stored.revokedAt || (stored.expiresAt && stored.expiresAt <= now)) return undefined;
   await touchApiKey(pool, stored.id);
   return { keyId: stored.id, name: stored.name, role: stored.role, actor: `key:${stored.id}` };
+}
+
+/** The key a request was authenticated with was revoked, expired or deleted before its work was written. */
+export class KeyNoLongerValidError extends Error {
+  constructor(readonly keyId: string, reason: string) {
+    super(`API key ${keyId} ${reason} while the request was received; nothing was kept`);
+    this.name = 'KeyNoLongerValidError';
+  }
+}
+
+/**
+ * Checks again, inside the transaction about to write on a key's behalf, that
+ * the key is still valid: a long upload is authenticated when it starts and
+ * may be revoked before its last byte. The key's row stays locked (FOR
+ * SHARE) until the transaction ends, so a revocation waits for it.
+ * @throws KeyNoLongerValidError when the key is revoked, expired or gone
+ */
+export async function assertKeyStillValid(db: Queryable, keyId: string, now = new Date()): Promise<void> {
+  const stored = await findApiKeyForUse(db, keyId);
+  if (!stored) throw new KeyNoLongerValidError(keyId, 'was deleted');
+  if (stored.revokedAt) throw new KeyNoLongerValidError(keyId, 'was revoked');
+  if (stored.expiresAt && stored.expiresAt <= now) throw new KeyNoLongerValidError(keyId, 'expired');
 }
 
 const RANK: Record<Role, number> = { viewer: 0, submitter: 1, operator: 2, admin: 3 };

@@ -55,7 +55,7 @@ async function detectOne(
 ): Promise<FileOutcome> {
   try {
     const bytes = await readInput(file);
-    const result = await detector.detect(bytes, options.minScore === undefined ? {} : { minScore: options.minScore });
+    const result = await detector.detect(bytes, { maxDetections: deps.config.detect.maxDetectionsPerImage, ...(options.minScore === undefined ? {} : { minScore: options.minScore }) });
     if (annotationPath) {
       await writeFile(annotationPath, await annotateImage(bytes, result.detections, deps.config.limits));
     }

@@ -23,6 +23,7 @@ import { setUpDatabase } from '../db/set-up-database.js';
 import { databaseCliError, ownerConnection, withDatabase } from './with-database.js';
 import { databaseNameOf } from '../db/server-admin.js';
 import { CliError } from './cli-error.js';
+import { parseMinScore } from '../text/min-score.js';
 import { migrateDown, pendingMigrations } from '../db/migrate.js';
 import { MIGRATIONS } from '../db/migrations/index.js';
 import { createApiKey, revokeKey } from '../auth/api-keys.js';
@@ -57,12 +58,13 @@ function serviceLogger(config: Config) {
   return createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 1 });
 }
 
-function parseMinScore(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
-    throw new InvalidArgumentError('expected a number from 0 to 1.');
+/** --min-score: the grammar of every minScore (src/text/min-score.ts); blank means the model's default. */
+function minScoreOption(value: string): number | undefined {
+  try {
+    return parseMinScore(value);
+  } catch {
+    throw new InvalidArgumentError("expected a decimal number from 0 to 1, such as 0.5 (blank: the model's default).");
   }
-  return n;
 }
 
 function parseDeviceOption(value: string): string {
@@ -97,7 +99,7 @@ export function buildProgram(): Command {
     .description('detect objects in image files; prints one JSON line per file')
     .argument('<file...>', 'image files (JPEG, PNG, WebP, GIF, TIFF)')
     .option('--model <name>', 'model to run (default: DETECT_MODEL, blazeface-back)')
-    .option('--min-score <x>', "minimum score, 0..1 (default: the model's)", parseMinScore)
+    .option('--min-score <x>', "minimum score, 0..1 (default: the model's)", minScoreOption)
     .option('--annotate <dir>', 'write <dir>/<basename>.png with the detections drawn')
     .option('--device <device>', 'cpu or cuda:N (default: DETECT_DEVICE, cpu)', parseDeviceOption)
     .action(async (files: string[], opts: { model?: string; minScore?: number; annotate?: string; device?: string }) => {
@@ -132,7 +134,7 @@ export function buildProgram(): Command {
     .description('upload images to a Lookout server (LOOKOUT_URL, LOOKOUT_API_KEY) as batches; --wait for the results')
     .argument('<path...>', 'image files and folders (walked recursively; only images are sent)')
     .option('--model <name>', "model to run (default: the server's)")
-    .option('--min-score <x>', "minimum score, 0..1 (default: the model's)", parseMinScore)
+    .option('--min-score <x>', "minimum score, 0..1 (default: the model's)", minScoreOption)
     .option('--wait', 'follow detection to the end and print the results')
     .option('--json', 'one JSON line per image on stdout, no progress bar')
     .option('--annotate <dir>', 'download <dir>/<basename>.png with the detections drawn (implies --wait)')

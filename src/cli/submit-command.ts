@@ -32,6 +32,7 @@ import { splitIntoRequests, type PlannedRequest } from './submit-split.js';
 import { formatSummary } from './submit-summary.js';
 import { annotationPathFor } from './annotation-path.js';
 import { plural } from '../text/format.js';
+import { formatMinScore } from '../text/min-score.js';
 
 export interface SubmitCommandOptions {
   paths: string[];
@@ -228,7 +229,7 @@ async function submit(ctx: Context): Promise<number> {
   for (const m of found.missing) ctx.say(`no such file or directory: ${m}`);
   const fields: Record<string, string> = {
     ...(options.model === undefined ? {} : { model: options.model }),
-    ...(options.minScore === undefined ? {} : { minScore: String(options.minScore) }),
+    ...(options.minScore === undefined ? {} : { minScore: formatMinScore(options.minScore) }),
   };
   const boundary = newBoundary();
   const plan = splitIntoRequests(found.images, info.limits, baseRequestBytes(boundary, fields), (f) => filePartBytes(boundary, f));

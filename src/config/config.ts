@@ -20,6 +20,8 @@ export interface Config {
     maxBatch: number;
     maxDelayMs: number;
     intraOpThreads: number;
+    /** The best-scoring detections one image keeps (MAX_DETECTIONS_PER_IMAGE). */
+    maxDetectionsPerImage: number;
   };
   limits: ImageLimits;
   port: number;
@@ -37,7 +39,7 @@ export interface Config {
   modelsDir: string;
   worker: { concurrency: number; shutdownGraceMs: number; lockMs: number; maxRssMb: number | undefined };
   /** idleTimeoutMs: an upload that receives no byte for this long is ended (408). */
-  upload: { maxFiles: number; maxRequestBytes: number; idleTimeoutMs: number };
+  upload: { maxFiles: number; maxRequestBytes: number; idleTimeoutMs: number; /** Uploads one API process receives at once; more: 503. */ maxInFlight: number };
   backup: BackupConfig;
   metricsPort: number | undefined;
   heartbeatMs: number;
@@ -160,6 +162,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBatch: e.DETECT_MAX_BATCH,
       maxDelayMs: e.DETECT_MAX_DELAY_MS,
       intraOpThreads: e.DETECT_INTRA_OP_THREADS,
+      maxDetectionsPerImage: e.MAX_DETECTIONS_PER_IMAGE,
     },
     limits: { maxBytes: e.IMAGE_MAX_BYTES, maxPixels: e.IMAGE_MAX_PIXELS },
     port: e.PORT,
@@ -170,7 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     blobDir: path.resolve(e.BLOB_DIR),
     modelsDir: path.resolve(e.LOOKOUT_MODELS_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(e.HOME ?? os.homedir(), '.cache'), 'lookout', 'models')),
     worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS, lockMs: e.JOB_LOCK_MS, maxRssMb: e.WORKER_MAX_RSS_MB },
-    upload: { maxFiles: e.UPLOAD_MAX_FILES, maxRequestBytes: e.UPLOAD_MAX_REQUEST_BYTES, idleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS },
+    upload: { maxFiles: e.UPLOAD_MAX_FILES, maxRequestBytes: e.UPLOAD_MAX_REQUEST_BYTES, idleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS, maxInFlight: e.UPLOADS_IN_FLIGHT_MAX },
     backup: {
       dir: path.resolve(e.BACKUP_DIR),
       key: e.BACKUP_ENCRYPTION_KEY ? Buffer.from(e.BACKUP_ENCRYPTION_KEY, 'base64') : undefined,

@@ -69,6 +69,8 @@ export const envSchema = z.object({
   DETECT_MAX_BATCH: int(1, 256).default(8),
   DETECT_MAX_DELAY_MS: int(0, 10_000).default(2),
   DETECT_INTRA_OP_THREADS: int(0, 256).default(1),
+  // ultralytics' max_det default (src/detection/keep-best.ts).
+  MAX_DETECTIONS_PER_IMAGE: int(1, 100_000).default(300),
   IMAGE_MAX_BYTES: int(1, 2 ** 31 - 1).default(50 * 1024 * 1024),
   IMAGE_MAX_PIXELS: int(1, 2 ** 31 - 1).default(50_000_000),
   PORT: int(0, 65_535).default(3000),
@@ -92,6 +94,7 @@ export const envSchema = z.object({
   UPLOAD_MAX_FILES: int(1, 10_000).default(500),
   UPLOAD_MAX_REQUEST_BYTES: int(1, 2 ** 40).default(1024 * 1024 * 1024),
   UPLOAD_IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
+  UPLOADS_IN_FLIGHT_MAX: int(1, 10_000).default(16),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
   JOB_LOCK_MS: int(1000, 3_600_000).default(30_000),
   WORKER_MAX_RSS_MB: int(64, 1_048_576).optional(),

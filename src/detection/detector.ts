@@ -10,6 +10,7 @@ import { parseClassNames, readOnnxMetadata } from './onnx-metadata.js';
 import { openModelSession, type EngineLogger, type ModelSession } from './model-session.js';
 import type { ModelSpec } from './model-spec.js';
 import { MicroBatcher } from './micro-batcher.js';
+import { keepBestDetections } from './keep-best.js';
 import { preprocessImage, type ImageLimits } from './preprocess.js';
 import type { DetectionResult, ModelIdentity } from './types.js';
 import type { ModelOutputs } from './decoders/index.js';
@@ -37,6 +38,8 @@ export interface DetectorOptions {
 export interface DetectOptions {
   /** Minimum score; the model's default when absent. */
   minScore?: number;
+  /** At most this many detections are returned, the best-scoring (keep-best.ts); all when absent. */
+  maxDetections?: number;
 }
 
 interface RunOutput {
@@ -107,7 +110,8 @@ export async function createDetector(options: DetectorOptions): Promise<Detector
       const t1 = performance.now();
       const { outputs, inferenceMs } = await batcher.submit(image.tensor);
       const t2 = performance.now();
-      const detections = decode(outputs, image.letterbox, minScore);
+      const decoded = decode(outputs, image.letterbox, minScore);
+      const detections = detectOptions.maxDetections === undefined ? decoded : keepBestDetections(decoded, detectOptions.maxDetections);
       const t3 = performance.now();
       return {
         width: image.letterbox.width,

@@ -8,5 +8,6 @@ export type { ModelSpec, InputSpec, DecoderSpec } from './model-spec.js';
 export { DEFAULT_IMAGE_LIMITS, preprocessImage, type ImageLimits, type Letterbox } from './preprocess.js';
 export { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 export { annotateImage } from './annotate.js';
+export { DEFAULT_MAX_DETECTIONS, keepBestDetections } from './keep-best.js';
 export { exifOrientation, previewImage } from './preview-image.js';
 export type { Detection, DetectionResult, ModelIdentity, Box, Point } from './types.js';

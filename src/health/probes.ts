@@ -15,6 +15,7 @@ import { liveWindowMs, liveWorkersPerQueue } from '../db/repositories/workers.js
 import { formatBytes, plural } from '../text/format.js';
 import { problemsFirst } from '../text/health-view.js';
 import { readGpus } from './gpus.js';
+import { probeBackupDir } from './backup-dir-probe.js';
 import { failureRate, MIN_FINISHED, recentOutcomes } from './recent-outcomes.js';
 import { withTimeout } from '../runtime/with-timeout.js';
 import { whenRedisReady } from '../runtime/queue-redis.js';
@@ -227,6 +228,7 @@ export async function runProbes(deps: ProbeDeps): Promise<HealthCheck> {
     guarded('disk.backups', () => probeDisk('disk.backups', deps.config.backup.dir, deps.config.alerts.diskMinFreePercent)),
     guarded('queues', () => probeQueues(deps)),
     guarded('backup.age', () => probeBackups(deps)),
+    guarded('backup.dir', () => probeBackupDir(deps.config.backup.dir, deps.config.backup.key !== undefined)),
     guarded('gpu', () => probeGpus(deps.config.alerts.gpuMaxCelsius)),
     guarded('reconcile.lost_work', () => probeLostWork(deps)),
   ]);

@@ -16,6 +16,9 @@ import { startWorkers, type RunningWorkers } from '../workers/start-workers.js';
 import { newWorkerIdentity, startHeartbeat } from '../fleet/worker-heartbeat.js';
 import type { Services } from './services.js';
 
+/** How long a request's line and headers may take to arrive (ms). */
+export const HEADERS_TIMEOUT_MS = 15_000;
+
 export interface RunningApi {
   server: Server;
   port: number;
@@ -39,6 +42,10 @@ export async function startApi(services: Services, port = services.config.port, 
   // little longer than that is closed (slow-drip bodies on other routes).
   server.requestTimeout = 0;
   server.setTimeout(services.config.upload.idleTimeoutMs + 5000);
+  // A client gets this long to send its request line and headers, however
+  // steadily they trickle in (Node's default is 60 s): slowloris clients hold
+  // a socket each for at most this, and never reach the upload slots.
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
   const actualPort = (server.address() as AddressInfo).port;
   services.logger.info({ port: actualPort }, 'api listening');
   return {
@@ -95,6 +102,7 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
       detectorFor: (m) => detectors.get(m),
       logger,
       workerId: identity.id,
+      maxDetectionsPerImage: config.detect.maxDetectionsPerImage,
       metrics: services.metrics,
       redis: services.redis,
       queues: services.queues,

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FlowProducer } from 'bullmq';
 import type { BlobStore } from '../blobs/blob-store.js';
+import { assertKeyStillValid } from '../auth/api-keys.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
 import { deleteBatch, insertBatch } from '../db/repositories/batches.js';
 import { holdBlobRemovals, lockForBlobRemoval, unreferencedBlobKeys } from '../db/repositories/blob-references.js';
@@ -24,6 +25,8 @@ export interface SubmittedImage {
 
 export interface SubmitBatchInput {
   actor: string;
+  /** The API key the request was authenticated with: checked again (not revoked, not expired) before any row is written. */
+  keyId: string;
   model: string;
   minScore: number;
   /** Checked by the caller (checkWebhookTarget). */
@@ -41,6 +44,8 @@ export interface SubmitBatchDeps {
 
 /**
  * Inserts the batch and its images, then enqueues the batch's flow.
+ * @throws KeyNoLongerValidError when the key was revoked or expired during
+ *   the upload; no row is written (the caller discards its blobs)
  * @throws QueueUnavailableError when Redis refuses the flow (or an uploaded
  *   blob was removed meanwhile by such a failed submit of the same bytes);
  *   then no row of this batch remains (the caller discards its blobs)
@@ -52,6 +57,9 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
   await withTransaction(deps.pool, async (db) => {
     // A failed submit of the same bytes may have removed a blob this one
     // uploaded (it had no rows yet); checked under the lock that removal takes.
+    // Authenticated when the upload began; it may have been revoked or have
+    // expired by its last byte. Locked until commit: a revocation waits.
+    await assertKeyStillValid(db, input.keyId);
     await holdBlobRemovals(db);
     const present = await Promise.all(keys.map((key) => deps.blobs.has(key)));
     if (present.includes(false)) throw new QueueUnavailableError('an uploaded image was removed by a failed submit of the same bytes at the same time');

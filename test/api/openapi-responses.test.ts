@@ -2,6 +2,7 @@
 // document is called on real data (a finished batch, a backup, an alert-free
 // fleet) and each answer is checked against the response schema documented
 // for its status (JSON Schema 2020-12, ajv), or its content type for images.
+import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { randomBytes } from 'node:crypto';
@@ -92,6 +93,20 @@ describe('every documented GET answers as documented', () => {
         '/v1/audit 200',
       ]),
     );
+  });
+
+  it('backups are shown by file name, never by a path on the server (GET /v1/backups, GET /v1/backups/:id)', async () => {
+    const list = await fetch(`${url}/v1/backups`, authed(admin));
+    const one = await fetch(`${url}/v1/backups/${ids.backup}`, authed(admin));
+    const listText = await list.text();
+    const oneText = await one.text();
+    const dir = env.config.backup.dir;
+    expect(listText).not.toContain(dir);
+    expect(oneText).not.toContain(dir);
+    const view = JSON.parse(oneText) as { file: string };
+    expect(view.file).toMatch(/^lookout-[^/\\]+\.lkb$/);
+    const [row] = await env.sql<{ file: string }>('SELECT file FROM backups WHERE id = $1', [ids.backup]);
+    expect(row!.file).toBe(path.join(dir, view.file)); // the catalogue keeps the path; only the view hides it
   });
 
   it('and so does an error', async () => {

@@ -81,7 +81,12 @@ describe('/openapi.json', () => {
     const submit = doc.paths['/v1/batches'].post;
     const form = submit.requestBody.content['multipart/form-data'].schema;
     expect(Object.keys(form.properties)).toEqual(['images', 'model', 'minScore', 'webhookUrl']);
-    expect(form.properties.minScore).toMatchObject({ type: 'number', minimum: 0, maximum: 1 });
+    // One schema for every minScore (src/text/min-score.ts): a form sends the decimal string, JSON may send a number.
+    expect(form.properties.minScore.anyOf).toEqual([
+      { type: 'number', minimum: 0, maximum: 1 },
+      { type: 'string', pattern: '^\\s*(?:(?:\\d+(?:\\.\\d*)?|\\.\\d+)\\s*)?$' },
+      { type: 'null' },
+    ]);
     expect(submit['x-lookout-role']).toBe('submitter');
     expect(Object.keys(submit.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '403', '413', '415', '429']));
 

@@ -17,6 +17,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFsBlobStore } from '../../src/blobs/fs-blob-store.js';
 import { receiveUpload } from '../../src/api/receive-upload.js';
+import { createApiKey, revokeKey } from '../../src/auth/api-keys.js';
 import type { Services } from '../../src/runtime/services.js';
 import { readPhoto } from '../helpers/photos.js';
 import { authed, createTestEnv, submit, type TestEnv } from '../helpers/test-env.js';
@@ -67,9 +68,9 @@ const filePart = (params: string | Buffer, bytes: Buffer, type = 'image/png') =>
 const fieldPart = (name: string, value: string) => bytesOf(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
 const CLOSING = bytesOf(`--${BOUNDARY}--\r\n`);
 
-const requestHead = (contentLength: number, requestId: string) =>
+const requestHead = (contentLength: number, requestId: string, bearer = key) =>
   bytesOf(
-    `POST /v1/batches HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${key}\r\n` +
+    `POST /v1/batches HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${bearer}\r\n` +
       `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${contentLength}\r\n` +
       `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n`,
   );
@@ -386,6 +387,7 @@ describe('an upload that keeps arriving is never cut for its length', () => {
     const api = await env.api(services);
     expect(api.server.requestTimeout).toBe(0);
     expect(api.server.timeout).toBe(IDLE_MS + 5000);
+    expect(api.server.headersTimeout).toBe(15_000); // Node's default: 60 s
   });
 
   it('a slow upload, never idle as long as UPLOAD_IDLE_TIMEOUT_MS but longer than it twice over, is accepted', async () => {
@@ -462,6 +464,172 @@ describe('receiveUpload settles when the client goes away', () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('minScore: one decimal grammar, blank means the model default', () => {
+  const storedMinScore = async (batchId: string) =>
+    (await env.sql<{ min_score: number }>('SELECT min_score FROM images WHERE batch_id = $1', [batchId])).map((r) => r.min_score);
+  let modelDefault: number;
+  beforeAll(async () => {
+    const info = (await (await fetch(`${url}/v1/info`, authed(key))).json()) as { models: Array<{ name: string; defaultMinScore: number }> };
+    modelDefault = info.models.find((m) => m.name === env.config.detect.model)!.defaultMinScore;
+    expect(modelDefault).toBeGreaterThan(0);
+  });
+
+  it.each(['', ' ', '\t', '  \r\n  '])('a blank field (%j) gets the model default, not 0', async (value) => {
+    const res = await sendRaw(Buffer.concat([fieldPart('minScore', value), filePart('filename="a.png"', png), CLOSING]));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(await storedMinScore(res.body.id as string)).toEqual([modelDefault]);
+  });
+
+  it.each([
+    ['0.5', 0.5],
+    ['.5', 0.5],
+    [' 0.25 ', 0.25],
+    ['0.0001', 0.0001],
+    ['1', 1],
+    ['0', 0],
+  ])('%j is stored as %d', async (value, expected) => {
+    const res = await sendRaw(Buffer.concat([fieldPart('minScore', value), filePart('filename="a.png"', png), CLOSING]));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const [stored] = await storedMinScore(res.body.id as string);
+    expect(stored).toBeCloseTo(expected, 6); // a real column
+  });
+
+  it.each(['0x1', '0X1', '0b1', '0o1', '1e-1', '5E-1', 'Infinity', 'NaN', '+0.5', '-0', '0,5', '0_5', '１', '1.5'])(
+    '%j is refused with 400, and the files it brought are not kept',
+    async (value) => {
+      const before = { batches: await count('batches'), images: await count('images') };
+      const own = fresh(png);
+      const res = await sendRaw(Buffer.concat([filePart('filename="own.png"', own), fieldPart('minScore', value), CLOSING]));
+      expect(res.status).toBe(400);
+      expect(res.body.error).toEqual({ code: 'bad_request', message: expect.stringMatching(/^minScore: minScore must be a decimal number from 0 to 1/) });
+      await until('the refused upload\'s blob removed', async () => !(await exists(blobPath(own))));
+      expect(await count('batches')).toBe(before.batches);
+      expect(await count('images')).toBe(before.images);
+    },
+  );
+});
+
+describe('a key revoked or expired while its upload streams creates nothing', () => {
+  it.each([
+    ['revoked', /^API key [0-9a-f]+ was revoked while the request was received; nothing was kept$/],
+    ['expired', /^API key [0-9a-f]+ expired while the request was received; nothing was kept$/],
+  ] as const)('%s mid-upload: 401, no batch, its blobs removed', async (how, message) => {
+    const expiresAt = how === 'expired' ? new Date(Date.now() + 1500) : null;
+    const own = await createApiKey(services.pool, { name: `mid-upload-${how}`, role: 'submitter', actor: 'test', expiresAt });
+    const before = { batches: await count('batches'), images: await count('images') };
+    const requestId = randomUUID();
+    const first = fresh(png);
+    const second = fresh(jpeg);
+    const body = Buffer.concat([filePart('filename="first.png"', first), filePart('filename="second.jpg"', second, 'image/jpeg'), CLOSING]);
+    const half = Math.floor(body.length / 2);
+    const socket = await connect();
+    const answer = responseOf(socket);
+    socket.write(Buffer.concat([requestHead(body.length, requestId, own.token), body.subarray(0, half)]));
+    await until('the first file stored', () => exists(blobPath(first)));
+    if (how === 'revoked') expect(await revokeKey(services.pool, own.id, 'test')).toBe(true);
+    else await sleep(Math.max(0, expiresAt!.getTime() - Date.now() + 100));
+    socket.write(body.subarray(half));
+    const res = await answer;
+    expect(res.status).toBe(401);
+    expect(res.body.error).toEqual({ code: 'unauthorized', message: expect.stringMatching(message) });
+    await until('the blobs removed', async () => !(await exists(blobPath(first))) && !(await exists(blobPath(second))));
+    expect(await count('batches')).toBe(before.batches);
+    expect(await count('images')).toBe(before.images);
+    const [row] = await until('the audit row', async () => {
+      const rows = await auditRow(requestId);
+      return rows.length > 0 && rows;
+    });
+    expect(row).toMatchObject({ outcome: 'denied' });
+  });
+});
+
+describe('parts beyond the form limits are refused, never dropped', () => {
+  const rawPart = (headers: string, value: string) => bytesOf(`--${BOUNDARY}\r\n${headers}\r\n\r\n${value}\r\n`);
+  it.each([
+    ['a fourth field (model, minScore, webhookUrl are the only ones)', [fieldPart('model', 'blazeface-back'), fieldPart('minScore', '0.5'), fieldPart('webhookUrl', ''), fieldPart('model', 'blazeface-front')], 413, 'too_many_fields'],
+    ['a field sent twice', [fieldPart('minScore', '0.5'), fieldPart('minScore', '0.9')], 400, 'duplicate_field'],
+    ['a part without Content-Disposition', [rawPart('Content-Type: text/plain', 'hello')], 400, 'unnamed_part'],
+    ['a part that is Content-Disposition: attachment', [rawPart('Content-Disposition: attachment; filename="x.png"', 'hello')], 400, 'unnamed_part'],
+    ['a form-data part without a name', [rawPart('Content-Disposition: form-data', '0.5')], 400, 'unnamed_part'],
+    ['a form-data file part without a name', [rawPart('Content-Disposition: form-data; filename="y.png"\r\nContent-Type: image/png', 'x')], 400, 'unnamed_part'],
+  ] as const)('%s: refused with its code, its blobs removed', async (_what, extra, status, code) => {
+    const before = { batches: await count('batches'), images: await count('images') };
+    const own = fresh(png);
+    const res = await sendRaw(Buffer.concat([filePart('filename="own.png"', own), ...extra, CLOSING]));
+    expect({ status: res.status, code: res.body.error?.code }).toEqual({ status, code });
+    await until("the refused upload's blob removed", async () => !(await exists(blobPath(own))));
+    expect(await count('batches')).toBe(before.batches);
+    expect(await count('images')).toBe(before.images);
+  });
+
+  it('one image more than UPLOAD_MAX_FILES: 413 too_many_files, every blob removed', async () => {
+    const small = await createTestEnv('upload_files_limit', { UPLOAD_MAX_FILES: '2' });
+    try {
+      const smallServices = await small.open();
+      const api = await small.api(smallServices);
+      const smallKey = await small.key(smallServices, 'submitter');
+      const bytes = [fresh(png), fresh(png), fresh(png)];
+      const res = await submit(api.url, smallKey, bytes.map((b, i) => ({ name: `${i}.png`, bytes: b, type: 'image/png' })));
+      expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 413, code: 'too_many_files' });
+      const inSmall = (b: Buffer) => {
+        const sha = createHash('sha256').update(b).digest('hex');
+        return path.join(small.config.blobDir, sha.slice(0, 2), sha.slice(2, 4), sha);
+      };
+      for (const b of bytes) await until('blob removed', async () => !(await exists(inSmall(b))));
+      const exact = await submit(api.url, smallKey, bytes.slice(0, 2).map((b, i) => ({ name: `${i}.png`, bytes: b, type: 'image/png' })), { minScore: '0.5', model: small.config.detect.model, webhookUrl: '' });
+      expect(exact.status, JSON.stringify(exact.body)).toBe(202); // exactly at every limit: accepted
+    } finally {
+      await small.cleanup();
+    }
+  });
+});
+
+describe('UPLOADS_IN_FLIGHT_MAX: uploads past the cap are refused at once', () => {
+  it('2 slow uploads held open: the third gets 503 too_many_uploads with Retry-After, nothing stored; accepted once one ends', async () => {
+    const capped = await createTestEnv('upload_slots', { UPLOADS_IN_FLIGHT_MAX: '2', UPLOAD_IDLE_TIMEOUT_MS: '30000' });
+    try {
+      const cappedServices = await capped.open();
+      const api = await capped.api(cappedServices);
+      const cappedKey = await capped.key(cappedServices, 'submitter');
+      const held = [fresh(jpeg), fresh(jpeg)];
+      const bodies = held.map((b, i) => Buffer.concat([filePart(`filename="held-${i}.jpg"`, b, 'image/jpeg'), CLOSING]));
+      const sockets = await Promise.all(bodies.map(() => connect(api.port)));
+      const answers = sockets.map((s) => {
+        s.on('error', () => undefined);
+        const answer = responseOf(s);
+        answer.catch(() => undefined); // the one cut off below has none
+        return answer;
+      });
+      bodies.forEach((body, i) => sockets[i]!.write(Buffer.concat([requestHead(body.length, randomUUID(), cappedKey), body.subarray(0, body.length / 2)])));
+      const cappedTmp = path.join(capped.config.blobDir, 'tmp');
+      await until('both uploads streaming', async () => (await readdir(cappedTmp).catch(() => [] as string[])).filter((n) => n.endsWith('.part')).length === 2);
+
+      const third = fresh(png);
+      const started = Date.now();
+      const refused = await submit(api.url, cappedKey, [{ name: 'third.png', bytes: third, type: 'image/png' }]);
+      expect(Date.now() - started).toBeLessThan(2000); // at once, not after an upload ends
+      expect(refused.status).toBe(503);
+      expect(refused.body.error).toEqual({ code: 'too_many_uploads', message: expect.stringMatching(/^2 uploads are already being received/) });
+      const raw = await fetch(`${api.url}/v1/batches`, { method: 'POST', headers: { authorization: `Bearer ${cappedKey}`, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: Buffer.concat([filePart('filename="t.png"', third), CLOSING]) });
+      expect(raw.status).toBe(503);
+      expect(raw.headers.get('retry-after')).toBe('5');
+      const sha = createHash('sha256').update(third).digest('hex');
+      expect(await exists(path.join(capped.config.blobDir, sha.slice(0, 2), sha.slice(2, 4), sha))).toBe(false);
+
+      // One held upload finishes: its slot is free again.
+      sockets[0]!.write(bodies[0]!.subarray(bodies[0]!.length / 2));
+      expect((await answers[0]!).status).toBe(202);
+      const next = await submit(api.url, cappedKey, [{ name: 'third.png', bytes: third, type: 'image/png' }]);
+      expect(next.status, JSON.stringify(next.body)).toBe(202);
+      // The other one is cut off: its slot comes back too.
+      sockets[1]!.destroy();
+      await until('the cut-off slot back', async () => (await submit(api.url, cappedKey, [{ name: 'a.png', bytes: fresh(png), type: 'image/png' }])).status === 202 || undefined);
+    } finally {
+      await capped.cleanup();
     }
   });
 });

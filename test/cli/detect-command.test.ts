@@ -80,7 +80,11 @@ describe('lookout detect', () => {
   });
 
   it.each([
-    [['detect', '--min-score', '1.5', 'x.png'], /--min-score.*expected a number from 0 to 1/],
+    [['detect', '--min-score', '1.5', 'x.png'], /--min-score.*'1\.5'.*expected a decimal number from 0 to 1/],
+    // One grammar for every minScore (src/text/min-score.ts): Number() would read these as 1, 0.1 and Infinity.
+    [['detect', '--min-score', '0x1', 'x.png'], /--min-score.*'0x1'.*expected a decimal number from 0 to 1/],
+    [['detect', '--min-score', '1e-1', 'x.png'], /--min-score.*'1e-1'.*expected a decimal number from 0 to 1/],
+    [['detect', '--min-score', 'Infinity', 'x.png'], /--min-score.*'Infinity'.*expected a decimal number from 0 to 1/],
     [['detect', '--device', 'gpu', 'x.png'], /expected "cpu" or "cuda:N"/],
     [['detect', '--model', 'nope', 'x.png'], /unknown_model: unknown model "nope"; known models: blazeface-back, blazeface-front/],
     [['detect', '--device', 'cuda:0', 'x.png'], /device_unavailable: device cuda:0 is not available/],

@@ -288,7 +288,8 @@ describe('lookout submit', () => {
     ['a bad key', [], { LOOKOUT_API_KEY: 'lk_00000000_nope' }, /^lookout submit: unauthorized: invalid, revoked or expired API key \(LOOKOUT_API_KEY, at http:\/\/127\.0\.0\.1:\d+\)\n$/],
     ['no key', [], { LOOKOUT_API_KEY: '' }, /^lookout submit: LOOKOUT_API_KEY is empty/],
     ['a bad LOOKOUT_URL', [], { LOOKOUT_URL: 'ftp://example' }, /^lookout submit: LOOKOUT_URL expected an http:\/\/ or https:\/\/ URL/],
-    ['--min-score 7', ['--min-score', '7'], {}, /--min-score.*'7'.*expected a number from 0 to 1/],
+    ['--min-score 7', ['--min-score', '7'], {}, /--min-score.*'7'.*expected a decimal number from 0 to 1/],
+    ['--min-score 0x1', ['--min-score', '0x1'], {}, /--min-score.*'0x1'.*expected a decimal number from 0 to 1/],
     ['an unknown model', ['--model', 'nope'], {}, /^lookout submit: unknown_model: unknown model "nope"; the server knows: blazeface-back, blazeface-front/],
   ])('exits 2 with a clear message for %s', async (_what, args, overrides, message) => {
     const result = await submitCli([album, ...args], overrides);

@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       maxBatch: 8,
       maxDelayMs: 2,
       intraOpThreads: 1,
+      maxDetectionsPerImage: 300,
     });
     expect(config.limits).toEqual({ maxBytes: 50 * 1024 * 1024, maxPixels: 50_000_000 });
     expect(config.log.pretty).toBe(true);

@@ -14,7 +14,7 @@ const backupView = z.object({
   createdAt: z.date(),
   finishedAt: z.date().nullable(),
   verifiedAt: z.date().nullable(),
-  file: z.string().nullable(),
+  file: z.string().nullable().describe('the file name in BACKUP_DIR (never a server path); null until the backup has one'),
   bytes: z.number().nullable(),
   sha256: z.string().nullable(),
   error: z.string().nullable(),

@@ -8,9 +8,11 @@ import { discardUploadedBlobs, submitBatch } from '../../services/submit-batch.j
 import type { Services } from '../../runtime/services.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { receiveUpload } from '../receive-upload.js';
+import { createUploadSlots } from '../upload-slots.js';
 import { checkWebhookTarget, WebhookTargetError } from '../../security/webhook-target.js';
 import { route, type ApiRoute } from '../route-spec.js';
 import { zodIssues } from '../../text/zod-issues.js';
+import { minScoreSchema } from '../../text/min-score.js';
 import type { Request, RequestHandler } from 'express';
 
 const BATCH_STATUSES = ['queued', 'running', 'completed', 'completed_with_errors', 'failed'] as const;
@@ -18,7 +20,7 @@ const BATCH_STATUSES = ['queued', 'running', 'completed', 'completed_with_errors
 const submitFields = z
   .object({
     model: z.string().min(1).optional().describe('model name (GET /v1/info lists them); default: the server\'s DETECT_MODEL'),
-    minScore: z.coerce.number({ error: 'minScore must be a number from 0 to 1' }).min(0).max(1).optional().describe("minimum score, 0..1; default: the model's"),
+    minScore: minScoreSchema,
     webhookUrl: z.string().max(2048).optional().describe('https URL told when the batch finishes (HMAC-signed)'),
   })
   .strict();
@@ -73,6 +75,7 @@ const listQuery = z
 
 export function batchesRoutes(services: Services, uploadLimit: RequestHandler): ApiRoute[] {
   const { pool, config, registry } = services;
+  const uploadSlots = createUploadSlots(config.upload.maxInFlight);
 
   const submit = route(
     {
@@ -88,12 +91,14 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       responses: {
         202: { description: 'Accepted; Location is the batch', schema: submitted },
         408: { description: 'No byte arrived for UPLOAD_IDLE_TIMEOUT_MS; the connection is closed (upload_timeout)' },
-        413: { description: 'A file, the request or the file count is over its limit (too_large, too_many_files, too_many_pixels)' },
+        413: { description: 'A file, the request, the file, field or part count is over its limit (too_large, too_many_files, too_many_fields, too_many_parts, too_many_pixels)' },
         415: { description: 'A file is not a supported image (unsupported_format)' },
-        503: { description: 'The queue is unreachable; nothing was kept (queue_unavailable)' },
+        503: { description: 'The queue is unreachable; nothing was kept (queue_unavailable); or UPLOADS_IN_FLIGHT_MAX uploads are already being received, with Retry-After (too_many_uploads)' },
       },
     },
     async ({ req, res }) => {
+      // Too many uploads in flight in this process: 503 at once, nothing read.
+      uploadSlots.take(req, res);
       // Redis away: 503 before a byte of the body is stored (and again in
       // submitBatch, should it go away during the upload).
       await whenRedisReady(services.redis);
@@ -142,7 +147,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
     return submitBatch(
       { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix },
-      { actor: req.principal!.actor, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
+      { actor: req.principal!.actor, keyId: req.principal!.keyId, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
     );
   }
 

@@ -35,6 +35,20 @@ export async function findApiKey(db: Queryable, id: string): Promise<StoredApiKe
   return rows[0];
 }
 
+/**
+ * The key, its row locked FOR SHARE until the caller's transaction ends: a
+ * revocation (an UPDATE of the row) waits for that transaction, so what the
+ * transaction wrote on the key's word was written while the key was valid.
+ */
+export async function findApiKeyForUse(db: Queryable, id: string): Promise<StoredApiKey | undefined> {
+  const { rows } = await db.query<StoredApiKey>(
+    `SELECT id, name, role, secret_hash AS "secretHash", expires_at AS "expiresAt", revoked_at AS "revokedAt"
+       FROM api_keys WHERE id = $1 FOR SHARE`,
+    [id],
+  );
+  return rows[0];
+}
+
 export async function touchApiKey(db: Queryable, id: string): Promise<void> {
   // At most once a minute per key: a hot key must not become a hot row.
   await db.query(

@@ -1,11 +1,17 @@
 // The backup catalogue.
+import path from 'node:path';
 import type { Queryable } from '../pool.js';
 
 export type BackupStatus = 'running' | 'succeeded' | 'failed' | 'verified' | 'verify_failed' | 'pruned';
 export type BackupTrigger = 'manual' | 'scheduler' | 'safety';
 
-/** What the API and `lookout backup list --json` show of a backup. */
+/**
+ * What the API and `lookout backup list --json` show of a backup. The file is
+ * named by its name in BACKUP_DIR, never the server's absolute path, which
+ * is also taken out of the error text.
+ */
 export function backupSummary(b: BackupRecord) {
+  const dir = b.file === null ? undefined : path.dirname(b.file) + path.sep;
   return {
     id: b.id,
     status: b.status,
@@ -13,10 +19,10 @@ export function backupSummary(b: BackupRecord) {
     createdAt: b.createdAt,
     finishedAt: b.finishedAt,
     verifiedAt: b.verifiedAt,
-    file: b.file,
+    file: b.file === null ? null : path.basename(b.file),
     bytes: b.storedBytes,
     sha256: b.sha256,
-    error: b.error,
+    error: b.error !== null && dir ? b.error.replaceAll(dir, '') : b.error,
   };
 }
 

@@ -23,6 +23,8 @@ export interface DetectImageDeps {
   /** Recorded with every result: which process answered (host:pid). */
   workerId: string;
   metrics?: Metrics;
+  /** MAX_DETECTIONS_PER_IMAGE: the best-scoring detections an image keeps. */
+  maxDetectionsPerImage: number;
 }
 
 export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
@@ -61,7 +63,7 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
     let detector: Detector;
     try {
       detector = await deps.detectorFor(image.model);
-      result = await detector.detect(bytes, { minScore: image.minScore });
+      result = await detector.detect(bytes, { minScore: image.minScore, maxDetections: deps.maxDetectionsPerImage });
     } catch (err) {
       if (isDetectionError(err) && (!err.retryable || isLastAttempt(job))) return fail(image.id, { code: err.code, message: err.message });
       if (isLastAttempt(job)) {
