@@ -8,6 +8,7 @@ import cors from 'cors';
 import { requireKey } from './authenticate.js';
 import { requestId } from './request-id.js';
 import { securityHeaders } from './security-headers.js';
+import { bodyDeadline } from './body-deadline.js';
 import { auditRequests } from './audit-requests.js';
 import { rateLimiter } from './rate-limit.js';
 import { failedAuthLimit } from './failed-auth-limit.js';
@@ -35,6 +36,7 @@ export function createApp(services: Services, options: { startup?: StartupGate }
   app.set('trust proxy', config.http.trustProxy);
   app.use(requestId);
   app.use(securityHeaders());
+  app.use(bodyDeadline(config.http.bodyTimeoutMs));
   if (config.http.corsOrigins.length > 0) {
     app.use(cors({ origin: config.http.corsOrigins, allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'] }));
   }

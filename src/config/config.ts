@@ -55,6 +55,8 @@ export interface Config {
     uploadsPerMinute: number;
     /** Failed authentications (no key, a malformed or rejected key) a client address may make in a minute; beyond it 429. */
     anonymousPerMinute: number;
+    /** How long a request body other than an upload may take to arrive whole, in ms; then 408 body_timeout. */
+    bodyTimeoutMs: number;
     /** express's 'trust proxy': a hop count, or the addresses and subnets trusted ([] trusts none). */
     trustProxy: number | string[];
   };
@@ -195,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       uploadsPerMinute: e.RATE_LIMIT_UPLOADS_PER_MINUTE,
       anonymousPerMinute: e.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+      bodyTimeoutMs: e.REQUEST_BODY_TIMEOUT_MS,
       trustProxy: e.TRUST_PROXY,
     },
     webhooks: { allowedHosts: e.WEBHOOK_ALLOWED_HOSTS, batchSecret: e.BATCH_WEBHOOK_SECRET },

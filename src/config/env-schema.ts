@@ -138,6 +138,7 @@ export const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
   RATE_LIMIT_UPLOADS_PER_MINUTE: int(1, 1_000_000).default(60),
   RATE_LIMIT_ANONYMOUS_PER_MINUTE: int(1, 1_000_000).default(30),
+  REQUEST_BODY_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   WEBHOOK_ALLOWED_HOSTS: z
     .string()
     .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
