@@ -57,7 +57,7 @@ export function createApp(services: Services, options: { startup?: StartupGate }
 
   app.use(
     BOARD_PATH,
-    recogniseBoardWrites(),
+    recogniseBoardWrites(services.queues),
     auditBoardWrites,
     auditRequests(services.pool, services.logger),
     requireKey(services.pool, guard, { allowBasic: true, challenge: true }),
