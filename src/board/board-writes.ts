@@ -83,19 +83,18 @@ export const BOARD_WRITE = 'boardWrite';
  * Middleware that recognises a request to one of Bull Board's write routes
  * (mounted where the board is, before it) and stores what it is as
  * `res.locals[BOARD_WRITE]`; never answers, always calls next. A write
- * request that matches no write route leaves nothing there. A retry is
- * allowed only from the failed state: a whole queue's by its path, one job's
- * by its state in `queues` (the Lookout queues by name), read here; a state
- * that cannot be read leaves the decision to the board's adapter.
+ * request that matches no write route leaves nothing there. A whole queue's
+ * retry is allowed only for failed jobs (by its path); a one-job retry is
+ * judged by its state in checkRetriedJobState, after authentication.
  */
-export function recogniseBoardWrites(queues: ReadonlyMap<string, Queue>): RequestHandler {
+export function recogniseBoardWrites(): RequestHandler {
   const router = Router();
   for (const route of appRoutes.api) {
     for (const method of [route.method].flat()) {
       if (method === 'get') continue;
       for (const path of [route.route].flat()) {
         const known = WRITES[`${method} ${path}`];
-        router[method](path, async (req, res, next) => {
+        router[method](path, (req, res, next) => {
           if (res.locals[BOARD_WRITE] === undefined) {
             const params = req.params as Record<string, string | undefined>;
             const write: BoardWrite = {
@@ -107,11 +106,6 @@ export function recogniseBoardWrites(queues: ReadonlyMap<string, Queue>): Reques
               ...(params.schedulerId !== undefined ? { scheduler: params.schedulerId } : {}),
             };
             if (write.action === 'queue.retry' && write.status !== RETRYABLE) write.allowed = false;
-            if (write.action === 'job.retry' && write.queue !== undefined && write.jobId !== undefined) {
-              const state = await queues.get(write.queue)?.getJobState(write.jobId).catch(() => undefined);
-              if (state !== undefined && state !== 'unknown') write.state = state;
-              if (state === 'completed') write.allowed = false;
-            }
             res.locals[BOARD_WRITE] = write;
           }
           next();
@@ -120,4 +114,23 @@ export function recogniseBoardWrites(queues: ReadonlyMap<string, Queue>): Reques
     }
   }
   return router;
+}
+
+/**
+ * Middleware (after authentication: it reads Redis) that reads the state of
+ * the job a one-job board retry names from `queues` (the Lookout queues by
+ * name), records it on the BoardWrite, and refuses the retry when the job is
+ * completed. A state that cannot be read leaves the decision to the board's
+ * queue adapter, which retries from the failed state only. Never answers.
+ */
+export function checkRetriedJobState(queues: ReadonlyMap<string, Queue>): RequestHandler {
+  return async (_req, res, next) => {
+    const write = res.locals[BOARD_WRITE] as BoardWrite | undefined;
+    if (write?.action === 'job.retry' && write.allowed && write.queue !== undefined && write.jobId !== undefined) {
+      const state = await queues.get(write.queue)?.getJobState(write.jobId).catch(() => undefined);
+      if (state !== undefined && state !== 'unknown') write.state = state;
+      if (state === 'completed') write.allowed = false;
+    }
+    next();
+  };
 }

@@ -126,6 +126,27 @@ describe('Bull Board cannot re-run finished work', () => {
     for (const id of completed) expect(await backup.getJobState(id)).toBe('completed');
   });
 
+  it("a job's state is read only for an authenticated request: an anonymous or bogus-key retry costs no Redis lookup", async () => {
+    const original = backup.getJobState.bind(backup);
+    let lookups = 0;
+    backup.getJobState = (id: string) => {
+      lookups++;
+      return original(id);
+    };
+    try {
+      for (const authorization of [undefined, 'Bearer lk_0a1b2c3d_' + 'A'.repeat(43), 'Bearer nonsense']) {
+        const res = await fetch(`${url}/admin/queues/api/queues/backup/done-restore-1/retry`, { method: 'PUT', headers: authorization ? { authorization } : {} });
+        expect(res.status).toBe(401);
+      }
+      expect(lookups).toBe(0);
+      expect((await board('PUT', '/api/queues/backup/done-restore-1/retry')).status).toBe(403);
+      expect(lookups).toBe(1);
+    } finally {
+      backup.getJobState = original;
+    }
+    expect(await backup.getJobState('done-restore-1')).toBe('completed');
+  });
+
   it('retrying a failed job, alone or all failed at once, still works and is audited', async () => {
     await backup.add('restore', restoreData, { jobId: 'failed-restore-1', attempts: 1 });
     await backup.add('restore', restoreData, { jobId: 'failed-restore-2', attempts: 1 });
