@@ -123,7 +123,14 @@ describe('Bull Board cannot re-run finished work', () => {
     await expect(job!.retry('completed')).rejects.toThrow(/completed job/);
     const [listed] = (await adapter.getJobs(['completed'])).filter((j) => j.id === 'done-restore-1');
     await expect(listed!.retry('completed')).rejects.toThrow(/completed job/);
+    await expect(job!.updateData({ ...restoreData, actor: 'key:0a1b2c3d' })).rejects.toThrow(/change a job's data/);
+    expect((await backup.getJob('done-restore-2'))?.data).toEqual(restoreData);
     for (const id of completed) expect(await backup.getJobState(id)).toBe('completed');
+    // The guarded jobs still read as before: the board lists them with their data.
+    const listing = await board('GET', '/api/queues?activeQueue=backup&status=completed');
+    expect(listing.status).toBe(200);
+    const listed2 = (listing.body.queues as Array<{ name: string; jobs: Array<{ id: string; data: unknown }> }>).find((q) => q.name === 'backup');
+    expect(listed2?.jobs.map((j) => [j.id, j.data]).sort()).toEqual(completed.map((id) => [id, restoreData]));
   });
 
   it("a job's state is read only for an authenticated request: an anonymous or bogus-key retry costs no Redis lookup", async () => {
