@@ -3,7 +3,7 @@
 import express, { type Express } from 'express';
 import type { Services } from '../runtime/services.js';
 import { BOARD_PATH, bullBoardRouter } from '../board/bull-board.js';
-import { recogniseBoardWrites } from '../board/board-writes.js';
+import { checkRetriedJobState, recogniseBoardWrites } from '../board/board-writes.js';
 import cors from 'cors';
 import { requireKey } from './authenticate.js';
 import { requestId } from './request-id.js';
@@ -64,6 +64,7 @@ export function createApp(services: Services, options: { startup?: StartupGate }
     auditRequests(services.pool, services.logger),
     requireKey(services.pool, guard, { allowBasic: true, challenge: true }),
     rateLimiter({ ...limits, name: 'board', perMinute: config.http.rateLimitPerMinute }),
+    checkRetriedJobState(services.queues),
     boardAccess,
     // Every board page reads the queues: 503 queue_unavailable at once while Redis is away.
     (_req, _res, next) => whenRedisReady(services.redis).then(() => next(), next),

@@ -37,8 +37,10 @@ export function auditRequests(pool: Pool, logger: Logger): RequestHandler {
       const routePath = (req.route as { path?: string } | undefined)?.path;
       const route = `${req.method} ${routePath === undefined ? `${req.baseUrl}${req.path}` : `${req.baseUrl || mountedAt}${routePath}`}`;
       const target = (req.params as Record<string, string | undefined>).id ?? (res.locals.auditTarget as string | undefined);
-      // What a route knows about itself beyond its path (a Bull Board write: its action, queue and job).
-      const extra = (res.locals.auditDetails as Record<string, unknown> | undefined) ?? {};
+      // What a route knows about itself beyond its path (a Bull Board write: its action, queue and job):
+      // an object, or a function answering it now, when the row is written.
+      const details = res.locals.auditDetails as Record<string, unknown> | (() => Record<string, unknown>) | undefined;
+      const extra = (typeof details === 'function' ? details() : details) ?? {};
       appendAudit(pool, {
         actor: req.principal?.actor ?? 'anonymous',
         action: 'http.request',

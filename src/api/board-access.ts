@@ -37,15 +37,18 @@ export const boardAccess: RequestHandler = (req, res, next) => {
 /**
  * Names a board write in its request's audit row (run before auditRequests
  * answers, after recogniseBoardWrites): target `job:<queue>/<id>` or
- * `queue:<queue>`, and details.board with the action, queue, job id, status
- * and scheduler the route names. Never answers.
+ * `queue:<queue>`, and details.board with the action, queue, job id, status,
+ * scheduler and job state, read when the row is written (a later check adds
+ * the state). Never answers.
  */
 export const auditBoardWrites: RequestHandler = (_req, res, next) => {
   const write = res.locals[BOARD_WRITE] as BoardWrite | undefined;
   if (write) {
-    const { allowed: _allowed, ...named } = write;
     if (write.queue !== undefined) res.locals.auditTarget = write.jobId !== undefined ? `job:${write.queue}/${write.jobId}` : `queue:${write.queue}`;
-    res.locals.auditDetails = { board: named };
+    res.locals.auditDetails = () => {
+      const { allowed: _allowed, ...named } = write;
+      return { board: named };
+    };
   }
   next();
 };

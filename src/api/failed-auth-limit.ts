@@ -1,8 +1,8 @@
 // The failed-authentication budget of a client address. A request that fails
 // authentication (no key, a malformed key, or one that is unknown, wrong,
 // revoked or expired) counts against the address it came from: req.ip, so
-// X-Forwarded-For counts only from a proxy TRUST_PROXY trusts, and IPv6
-// addresses are grouped by /56 (express-rate-limit's ipKeyGenerator), as one
+// X-Forwarded-For counts only from a proxy TRUST_PROXY trusts (a port it
+// writes after the address is dropped), and IPv6 addresses are grouped by /56 (express-rate-limit's ipKeyGenerator), as one
 // client usually holds a whole /56 or /64. Counts live in Redis for a fixed
 // one-minute window so the budget holds across API replicas.
 //
@@ -34,8 +34,18 @@ export interface FailedAuthLimit {
   record(ip: string | undefined): Promise<FailureCount | undefined>;
 }
 
-/** The key an address is counted under: IPv4 as it is, IPv6 by its /56 network. */
-export const addressKey = (ip: string | undefined): string => `ip:${ipKeyGenerator(ip ?? 'unknown')}`;
+/** `a.b.c.d:port` or `[v6]:port` (some proxies forward the client's port too; a new connection would be a new address) → the address alone. */
+const WITH_PORT = /^(?:\[([0-9a-f:.]+)\](?::\d{1,5})?|(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5})$/i;
+
+/**
+ * The key an address is counted under: IPv4 as it is, IPv6 by its /56
+ * network, IPv4-mapped IPv6 as IPv4; a port a proxy wrote after the address
+ * (`203.0.113.7:51234`, `[2001:db8::7]:443`) is dropped first.
+ */
+export const addressKey = (ip: string | undefined): string => {
+  const bare = ip === undefined ? 'unknown' : ip.replace(WITH_PORT, (_all, v6: string | undefined, v4: string | undefined) => v6 ?? v4 ?? _all);
+  return `ip:${ipKeyGenerator(bare)}`;
+};
 
 /**
  * The failed-authentication budget over the fail-fast queue connection

@@ -5,14 +5,20 @@
 // job's data, empty or obliterate a queue, or run, edit or remove a job
 // scheduler (the schedules are Lookout's configuration, kept by
 // src/runtime/schedule-keeper.ts). Retrying, promoting, cleaning, pausing and
-// resuming, and tuning a queue's limits stay for admins. The list is an
-// allow-list: a write route a newer Bull Board adds is refused until it is
-// named here.
+// resuming, and tuning a queue's limits stay for admins. Retrying stays for
+// failed jobs only, as through Lookout's API and CLI: retrying a completed job
+// would run finished work again (a replace-live restore over the live
+// database, its audit row naming whoever asked the first time), so a retry of
+// completed jobs is refused by its path (a whole queue) or by the job's state
+// (one job), and the board's queue adapter refuses it too (bull-board.ts). The
+// list is an allow-list: a write route a newer Bull Board adds is refused
+// until it is named here.
 //
 // Requests are matched by an express Router over Bull Board's own route table
 // (`appRoutes`, in its order, with the same default matching: case-insensitive,
 // trailing slash optional), so what is judged here is what the board would run.
 import { appRoutes } from '@bull-board/api/dist/routes.js';
+import type { Queue } from 'bullmq';
 import { Router, type RequestHandler } from 'express';
 
 /** A board write, as the audit row names it. */
@@ -26,7 +32,12 @@ export interface BoardWrite {
   /** The job status a whole-queue retry or clean applies to. */
   status?: string;
   scheduler?: string;
+  /** The job's state when a one-job retry was checked. */
+  state?: string;
 }
+
+/** The only state the board may retry jobs from. */
+const RETRYABLE = 'failed';
 
 /** Bull Board's write routes (method and path template) → the action's name and whether it is allowed. */
 const WRITES: Readonly<Record<string, { action: string; allowed: boolean }>> = {
@@ -59,6 +70,9 @@ const WRITES: Readonly<Record<string, { action: string; allowed: boolean }>> = {
 /** Why a refused board write is refused, for the 403 body. */
 export function refusalReason(write: BoardWrite | undefined): string {
   if (!write) return 'Bull Board has no such write action';
+  const why = "only failed jobs may be retried, as through Lookout's API and CLI: retrying a finished job would run its work again with no Lookout producer behind it";
+  if (write.action === 'queue.retry') return `Bull Board may not queue.retry ${write.status ?? ''} jobs here: ${why}`;
+  if (write.action === 'job.retry') return `Bull Board may not job.retry a ${write.state ?? 'finished'} job here: ${why}`;
   return `Bull Board may not ${write.action} here: jobs are created and changed only by Lookout itself (its API and CLI), which name the real actor and check what the job will do; retry, promote, clean, pause and resume remain`;
 }
 
@@ -69,7 +83,9 @@ export const BOARD_WRITE = 'boardWrite';
  * Middleware that recognises a request to one of Bull Board's write routes
  * (mounted where the board is, before it) and stores what it is as
  * `res.locals[BOARD_WRITE]`; never answers, always calls next. A write
- * request that matches no write route leaves nothing there.
+ * request that matches no write route leaves nothing there. A whole queue's
+ * retry is allowed only for failed jobs (by its path); a one-job retry is
+ * judged by its state in checkRetriedJobState, after authentication.
  */
 export function recogniseBoardWrites(): RequestHandler {
   const router = Router();
@@ -89,6 +105,7 @@ export function recogniseBoardWrites(): RequestHandler {
               ...(params.queueStatus !== undefined ? { status: params.queueStatus } : {}),
               ...(params.schedulerId !== undefined ? { scheduler: params.schedulerId } : {}),
             };
+            if (write.action === 'queue.retry' && write.status !== RETRYABLE) write.allowed = false;
             res.locals[BOARD_WRITE] = write;
           }
           next();
@@ -97,4 +114,23 @@ export function recogniseBoardWrites(): RequestHandler {
     }
   }
   return router;
+}
+
+/**
+ * Middleware (after authentication: it reads Redis) that reads the state of
+ * the job a one-job board retry names from `queues` (the Lookout queues by
+ * name), records it on the BoardWrite, and refuses the retry when the job is
+ * completed. A state that cannot be read leaves the decision to the board's
+ * queue adapter, which retries from the failed state only. Never answers.
+ */
+export function checkRetriedJobState(queues: ReadonlyMap<string, Queue>): RequestHandler {
+  return async (_req, res, next) => {
+    const write = res.locals[BOARD_WRITE] as BoardWrite | undefined;
+    if (write?.action === 'job.retry' && write.allowed && write.queue !== undefined && write.jobId !== undefined) {
+      const state = await queues.get(write.queue)?.getJobState(write.jobId).catch(() => undefined);
+      if (state !== undefined && state !== 'unknown') write.state = state;
+      if (state === 'completed') write.allowed = false;
+    }
+    next();
+  };
 }

@@ -6,7 +6,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Express, Router } from 'express';
 
 export const BOARD_PATH = '/admin/queues';
@@ -21,6 +21,64 @@ export function withoutRemoteLinks(html: string): string {
   return html.replace(REMOTE_LINK, '');
 }
 
+/** What the board's queue adapter refuses; Bull Board's error handler answers its statusCode. */
+export class BoardAdapterRefusal extends Error {
+  override name = 'BoardAdapterRefusal';
+  readonly statusCode = 403;
+}
+
+/** `job` as the board may handle it: retried only from the failed state, its data never changed (own, non-enumerable methods, so job.toJSON() is unchanged). */
+function guardedJob(job: Job): Job {
+  const retry = job.retry.bind(job);
+  const guardedRetry: Job['retry'] = (state = 'failed', opts) =>
+    state === 'failed'
+      ? retry(state, opts)
+      : Promise.reject(new BoardAdapterRefusal(`Bull Board may not retry a ${state} job: retrying a completed job would run finished work again; only failed jobs are retried`));
+  const refuseUpdate: Job['updateData'] = () => Promise.reject(new BoardAdapterRefusal("Bull Board may not change a job's data"));
+  Object.defineProperty(job, 'retry', { value: guardedRetry, enumerable: false });
+  Object.defineProperty(job, 'updateData', { value: refuseUpdate, enumerable: false });
+  return job;
+}
+
+/**
+ * The adapter the board reads and writes `queue` through. Behind the route
+ * allow-list of board-writes.ts, and whatever route reaches it: every job it
+ * hands out retries only from the failed state (a job that completed after
+ * its route was checked is not run again) and refuses data changes, and it
+ * adds no jobs, never empties or obliterates the queue, and leaves job
+ * schedulers alone. Each refusal rejects with BoardAdapterRefusal (403).
+ */
+export function boardQueueAdapter(queue: Queue): BullMQAdapter {
+  const refuse = (what: string) => Promise.reject(new BoardAdapterRefusal(`Bull Board may not ${what}: only Lookout's API and CLI create or change work`));
+  return new (class extends BullMQAdapter {
+    override async getJob(id: string): Promise<Job | undefined> {
+      const job = await super.getJob(id);
+      return job ? guardedJob(job) : job;
+    }
+    override async getJobs(...args: Parameters<BullMQAdapter['getJobs']>): Promise<Job[]> {
+      return (await super.getJobs(...args)).map(guardedJob);
+    }
+    override addJob(): Promise<Job> {
+      return refuse('add a job');
+    }
+    override empty(): Promise<void> {
+      return refuse('empty a queue');
+    }
+    override obliterate(): Promise<void> {
+      return refuse('obliterate a queue');
+    }
+    override removeJobScheduler(): Promise<boolean> {
+      return refuse('remove a job scheduler');
+    }
+    override runJobSchedulerNow(): ReturnType<BullMQAdapter['runJobSchedulerNow']> {
+      return refuse('run a job scheduler');
+    }
+    override updateJobScheduler(): ReturnType<BullMQAdapter['updateJobScheduler']> {
+      return refuse('change a job scheduler');
+    }
+  })(queue);
+}
+
 /**
  * The Bull Board express app over `queues`, to mount at BOARD_PATH.
  * Throws at start if Bull Board no longer renders its page with ejs (the
@@ -30,7 +88,7 @@ export function bullBoardRouter(queues: Iterable<Queue>): Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
-    queues: [...queues].map((q) => new BullMQAdapter(q)),
+    queues: [...queues].map(boardQueueAdapter),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Lookout' } },
   });
