@@ -8,6 +8,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Job, Queue } from 'bullmq';
 import type { Express, Router } from 'express';
+import { restore } from '../jobs/restore/definition.js';
 
 export const BOARD_PATH = '/admin/queues';
 
@@ -27,13 +28,20 @@ export class BoardAdapterRefusal extends Error {
   readonly statusCode = 403;
 }
 
-/** `job` as the board may handle it: retried only from the failed state, its data never changed (own, non-enumerable methods, so job.toJSON() is unchanged). */
+/** `job` as the board may handle it: retried only from the failed state and never when it is a restore (one attempt, its requester's), its data never changed (own, non-enumerable methods, so job.toJSON() is unchanged). */
 function guardedJob(job: Job): Job {
   const retry = job.retry.bind(job);
-  const guardedRetry: Job['retry'] = (state = 'failed', opts) =>
-    state === 'failed'
-      ? retry(state, opts)
-      : Promise.reject(new BoardAdapterRefusal(`Bull Board may not retry a ${state} job: retrying a completed job would run finished work again; only failed jobs are retried`));
+  const guardedRetry: Job['retry'] = (state = 'failed', opts) => {
+    if (state !== 'failed') {
+      return Promise.reject(new BoardAdapterRefusal(`Bull Board may not retry a ${state} job: retrying a completed job would run finished work again; only failed jobs are retried`));
+    }
+    if (job.name === restore.name) {
+      return Promise.reject(
+        new BoardAdapterRefusal('Bull Board may not retry a restore: a restore runs once, audited as the one who asked for it; ask again with lookout backup restore'),
+      );
+    }
+    return retry(state, opts);
+  };
   const refuseUpdate: Job['updateData'] = () => Promise.reject(new BoardAdapterRefusal("Bull Board may not change a job's data"));
   Object.defineProperty(job, 'retry', { value: guardedRetry, enumerable: false });
   Object.defineProperty(job, 'updateData', { value: refuseUpdate, enumerable: false });

@@ -155,17 +155,30 @@ describe('Bull Board cannot re-run finished work', () => {
   });
 
   it('retrying a failed job, alone or all failed at once, still works and is audited', async () => {
-    await backup.add('restore', restoreData, { jobId: 'failed-restore-1', attempts: 1 });
-    await backup.add('restore', restoreData, { jobId: 'failed-restore-2', attempts: 1 });
-    await finish(['failed-restore-1', 'failed-restore-2'], 'fail');
-    const one = await board('PUT', '/api/queues/backup/failed-restore-1/retry', 'review-retry-failed');
+    const runData = { trigger: 'manual', actor: 'cli' };
+    await backup.add('backup-run', runData, { jobId: 'failed-run-1', attempts: 1 });
+    await backup.add('backup-run', runData, { jobId: 'failed-run-2', attempts: 1 });
+    await finish(['failed-run-1', 'failed-run-2'], 'fail');
+    const one = await board('PUT', '/api/queues/backup/failed-run-1/retry', 'review-retry-failed');
     expect(one.status).toBe(204);
-    expect(await backup.getJobState('failed-restore-1')).toBe('waiting');
-    expect((await auditRow('review-retry-failed')).details.board).toEqual({ action: 'job.retry', queue: 'backup', jobId: 'failed-restore-1', state: 'failed' });
+    expect(await backup.getJobState('failed-run-1')).toBe('waiting');
+    expect((await auditRow('review-retry-failed')).details.board).toEqual({ action: 'job.retry', queue: 'backup', jobId: 'failed-run-1', state: 'failed' });
     const all = await board('PUT', '/api/queues/backup/retry/failed');
     expect(all.status).toBe(200);
-    expect(await backup.getJobState('failed-restore-2')).toBe('waiting');
+    expect(await backup.getJobState('failed-run-2')).toBe('waiting');
+    await backup.remove('failed-run-1');
+    await backup.remove('failed-run-2');
+  });
+
+  it('a failed restore is not retried from the board, alone or with all failed jobs (a restore runs once, as its requester asked)', async () => {
+    await backup.add('restore', restoreData, { jobId: 'failed-restore-1', attempts: 1 });
+    await finish(['failed-restore-1'], 'fail');
+    const one = await board('PUT', '/api/queues/backup/failed-restore-1/retry', 'review-retry-restore');
+    expect(one.status).toBe(403);
+    expect(JSON.stringify(one.body)).toMatch(/may not retry a restore/);
+    expect((await auditRow('review-retry-restore')).outcome).toBe('denied');
+    expect((await board('PUT', '/api/queues/backup/retry/failed')).status).toBe(403);
+    expect(await backup.getJobState('failed-restore-1')).toBe('failed');
     await backup.remove('failed-restore-1');
-    await backup.remove('failed-restore-2');
   });
 });
