@@ -126,7 +126,12 @@ export const envSchema = z.object({
   ALERT_DISK_MIN_FREE_PERCENT: int(0, 100).default(10),
   ALERT_GPU_MAX_CELSIUS: int(0, 150).default(85),
   ALERT_REPEAT_MINUTES: int(0, 100_000).default(240),
-  ALERT_WEBHOOK_URL: z.url({ error: 'expected an http(s) URL' }).optional(),
+  // The same rules as batch webhooks' targets (src/security/webhook-target.ts), as far as syntax goes:
+  // said at start, not when the first alert fails to go out.
+  ALERT_WEBHOOK_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+    .refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), { error: 'must not carry credentials (user:password@): sign with ALERT_WEBHOOK_SECRET instead' })
+    .optional(),
   ALERT_WEBHOOK_SECRET: z.string().min(16, { error: 'expected at least 16 characters' }).optional(),
   ALERT_EMAIL_TO: z.string().min(3).optional(),
   ALERT_EMAIL_FROM: z.string().min(3).default('lookout@localhost'),

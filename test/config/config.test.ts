@@ -48,6 +48,29 @@ describe('loadConfig', () => {
   });
 });
 
+describe('ALERT_WEBHOOK_URL', () => {
+  const problem = (url: string) => {
+    try {
+      loadConfig({ ALERT_WEBHOOK_URL: url });
+      return undefined;
+    } catch (err) {
+      return (err as ConfigError).problems.find((p) => p.variable === 'ALERT_WEBHOOK_URL')?.message;
+    }
+  };
+  it('takes an http(s) URL', () => {
+    expect(loadConfig({ ALERT_WEBHOOK_URL: 'https://hooks.example/a' }).alerts.webhook?.url).toBe('https://hooks.example/a');
+    expect(problem('http://hooks.example:8080/a?b=c')).toBeUndefined();
+  });
+  it.each(['ftp://hooks.example/a', 'file:///etc/passwd', 'gopher://hooks.example/', 'https://user:pw@hooks.example/a', 'https://user@hooks.example/a', 'HTTPS://u:p@hooks.example/'])(
+    'refuses %s at start, without showing it',
+    (url) => {
+      const message = problem(url);
+      expect(message).toMatch(/not shown: it is a secret/);
+      expect(message).not.toContain('hooks.example');
+    },
+  );
+});
+
 describe('TRUST_PROXY', () => {
   it('trusts loopback proxies by default, and reads none, a hop count or a list of addresses and subnets', () => {
     expect(loadConfig({}).http.trustProxy).toEqual(['loopback']);
