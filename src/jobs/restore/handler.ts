@@ -11,7 +11,7 @@ import { databaseNameOf } from '../../db/server-admin.js';
 import { runBackup } from '../../backups/run-backup.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';
 import { getBackup, insertBackup } from '../../db/repositories/backups.js';
-import { grantAppRoleIn, ownerUrlOf } from '../../db/set-up-database.js';
+import { grantAppRoleIn, ownerUrlOf, prepareRestoredDatabase } from '../../db/set-up-database.js';
 import { decryptionKeys, restoreProgress, type BackupJobDeps } from '../backup-deps.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
 import { restore, type RestoreResult } from './definition.js';
@@ -47,14 +47,22 @@ export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
           );
         }
       }
+      // The restore's own audit row (replace-live); prepare adds the migrations it applied before the window reads it.
+      const restoreDetails: Record<string, unknown> = { target, ...(safetyBackupId ? { safetyBackupId } : {}) };
       const result = await restoreBackupInto({ databaseUrl: ownerUrlOf(deps), keys: decryptionKeys(deps.backup) }, backup, target, {
         replaceLive: payload.replaceLive,
         allowRunningBatches: payload.allowRunningBatches,
         now,
-        audit: { actor: payload.actor, target: `backup:${payload.backupId}`, details: { target, ...(safetyBackupId ? { safetyBackupId } : {}) } },
+        audit: { actor: payload.actor, target: `backup:${payload.backupId}`, details: restoreDetails },
         onRestoredBytes: restoreProgress(job, backup.rawBytes),
-        // Restored without the dump's grants (--no-acl), as the owner: the application role gets its rights back before the copy takes its name.
-        prepare: async (database) => void (await grantAppRoleIn(deps, database)),
+        // Restored without the dump's grants (--no-acl), as the owner: the application role gets its rights back before the copy
+        // takes its name. Replacing the live database, the copy is first brought to this version's schema: the running
+        // processes never migrate, and a backup from before an upgrade would leave them a schema they do not know.
+        prepare: async (database) => {
+          if (!replacing) return void (await grantAppRoleIn(deps, database));
+          const { applied } = await prepareRestoredDatabase(deps, database);
+          if (applied.length > 0) restoreDetails.migrationsApplied = applied;
+        },
       });
       // Replacing the live database wrote its own audit row into the restored
       // database, in the transaction that carried the live trail over.
