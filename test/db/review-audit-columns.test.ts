@@ -87,4 +87,22 @@ describe('the application role appends audit rows with the database\'s id and ti
       code: INSUFFICIENT_PRIVILEGE,
     });
   });
+
+  it('cannot climb out of its rights: no objects of its own, no other role, no grants to itself', async () => {
+    await connectedAs(urls.databaseUrl, async (c) => {
+      for (const sql of [
+        'CREATE TABLE public.mine (x int)',
+        'CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT timestamptz \'2001-01-01\' $$',
+        'CREATE SCHEMA mine',
+        `SET ROLE ${OWNER}`,
+        `SET SESSION AUTHORIZATION ${OWNER}`,
+        'ALTER TABLE audit_log ALTER COLUMN at DROP DEFAULT',
+      ]) {
+        await expect(c.query(sql), sql).rejects.toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
+      }
+      await c.query(`GRANT UPDATE, DELETE, INSERT ON audit_log TO ${APP}`); // a warning, nothing granted: it holds no grant option
+      await expect(c.query(`INSERT INTO audit_log (at, actor, action) VALUES ('2001-01-01', 'cli', 'x')`)).rejects.toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
+      await expect(c.query(`UPDATE audit_log SET actor = 'x'`)).rejects.toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
+    });
+  });
 });
