@@ -10,6 +10,10 @@
 //   the backup stays revoked; one created after it keeps working; one that
 //   only the backup knows (deleted from live by hand) stays gone.
 // - the backup catalogue: the backups made since, the safety backup among them.
+// - the install's own state, wholesale: alerts (a silence set since stays; a
+//   silence that ended is not brought back onto a firing alert), milestones
+//   (when backups were turned on) and the fleet (workers). They describe the
+//   install as it is now, not the backup's day.
 // Staging runs twice: once while the live database still serves (the bulk),
 // and once in the window where nothing else is connected (the tail), so the
 // window is short.
@@ -18,6 +22,8 @@ import { RestoreRefusedError } from './restore-refused.js';
 
 const STAGE = 'lookout_restore_staged_audit';
 const AUDIT_COLUMNS = 'id, at, actor, action, target, outcome, details';
+/** The install's own state, replaced wholesale by live's (api_keys is counted on its own). */
+const INSTALL_STATE_TABLES = ['alerts', 'milestones', 'workers'] as const;
 /** Audit rows per round trip while staging. */
 const PAGE = 5000;
 
@@ -38,6 +44,8 @@ export interface CarriedState {
   /** Live rows added to the backup's trail. */
   auditRowsCarried: number;
   apiKeysCarried: number;
+  /** Rows of the install's own state carried, per table (alerts, milestones, workers). */
+  installStateCarried: Record<(typeof INSTALL_STATE_TABLES)[number], number>;
 }
 
 /** Copies live audit rows with id > `after` into the stage, page by page; rows already staged are skipped. Returns the last id seen. */
@@ -89,8 +97,8 @@ export async function stageLiveTrail(live: pg.ClientBase, restored: pg.ClientBas
  * Second pass, in the window (the live database renamed, nothing else
  * connected to it): stages the tail, then in one transaction on the restored
  * database adds every live audit row it lacks, continues the audit sequence
- * past every id live handed out, replaces api_keys and the backup catalogue
- * with live's, and appends the restore's own audit row with what was carried.
+ * past every id live handed out, replaces api_keys, the backup catalogue and
+ * the install's own state (alerts, milestones, workers) with live's, and appends the restore's own audit row with what was carried.
  */
 export async function carryLiveState(
   live: pg.ClientBase,
@@ -112,6 +120,11 @@ export async function carryLiveState(
   const { last: lastIdBeforeRestore, seq } = liveState.rows[0]!;
   const keys = await live.query<{ rows: string }>(`SELECT coalesce(json_agg(k), '[]')::text AS rows FROM api_keys k`);
   const catalogue = await live.query<{ rows: string }>(`SELECT coalesce(json_agg(b), '[]')::text AS rows FROM backups b`);
+  const installState: Array<[(typeof INSTALL_STATE_TABLES)[number], string]> = [];
+  for (const table of INSTALL_STATE_TABLES) {
+    const { rows } = await live.query<{ rows: string }>(`SELECT coalesce(json_agg(t), '[]')::text AS rows FROM ${table} t`);
+    installState.push([table, rows[0]!.rows]);
+  }
 
   await restored.query('BEGIN');
   try {
@@ -130,7 +143,19 @@ export async function carryLiveState(
     await restored.query('DELETE FROM api_keys');
     const carriedKeys = await restored.query(`INSERT INTO api_keys SELECT * FROM json_populate_recordset(NULL::api_keys, $1::json)`, [keys.rows[0]!.rows]);
     await carryBackupCatalogue(restored, catalogue.rows[0]!.rows);
-    const carried = { lastIdBeforeRestore, backupLastId: staged.backupLastId, auditRowsCarried: added.rowCount ?? 0, apiKeysCarried: carriedKeys.rowCount ?? 0 };
+    const installStateCarried = { alerts: 0, milestones: 0, workers: 0 };
+    for (const [table, rows] of installState) {
+      await restored.query(`DELETE FROM ${table}`);
+      const inserted = await restored.query(`INSERT INTO ${table} SELECT * FROM json_populate_recordset(NULL::${table}, $1::json)`, [rows]);
+      installStateCarried[table] = inserted.rowCount ?? 0;
+    }
+    const carried = {
+      lastIdBeforeRestore,
+      backupLastId: staged.backupLastId,
+      auditRowsCarried: added.rowCount ?? 0,
+      apiKeysCarried: carriedKeys.rowCount ?? 0,
+      installStateCarried,
+    };
     const row = await restored.query<{ id: string }>(
       `INSERT INTO audit_log (actor, action, target, outcome, details) VALUES ($1, $2, $3, 'ok', $4) RETURNING id::text AS id`,
       [restoreRow.actor, restoreRow.action, restoreRow.target, JSON.stringify({ ...restoreRow.details, carried })],

@@ -1,14 +1,21 @@
 // Least privilege for a two-role install (DATABASE_OWNER_URL set): the owner
 // role owns the tables and runs migrations; the application role gets only
-// the rights it needs, and on audit_log only SELECT and INSERT. Table
-// triggers refuse UPDATE, DELETE and TRUNCATE there too, but an owner may
-// disable triggers: the boundary is that the application is not the owner.
+// the rights it needs, and on audit_log only SELECT and INSERT of the
+// columns it writes: a row's id and time come from the database (the
+// sequence, now()), so the application can neither date a row back nor take
+// an id ahead of the sequence. Table triggers refuse UPDATE, DELETE and
+// TRUNCATE there too, but an owner may disable triggers: the boundary is that
+// the application is not the owner.
 
 import pg from 'pg';
 import type { Queryable } from './pool.js';
 
 /** Tables the application may read and append to, never change. */
 const APPEND_ONLY_TABLES = ['audit_log'] as const;
+/** Columns of an append-only table the application must not set by any route: the database's order and time. */
+const DATABASE_SET_COLUMNS: Record<(typeof APPEND_ONLY_TABLES)[number], readonly string[]> = {
+  audit_log: ['id', 'at'],
+};
 /** Tables the application may only read (the migrated? check reads umzug's table). */
 const READ_ONLY_TABLES = ['lookout_migrations'] as const;
 /** Table rights the application must not hold on an append-only table, by any route (PUBLIC, membership). */
@@ -29,7 +36,8 @@ export function roleOfUrl(databaseUrl: string): string {
 /**
  * Gives `appRole` exactly the rights Lookout's processes need on every table
  * and sequence of the owner's current schema: SELECT, INSERT, UPDATE, DELETE
- * on ordinary tables; SELECT and INSERT on audit_log; SELECT on the
+ * on ordinary tables; SELECT on audit_log and INSERT of every column but
+ * id and at (they keep their defaults: the sequence, now()); SELECT on the
  * migrations table; USAGE and SELECT on sequences (nextval, pg_dump). Earlier
  * grants to the role are revoked first, so the result is the same whatever
  * was granted before; all in one transaction. Run it as the owner after every
@@ -45,12 +53,21 @@ export async function grantAppRole(client: pg.ClientBase, appRole: string): Prom
     await client.query('SELECT pg_advisory_xact_lock($1)', [GRANT_LOCK_KEY]);
     const schema = pg.escapeIdentifier(await currentSchema(client));
     const listed = (tables: readonly string[]) => tables.map((t) => `${schema}.${pg.escapeIdentifier(t)}`).join(', ');
+    const appendGrants: string[] = [];
+    for (const table of APPEND_ONLY_TABLES) {
+      const { rows } = await client.query<{ name: string }>(
+        `SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attname <> ALL($2::text[]) ORDER BY attnum`,
+        [`${schema}.${pg.escapeIdentifier(table)}`, [...DATABASE_SET_COLUMNS[table]]],
+      );
+      const columns = rows.map((r) => pg.escapeIdentifier(r.name)).join(', ');
+      appendGrants.push(`GRANT SELECT${columns ? `, INSERT (${columns})` : ''} ON ${listed([table])} TO ${role};`);
+    }
     await client.query(`
       GRANT USAGE ON SCHEMA ${schema} TO ${role};
       REVOKE ALL ON ALL TABLES IN SCHEMA ${schema} FROM ${role};
       GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role};
       REVOKE ALL ON ${listed([...APPEND_ONLY_TABLES, ...READ_ONLY_TABLES])} FROM ${role};
-      GRANT SELECT, INSERT ON ${listed(APPEND_ONLY_TABLES)} TO ${role};
+      ${appendGrants.join('\n')}
       GRANT SELECT ON ${listed(READ_ONLY_TABLES)} TO ${role};
       REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${schema} FROM ${role};
       GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${schema} TO ${role};
@@ -75,6 +92,7 @@ async function currentSchema(db: Queryable): Promise<string> {
  * superuser, not a member of the role owning the audit table, its schema or
  * the database (an owner can disable triggers or drop the table), and holds no
  * UPDATE, DELETE, TRUNCATE, TRIGGER or REFERENCES on an append-only table,
+ * nor INSERT of the columns the database sets (audit_log's id and at),
  * directly, through PUBLIC or through another role.
  * @param db a connection to Lookout's database, after migrations
  * @throws RoleSplitError naming every problem found
@@ -98,6 +116,14 @@ export async function checkRoleSplit(db: Queryable, appRole: string): Promise<vo
     for (const privilege of FORBIDDEN_ON_APPEND_ONLY) {
       const { rows } = await db.query<{ has: boolean }>('SELECT has_table_privilege($1, $2, $3) AS has', [appRole, qualified, privilege]);
       if (rows[0]?.has) problems.push(`"${appRole}" holds ${privilege} on ${table} (granted to it, to PUBLIC or to a role it belongs to)`);
+    }
+    const { rows: settable } = await db.query<{ name: string }>(
+      `SELECT attname AS name FROM pg_attribute WHERE attrelid = $2::regclass AND attnum > 0 AND NOT attisdropped
+         AND attname = ANY($3::text[]) AND has_column_privilege($1, attrelid, attnum, 'INSERT') ORDER BY attnum`,
+      [appRole, qualified, [...DATABASE_SET_COLUMNS[table]]],
+    );
+    for (const { name } of settable) {
+      problems.push(`"${appRole}" holds INSERT on ${table}.${name} (it could choose a row's ${name === 'at' ? 'time' : name}; granted to it, to PUBLIC or to a role it belongs to)`);
     }
   }
   if (problems.length > 0) {

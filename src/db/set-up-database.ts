@@ -83,3 +83,22 @@ export async function grantAppRoleIn(urls: DatabaseUrls, database: string): Prom
   }
   return appRole;
 }
+
+/**
+ * Gets a database just restored (by name, on the same server, as the owner)
+ * ready to take the live database's place: applies the migrations the backup
+ * predates (the running API and workers never migrate, and expect this
+ * version's schema), then grants the application role its rights there.
+ * @returns the migrations applied (in order) and the role granted, if any
+ * @throws RoleSplitError as grantAppRole; the driver's errors when a migration fails
+ */
+export async function prepareRestoredDatabase(urls: DatabaseUrls, database: string): Promise<{ applied: string[]; grantedTo: string | undefined }> {
+  const pool = createPool(urlForDatabase(ownerUrlOf(urls), database), 1);
+  let applied: string[];
+  try {
+    applied = await migrateUp(pool);
+  } finally {
+    await pool.end();
+  }
+  return { applied, grantedTo: await grantAppRoleIn(urls, database) };
+}

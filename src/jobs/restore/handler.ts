@@ -1,6 +1,7 @@
 // Restores a backup, audited whatever the outcome. Failures are final (one
 // attempt): a restore is something an operator watches, not something to
-// repeat behind their back. Replacing the live database is refused while
+// repeat behind their back, so a job that ran before (a Bull Board retry, a
+// stalled job) is refused. Replacing the live database is refused while
 // batches are queued or running (unless allowRunningBatches), checked before
 // the safety backup and again when the live database stops serving.
 import { randomUUID } from 'node:crypto';
@@ -11,13 +12,31 @@ import { databaseNameOf } from '../../db/server-admin.js';
 import { runBackup } from '../../backups/run-backup.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';
 import { getBackup, insertBackup } from '../../db/repositories/backups.js';
-import { grantAppRoleIn, ownerUrlOf } from '../../db/set-up-database.js';
+import { grantAppRoleIn, ownerUrlOf, prepareRestoredDatabase } from '../../db/set-up-database.js';
 import { decryptionKeys, restoreProgress, type BackupJobDeps } from '../backup-deps.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
 import { restore, type RestoreResult } from './definition.js';
 
 /** Statuses of a backup with a finished file (as checkRestorable in src/services/backup-requests.ts). */
 const RESTORABLE: ReadonlySet<string> = new Set(['succeeded', 'verified', 'verify_failed']);
+
+/**
+ * A restore runs once, for the operator waiting on it. A job run before (a
+ * retry from Bull Board, which keeps attemptsMade, or a stalled job picked up
+ * again after its worker died, perhaps inside the swap window) is refused
+ * before anything is touched: whoever wants it again runs
+ * `lookout backup restore` again, and is the actor of that one.
+ * @throws Error naming the attempt and the way to restore again
+ */
+function refuseRerun(job: Job): void {
+  const started = job.attemptsStarted ?? 1;
+  if (job.attemptsMade > 0 || started > 1) {
+    throw new Error(
+      `restore job ${job.id} already ran (attempt ${Math.max(job.attemptsMade + 1, started)}): a restore runs once, for the operator waiting on it, ` +
+        'never again from a retry or after its worker stopped; check the live database and run `lookout backup restore` again if it is still wanted',
+    );
+  }
+}
 
 export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
   return async function handleRestore(job: Job): Promise<RestoreResult> {
@@ -27,6 +46,7 @@ export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
     const audit = (outcome: 'ok' | 'error', details: Record<string, unknown>) =>
       appendAudit(deps.pool, { actor: payload.actor, action: 'backup.restore', target: `backup:${payload.backupId}`, outcome, details: { target, ...details } });
     try {
+      refuseRerun(job);
       const backup = await getBackup(deps.pool, payload.backupId);
       if (!backup) throw new Error(`backup ${payload.backupId} does not exist`);
       // Checked by the CLI before enqueuing, and again here: the job is what runs.
@@ -47,14 +67,22 @@ export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
           );
         }
       }
+      // The restore's own audit row (replace-live); prepare adds the migrations it applied before the window reads it.
+      const restoreDetails: Record<string, unknown> = { target, ...(safetyBackupId ? { safetyBackupId } : {}) };
       const result = await restoreBackupInto({ databaseUrl: ownerUrlOf(deps), keys: decryptionKeys(deps.backup) }, backup, target, {
         replaceLive: payload.replaceLive,
         allowRunningBatches: payload.allowRunningBatches,
         now,
-        audit: { actor: payload.actor, target: `backup:${payload.backupId}`, details: { target, ...(safetyBackupId ? { safetyBackupId } : {}) } },
+        audit: { actor: payload.actor, target: `backup:${payload.backupId}`, details: restoreDetails },
         onRestoredBytes: restoreProgress(job, backup.rawBytes),
-        // Restored without the dump's grants (--no-acl), as the owner: the application role gets its rights back before the copy takes its name.
-        prepare: async (database) => void (await grantAppRoleIn(deps, database)),
+        // Restored without the dump's grants (--no-acl), as the owner: the application role gets its rights back before the copy
+        // takes its name. Replacing the live database, the copy is first brought to this version's schema: the running
+        // processes never migrate, and a backup from before an upgrade would leave them a schema they do not know.
+        prepare: async (database) => {
+          if (!replacing) return void (await grantAppRoleIn(deps, database));
+          const { applied } = await prepareRestoredDatabase(deps, database);
+          if (applied.length > 0) restoreDetails.migrationsApplied = applied;
+        },
       });
       // Replacing the live database wrote its own audit row into the restored
       // database, in the transaction that carried the live trail over.
