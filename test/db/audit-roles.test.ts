@@ -5,7 +5,6 @@
 // (superuser only). Each refusal asserted by its SQLSTATE, 42501
 // (insufficient_privilege), not by the append-only trigger's message.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { maskSecrets } from '../../src/config/mask-secrets.js';
@@ -17,52 +16,22 @@ import { runCli } from '../helpers/run-cli.js';
 import { spawnWorker, type WorkerChild } from '../helpers/spawn-worker.js';
 import { ADMIN_DATABASE_URL, authed, createTestEnv, submit, type TestEnv } from '../helpers/test-env.js';
 import { readPhoto } from '../helpers/photos.js';
+import { connectedAs, createRoles, dropRoles, INSUFFICIENT_PRIVILEGE, roleNames, urlAs } from '../helpers/database-roles.js';
 
-const suffix = randomBytes(4).toString('hex');
-const OWNER = `lk_owner_${suffix}`;
-const APP = `lk_app_${suffix}`;
-const DATABASE = `lookout_t_roles_${suffix}`;
-const INSUFFICIENT_PRIVILEGE = '42501';
-
-/** The admin URL with another user and database (the test server trusts local logins). */
-function urlAs(user: string, database: string): string {
-  const url = new URL(ADMIN_DATABASE_URL);
-  url.username = user;
-  url.password = '';
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
+const names = roleNames('');
+const { owner: OWNER, app: APP, database: DATABASE } = names;
 const ownerUrl = urlAs(OWNER, DATABASE);
 const appUrl = urlAs(APP, DATABASE);
 
-async function asAdmin(sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end();
-  }
-}
-
-/** Runs `work` on one connection as `url`'s role. */
-async function connectedAs<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
+/** Runs `sql` as the server's administrator. */
+const asAdmin = (sql: string) => connectedAs(ADMIN_DATABASE_URL, (c) => c.query(sql));
 
 let env: TestEnv;
 let services: Services;
 
 beforeAll(async () => {
   // What README's "Two database roles" asks an administrator to run.
-  await asAdmin(`CREATE ROLE ${OWNER} LOGIN CREATEDB; GRANT pg_signal_backend TO ${OWNER}; CREATE ROLE ${APP} LOGIN`);
+  await createRoles(names);
   env = await createTestEnv('roles', {
     DATABASE_URL: appUrl,
     DATABASE_OWNER_URL: ownerUrl,
@@ -77,7 +46,7 @@ const kept: string[] = []; // databases a replace-live restore kept
 afterAll(async () => {
   await env?.cleanup();
   for (const name of [DATABASE, ...kept]) await dropDatabase(ADMIN_DATABASE_URL, name);
-  await asAdmin(`DROP ROLE IF EXISTS ${APP}; DROP ROLE IF EXISTS ${OWNER}`);
+  await dropRoles(names);
 });
 
 describe('two database roles', () => {

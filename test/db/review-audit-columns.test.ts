@@ -3,52 +3,27 @@
 // application's. With a table-wide INSERT it could write a row dated years
 // back (a forged "key.revoke" in the past) or take an id ahead of the
 // sequence, so that a later real append fails on the primary key.
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RoleSplitError } from '../../src/db/app-role-grants.js';
 import { setUpDatabase } from '../../src/db/set-up-database.js';
 import { dropDatabase } from '../../src/runtime/scratch-resources.js';
 import { ADMIN_DATABASE_URL } from '../helpers/test-env.js';
+import { connectedAs, createRoles, dropRoles, INSUFFICIENT_PRIVILEGE, roleNames, urlAs } from '../helpers/database-roles.js';
 
-const suffix = randomBytes(4).toString('hex');
-const OWNER = `lk_rowner_${suffix}`;
-const APP = `lk_rapp_${suffix}`;
-const DATABASE = `lookout_t_rcols_${suffix}`;
-const INSUFFICIENT_PRIVILEGE = '42501';
-
-function urlAs(user: string, database: string): string {
-  const url = new URL(ADMIN_DATABASE_URL);
-  url.username = user;
-  url.password = '';
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
+const names = roleNames('r');
+const { owner: OWNER, app: APP, database: DATABASE } = names;
 const urls = { databaseUrl: urlAs(APP, DATABASE), databaseOwnerUrl: urlAs(OWNER, DATABASE) };
-
-async function connectedAs<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 beforeAll(async () => {
   // README "Two database roles", as written there (passwords aside: the test server trusts local logins).
-  await connectedAs(ADMIN_DATABASE_URL, async (c) => {
-    await c.query(`CREATE ROLE ${OWNER} LOGIN CREATEDB; GRANT pg_signal_backend TO ${OWNER}; CREATE ROLE ${APP} LOGIN`);
-    await c.query(`CREATE DATABASE ${DATABASE} OWNER ${OWNER}`);
-  });
+  await createRoles(names);
+  await connectedAs(ADMIN_DATABASE_URL, (c) => c.query(`CREATE DATABASE ${DATABASE} OWNER ${OWNER}`));
   expect((await setUpDatabase(urls)).grantedTo).toBe(APP);
 });
 
 afterAll(async () => {
   await dropDatabase(ADMIN_DATABASE_URL, DATABASE);
-  await connectedAs(ADMIN_DATABASE_URL, (c) => c.query(`DROP ROLE IF EXISTS ${APP}; DROP ROLE IF EXISTS ${OWNER}`));
+  await dropRoles(names);
 });
 
 describe('the application role appends audit rows with the database\'s id and time', () => {

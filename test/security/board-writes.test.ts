@@ -8,6 +8,7 @@ import { Worker, type Job, type Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { auditRowOf, boardRequest } from '../helpers/board-requests.js';
 
 let env: TestEnv;
 let services: Services;
@@ -28,27 +29,8 @@ beforeAll(async () => {
 });
 afterAll(() => env.cleanup());
 
-async function board(method: string, path: string, body?: unknown, requestId?: string) {
-  const res = await fetch(`${url}/admin/queues${path}`, {
-    method,
-    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', ...(requestId ? { 'x-request-id': requestId } : {}) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
-}
-
-async function auditRow(requestId: string) {
-  for (let i = 0; i < 40; i++) {
-    const [row] = await env.sql<{ actor: string; target: string | null; outcome: string; details: Record<string, any> }>(
-      `SELECT actor, target, outcome, details FROM audit_log WHERE details->>'requestId' = $1`,
-      [requestId],
-    );
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no audit row for ${requestId}`);
-}
+const board = (method: string, path: string, body?: unknown, requestId?: string) => boardRequest(url, admin, method, path, { body, requestId });
+const auditRow = (requestId: string) => auditRowOf(env, requestId);
 
 const restore = { name: 'restore', data: { backupId: '00000000-0000-4000-8000-000000000000', targetDatabase: 'forged', actor: 'cli' } };
 const alertsHook = { name: 'webhook', data: { url: 'http://127.0.0.1:9/hook', event: 'alert.firing', body: {}, signWith: 'alerts' } };

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boardQueueAdapter } from '../../src/board/bull-board.js';
 import type { Services } from '../../src/runtime/services.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { auditRowOf, boardRequest } from '../helpers/board-requests.js';
 
 let env: TestEnv;
 let services: Services;
@@ -51,26 +52,8 @@ async function finish(ids: string[], outcome: 'complete' | 'fail') {
   await worker.close();
 }
 
-async function board(method: string, path: string, requestId?: string) {
-  const res = await fetch(`${url}/admin/queues${path}`, {
-    method,
-    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', ...(requestId ? { 'x-request-id': requestId } : {}) },
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
-}
-
-async function auditRow(requestId: string) {
-  for (let i = 0; i < 40; i++) {
-    const [row] = await env.sql<{ actor: string; target: string | null; outcome: string; details: Record<string, any> }>(
-      `SELECT actor, target, outcome, details FROM audit_log WHERE details->>'requestId' = $1`,
-      [requestId],
-    );
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no audit row for ${requestId}`);
-}
+const board = (method: string, path: string, requestId?: string) => boardRequest(url, admin, method, path, { requestId });
+const auditRow = (requestId: string) => auditRowOf(env, requestId);
 
 describe('Bull Board cannot re-run finished work', () => {
   let completed: string[];
