@@ -22,7 +22,7 @@ import { docsRouter } from './docs-page.js';
 import { consoleRouter } from './console-static.js';
 import { LOOKOUT_VERSION } from './routes/info.js';
 import { metricsHandler } from '../metrics/metrics-server.js';
-import { whenRedisReady } from '../runtime/queue-redis.js';
+import { whenRedisReady } from '../redis/queue-redis.js';
 
 /**
  * The express app over opened services.

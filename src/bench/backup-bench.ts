@@ -15,7 +15,7 @@ import { loadConfig } from '../config/config.js';
 import { getBackup } from '../db/repositories/backups.js';
 import { BACKUP_QUEUE, type BackupRunResult } from '../jobs/backup-run/definition.js';
 import type { RestoreResult } from '../jobs/restore/definition.js';
-import { prepareDatabase } from '../runtime/processes.js';
+import { prepareDatabase } from '../runtime/prepare-database.js';
 import { deleteQueueKeys, dropDatabase } from '../runtime/scratch-resources.js';
 import { openServices } from '../runtime/services.js';
 import { requestBackup, requestRestore, waitForJob } from '../services/backup-requests.js';

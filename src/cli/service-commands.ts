@@ -6,16 +6,16 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Device } from '../detection/index.js';
 import { openServices, type Services } from '../runtime/services.js';
-import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
+import { prepareDatabase } from '../runtime/prepare-database.js';
+import { startApi } from '../api/server.js';
+import { OPS_QUEUES, startWorkerProcess } from '../workers/worker-process.js';
+import { guardMemory } from '../workers/memory-guard.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
 import { reconcile } from '../reconcile/reconcile.js';
-import { keepSchedules } from '../runtime/schedule-keeper.js';
+import { keepSchedules } from '../workers/schedule-keeper.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 
 type Stoppable = { close(): Promise<void> };
-
-/** Exit status of a worker that drained because of the memory guard: the supervisor restarts it. */
-export const EXIT_MEMORY_GUARD = 75;
 
 function onShutdown(logger: Logger, services: Services, parts: Stoppable[]): (reason: string, exitCode?: number) => void {
   let stopping = false;
@@ -36,20 +36,6 @@ function onShutdown(logger: Logger, services: Services, parts: Stoppable[]): (re
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   return stop;
-}
-
-/** Drains and exits (for a restart) when the process's RSS passes WORKER_MAX_RSS_MB. */
-function guardMemory(config: Config, logger: Logger, stop: (reason: string, exitCode?: number) => void): void {
-  const limit = config.worker.maxRssMb;
-  if (!limit) return;
-  const timer = setInterval(() => {
-    const rss = process.memoryUsage().rss / 1048576;
-    if (rss <= limit) return;
-    clearInterval(timer);
-    logger.warn({ rssMb: Math.round(rss), limitMb: limit }, 'memory guard: RSS above WORKER_MAX_RSS_MB; draining so the supervisor restarts this worker');
-    stop('memory guard', EXIT_MEMORY_GUARD);
-  }, 1000);
-  timer.unref();
 }
 
 /**

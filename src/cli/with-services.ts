@@ -8,7 +8,7 @@ import type { Config } from '../config/config.js';
 import { maskUrl } from '../config/mask-secrets.js';
 import { checkDatabase } from '../db/database-check.js';
 import { createLogger } from '../logging/logger.js';
-import { isQueueUnavailable, lastRedisError, QueueUnavailableError } from '../runtime/queue-redis.js';
+import { isQueueUnavailable, lastRedisError, QueueUnavailableError } from '../redis/queue-redis.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { CliError } from './cli-error.js';
 import { databaseCliError } from './with-database.js';

@@ -17,8 +17,8 @@ import { problemsFirst } from '../text/health-view.js';
 import { readGpus } from './gpus.js';
 import { probeBackupDir } from './backup-dir-probe.js';
 import { failureRate, MIN_FINISHED, recentOutcomes } from './recent-outcomes.js';
-import { withTimeout } from '../runtime/with-timeout.js';
-import { whenRedisReady } from '../runtime/queue-redis.js';
+import { withTimeout } from './with-timeout.js';
+import { whenRedisReady } from '../redis/queue-redis.js';
 
 export interface ProbeDeps {
   redis: Redis;

@@ -7,7 +7,7 @@ import client from 'prom-client';
 import type { Pool } from '../db/pool.js';
 import { latestHealthCheck } from '../db/repositories/health-checks.js';
 import { readGpus } from '../health/gpus.js';
-import { isQueueUnavailable } from '../runtime/queue-redis.js';
+import { isQueueUnavailable } from '../redis/queue-redis.js';
 
 export interface Metrics {
   registry: client.Registry;

@@ -4,7 +4,7 @@
 //
 // Two Redis connections: `redis` fails fast while Redis is away (queues, flow
 // producer, rate limits, probes: an HTTP request or a CLI command must not
-// wait for it; queue-redis.ts), `workerRedis` waits outages out (BullMQ
+// wait for it; src/redis/queue-redis.ts), `workerRedis` waits outages out (BullMQ
 // workers and queue events: a job in flight resumes when Redis is back).
 
 import { FlowProducer, Queue } from 'bullmq';
@@ -17,7 +17,7 @@ import { createPool, type Pool } from '../db/pool.js';
 import { ModelRegistry } from '../detection/index.js';
 import { KNOWN_QUEUES } from '../jobs/registry.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
-import { createQueueRedis, QUEUE_FAIL_FAST } from './queue-redis.js';
+import { createQueueRedis, QUEUE_FAIL_FAST } from '../redis/queue-redis.js';
 
 export interface Services {
   config: Config;

@@ -14,7 +14,7 @@ import { holdBlobRemovals, lockForBlobRemoval, unreferencedBlobKeys } from '../d
 import { insertImages } from '../db/repositories/images.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { enqueueBatchFlow } from '../jobs/finalize-batch/enqueue.js';
-import { isQueueUnavailable, QueueUnavailableError } from '../runtime/queue-redis.js';
+import { isQueueUnavailable, QueueUnavailableError } from '../redis/queue-redis.js';
 
 export interface SubmittedImage {
   id: string;

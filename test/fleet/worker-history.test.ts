@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { liveWindowMs, liveWorkersPerQueue, markWorkerStopped, registerWorker, type WorkerIdentity } from '../../src/db/repositories/workers.js';
-import { startHeartbeat } from '../../src/fleet/worker-heartbeat.js';
+import { startHeartbeat } from '../../src/workers/worker-heartbeat.js';
 import { runHealthCheck } from '../../src/jobs/health-probe/handler.js';
 import type { Services } from '../../src/runtime/services.js';
 import { until } from '../helpers/receivers.js';

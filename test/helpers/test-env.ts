@@ -13,7 +13,9 @@ import { createApiKey } from '../../src/auth/api-keys.js';
 import type { Role } from '../../src/db/repositories/api-keys.js';
 import { openServices, type Services } from '../../src/runtime/services.js';
 import { deleteQueueKeys, dropDatabase } from '../../src/runtime/scratch-resources.js';
-import { prepareDatabase, startApi, startWorkerProcess, type RunningApi, type RunningWorkerProcess, type WorkerProcessOptions } from '../../src/runtime/processes.js';
+import { prepareDatabase } from '../../src/runtime/prepare-database.js';
+import { startApi, type RunningApi } from '../../src/api/server.js';
+import { startWorkerProcess, type RunningWorkerProcess, type WorkerProcessOptions } from '../../src/workers/worker-process.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ADMIN_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config/config.js';
-import { startApi } from '../../src/runtime/processes.js';
+import { startApi } from '../../src/api/server.js';
 import type { Services } from '../../src/runtime/services.js';
 import { captureLogger } from '../helpers/capture-logger.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';

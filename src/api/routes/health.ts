@@ -3,8 +3,8 @@
 import { Router } from 'express';
 import { pendingMigrations } from '../../db/migrate.js';
 import type { Services } from '../../runtime/services.js';
-import { withTimeout } from '../../runtime/with-timeout.js';
-import { whenRedisReady } from '../../runtime/queue-redis.js';
+import { withTimeout } from '../../health/with-timeout.js';
+import { whenRedisReady } from '../../redis/queue-redis.js';
 
 async function check(fn: () => Promise<string | undefined>): Promise<{ ok: boolean; detail?: string }> {
   try {

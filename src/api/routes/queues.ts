@@ -1,7 +1,7 @@
 // /v1/queues: list (viewer) and control (operator).
 import { z } from 'zod';
 import type { Services } from '../../runtime/services.js';
-import { controlQueue, listQueues, UnknownQueueError } from '../../services/queue-control.js';
+import { controlQueue, listQueues, UnknownQueueError } from '../../board/queue-control.js';
 import { notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
 

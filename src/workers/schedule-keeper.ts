@@ -7,8 +7,8 @@
 import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
 import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
 import { syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from '../jobs/schedules.js';
-import { isQueueUnavailable } from './queue-redis.js';
-import type { Services } from './services.js';
+import { isQueueUnavailable } from '../redis/queue-redis.js';
+import type { Services } from '../runtime/services.js';
 
 type ScheduleDeps = Pick<Services, 'queues' | 'config' | 'logger' | 'redis'>;
 

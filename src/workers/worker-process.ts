@@ -1,63 +1,17 @@
-// The process kinds Lookout runs (api, worker, all) as functions over opened
-// services: the CLI calls these, tests call them in-process.
+// A worker process over opened services: the default model loaded first (a
+// detect worker), BullMQ workers for the claimed queues, the heartbeat, and
+// close() draining them. The CLI (`lookout all`, `lookout worker`) and the
+// tests call it in-process.
 
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createApp } from '../api/app.js';
-import type { StartupGate } from '../api/routes/health.js';
-import { setUpDatabase } from '../db/set-up-database.js';
 import { upsertModel } from '../db/repositories/models.js';
 import type { Device } from '../detection/index.js';
 import { formatDevice } from '../detection/index.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
 import { jobOptionsFor, KNOWN_QUEUES } from '../jobs/registry.js';
-import { createDetectorCache, type DetectorCache } from '../workers/detector-cache.js';
-import { startWorkers, type RunningWorkers } from '../workers/start-workers.js';
-import { newWorkerIdentity, startHeartbeat } from '../fleet/worker-heartbeat.js';
-import type { Services } from './services.js';
-
-/** How long a request's line and headers may take to arrive (ms). */
-export const HEADERS_TIMEOUT_MS = 15_000;
-
-export interface RunningApi {
-  server: Server;
-  port: number;
-  close(): Promise<void>;
-}
-
-/**
- * Listens on `port` (0: any free port) with the API.
- * @param options.startup passed to /readyz: not ready while it says the process is starting
- */
-export async function startApi(services: Services, port = services.config.port, options: { startup?: StartupGate } = {}): Promise<RunningApi> {
-  const app = createApp(services, options);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, () => resolve(s));
-    s.once('error', reject);
-  });
-  // Node ends any request not received whole within requestTimeout (300 s by
-  // default), however steadily its bytes arrive: a large upload on a slow link
-  // would be cut part-way. An upload is ended when it goes idle instead
-  // (UPLOAD_IDLE_TIMEOUT_MS, receive-upload.ts), and any socket silent for a
-  // little longer than that is closed (slow-drip bodies on other routes).
-  server.requestTimeout = 0;
-  server.setTimeout(services.config.upload.idleTimeoutMs + 5000);
-  // A client gets this long to send its request line and headers, however
-  // steadily they trickle in (Node's default is 60 s): slowloris clients hold
-  // a socket each for at most this, and never reach the upload slots.
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  const actualPort = (server.address() as AddressInfo).port;
-  services.logger.info({ port: actualPort }, 'api listening');
-  return {
-    server,
-    port: actualPort,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeIdleConnections();
-      }),
-  };
-}
+import type { Services } from '../runtime/services.js';
+import { createDetectorCache, type DetectorCache } from './detector-cache.js';
+import { startWorkers, type RunningWorkers } from './start-workers.js';
+import { newWorkerIdentity, startHeartbeat } from './worker-heartbeat.js';
 
 export interface WorkerProcessOptions {
   queues: readonly string[];
@@ -132,16 +86,6 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
       await detectors.closeAll();
     },
   };
-}
-
-/**
- * Creates the database if needed, applies pending migrations and grants the
- * application role its rights, as the owner role when DATABASE_OWNER_URL is
- * set (setUpDatabase).
- */
-export async function prepareDatabase(services: Services): Promise<void> {
-  const { created } = await setUpDatabase(services.config, services.logger);
-  if (created) services.logger.info('created the database');
 }
 
 /** The queues an ops worker runs (everything but detection). */
