@@ -1,7 +1,7 @@
 // The Redis connection of everything that must not wait for an absent Redis:
 // the queues and the flow producer (submits, queue control, Bull Board,
 // metrics, probes), the rate limiter and /readyz. Workers have a connection of
-// their own that waits outages out (services.ts): BullMQ's blocking commands
+// their own that waits outages out (src/runtime/services.ts): BullMQ's blocking commands
 // need maxRetriesPerRequest null, producers do not (BullMQ's "failing fast
 // when Redis is down": no offline queue; and skipWaitingForReady on the
 // queues, QUEUE_FAIL_FAST below).
