@@ -4,6 +4,7 @@
 // less the arrows the config lets point up, must have no cycle, and every
 // such arrow must still exist (an exception nobody uses is a stale one).
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -94,5 +95,12 @@ describe('folders: what each folder of src/ may import', () => {
     expect(new Set(inTiers).size).toBe(inTiers.length);
     const present = new Set(result.modules.filter((m) => m.source.startsWith('src/')).map((m) => folderOf(m.source)));
     expect([...present].filter((f) => !inTiers.includes(f))).toEqual([]);
+  });
+
+  it("docs/architecture.md's table of tiers says what the config says", async () => {
+    const doc = await readFile(path.join(REPO_ROOT, 'docs', 'architecture.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## What each folder may import'), doc.indexOf('## The pipeline'));
+    const rows = [...section.matchAll(/^\| (\d+) \| ([^|]+) \|/gm)].map((m) => ({ tier: Number(m[1]), folders: [...m[2]!.matchAll(/`([a-z-]+)`/g)].map((f) => f[1]) }));
+    expect(rows.sort((a, b) => a.tier - b.tier).map((r) => r.folders)).toEqual(config.TIERS);
   });
 });
