@@ -8,8 +8,8 @@ import type { Device } from '../detection/index.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
-import { reconcile } from '../reconcile/reconcile.js';
-import { keepSchedules } from '../runtime/schedule-keeper.js';
+import { reconcile } from '../producers/reconcile.js';
+import { keepSchedules } from '../producers/schedule-keeper.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 
 type Stoppable = { close(): Promise<void> };
