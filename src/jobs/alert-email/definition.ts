@@ -13,6 +13,6 @@ export const alertEmail: JobType<typeof alertEmailPayload> = {
     ...retrying(8, 2000),
     ...keepFinished(7, 30, 5000),
   },
-  /** The occasion is the notification's dedupe key (dispatch-notifications.ts): a repeated dispatch is a no-op. */
+  /** The occasion is the notification's dedupe key (src/producers/alert-notifications.ts): a repeated dispatch is a no-op. */
   jobId: (_p, occasion) => `alert_email_${occasionOf('alert', occasion)}`,
 };
