@@ -1,6 +1,6 @@
-// Session-level Postgres advisory locks: one holder at a time across every
-// process on the database (the reconciler), released however `fn` ends.
-import type { Pool } from './pool.js';
+// Postgres advisory locks: one holder at a time across every
+// process on the database (the reconciler, alert evaluation).
+import type { Pool, Queryable } from './pool.js';
 
 /** Runs `fn` while holding advisory lock `key` on a connection of its own; waits for the lock. */
 export async function withAdvisoryLock<T>(pool: Pool, key: number, fn: () => Promise<T>): Promise<T> {
@@ -12,4 +12,9 @@ export async function withAdvisoryLock<T>(pool: Pool, key: number, fn: () => Pro
     await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => undefined);
     client.release();
   }
+}
+
+/** Takes transaction-level advisory lock `key` on `tx` (inside a transaction): held until it commits or rolls back. */
+export async function lockForTransaction(tx: Queryable, key: number): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
 }
