@@ -20,7 +20,7 @@ const TIERS = [
   // The connection bundle: pool, Redis, queues, flow producer, blobs, metrics.
   ['runtime'],
   // What puts work on the queues.
-  ['producers', 'services', 'reconcile'],
+  ['producers'],
   // The processes' parts: the worker process and `lookout fleet`; Bull Board and queue control.
   ['workers', 'board'],
   // The HTTP server (it mounts the board).
@@ -37,14 +37,9 @@ const TIERS = [
  */
 const UPWARD = [
   {
-    from: '^src/jobs/reconcile/handler[.]ts$',
-    to: '^src/reconcile/',
-    why: 'the one arrow back up: the reconcile job runs the reconciler, which enqueues',
-  },
-  {
-    from: '^src/alerts/dispatch-notifications[.]ts$',
-    to: '^src/jobs/',
-    why: 'for now: a producer (it enqueues webhook and alert-email jobs) that leaves src/alerts for src/producers (issue 16)',
+    from: '^src/jobs/(reconcile|health-probe)/handler[.]ts$',
+    to: '^src/producers/(reconcile|alert-notifications)[.]ts$',
+    why: 'the one arrow back up (jobs → producers): ops jobs that truly enqueue: the reconcile job runs the reconciler, the health probe dispatches alert notifications',
   },
 ];
 

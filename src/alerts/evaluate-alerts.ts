@@ -4,6 +4,7 @@
 // firing (unless silenced), and once more when it resolves. Serialised by an
 // advisory lock, so two probes at once cannot double-notify.
 import { randomUUID } from 'node:crypto';
+import { lockForTransaction } from '../db/advisory-lock.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { insertAlert, openAlerts, updateAlert, type AlertRecord } from '../db/repositories/alerts.js';
 import type { AlertCondition } from './rules.js';
@@ -25,7 +26,7 @@ export async function evaluateAlerts(
   const { now } = options;
   const notifications: Notification[] = [];
   return withTransaction(pool, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    await lockForTransaction(client, LOCK_KEY);
     const open = new Map((await openAlerts(client)).map((a) => [`${a.rule}\u0000${a.key}`, a]));
     const seen = new Set<string>();
 

@@ -8,7 +8,7 @@ import { KeyNoLongerValidError } from '../auth/api-keys.js';
 import { BlobTooLargeError } from '../blobs/blob-store.js';
 import { isDetectionError, type DetectionErrorCode } from '../detection/index.js';
 import { isQueueUnavailable } from '../redis/queue-redis.js';
-import { BackupsDisabledError, BackupUnusableError } from '../services/backup-requests.js';
+import { BackupsDisabledError, BackupUnusableError } from '../producers/backup-requests.js';
 
 export class ApiError extends Error {
   constructor(

@@ -18,7 +18,7 @@ import type { RestoreResult } from '../jobs/restore/definition.js';
 import { prepareDatabase } from '../runtime/prepare-database.js';
 import { deleteQueueKeys, dropDatabase } from '../runtime/scratch-resources.js';
 import { openServices } from '../runtime/services.js';
-import { requestBackup, requestRestore, waitForJob } from '../services/backup-requests.js';
+import { requestBackup, requestRestore, waitForJob } from '../producers/backup-requests.js';
 import { generateDatabase } from './generate-database.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

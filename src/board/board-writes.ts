@@ -4,7 +4,7 @@
 // actor and check the targets: through the board nobody may add a job, edit a
 // job's data, empty or obliterate a queue, or run, edit or remove a job
 // scheduler (the schedules are Lookout's configuration, kept by
-// src/workers/schedule-keeper.ts). Retrying, promoting, cleaning, pausing and
+// src/producers/schedule-keeper.ts). Retrying, promoting, cleaning, pausing and
 // resuming, and tuning a queue's limits stay for admins. Retrying stays for
 // failed jobs only, as through Lookout's API and CLI: retrying a completed job
 // would run finished work again (a replace-live restore over the live

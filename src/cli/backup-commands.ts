@@ -14,7 +14,7 @@ import type { BackupVerifyResult } from '../jobs/backup-verify/definition.js';
 import type { RestoreResult } from '../jobs/restore/definition.js';
 import { withServices } from './with-services.js';
 import { formatBytes } from '../text/format.js';
-import { BackupsDisabledError, BackupUnusableError, checkRestorable, InvalidBackupRequestError, requestBackup, requestRestore, requestVerify, waitForJob } from '../services/backup-requests.js';
+import { BackupsDisabledError, BackupUnusableError, checkRestorable, InvalidBackupRequestError, requestBackup, requestRestore, requestVerify, waitForJob } from '../producers/backup-requests.js';
 import { isQueueUnavailable } from '../redis/queue-redis.js';
 
 const HOUR = 3600_000;

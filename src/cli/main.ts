@@ -15,7 +15,7 @@ import { listWorkers, liveWindowMs } from '../db/repositories/workers.js';
 import { formatWorkersTable } from './workers-table.js';
 import { planFleet, resolveDevices, superviseFleet } from '../workers/supervisor.js';
 import { controlQueue, listQueues, UnknownQueueError } from '../board/queue-control.js';
-import { reconcile } from '../reconcile/reconcile.js';
+import { reconcile } from '../producers/reconcile.js';
 import type { Services } from '../runtime/services.js';
 import { withServices } from './with-services.js';
 import type { Pool } from '../db/pool.js';

@@ -11,8 +11,8 @@ import { startApi } from '../api/server.js';
 import { OPS_QUEUES, startWorkerProcess } from '../workers/worker-process.js';
 import { guardMemory } from '../workers/memory-guard.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
-import { reconcile } from '../reconcile/reconcile.js';
-import { keepSchedules } from '../workers/schedule-keeper.js';
+import { reconcile } from '../producers/reconcile.js';
+import { keepSchedules } from '../producers/schedule-keeper.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 
 type Stoppable = { close(): Promise<void> };

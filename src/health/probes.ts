@@ -7,6 +7,8 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import { BACKUPS_OFF } from '../config/config-warnings.js';
 import { installedAt } from '../db/migrate.js';
+import { databaseSizeBytes } from '../db/database-size.js';
+import { recentReconcileRepairs } from '../db/repositories/audit-log.js';
 import { BACKUPS_ENABLED, firstSeen } from '../db/repositories/milestones.js';
 import type { Pool } from '../db/pool.js';
 import { newestVerifiedBackupAt } from '../db/repositories/backups.js';
@@ -77,10 +79,10 @@ export async function probeRedis(redis: Redis): Promise<ComponentHealth[]> {
 }
 
 export async function probePostgres(pool: Pool): Promise<ComponentHealth[]> {
-  const [result, latency] = await timed(() => withTimeout(pool.query<{ size: string }>('SELECT pg_database_size(current_database())::text AS size'), 2000));
+  const [size, latency] = await timed(() => withTimeout(databaseSizeBytes(pool), 2000));
   return [
     ok('postgres', Math.round(latency * 100) / 100, 100, `query in ${latency.toFixed(1)} ms`, 'ms'),
-    ok('postgres.size', Number(result.rows[0]?.size), null, `database is ${formatBytes(Number(result.rows[0]?.size))}`, 'bytes'),
+    ok('postgres.size', size, null, `database is ${formatBytes(size)}`, 'bytes'),
   ];
 }
 
@@ -195,11 +197,7 @@ export async function probeGpus(maxCelsius: number): Promise<ComponentHealth[]> 
 
 /** Work the reconciler found lost (and repaired) in the last hour. */
 export async function probeLostWork(deps: ProbeDeps): Promise<ComponentHealth> {
-  const { rows } = await deps.pool.query<{ n: number; images: number }>(
-    `SELECT count(*)::int AS n, coalesce(sum((details->>'requeuedImages')::int), 0)::int AS images
-       FROM audit_log WHERE action = 'reconcile.run' AND at > now() - interval '1 hour'`,
-  );
-  const { n, images } = rows[0] ?? { n: 0, images: 0 };
+  const { runs: n, images } = await recentReconcileRepairs(deps.pool);
   return {
     name: 'reconcile.lost_work',
     status: n > 0 ? 'warn' : 'ok',

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { BackupConfig } from '../config/config.js';
 import type { Pool } from '../db/pool.js';
+import type { Queues } from './enqueue.js';
 
 export interface BackupJobDeps {
   pool: Pool;
@@ -12,8 +13,8 @@ export interface BackupJobDeps {
   backup: BackupConfig;
   logger: Logger;
   now: () => Date;
-  /** Enqueues a follow-up job (verify after a backup). */
-  enqueue: (queue: string, name: string, data: unknown, jobId: string) => Promise<void>;
+  /** Where follow-up jobs go (a verify after a backup), through enqueue(). */
+  queues: Queues;
 }
 
 /** Every key verify and restore may need: the current one and the rotated-out ones. */

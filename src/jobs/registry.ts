@@ -2,8 +2,7 @@
 // every queue a process claims has handlers (Immich-style: refuse to start
 // rather than leave jobs nobody runs).
 
-import type { Job, JobsOptions } from 'bullmq';
-import type { z } from 'zod';
+import type { Job } from 'bullmq';
 import type { JobHandler, JobType } from './job-type.js';
 import { detectImage } from './detect-image/definition.js';
 import { createDetectImageHandler, type DetectImageDeps } from './detect-image/handler.js';
@@ -32,7 +31,7 @@ import { createReconcileHandler } from './reconcile/handler.js';
 export type HandlerDeps = DetectImageDeps & BackupJobDeps & OpsJobDeps;
 
 interface Registration {
-  type: JobType<z.ZodType, z.ZodType>;
+  type: JobType;
   createHandler: (deps: HandlerDeps) => JobHandler;
 }
 
@@ -91,9 +90,3 @@ export function buildProcessors(
   return processors;
 }
 
-/** The default job options of a job type, by name. */
-export function jobOptionsFor(name: string): JobsOptions {
-  const registration = JOB_TYPES.find((r) => r.type.name === name);
-  if (!registration) throw new Error(`unknown job type "${name}"`);
-  return registration.type.defaultOptions;
-}

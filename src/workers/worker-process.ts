@@ -7,7 +7,7 @@ import { upsertModel } from '../db/repositories/models.js';
 import type { Device } from '../detection/index.js';
 import { formatDevice } from '../detection/index.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
-import { jobOptionsFor, KNOWN_QUEUES } from '../jobs/registry.js';
+import { KNOWN_QUEUES } from '../jobs/registry.js';
 import type { Services } from '../runtime/services.js';
 import { createDetectorCache, type DetectorCache } from './detector-cache.js';
 import { startWorkers, type RunningWorkers } from './start-workers.js';
@@ -66,11 +66,6 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
       databaseOwnerUrl: config.databaseOwnerUrl,
       backup: config.backup,
       now: () => new Date(),
-      enqueue: async (queue, name, data, jobId) => {
-        const q = services.queues.get(queue);
-        if (!q) throw new Error(`no queue "${queue}"`);
-        await q.add(name, data, { ...jobOptionsFor(name), jobId });
-      },
     },
     logger,
   });

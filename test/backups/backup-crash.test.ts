@@ -6,7 +6,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
-import { requestBackup } from '../../src/services/backup-requests.js';
+import { requestBackup } from '../../src/producers/backup-requests.js';
 import { spawnWorker } from '../helpers/spawn-worker.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
 

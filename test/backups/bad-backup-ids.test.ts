@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { progressBar } from '../../src/cli/backup-commands.js';
 import type { Services } from '../../src/runtime/services.js';
-import { InvalidBackupRequestError, requestRestore, requestVerify } from '../../src/services/backup-requests.js';
+import { InvalidBackupRequestError, requestRestore, requestVerify } from '../../src/producers/backup-requests.js';
 import { runCli } from '../helpers/run-cli.js';
 import { authed, createTestEnv, type TestEnv } from '../helpers/test-env.js';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupsToPrune, type RetainableBackup } from '../../src/backups/retention.js';
 import { pruneBackups } from '../../src/jobs/backup-prune/handler.js';
-import { SCHEDULER_IDS, syncBackupSchedules } from '../../src/jobs/schedules.js';
+import { SCHEDULER_IDS, syncBackupSchedules } from '../../src/producers/schedules.js';
 import type { Services } from '../../src/runtime/services.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { pino } from 'pino';

@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { reconcile } from '../../src/reconcile/reconcile.js';
+import { reconcile } from '../../src/producers/reconcile.js';
 import { deleteQueueKeys } from '../../src/runtime/scratch-resources.js';
 import type { Services } from '../../src/runtime/services.js';
 import { EXPECTED_FACES } from '../helpers/photos.js';

@@ -6,7 +6,6 @@
 // create a database.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPrune } from '../../src/jobs/backup-prune/definition.js';
 import { backupRun } from '../../src/jobs/backup-run/definition.js';
@@ -68,9 +67,7 @@ describe('the restore handler re-checks the backup', () => {
       databaseOwnerUrl: undefined,
       databaseUrl: env.env.DATABASE_URL!,
       backup: services.config.backup,
-      logger: pino({ level: 'silent' }),
       now: () => new Date(),
-      enqueue: () => Promise.reject(new Error('nothing is enqueued by a restore')),
     });
     const job = { id: 'r1', data: { backupId: id, targetDatabase: target, actor: 'cli' }, opts: {}, attemptsMade: 0, updateProgress: () => Promise.resolve() } as unknown as Job;
     const err = await handler(job).then(() => undefined, (e: unknown) => e as Error);

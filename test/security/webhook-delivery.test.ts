@@ -6,7 +6,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebhookHandler } from '../../src/jobs/webhook/handler.js';
 import type { Services } from '../../src/runtime/services.js';
@@ -36,12 +35,7 @@ afterAll(async () => {
 
 function deliver(url: string) {
   const handler = createWebhookHandler({
-    pool: services.pool,
-    redis: services.redis,
-    queues: services.queues,
-    flows: services.flows,
     config: { ...services.config, webhooks: { ...services.config.webhooks, allowedHosts: ['127.0.0.1'] } },
-    logger: pino({ level: 'silent' }),
     now: () => new Date(),
   });
   const job = { id: 'w1', name: 'webhook', data: { url, event: 'batch.finished', body: { batchId: 'b' }, signWith: 'batches' } } as unknown as Job;

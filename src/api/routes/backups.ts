@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { backupSummary, getBackup, listBackups } from '../../db/repositories/backups.js';
 import { BACKUP_QUEUE } from '../../jobs/backup-run/definition.js';
 import type { Services } from '../../runtime/services.js';
-import { BackupsDisabledError, checkRestorable, requestBackup, requestVerify } from '../../services/backup-requests.js';
+import { BackupsDisabledError, checkRestorable, requestBackup, requestVerify } from '../../producers/backup-requests.js';
 import { notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
 

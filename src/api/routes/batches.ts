@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { getBatch, listBatches } from '../../db/repositories/batches.js';
 import { listBatchImages } from '../../db/repositories/images.js';
 import { whenRedisReady } from '../../redis/queue-redis.js';
-import { discardUploadedBlobs, submitBatch } from '../../services/submit-batch.js';
+import { discardUploadedBlobs, submitBatch } from '../../producers/submit-batch.js';
 import type { Services } from '../../runtime/services.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { receiveUpload } from '../receive-upload.js';

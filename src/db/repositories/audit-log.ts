@@ -50,3 +50,12 @@ export async function queryAudit(db: Queryable, f: AuditFilter): Promise<Array<R
   );
   return rows;
 }
+
+/** The reconciler's repairs in the last hour: how many runs changed something, and how many images they re-enqueued. */
+export async function recentReconcileRepairs(db: Queryable): Promise<{ runs: number; images: number }> {
+  const { rows } = await db.query<{ n: number; images: number }>(
+    `SELECT count(*)::int AS n, coalesce(sum((details->>'requeuedImages')::int), 0)::int AS images
+       FROM audit_log WHERE action = 'reconcile.run' AND at > now() - interval '1 hour'`,
+  );
+  return { runs: rows[0]?.n ?? 0, images: rows[0]?.images ?? 0 };
+}

@@ -145,3 +145,15 @@ export async function listBatches(
     finishedAt: r.finished_at,
   }));
 }
+
+/** Ids of batches still queued or running although none of their images is: oldest first, at most `limit`. */
+export async function unclosedFinishedBatches(db: Queryable, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT b.id FROM batches b
+      WHERE b.status IN ('queued', 'running')
+        AND NOT EXISTS (SELECT 1 FROM images i WHERE i.batch_id = b.id AND i.status IN ('queued', 'running'))
+      ORDER BY b.created_at LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.id);
+}

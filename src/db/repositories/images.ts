@@ -197,3 +197,20 @@ export async function failImage(
     [imageId, error.code, error.message, workerId],
   );
 }
+
+/** An image not finished yet, with what its detect-image job needs (the reconciler's view). */
+export interface UnfinishedImage {
+  id: string;
+  batchId: string;
+  blobKey: string;
+  model: string;
+}
+
+/** Images queued or running, oldest first, at most `limit`. */
+export async function unfinishedImages(db: Queryable, limit: number): Promise<UnfinishedImage[]> {
+  const { rows } = await db.query<{ id: string; batch_id: string; blob_key: string; model: string }>(
+    `SELECT id, batch_id, blob_key, model FROM images WHERE status IN ('queued', 'running') ORDER BY created_at LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ id: r.id, batchId: r.batch_id, blobKey: r.blob_key, model: r.model }));
+}

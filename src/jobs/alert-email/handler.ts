@@ -7,7 +7,7 @@ import { parsePayload, type JobHandler } from '../job-type.js';
 import type { OpsJobDeps } from '../ops-deps.js';
 import { alertEmail } from './definition.js';
 
-export function createAlertEmailHandler(deps: OpsJobDeps): JobHandler {
+export function createAlertEmailHandler(deps: Pick<OpsJobDeps, 'config' | 'pool'>): JobHandler {
   return async function handleAlertEmail(job: Job) {
     const { alertId, event } = parsePayload(alertEmail, job);
     const email = deps.config.alerts.email;

@@ -4,12 +4,10 @@ import { jobActor, retrying, type JobType } from '../job-type.js';
 import { BACKUP_QUEUE } from '../backup-run/definition.js';
 
 export const backupPrunePayload = z.object({ actor: jobActor });
-export const backupPruneResult = z.object({ pruned: z.array(z.uuid()) });
 
-export const backupPrune: JobType<typeof backupPrunePayload, typeof backupPruneResult> = {
+export const backupPrune: JobType<typeof backupPrunePayload> = {
   name: 'backup-prune',
   queue: BACKUP_QUEUE,
   payload: backupPrunePayload,
-  result: backupPruneResult,
   defaultOptions: { ...retrying(3, 10_000), removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
 };

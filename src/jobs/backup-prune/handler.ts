@@ -24,7 +24,7 @@ export async function pruneBackups(deps: Pick<BackupJobDeps, 'pool' | 'backup' |
   return ids;
 }
 
-export function createBackupPruneHandler(deps: BackupJobDeps): JobHandler {
+export function createBackupPruneHandler(deps: Pick<BackupJobDeps, 'pool' | 'backup' | 'now'>): JobHandler {
   return async function handleBackupPrune(job: Job) {
     const { actor } = parsePayload(backupPrune, job);
     return { pruned: await pruneBackups(deps, actor) };

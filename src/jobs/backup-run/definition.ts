@@ -13,27 +13,28 @@ export const backupRunPayload = z.object({
 });
 export type BackupRunPayload = z.infer<typeof backupRunPayload>;
 
-export const backupRunResult = z.object({
-  id: z.uuid(),
-  status: z.literal('succeeded'),
-  file: z.string(),
-  bytes: z.number(),
-  sha256: z.string(),
-});
-export type BackupRunResult = z.infer<typeof backupRunResult>;
+/** What a run returns; the CLI reads it when it waits (lookout backup run --wait). */
+export interface BackupRunResult {
+  id: string;
+  status: 'succeeded';
+  file: string;
+  bytes: number;
+  sha256: string;
+}
 
-export const backupRun: JobType<typeof backupRunPayload, typeof backupRunResult> = {
+export const backupRunJobId = (backupId: string): string => `backup_${backupId}`;
+
+export const backupRun: JobType<typeof backupRunPayload> = {
   name: 'backup-run',
   queue: BACKUP_QUEUE,
   payload: backupRunPayload,
-  result: backupRunResult,
   defaultOptions: {
     ...retrying(3, 10_000),
     ...keepFinished(30, 90, 1000),
   },
+  /** Manual runs carry their backup id; scheduler-made jobs have none (BullMQ names them, backupIdForJob derives the row). */
+  jobId: (p) => (p.backupId ? backupRunJobId(p.backupId) : undefined),
 };
-
-export const backupRunJobId = (backupId: string): string => `backup_${backupId}`;
 
 /** A UUID derived from a job id: the same backup row for every retry of that job. */
 export function backupIdForJob(jobId: string): string {

@@ -6,11 +6,12 @@ import { PgToolError } from '../../backups/pg-tools.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';
 import { failBackup, insertBackup } from '../../db/repositories/backups.js';
 import type { BackupJobDeps } from '../backup-deps.js';
-import { backupVerify, backupVerifyJobId } from '../backup-verify/definition.js';
+import { backupVerify } from '../backup-verify/definition.js';
+import { enqueue } from '../enqueue.js';
 import { isLastAttempt, parsePayload, type JobHandler } from '../job-type.js';
 import { backupIdForJob, backupRun, type BackupRunResult } from './definition.js';
 
-export function createBackupRunHandler(deps: BackupJobDeps): JobHandler {
+export function createBackupRunHandler(deps: Pick<BackupJobDeps, 'pool' | 'databaseUrl' | 'backup' | 'now' | 'queues'>): JobHandler {
   return async function handleBackupRun(job: Job): Promise<BackupRunResult> {
     const payload = parsePayload(backupRun, job);
     const id = payload.backupId ?? backupIdForJob(String(job.id));
@@ -28,7 +29,7 @@ export function createBackupRunHandler(deps: BackupJobDeps): JobHandler {
         details: { trigger: payload.trigger, file: result.file, storedBytes: result.storedBytes, sha256: result.sha256 },
       });
       if (deps.backup.verifyAfter) {
-        await deps.enqueue(backupVerify.queue, backupVerify.name, { backupId: id, actor: payload.actor }, backupVerifyJobId(id, 'after-run'));
+        await enqueue(deps.queues, backupVerify, { backupId: id, actor: payload.actor }, { occasion: 'after-run' });
       }
       return { id, status: 'succeeded', file: result.file, bytes: result.storedBytes, sha256: result.sha256 };
     } catch (err) {

@@ -11,7 +11,7 @@ import { decryptionKeys, restoreProgress, type BackupJobDeps } from '../backup-d
 import { parsePayload, type JobHandler } from '../job-type.js';
 import { backupVerify, type BackupVerifyResult } from './definition.js';
 
-export function createBackupVerifyHandler(deps: BackupJobDeps): JobHandler {
+export function createBackupVerifyHandler(deps: Pick<BackupJobDeps, 'pool' | 'databaseUrl' | 'databaseOwnerUrl' | 'backup'>): JobHandler {
   return async function handleBackupVerify(job: Job): Promise<BackupVerifyResult> {
     const { backupId, actor } = parsePayload(backupVerify, job);
     const backup = await getBackup(deps.pool, backupId);

@@ -9,19 +9,21 @@ export const detectImagePayload = z.object({
 });
 export type DetectImagePayload = z.infer<typeof detectImagePayload>;
 
-export const detectImageResult = z.object({
-  imageId: z.uuid(),
-  status: z.enum(['done', 'skipped']),
-  detections: z.number().int(),
-  cacheHit: z.boolean(),
-});
-export type DetectImageResult = z.infer<typeof detectImageResult>;
+/** What a run returns (kept by BullMQ for Bull Board; nothing reads it back). */
+export interface DetectImageResult {
+  imageId: string;
+  status: 'done' | 'skipped';
+  detections: number;
+  cacheHit: boolean;
+}
 
-export const detectImage: JobType<typeof detectImagePayload, typeof detectImageResult> = {
+/** Job id per image: enqueuing the same image twice is a no-op in BullMQ. */
+export const detectImageJobId = (imageId: string): string => `img_${imageId}`;
+
+export const detectImage: JobType<typeof detectImagePayload> = {
   name: 'detect-image',
   queue: 'detect',
   payload: detectImagePayload,
-  result: detectImageResult,
   defaultOptions: {
     // Transient failures (Postgres or the blob volume blinking) retry with
     // 1 s, 2 s, 4 s ... 256 s (about 8.5 minutes in all: a database restart
@@ -31,7 +33,5 @@ export const detectImage: JobType<typeof detectImagePayload, typeof detectImageR
     ignoreDependencyOnFailure: true,
     ...keepFinished(1, 7, 10_000),
   },
+  jobId: (p) => detectImageJobId(p.imageId),
 };
-
-/** Job id per image: enqueuing the same image twice is a no-op in BullMQ. */
-export const detectImageJobId = (imageId: string): string => `img_${imageId}`;

@@ -6,22 +6,15 @@ import { keepFinished, retrying, type JobType } from '../job-type.js';
 export const finalizeBatchPayload = z.object({ batchId: z.uuid() });
 export type FinalizeBatchPayload = z.infer<typeof finalizeBatchPayload>;
 
-export const finalizeBatchResult = z.object({
-  batchId: z.uuid(),
-  status: z.enum(['queued', 'running', 'completed', 'completed_with_errors', 'failed']),
-  done: z.number().int(),
-  failed: z.number().int(),
-});
+export const finalizeBatchJobId = (batchId: string): string => `batch_${batchId}`;
 
-export const finalizeBatch: JobType<typeof finalizeBatchPayload, typeof finalizeBatchResult> = {
+export const finalizeBatch: JobType<typeof finalizeBatchPayload> = {
   name: 'finalize-batch',
   queue: 'batches',
   payload: finalizeBatchPayload,
-  result: finalizeBatchResult,
   defaultOptions: {
     ...retrying(10, 1000),
     ...keepFinished(1, 7, 10_000),
   },
+  jobId: (p) => finalizeBatchJobId(p.batchId),
 };
-
-export const finalizeBatchJobId = (batchId: string): string => `batch_${batchId}`;

@@ -3,16 +3,18 @@
 // of workers gone longer than WORKER_HISTORY_HOURS: this job runs on a
 // schedule wherever a health worker runs, so the fleet table stays bounded.
 import type { Job } from 'bullmq';
-import { dispatchNotifications } from '../../alerts/dispatch-notifications.js';
 import { evaluateAlerts } from '../../alerts/evaluate-alerts.js';
 import { conditionsFrom } from '../../alerts/rules.js';
 import { insertHealthCheck } from '../../db/repositories/health-checks.js';
 import { pruneWorkers } from '../../db/repositories/workers.js';
-import { runProbes } from '../../health/probes.js';
+import { runProbes, type ProbeDeps } from '../../health/probes.js';
+import { dispatchNotifications, type AlertNotificationDeps } from '../../producers/alert-notifications.js';
 import type { JobHandler } from '../job-type.js';
-import type { OpsJobDeps } from '../ops-deps.js';
 
-export async function runHealthCheck(deps: OpsJobDeps): Promise<{ status: string; notifications: number }> {
+/** What a health check uses: the probes' dependencies and the notifications'. */
+export type HealthCheckDeps = ProbeDeps & AlertNotificationDeps;
+
+export async function runHealthCheck(deps: HealthCheckDeps): Promise<{ status: string; notifications: number }> {
   const check = await runProbes(deps);
   await insertHealthCheck(deps.pool, check, deps.config.health.retentionDays);
   await pruneWorkers(deps.pool, deps.config.workerHistoryHours, deps.now());
@@ -24,6 +26,6 @@ export async function runHealthCheck(deps: OpsJobDeps): Promise<{ status: string
   return { status: check.status, notifications: notifications.length };
 }
 
-export function createHealthProbeHandler(deps: OpsJobDeps): JobHandler {
+export function createHealthProbeHandler(deps: HealthCheckDeps): JobHandler {
   return (_job: Job) => runHealthCheck(deps);
 }

@@ -1,11 +1,11 @@
 // Runs the reconciler from its job scheduler.
 import type { Job } from 'bullmq';
-import { reconcile } from '../../reconcile/reconcile.js';
+import { reconcile, type ReconcileDeps } from '../../producers/reconcile.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
 import type { OpsJobDeps } from '../ops-deps.js';
 import { reconcileJob } from './definition.js';
 
-export function createReconcileHandler(deps: OpsJobDeps): JobHandler {
+export function createReconcileHandler(deps: Omit<ReconcileDeps, 'onAction'> & Pick<OpsJobDeps, 'metrics'>): JobHandler {
   return (job: Job) => {
     const { dryRun } = parsePayload(reconcileJob, job);
     return reconcile(

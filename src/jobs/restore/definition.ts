@@ -1,6 +1,7 @@
 // restore: a backup into a named database (a new one by default); the live
 // database only with replaceLive, after a safety backup, and while batches
 // are unfinished only with allowRunningBatches.
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { jobActor, keepFinished, type JobType } from '../job-type.js';
 import { BACKUP_QUEUE } from '../backup-run/definition.js';
@@ -15,21 +16,22 @@ export const restorePayload = z.object({
   allowRunningBatches: z.boolean().default(false),
   actor: jobActor,
 });
-export const restoreResult = z.object({
-  id: z.uuid(),
-  status: z.literal('restored'),
-  database: z.string(),
-  previous: z.string().optional(),
-  safetyBackupId: z.uuid().optional(),
+/** What a restore returns; the CLI reads it when it waits. */
+export interface RestoreResult {
+  id: string;
+  status: 'restored';
+  database: string;
+  previous?: string;
+  safetyBackupId?: string;
   /** The restore's own audit row in the restored database (replace-live only), a bigint as a decimal string. */
-  auditId: z.string().optional(),
-});
-export type RestoreResult = z.infer<typeof restoreResult>;
+  auditId?: string;
+}
 
-export const restore: JobType<typeof restorePayload, typeof restoreResult> = {
+export const restore: JobType<typeof restorePayload> = {
   name: 'restore',
   queue: BACKUP_QUEUE,
   payload: restorePayload,
-  result: restoreResult,
   defaultOptions: { attempts: 1, ...keepFinished(90, 90, 1000) },
+  /** Every request is a restore of its own (a restore job never runs twice: handler.ts). */
+  jobId: () => `restore_${randomUUID()}`,
 };

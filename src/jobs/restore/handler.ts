@@ -17,7 +17,7 @@ import { decryptionKeys, restoreProgress, type BackupJobDeps } from '../backup-d
 import { parsePayload, type JobHandler } from '../job-type.js';
 import { restore, type RestoreResult } from './definition.js';
 
-/** Statuses of a backup with a finished file (as checkRestorable in src/services/backup-requests.ts). */
+/** Statuses of a backup with a finished file (as checkRestorable in src/producers/backup-requests.ts). */
 const RESTORABLE: ReadonlySet<string> = new Set(['succeeded', 'verified', 'verify_failed']);
 
 /**
@@ -38,7 +38,7 @@ function refuseRerun(job: Job): void {
   }
 }
 
-export function createRestoreHandler(deps: BackupJobDeps): JobHandler {
+export function createRestoreHandler(deps: Pick<BackupJobDeps, 'pool' | 'databaseUrl' | 'databaseOwnerUrl' | 'backup' | 'now'>): JobHandler {
   return async function handleRestore(job: Job): Promise<RestoreResult> {
     const payload = parsePayload(restore, job);
     const now = deps.now();

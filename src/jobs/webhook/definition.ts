@@ -1,7 +1,7 @@
 // webhook: one signed JSON POST, retried with backoff. The payload names
 // which secret signs it; the secret itself never enters Redis.
 import { z } from 'zod';
-import { keepFinished, retrying, type JobType } from '../job-type.js';
+import { keepFinished, occasionOf, retrying, type JobType } from '../job-type.js';
 
 export const NOTIFY_QUEUE = 'notify';
 
@@ -13,13 +13,17 @@ export const webhookPayload = z.object({
 });
 export type WebhookPayload = z.infer<typeof webhookPayload>;
 
-export const webhook: JobType<typeof webhookPayload, z.ZodObject<{ status: z.ZodNumber }>> = {
+export const webhook: JobType<typeof webhookPayload> = {
   name: 'webhook',
   queue: NOTIFY_QUEUE,
   payload: webhookPayload,
-  result: z.object({ status: z.number() }),
   defaultOptions: {
     ...retrying(8, 2000),
     ...keepFinished(7, 30, 5000),
   },
+  /**
+   * The occasion is the batch id (one batch.finished webhook per batch) or an
+   * alert notification's dedupe key: sending the same event twice is a no-op.
+   */
+  jobId: (p, occasion) => `${p.signWith === 'batches' ? 'batch' : 'alert'}_webhook_${occasionOf('webhook', occasion)}`,
 };

@@ -30,7 +30,7 @@ const ANSWER_BYTES = 4096;
  * The webhook job's handler. `options.resolve` replaces the system resolver
  * (tests map names to addresses with it; nothing else should).
  */
-export function createWebhookHandler(deps: OpsJobDeps, options: { resolve?: ResolveAll } = {}): JobHandler {
+export function createWebhookHandler(deps: Pick<OpsJobDeps, 'config' | 'now'>, options: { resolve?: ResolveAll } = {}): JobHandler {
   return async function handleWebhook(job: Job) {
     const payload = parsePayload(webhook, job);
     const alertHook = deps.config.alerts.webhook;

@@ -2,25 +2,30 @@
 // Images that are not finished and have no live job are re-enqueued (into
 // their batch's parent when it still waits for children, else in a new flow
 // for the batch); batches whose images are all finished but whose status
-// never was are finalised; missing job schedulers are re-created. One
+// never was are finalised (finishBatch, the finalize job's own function, so
+// their webhook goes out too); missing job schedulers are re-created. One
 // reconciler at a time (a Postgres advisory lock), bounded work per run, an
 // audit row whenever something changed.
 import type { FlowProducer, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
+import { withAdvisoryLock } from '../db/advisory-lock.js';
 import type { Pool } from '../db/pool.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
-import { finalizeBatch as finalizeBatchRow } from '../db/repositories/batches.js';
-import { detectImage, detectImageJobId, type DetectImagePayload } from '../jobs/detect-image/definition.js';
-import { finalizeBatch, finalizeBatchJobId } from '../jobs/finalize-batch/definition.js';
-import { enqueueBatchFlow } from '../jobs/finalize-batch/enqueue.js';
+import { unclosedFinishedBatches } from '../db/repositories/batches.js';
+import { unfinishedImages } from '../db/repositories/images.js';
 import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
+import { detectImage, detectImageJobId } from '../jobs/detect-image/definition.js';
+import { enqueue, type Queues } from '../jobs/enqueue.js';
+import { finalizeBatch, finalizeBatchJobId } from '../jobs/finalize-batch/definition.js';
+import { finishBatch } from '../jobs/finalize-batch/finish-batch.js';
 import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
-import { HEALTH_SCHEDULER_ID, RECONCILE_SCHEDULER_ID, SCHEDULER_IDS, syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from '../jobs/schedules.js';
+import { enqueueBatchFlow } from './batch-flow.js';
+import { HEALTH_SCHEDULER_ID, RECONCILE_SCHEDULER_ID, SCHEDULER_IDS, syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from './schedules.js';
 
 export interface ReconcileDeps {
   pool: Pool;
-  queues: ReadonlyMap<string, Queue>;
+  queues: Queues;
   flows: FlowProducer;
   config: Config;
   logger: Pick<Logger, 'info' | 'warn'>;
@@ -51,22 +56,16 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
   const batches = deps.queues.get(finalizeBatch.queue)!;
   const prefix = deps.config.queuePrefix;
 
-  const lockClient = await deps.pool.connect();
-  try {
-    await lockClient.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
-
+  await withAdvisoryLock(deps.pool, LOCK_KEY, async () => {
     // 1. Unfinished images without a live job.
-    const { rows: unfinished } = await deps.pool.query<{ id: string; batch_id: string; blob_key: string; model: string }>(
-      `SELECT id, batch_id, blob_key, model FROM images WHERE status IN ('queued', 'running') ORDER BY created_at LIMIT $1`,
-      [limit],
-    );
+    const unfinished = await unfinishedImages(deps.pool, limit);
     const lostByBatch = new Map<string, Array<{ id: string; blobKey: string; model: string; remove?: () => Promise<void> }>>();
     for (const img of unfinished) {
       const { state, remove } = await jobState(detect, detectImageJobId(img.id));
       if (LIVE.has(state)) continue;
-      const list = lostByBatch.get(img.batch_id) ?? [];
-      list.push({ id: img.id, blobKey: img.blob_key, model: img.model, ...(remove ? { remove } : {}) });
-      lostByBatch.set(img.batch_id, list);
+      const list = lostByBatch.get(img.batchId) ?? [];
+      list.push({ id: img.id, blobKey: img.blobKey, model: img.model, ...(remove ? { remove } : {}) });
+      lostByBatch.set(img.batchId, list);
     }
     for (const [batchId, lost] of lostByBatch) {
       result.requeuedImages += lost.length;
@@ -75,10 +74,7 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
       const parent = await jobState(batches, finalizeBatchJobId(batchId));
       if (parent.state === 'waiting-children') {
         for (const l of lost) {
-          const data: DetectImagePayload = { imageId: l.id, blobKey: l.blobKey, model: l.model };
-          await detect.add(detectImage.name, data, {
-            ...detectImage.defaultOptions,
-            jobId: detectImageJobId(l.id),
+          await enqueue(deps.queues, detectImage, { imageId: l.id, blobKey: l.blobKey, model: l.model }, {
             parent: { id: finalizeBatchJobId(batchId), queue: `${prefix}:${finalizeBatch.queue}` },
           });
         }
@@ -89,21 +85,11 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
     }
 
     // 2. Batches finished in Postgres whose status never was, with no live parent job.
-    const { rows: open } = await deps.pool.query<{ id: string }>(
-      `SELECT b.id FROM batches b
-        WHERE b.status IN ('queued', 'running')
-          AND NOT EXISTS (SELECT 1 FROM images i WHERE i.batch_id = b.id AND i.status IN ('queued', 'running'))
-        ORDER BY b.created_at LIMIT $1`,
-      [limit],
-    );
-    for (const b of open) {
-      const parent = await jobState(batches, finalizeBatchJobId(b.id));
+    for (const batchId of await unclosedFinishedBatches(deps.pool, limit)) {
+      const parent = await jobState(batches, finalizeBatchJobId(batchId));
       if (LIVE.has(parent.state)) continue;
       result.finalisedBatches++;
-      if (!dryRun) {
-        const batch = await finalizeBatchRow(deps.pool, b.id);
-        await appendAudit(deps.pool, { actor: 'reconciler', action: 'batch.finished', target: b.id, outcome: batch?.status === 'completed' ? 'ok' : 'error', details: { status: batch?.status, reconciled: true } });
-      }
+      if (!dryRun) await finishBatch(deps, batchId, 'reconciler');
     }
 
     // 3. Job schedulers that should exist.
@@ -121,10 +107,7 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
       result.restoredSchedulers++;
       if (!dryRun) await restore();
     }
-  } finally {
-    await lockClient.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
-    lockClient.release();
-  }
+  });
 
   if (!dryRun) {
     deps.onAction?.('requeued_image', result.requeuedImages);

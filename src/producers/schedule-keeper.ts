@@ -6,11 +6,21 @@
 // queues lost goes back in), so nobody has to run `lookout reconcile`.
 import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
 import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
-import { syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from '../jobs/schedules.js';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { Queues } from '../jobs/enqueue.js';
 import { isQueueUnavailable } from '../redis/queue-redis.js';
-import type { Services } from '../runtime/services.js';
+import { syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from './schedules.js';
 
-type ScheduleDeps = Pick<Services, 'queues' | 'config' | 'logger' | 'redis'>;
+/** The parts of the process's services (runtime/services.ts) the keeper uses. */
+interface ScheduleDeps {
+  queues: Queues;
+  config: Config;
+  logger: Pick<Logger, 'info' | 'warn'>;
+  /** The fail-fast queue connection, whose 'ready' after a reconnect triggers a sync. */
+  redis: Redis;
+}
 
 /** Upserts (idempotently) the schedulers of the queues among `queues` that have any. */
 export async function syncSchedules(services: ScheduleDeps, queues: readonly string[]): Promise<void> {

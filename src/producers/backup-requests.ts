@@ -1,13 +1,13 @@
 // Asking for backup work: the CLI and the API enqueue here and, when asked,
 // wait for the ops worker's answer (with its progress).
 import { randomUUID } from 'node:crypto';
-import { QueueEvents, type ConnectionOptions, type Job, type JobsOptions, type Queue } from 'bullmq';
+import { QueueEvents, type ConnectionOptions, type Job, type Queue } from 'bullmq';
 import type { z } from 'zod';
-import { backupRun, backupRunJobId, type BackupRunPayload } from '../jobs/backup-run/definition.js';
-import { backupVerify, backupVerifyJobId } from '../jobs/backup-verify/definition.js';
+import { backupRun, type BackupRunPayload } from '../jobs/backup-run/definition.js';
+import { backupVerify } from '../jobs/backup-verify/definition.js';
+import { enqueue, InvalidJobPayloadError } from '../jobs/enqueue.js';
 import type { JobType } from '../jobs/job-type.js';
 import { restore, type restorePayload } from '../jobs/restore/definition.js';
-import { zodIssues } from '../text/zod-issues.js';
 import { BACKUPS_OFF } from '../config/config-warnings.js';
 import type { BackupConfig } from '../config/config.js';
 import type { BackupRecord } from '../db/repositories/backups.js';
@@ -46,29 +46,32 @@ export function checkRestorable(backup: Pick<BackupRecord, 'id' | 'status' | 'fi
   }
 }
 
-/** Parses with the job type's payload schema first, so a malformed request never becomes a failed job. */
-async function enqueueChecked<P extends z.ZodType>(queue: Queue, type: JobType<P, z.ZodType>, payload: z.input<P>, options: JobsOptions): Promise<Job> {
-  const parsed = type.payload.safeParse(payload);
-  if (!parsed.success) throw new InvalidBackupRequestError(zodIssues(parsed.error, 'payload'));
-  return queue.add(type.name, parsed.data, { ...type.defaultOptions, ...options });
+/** Through the one door, onto the backup queue the caller holds; a payload the job would refuse is an InvalidBackupRequestError. */
+async function enqueueChecked<P extends z.ZodType>(queue: Queue, type: JobType<P>, payload: z.input<P>): Promise<Job> {
+  try {
+    return await enqueue(new Map([[type.queue, queue]]), type, payload);
+  } catch (err) {
+    if (err instanceof InvalidJobPayloadError) throw new InvalidBackupRequestError(err.message);
+    throw err;
+  }
 }
 
 /** Enqueues a manual backup-run; returns the new backup's id and its job. */
 export async function requestBackup(queue: Queue, actor: string): Promise<{ id: string; job: Job }> {
   const id = randomUUID();
   const data: BackupRunPayload = { backupId: id, trigger: 'manual', actor };
-  const job = await enqueueChecked(queue, backupRun, data, { jobId: backupRunJobId(id) });
+  const job = await enqueueChecked(queue, backupRun, data);
   return { id, job };
 }
 
-/** Enqueues a verify of `backupId`. Throws InvalidBackupRequestError (nothing enqueued) when it is not a UUID. */
+/** Enqueues a verify of `backupId` (a job id of its own: asking again verifies again). Throws InvalidBackupRequestError (nothing enqueued) when it is not a UUID. */
 export async function requestVerify(queue: Queue, backupId: string, actor: string): Promise<Job> {
-  return enqueueChecked(queue, backupVerify, { backupId, actor }, { jobId: backupVerifyJobId(backupId, randomUUID()) });
+  return enqueueChecked(queue, backupVerify, { backupId, actor });
 }
 
 /** Enqueues a restore. Throws InvalidBackupRequestError (nothing enqueued) for a malformed id or database name. */
 export async function requestRestore(queue: Queue, input: z.input<typeof restorePayload>): Promise<Job> {
-  return enqueueChecked(queue, restore, input, { jobId: `restore_${randomUUID()}` });
+  return enqueueChecked(queue, restore, input);
 }
 
 export class NoWorkerError extends Error {}

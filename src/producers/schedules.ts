@@ -1,13 +1,16 @@
 // Repeatable jobs, as BullMQ job schedulers upserted from config at start:
 // idempotent (same scheduler id, same result) and safe with many replicas
-// doing it at once; no cron daemon. Visible in Bull Board.
+// doing it at once; no cron daemon. Visible in Bull Board. Each scheduler's
+// jobs get their type's default options (jobOptions, the door's own merge);
+// their ids are BullMQ's (a scheduler names its jobs).
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { BackupConfig } from '../config/config.js';
-import { backupRun, type BackupRunPayload } from './backup-run/definition.js';
-import { backupPrune } from './backup-prune/definition.js';
-import { healthProbe } from './health-probe/definition.js';
-import { reconcileJob } from './reconcile/definition.js';
+import { backupRun, type BackupRunPayload } from '../jobs/backup-run/definition.js';
+import { backupPrune } from '../jobs/backup-prune/definition.js';
+import { jobOptions } from '../jobs/enqueue.js';
+import { healthProbe } from '../jobs/health-probe/definition.js';
+import { reconcileJob } from '../jobs/reconcile/definition.js';
 
 export const SCHEDULER_IDS = { backup: 'nightly-backup', prune: 'weekly-backup-prune' } as const;
 
@@ -22,12 +25,12 @@ export async function syncBackupSchedules(backupQueue: Queue, config: BackupConf
   await backupQueue.upsertJobScheduler(
     SCHEDULER_IDS.backup,
     { pattern: config.cron, tz: config.timezone },
-    { name: backupRun.name, data, opts: backupRun.defaultOptions },
+    { name: backupRun.name, data, opts: jobOptions(backupRun) },
   );
   await backupQueue.upsertJobScheduler(
     SCHEDULER_IDS.prune,
     { pattern: config.pruneCron, tz: config.timezone },
-    { name: backupPrune.name, data: { actor: 'scheduler' }, opts: backupPrune.defaultOptions },
+    { name: backupPrune.name, data: { actor: 'scheduler' }, opts: jobOptions(backupPrune) },
   );
   logger.info({ backup: config.cron, prune: config.pruneCron, timezone: config.timezone }, 'backup schedules synced');
 }
@@ -38,12 +41,12 @@ export async function syncHealthSchedule(healthQueue: Queue, intervalSeconds: nu
   await healthQueue.upsertJobScheduler(
     HEALTH_SCHEDULER_ID,
     { every: intervalSeconds * 1000 },
-    { name: healthProbe.name, data: {}, opts: healthProbe.defaultOptions },
+    { name: healthProbe.name, data: {}, opts: jobOptions(healthProbe) },
   );
 }
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile';
 
 export async function syncReconcileSchedule(healthQueue: Queue, intervalSeconds: number): Promise<void> {
-  await healthQueue.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: intervalSeconds * 1000 }, { name: reconcileJob.name, data: {}, opts: reconcileJob.defaultOptions });
+  await healthQueue.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: intervalSeconds * 1000 }, { name: reconcileJob.name, data: {}, opts: jobOptions(reconcileJob) });
 }

@@ -13,7 +13,7 @@ import { deleteBatch, insertBatch } from '../db/repositories/batches.js';
 import { holdBlobRemovals, lockForBlobRemoval, unreferencedBlobKeys } from '../db/repositories/blob-references.js';
 import { insertImages } from '../db/repositories/images.js';
 import { withTransaction, type Pool } from '../db/pool.js';
-import { enqueueBatchFlow } from '../jobs/finalize-batch/enqueue.js';
+import { enqueueBatchFlow } from './batch-flow.js';
 import { isQueueUnavailable, QueueUnavailableError } from '../redis/queue-redis.js';
 
 export interface SubmittedImage {

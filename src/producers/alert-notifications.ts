@@ -1,12 +1,16 @@
 // Turns alert events into deliveries: a log line always, and one job per
 // configured channel on the notify queue (webhook, email), each with a job id
-// that makes a repeated dispatch of the same event a no-op.
+// (the job types' rule over the dedupe key below) that makes a repeated
+// dispatch of the same event a no-op. Called by the health-probe job.
+import type { Notification } from '../alerts/evaluate-alerts.js';
 import { getAlert, type AlertRecord } from '../db/repositories/alerts.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
 import { alertEmail } from '../jobs/alert-email/definition.js';
+import { enqueue } from '../jobs/enqueue.js';
 import type { OpsJobDeps } from '../jobs/ops-deps.js';
-import { webhook, type WebhookPayload } from '../jobs/webhook/definition.js';
-import type { Notification } from './evaluate-alerts.js';
+import { webhook } from '../jobs/webhook/definition.js';
+
+export type AlertNotificationDeps = Pick<OpsJobDeps, 'pool' | 'queues' | 'config' | 'logger' | 'now'>;
 
 export function alertBody(alert: AlertRecord, event: Notification['event'], now: Date): Record<string, unknown> {
   return {
@@ -26,8 +30,7 @@ export function alertBody(alert: AlertRecord, event: Notification['event'], now:
   };
 }
 
-export async function dispatchNotifications(deps: OpsJobDeps, notifications: readonly Notification[]): Promise<void> {
-  const notify = deps.queues.get(webhook.queue)!;
+export async function dispatchNotifications(deps: AlertNotificationDeps, notifications: readonly Notification[]): Promise<void> {
   for (const n of notifications) {
     const alert = await getAlert(deps.pool, n.alertId);
     if (!alert) continue;
@@ -43,11 +46,11 @@ export async function dispatchNotifications(deps: OpsJobDeps, notifications: rea
     const dedupe = `${alert.id}_${n.event}_${alert.notifications}`;
     const hook = deps.config.alerts.webhook;
     if (hook) {
-      const data: WebhookPayload = { url: hook.url, event: `alert.${n.event}`, body: alertBody(alert, n.event, deps.now()), signWith: 'alerts' };
-      await notify.add(webhook.name, data, { ...webhook.defaultOptions, jobId: `alert_webhook_${dedupe}` });
+      const data = { url: hook.url, event: `alert.${n.event}`, body: alertBody(alert, n.event, deps.now()), signWith: 'alerts' } as const;
+      await enqueue(deps.queues, webhook, data, { occasion: dedupe });
     }
     if (deps.config.alerts.email) {
-      await notify.add(alertEmail.name, { alertId: alert.id, event: n.event }, { ...alertEmail.defaultOptions, jobId: `alert_email_${dedupe}` });
+      await enqueue(deps.queues, alertEmail, { alertId: alert.id, event: n.event }, { occasion: dedupe });
     }
   }
 }
