@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createApiKey } from '../auth/api-keys.js';
-import { runSubmitCommand } from '../cli/submit-command.js';
+import { runSubmitCommand } from '../cli/commands/submit.js';
 import { OPS_QUEUES, prepareDatabase, startApi, startWorkerProcess } from '../runtime/processes.js';
 import { openServices } from '../runtime/services.js';
 import { median } from './engine-bench.js';
