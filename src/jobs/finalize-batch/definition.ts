@@ -2,13 +2,14 @@
 // child has finished (or finally failed) and writes the batch outcome.
 import { z } from 'zod';
 import { keepFinished, retrying, type JobType } from '../job-type.js';
+import { batchStatusSchema } from '../../wire/batches.js';
 
 export const finalizeBatchPayload = z.object({ batchId: z.uuid() });
 export type FinalizeBatchPayload = z.infer<typeof finalizeBatchPayload>;
 
 export const finalizeBatchResult = z.object({
   batchId: z.uuid(),
-  status: z.enum(['queued', 'running', 'completed', 'completed_with_errors', 'failed']),
+  status: batchStatusSchema,
   done: z.number().int(),
   failed: z.number().int(),
 });
