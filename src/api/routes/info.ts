@@ -2,7 +2,6 @@
 // /v1/info: the server's models and upload limits (clients split uploads by them),
 // and whether backups are on (the console hides "Back up now" when they are not).
 import { createRequire } from 'node:module';
-import { z } from 'zod';
 import { BACKUPS_OFF } from '../../config/config-warnings.js';
 import type { Services } from '../../runtime/services.js';
 import { route, type ApiRoute } from '../route-spec.js';
