@@ -10,6 +10,7 @@ import type { BatchListItem } from '../../src/wire/batches.js';
 export type { Role } from '../../src/wire/roles.js';
 export type { Me, Info } from '../../src/wire/info.js';
 export type { BatchView, BatchResults, Detection, ImageResult, Progress } from '../../src/wire/batches.js';
+export type { Alert, HealthCheck, WorkerView } from '../../src/wire/fleet.js';
 export { isFinished, type BatchStatus } from '../../src/wire/batch-status.js';
 
 const RANK: Record<Role, number> = { viewer: 0, submitter: 1, operator: 2, admin: 3 };
