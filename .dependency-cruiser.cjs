@@ -10,7 +10,7 @@
 const TIERS = [
   // Libraries with no project imports: the engine, pure text helpers, the
   // logger, the webhook address rules, the fail-fast Redis connection.
-  ['text', 'logging', 'detection', 'security', 'redis'],
+  ['text', 'wire', 'logging', 'detection', 'security', 'redis'],
   ['config'],
   ['db', 'blobs', 'models'],
   ['auth', 'backups', 'health'],

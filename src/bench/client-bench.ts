@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createApiKey } from '../auth/api-keys.js';
-import { runSubmitCommand } from '../cli/submit-command.js';
+import { runSubmitCommand } from '../cli/commands/submit.js';
 import { prepareDatabase } from '../runtime/prepare-database.js';
 import { startApi } from '../api/server.js';
 import { OPS_QUEUES, startWorkerProcess } from '../workers/worker-process.js';

@@ -6,55 +6,47 @@
 import { z } from 'zod';
 import type { SubmitConfig } from './submit-config.js';
 import { FileChangedError } from './submit-multipart-stream.js';
+import {
+  batchResultsSchema as wireBatchResults,
+  batchViewSchema as wireBatchView,
+  detectionSchema as wireDetection,
+  imageModelSchema,
+  imageResultSchema,
+  submittedBatchSchema,
+  type SubmittedBatch,
+} from '../wire/batches.js';
+import { infoLimitsSchema, infoSchema } from '../wire/info.js';
 
-const serverInfoSchema = z.object({
-  version: z.string(),
-  defaultModel: z.string(),
-  models: z.array(z.object({ name: z.string(), license: z.string(), present: z.boolean(), defaultMinScore: z.number() })),
+// The answers are parsed with schemas derived from the ones the server
+// describes them with (src/wire): a server of another version may add fields,
+// so the client requires only what it reads.
+const serverInfoSchema = infoSchema.pick({ version: true, defaultModel: true, models: true }).extend({
+  // The upload is split by these: a zero would never fit.
   limits: z.object({
-    maxFiles: z.number().int().positive(),
-    maxRequestBytes: z.number().int().positive(),
-    maxFileBytes: z.number().int().positive(),
-    maxPixels: z.number().int().positive(),
+    maxFiles: infoLimitsSchema.shape.maxFiles.positive(),
+    maxRequestBytes: infoLimitsSchema.shape.maxRequestBytes.positive(),
+    maxFileBytes: infoLimitsSchema.shape.maxFileBytes.positive(),
+    maxPixels: infoLimitsSchema.shape.maxPixels.positive(),
   }),
 });
 export type ServerInfo = z.infer<typeof serverInfoSchema>;
 
-const submittedBatchSchema = z.object({
-  id: z.string(),
-  images: z.array(z.object({ id: z.string(), filename: z.string(), sha256: z.string(), bytes: z.number() })),
-});
-export type SubmittedBatch = z.infer<typeof submittedBatchSchema>;
+export type { SubmittedBatch } from '../wire/batches.js';
+export { TERMINAL_BATCH_STATUSES, type BatchStatus } from '../wire/batch-status.js';
 
-export const TERMINAL_BATCH_STATUSES = ['completed', 'completed_with_errors', 'failed'] as const;
-const batchStatus = z.enum(['queued', 'running', ...TERMINAL_BATCH_STATUSES]);
-export type BatchStatus = z.infer<typeof batchStatus>;
-
-const batchViewSchema = z.object({
-  id: z.string(),
-  status: batchStatus,
-  progress: z.object({ total: z.number(), done: z.number(), failed: z.number() }),
-});
+const batchViewSchema = wireBatchView.pick({ id: true, status: true, progress: true });
 export type BatchView = z.infer<typeof batchViewSchema>;
 
 // Detections pass through untouched (keypoints, a model's extra fields): only
 // what the summary reads is required.
-const detectionSchema = z.looseObject({ label: z.string(), score: z.number() });
+const detectionSchema = wireDetection.pick({ label: true, score: true }).loose();
 export type ResultDetection = z.infer<typeof detectionSchema>;
 
-const batchResultsSchema = z.object({
-  id: z.string(),
-  status: batchStatus,
+const batchResultsSchema = wireBatchResults.extend({
   images: z.array(
-    z.object({
-      id: z.string(),
-      filename: z.string(),
-      width: z.number().nullable(),
-      height: z.number().nullable(),
+    imageResultSchema.omit({ sha256: true }).extend({
       // The model file that answered (name, version, sha256), as lookout detect prints it.
-      model: z.object({ name: z.string(), version: z.string().nullable(), sha256: z.string().nullable() }).optional(),
-      status: z.enum(['queued', 'running', 'done', 'failed']),
-      error: z.object({ code: z.string(), message: z.string().nullable() }).nullable(),
+      model: imageModelSchema.optional(),
       detections: z.array(detectionSchema),
     }),
   ),

@@ -1,14 +1,17 @@
-// The database for one CLI command: checked before use (reachable, present,
-// migrated), never created or migrated here (only `migrate up` and the server
-// processes do that), and every problem turned into a CliError that names the
-// database, where it was looked for, and how to fix it.
+// The database and a logger for one CLI command: the database checked before
+// use (reachable, present, migrated), never created or migrated here (only
+// `migrate up` and the server processes do that), and every problem turned
+// into a CliError that names the database, where it was looked for, and how
+// to fix it. The logger writes on stderr (command-logger.ts).
 
 import type { Config } from '../config/config.js';
 import { maskUrl } from '../config/mask-secrets.js';
 import { RoleSplitError } from '../db/app-role-grants.js';
 import { asDatabaseUnavailable, checkDatabase, DatabaseUnavailableError } from '../db/database-check.js';
 import { createPool, type Pool } from '../db/pool.js';
+import type { Logger } from 'pino';
 import { CliError } from './cli-error.js';
+import { commandLogger } from './command-logger.js';
 
 const FIX_BY_MIGRATING = 'Create it and its tables with `npx lookout migrate up` (or start the server, `npx lookout all`, which does the same), or point DATABASE_URL at the right database.';
 
@@ -49,14 +52,14 @@ export function ownerConnection(config: Pick<Config, 'databaseUrl' | 'databaseOw
 
 /**
  * Checks the configured database, then runs `work` with a one-connection pool
- * and closes it.
+ * and the command's logger, and closes the pool.
  * @param options.requireMigrated false for `migrate down`, which works on any applied state
  * @param options.asOwner connect as the owner role (DATABASE_OWNER_URL, when set), for `migrate down`
  * @throws CliError (exit 1) when the database is unreachable, refuses the login, is missing or not migrated
  */
 export async function withDatabase<T>(
   config: Config,
-  work: (pool: Pool) => Promise<T>,
+  work: (pool: Pool, logger: Logger) => Promise<T>,
   options: { requireMigrated?: boolean; asOwner?: boolean } = {},
 ): Promise<T> {
   const { url, variable } = options.asOwner ? ownerConnection(config) : { url: config.databaseUrl, variable: 'DATABASE_URL' };
@@ -69,7 +72,7 @@ export async function withDatabase<T>(
   }
   const pool = createPool(url, 1);
   try {
-    return await work(pool);
+    return await work(pool, commandLogger(config));
   } catch (err) {
     throw databaseCliError(err, url, variable);
   } finally {

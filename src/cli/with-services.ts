@@ -4,13 +4,15 @@
 // needs Redis while it is away ends within seconds (the queue connection
 // fails fast). Either way the command stops with a CliError: one line naming
 // what it could not reach (password masked) and why, exit 1, no stack trace.
+// withQueues is the same for the queue commands, which may name a queue.
 import type { Config } from '../config/config.js';
 import { maskUrl } from '../config/mask-secrets.js';
 import { checkDatabase } from '../db/database-check.js';
-import { createLogger } from '../logging/logger.js';
 import { isQueueUnavailable, lastRedisError, QueueUnavailableError } from '../redis/queue-redis.js';
 import { openServices, type Services } from '../runtime/services.js';
+import { UnknownQueueError } from '../board/queue-control.js';
 import { CliError } from './cli-error.js';
+import { commandLogger } from './command-logger.js';
 import { databaseCliError } from './with-database.js';
 
 /**
@@ -22,10 +24,7 @@ export async function withServices<T>(config: Config, work: (services: Services)
   await checkDatabase(config.databaseUrl).catch((err: unknown) => {
     throw databaseCliError(err, config.databaseUrl);
   });
-  // A command says what went wrong in its own words; the services' warnings
-  // (a Redis reconnecting, say) only with LOG_LEVEL=debug or trace.
-  const level = config.log.level === 'debug' || config.log.level === 'trace' ? config.log.level : 'error';
-  const services = openServices(config, createLogger({ level, pretty: config.log.pretty, destination: 2 }));
+  const services = openServices(config, commandLogger(config, { quiet: true }));
   try {
     return await work(services);
   } catch (err) {
@@ -37,4 +36,13 @@ export async function withServices<T>(config: Config, work: (services: Services)
   } finally {
     await services.close();
   }
+}
+
+/** withServices where an unknown queue name (UnknownQueueError) prints one line and exits 2. */
+export function withQueues(config: Config, work: (services: Services) => Promise<void>): Promise<void> {
+  return withServices(config, work).catch((err: unknown) => {
+    if (!(err instanceof UnknownQueueError)) throw err;
+    process.stderr.write(`lookout queues: ${err.message}\n`);
+    process.exitCode = 2;
+  });
 }

@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { progressBar } from '../../src/cli/backup-commands.js';
+import { progressBar } from '../../src/cli/commands/backup.js';
 import type { Services } from '../../src/runtime/services.js';
 import { InvalidBackupRequestError, requestRestore, requestVerify } from '../../src/producers/backup-requests.js';
 import { runCli } from '../helpers/run-cli.js';

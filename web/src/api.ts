@@ -1,67 +1,23 @@
 // The console's client for /v1: every call carries the signed-in key; errors
 // arrive as {"error": {"code", "message"}} and become ApiError.
 
-export type Role = 'admin' | 'operator' | 'submitter' | 'viewer';
+// The answers' types are the server's own (src/wire): the schemas /openapi.json
+// is built from, with dates as the ISO strings JSON carries. Types only: no
+// schema library in the bundle.
+import type { Role } from '../../src/wire/roles.js';
+import type { BatchListItem } from '../../src/wire/batches.js';
+
+export type { Role } from '../../src/wire/roles.js';
+export type { Me, Info } from '../../src/wire/info.js';
+export type { BatchView, BatchResults, Detection, ImageResult, Progress } from '../../src/wire/batches.js';
+export type { Alert, HealthCheck, WorkerView } from '../../src/wire/fleet.js';
+export { isFinished, type BatchStatus } from '../../src/wire/batch-status.js';
+
 const RANK: Record<Role, number> = { viewer: 0, submitter: 1, operator: 2, admin: 3 };
 export const atLeast = (role: Role, needed: Role) => RANK[role] >= RANK[needed];
 
-export interface Me {
-  keyId: string;
-  name: string;
-  role: Role;
-}
-
-export type BatchStatus = 'queued' | 'running' | 'completed' | 'completed_with_errors' | 'failed';
-export const isFinished = (s: BatchStatus) => s === 'completed' || s === 'completed_with_errors' || s === 'failed';
-
-export interface Progress {
-  total: number;
-  done: number;
-  failed: number;
-}
-
-export interface BatchSummary {
-  id: string;
-  status: BatchStatus;
-  model: string;
-  createdBy: string;
-  progress: Progress;
-  createdAt: string;
-  finishedAt: string | null;
-}
-
-export interface Detection {
-  label: string;
-  score: number;
-  box: { x1: number; y1: number; x2: number; y2: number };
-  keypoints?: Array<[number, number]>;
-}
-
-export interface ImageResult {
-  id: string;
-  filename: string;
-  sha256: string;
-  width: number | null;
-  height: number | null;
-  status: 'queued' | 'running' | 'done' | 'failed';
-  error: { code: string; message: string | null } | null;
-  detections: Detection[];
-}
-
-export interface BatchResults {
-  id: string;
-  status: BatchStatus;
-  images: ImageResult[];
-}
-
-export interface Info {
-  version: string;
-  defaultModel: string;
-  models: Array<{ name: string; license: string; present: boolean; defaultMinScore: number }>;
-  limits: { maxFiles: number; maxRequestBytes: number; maxFileBytes: number; maxPixels: number };
-  /** Off when the server has no BACKUP_ENCRYPTION_KEY; `reason` says so and how to turn them on. */
-  backups: { enabled: boolean; reason: string | null };
-}
+/** One of GET /v1/batches's `batches`. */
+export type BatchSummary = BatchListItem;
 
 export class ApiError extends Error {
   constructor(

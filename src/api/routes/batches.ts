@@ -14,8 +14,7 @@ import { route, type ApiRoute } from '../route-spec.js';
 import { zodIssues } from '../../text/zod-issues.js';
 import { minScoreSchema } from '../../text/min-score.js';
 import type { Request, RequestHandler } from 'express';
-
-const BATCH_STATUSES = ['queued', 'running', 'completed', 'completed_with_errors', 'failed'] as const;
+import { batchListItemSchema, batchResultsSchema, batchStatusSchema, batchViewSchema, submittedBatchSchema } from '../../wire/batches.js';
 
 const submitFields = z
   .object({
@@ -27,48 +26,11 @@ const submitFields = z
 
 const batchId = z.object({ id: z.uuid() });
 
-const progress = z.object({ total: z.int(), done: z.int(), failed: z.int() });
-const submitted = z.object({
-  id: z.uuid(),
-  images: z.array(z.object({ id: z.uuid(), filename: z.string(), sha256: z.string(), bytes: z.int() })),
-});
-const batchView = z.object({
-  id: z.uuid(),
-  status: z.enum(BATCH_STATUSES),
-  progress,
-  createdAt: z.date(),
-  finishedAt: z.date().nullable(),
-});
-const batchListItem = batchView.extend({ model: z.string(), createdBy: z.string() });
-const detection = z.object({
-  label: z.string(),
-  score: z.number(),
-  box: z.object({ x1: z.number(), y1: z.number(), x2: z.number(), y2: z.number() }).describe('in EXIF-oriented image pixels'),
-  keypoints: z.array(z.tuple([z.number(), z.number()])).optional(),
-});
-const results = z.object({
-  id: z.uuid(),
-  status: z.enum(BATCH_STATUSES),
-  images: z.array(
-    z.object({
-      id: z.uuid(),
-      filename: z.string(),
-      sha256: z.string(),
-      width: z.int().nullable(),
-      height: z.int().nullable(),
-      model: z.object({ name: z.string(), version: z.string().nullable(), sha256: z.string().nullable() }).describe('version and sha256 of the model file that answered; null until done'),
-      status: z.enum(['queued', 'running', 'done', 'failed']),
-      error: z.object({ code: z.string(), message: z.string().nullable() }).nullable(),
-      detections: z.array(detection),
-    }),
-  ),
-});
-
 const listQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(200).default(50),
     before: z.coerce.date().optional().describe('createdAt of the last batch of the previous page'),
-    status: z.enum(BATCH_STATUSES).optional(),
+    status: batchStatusSchema.optional(),
     mine: z.enum(['true', 'false']).optional().describe('true: only batches submitted with this key'),
   })
   .strict();
@@ -89,7 +51,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       before: [uploadLimit],
       multipart: { schema: submitFields, files: { field: 'images', description: 'JPEG, PNG, WebP, GIF or TIFF files (judged by their bytes)' } },
       responses: {
-        202: { description: 'Accepted; Location is the batch', schema: submitted },
+        202: { description: 'Accepted; Location is the batch', schema: submittedBatchSchema },
         408: { description: 'No byte arrived for UPLOAD_IDLE_TIMEOUT_MS; the connection is closed (upload_timeout)' },
         413: { description: 'A file, the request, the file, field or part count is over its limit (too_large, too_many_files, too_many_fields, too_many_parts, too_many_pixels)' },
         415: { description: 'A file is not a supported image (unsupported_format)' },
@@ -152,7 +114,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
   }
 
   const list = route(
-    { method: 'get', path: '/batches', operationId: 'listBatches', summary: 'List batches, newest first', tag: 'batches', role: 'viewer', query: listQuery, responses: { 200: { description: 'A page of batches', schema: z.object({ batches: z.array(batchListItem) }) } } },
+    { method: 'get', path: '/batches', operationId: 'listBatches', summary: 'List batches, newest first', tag: 'batches', role: 'viewer', query: listQuery, responses: { 200: { description: 'A page of batches', schema: z.object({ batches: z.array(batchListItemSchema) }) } } },
     async ({ req, res, query }) => {
       const batches = await listBatches(pool, {
         limit: query.limit,
@@ -165,7 +127,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
   );
 
   const get = route(
-    { method: 'get', path: '/batches/:id', operationId: 'getBatch', summary: "A batch's status and progress", tag: 'batches', role: 'viewer', params: batchId, notFound: 'batch', responses: { 200: { description: 'The batch', schema: batchView } } },
+    { method: 'get', path: '/batches/:id', operationId: 'getBatch', summary: "A batch's status and progress", tag: 'batches', role: 'viewer', params: batchId, notFound: 'batch', responses: { 200: { description: 'The batch', schema: batchViewSchema } } },
     async ({ res, params }) => {
       const batch = await getBatch(pool, params.id);
       if (!batch) throw notFound(`batch ${params.id}`);
@@ -174,7 +136,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
   );
 
   const getResults = route(
-    { method: 'get', path: '/batches/:id/results', operationId: 'getBatchResults', summary: 'Every image of a batch with its detections or error', tag: 'batches', role: 'viewer', params: batchId, notFound: 'batch', responses: { 200: { description: 'The results so far', schema: results } } },
+    { method: 'get', path: '/batches/:id/results', operationId: 'getBatchResults', summary: 'Every image of a batch with its detections or error', tag: 'batches', role: 'viewer', params: batchId, notFound: 'batch', responses: { 200: { description: 'The results so far', schema: batchResultsSchema } } },
     async ({ res, params }) => {
       const batch = await getBatch(pool, params.id);
       if (!batch) throw notFound(`batch ${params.id}`);

@@ -7,58 +7,16 @@ import { runProbes } from '../../health/probes.js';
 import type { Services } from '../../runtime/services.js';
 import { notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
+import { alertSchema, alertStatusSchema, healthCheckSchema, workerSchema } from '../../wire/fleet.js';
 
-const HEALTH = z.enum(['ok', 'warn', 'critical']);
-const component = z.object({
-  name: z.string(),
-  status: HEALTH,
-  value: z.union([z.number(), z.string()]).nullable(),
-  threshold: z.union([z.number(), z.string()]).nullable(),
-  unit: z.string().optional(),
-  message: z.string(),
-});
-const healthCheck = z.object({ at: z.date(), status: HEALTH, components: z.array(component) });
-const worker = z.object({
-  id: z.string(),
-  host: z.string(),
-  pid: z.int(),
-  queues: z.array(z.string()),
-  device: z.string().nullable(),
-  concurrency: z.int(),
-  version: z.string(),
-  jobsDone: z.int(),
-  jobsFailed: z.int(),
-  currentJobs: z.array(z.object({ queue: z.string(), id: z.string(), name: z.string(), since: z.string() })),
-  startedAt: z.date(),
-  lastSeen: z.date(),
-  stoppedAt: z.date().nullable(),
-  state: z.enum(['live', 'missing']),
-});
-const ALERT_STATUS = z.enum(['pending', 'firing', 'resolved']);
-const alert = z.object({
-  id: z.uuid(),
-  rule: z.string(),
-  key: z.string(),
-  severity: z.enum(['info', 'warning', 'critical']),
-  status: ALERT_STATUS,
-  message: z.string(),
-  details: z.record(z.string(), z.unknown()),
-  pendingSince: z.date(),
-  firedAt: z.date().nullable(),
-  resolvedAt: z.date().nullable(),
-  lastNotifiedAt: z.date().nullable(),
-  notifications: z.int(),
-  silencedUntil: z.date().nullable(),
-  silencedBy: z.string().nullable(),
-});
-const alertsQuery = z.object({ status: ALERT_STATUS.optional() }).strict();
+const alertsQuery = z.object({ status: alertStatusSchema.optional() }).strict();
 const silenceBody = z.object({ minutes: z.number().int().min(1).max(60 * 24 * 30).default(60) }).strict();
 
 export function fleetRoutes(services: Services): ApiRoute[] {
   const { pool, config } = services;
   return [
     route(
-      { method: 'get', path: '/health', operationId: 'getHealth', summary: 'Every dependency probed now, problems first', tag: 'fleet', role: 'viewer', responses: { 200: { description: 'ok or warn', schema: healthCheck }, 503: { description: 'critical (same body)', schema: healthCheck } } },
+      { method: 'get', path: '/health', operationId: 'getHealth', summary: 'Every dependency probed now, problems first', tag: 'fleet', role: 'viewer', responses: { 200: { description: 'ok or warn', schema: healthCheckSchema }, 503: { description: 'critical (same body)', schema: healthCheckSchema } } },
       async ({ res }) => {
         // Probed now, not read from the last scheduled run: this is the page people reload.
         const check = await runProbes({ redis: services.redis, pool, queues: services.queues, config, now: () => new Date() });
@@ -66,13 +24,13 @@ export function fleetRoutes(services: Services): ApiRoute[] {
       },
     ),
     route(
-      { method: 'get', path: '/workers', operationId: 'listWorkers', summary: 'Worker processes: live, or missing (no heartbeat)', tag: 'fleet', role: 'viewer', description: 'Stopped and missing workers stay listed for WORKER_HISTORY_HOURS after their last heartbeat, then their rows are dropped.', responses: { 200: { description: 'Live workers, and the stopped or missing ones of the last WORKER_HISTORY_HOURS', schema: z.object({ workers: z.array(worker) }) } } },
+      { method: 'get', path: '/workers', operationId: 'listWorkers', summary: 'Worker processes: live, or missing (no heartbeat)', tag: 'fleet', role: 'viewer', description: 'Stopped and missing workers stay listed for WORKER_HISTORY_HOURS after their last heartbeat, then their rows are dropped.', responses: { 200: { description: 'Live workers, and the stopped or missing ones of the last WORKER_HISTORY_HOURS', schema: z.object({ workers: z.array(workerSchema) }) } } },
       async ({ res }) => {
         res.json({ workers: await listWorkers(pool, liveWindowMs(config.heartbeatMs), config.workerHistoryHours) });
       },
     ),
     route(
-      { method: 'get', path: '/alerts', operationId: 'listAlerts', summary: 'Alerts, newest first', tag: 'fleet', role: 'viewer', query: alertsQuery, responses: { 200: { description: 'Alerts', schema: z.object({ alerts: z.array(alert) }) } } },
+      { method: 'get', path: '/alerts', operationId: 'listAlerts', summary: 'Alerts, newest first', tag: 'fleet', role: 'viewer', query: alertsQuery, responses: { 200: { description: 'Alerts', schema: z.object({ alerts: z.array(alertSchema) }) } } },
       async ({ res, query }) => {
         res.json({ alerts: await listAlerts(pool, query.status) });
       },

@@ -2,43 +2,25 @@
 // /v1/info: the server's models and upload limits (clients split uploads by them),
 // and whether backups are on (the console hides "Back up now" when they are not).
 import { createRequire } from 'node:module';
-import { z } from 'zod';
-import { ROLES, type Role } from '../../db/repositories/api-keys.js';
 import { BACKUPS_OFF } from '../../config/config-warnings.js';
 import type { Services } from '../../runtime/services.js';
 import { route, type ApiRoute } from '../route-spec.js';
+import { infoSchema, meSchema } from '../../wire/info.js';
 
 export const { version: LOOKOUT_VERSION } = createRequire(import.meta.url)('../../../package.json') as { version: string };
-
-const me = z.object({ keyId: z.string(), name: z.string(), role: z.enum(ROLES as unknown as [Role, ...Role[]]) });
-const info = z.object({
-  version: z.string(),
-  defaultModel: z.string(),
-  models: z.array(z.object({ name: z.string(), license: z.string(), present: z.boolean().describe('fetched onto the server'), defaultMinScore: z.number() })),
-  limits: z.object({
-    maxFiles: z.int().describe('images per request'),
-    maxRequestBytes: z.int().describe('bytes per request'),
-    maxFileBytes: z.int().describe('bytes per image'),
-    maxPixels: z.int().describe('width x height per image'),
-  }),
-  backups: z.object({
-    enabled: z.boolean().describe('BACKUP_ENCRYPTION_KEY is set: backups can run'),
-    reason: z.string().nullable().describe('why they are off, and how to turn them on; null when on'),
-  }),
-});
 
 export function infoRoutes(services: Services): ApiRoute[] {
   const { config, registry } = services;
   return [
     route(
-      { method: 'get', path: '/me', operationId: 'getMe', summary: 'The calling key: id, name and role', tag: 'info', role: 'viewer', responses: { 200: { description: 'The key', schema: me } } },
+      { method: 'get', path: '/me', operationId: 'getMe', summary: 'The calling key: id, name and role', tag: 'info', role: 'viewer', responses: { 200: { description: 'The key', schema: meSchema } } },
       ({ req, res }) => {
         const p = req.principal!;
         res.json({ keyId: p.keyId, name: p.name, role: p.role });
       },
     ),
     route(
-      { method: 'get', path: '/info', operationId: 'getInfo', summary: 'Server version, models, upload limits and whether backups are on', tag: 'info', role: 'viewer', responses: { 200: { description: 'Info', schema: info } } },
+      { method: 'get', path: '/info', operationId: 'getInfo', summary: 'Server version, models, upload limits and whether backups are on', tag: 'info', role: 'viewer', responses: { 200: { description: 'Info', schema: infoSchema } } },
       ({ res }) => {
         res.json({
           version: LOOKOUT_VERSION,

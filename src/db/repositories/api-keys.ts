@@ -1,8 +1,9 @@
 // Stored API keys: a public id for lookup and the hash of the secret, never the secret.
 import type { Queryable } from '../pool.js';
 
-export type Role = 'admin' | 'operator' | 'submitter' | 'viewer';
-export const ROLES: readonly Role[] = ['admin', 'operator', 'submitter', 'viewer'];
+import type { Role } from '../../wire/roles.js';
+
+export { ROLES, type Role } from '../../wire/roles.js';
 
 export interface StoredApiKey {
   id: string;

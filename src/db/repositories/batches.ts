@@ -1,8 +1,9 @@
 // Batches and their progress. Progress is counted from the images, never kept
 // as a counter that could drift.
 import type { Queryable } from '../pool.js';
+import type { BatchStatus } from '../../wire/batch-status.js';
 
-export type BatchStatus = 'queued' | 'running' | 'completed' | 'completed_with_errors' | 'failed';
+export type { BatchStatus } from '../../wire/batch-status.js';
 
 export interface BatchView {
   id: string;

@@ -1,22 +1,8 @@
 import { useState } from 'react';
-import { atLeast, type Client, type Me } from '../api.js';
+import { atLeast, type Alert, type Client, type Me } from '../api.js';
 import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 import { useAction } from '../use-action.js';
-
-interface Alert {
-  id: string;
-  rule: string;
-  key: string;
-  severity: string;
-  status: 'pending' | 'firing' | 'resolved';
-  message: string;
-  pendingSince: string;
-  firedAt: string | null;
-  resolvedAt: string | null;
-  notifications: number;
-  silencedUntil: string | null;
-}
 
 export function AlertsPage({ client, me }: { client: Client; me: Me }) {
   const [status, setStatus] = useState('');

@@ -1,6 +1,6 @@
 // One batch: status and progress until it finishes, then a grid of its
 // images with their boxes drawn and their counts; failed images say why.
-import { isFinished, type BatchResults, type BatchSummary, type Client } from '../api.js';
+import { isFinished, type BatchResults, type BatchView, type Client } from '../api.js';
 import { BatchProgress, ErrorNote, labelCounts, Page, StatusBadge, when } from '../components/common.js';
 import { DetectionImage, THUMBNAIL_SIZE } from '../components/detection-image.js';
 import { usePoll } from '../use-poll.js';
@@ -12,7 +12,7 @@ export function BatchPage({ client, batchId }: { client: Client; batchId: string
   const last = useRef<{ finishedImages: number; results: BatchResults } | null>(null);
   const { data, error } = usePoll(
     async () => {
-      const batch = await client.get<BatchSummary>(`/v1/batches/${batchId}`);
+      const batch = await client.get<BatchView>(`/v1/batches/${batchId}`);
       const finishedImages = batch.progress.done + batch.progress.failed;
       if (!last.current || last.current.finishedImages !== finishedImages || isFinished(batch.status)) {
         last.current = { finishedImages, results: await client.get<BatchResults>(`/v1/batches/${batchId}/results`) };

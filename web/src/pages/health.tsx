@@ -1,13 +1,7 @@
-import type { Client } from '../api.js';
+import type { Client, HealthCheck as Health } from '../api.js';
 import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 import { formatProbeValue, problemsFirst } from '../../../src/text/health-view.js';
-
-interface Health {
-  at: string;
-  status: 'ok' | 'warn' | 'critical';
-  components: Array<{ name: string; status: string; value: number | string | null; threshold: number | string | null; unit?: string; message: string }>;
-}
 
 export function HealthPage({ client }: { client: Client }) {
   const { data, error } = usePoll(async () => (await client.getAny<Health>('/v1/health')).body, 5000);

@@ -1,22 +1,6 @@
-import type { Client } from '../api.js';
+import type { Client, WorkerView as Worker } from '../api.js';
 import { ErrorNote, Page, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
-
-interface Worker {
-  id: string;
-  host: string;
-  pid: number;
-  queues: string[];
-  device: string | null;
-  concurrency: number;
-  version: string;
-  jobsDone: number;
-  jobsFailed: number;
-  currentJobs: Array<{ queue: string; id: string; name: string; since: string }>;
-  lastSeen: string;
-  stoppedAt: string | null;
-  state: 'live' | 'missing';
-}
 
 export function WorkersPage({ client }: { client: Client }) {
   const { data, error } = usePoll(() => client.get<{ workers: Worker[] }>('/v1/workers'), 3000);

@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
 import {
   ApiCallError,
   createLookoutClient,
@@ -23,16 +24,18 @@ import {
   type ResultImage,
   type ServerInfo,
   type SubmittedBatch,
-} from './submit-client.js';
-import { collectImages, type FoundImage, type SkippedFile } from './submit-collect-images.js';
-import { loadSubmitConfig, SubmitConfigError } from './submit-config.js';
-import { baseRequestBytes, filePartBytes, FileChangedError, multipartBody, newBoundary } from './submit-multipart-stream.js';
-import { createProgress, type SubmitProgress } from './submit-progress.js';
-import { splitIntoRequests, type PlannedRequest } from './submit-split.js';
-import { formatSummary } from './submit-summary.js';
-import { annotationPathFor } from './annotation-path.js';
-import { plural } from '../text/format.js';
-import { formatMinScore } from '../text/min-score.js';
+} from '../submit-client.js';
+import { collectImages, type FoundImage, type SkippedFile } from '../submit-collect-images.js';
+import { loadSubmitConfig, SubmitConfigError } from '../submit-config.js';
+import { baseRequestBytes, filePartBytes, FileChangedError, multipartBody, newBoundary } from '../submit-multipart-stream.js';
+import { createProgress, type SubmitProgress } from '../submit-progress.js';
+import { splitIntoRequests, type PlannedRequest } from '../submit-split.js';
+import { formatSummary } from '../submit-summary.js';
+import { annotationPathFor } from '../annotation-path.js';
+import { plural } from '../../text/format.js';
+import { formatMinScore } from '../../text/min-score.js';
+import type { CommandDeps } from '../command-deps.js';
+import { minScoreOption } from '../options.js';
 
 export interface SubmitCommandOptions {
   paths: string[];
@@ -341,4 +344,38 @@ export async function runSubmitCommand(options: SubmitCommandOptions, deps: Subm
   } finally {
     progress.stop();
   }
+}
+
+/** `lookout submit` needs no configuration of the server's: its own comes from LOOKOUT_URL and LOOKOUT_API_KEY. */
+export function register(program: Command, _deps: CommandDeps): void {
+  program
+    .command('submit')
+    .description('upload images to a Lookout server (LOOKOUT_URL, LOOKOUT_API_KEY) as batches; --wait for the results')
+    .argument('<path...>', 'image files and folders (walked recursively; only images are sent)')
+    .option('--model <name>', "model to run (default: the server's)")
+    .option('--min-score <x>', "minimum score, 0..1 (default: the model's)", minScoreOption)
+    .option('--wait', 'follow detection to the end and print the results')
+    .option('--json', 'one JSON line per image on stdout, no progress bar')
+    .option('--annotate <dir>', 'download <dir>/<basename>.png with the detections drawn (implies --wait)')
+    .action(async (paths: string[], opts: { model?: string; minScore?: number; wait?: boolean; json?: boolean; annotate?: string }) => {
+      // Ctrl-C stops the bars and says which batches were already submitted; a second one exits at once.
+      const abort = new AbortController();
+      const onSigint = () => (abort.signal.aborted ? process.exit(130) : abort.abort());
+      process.on('SIGINT', onSigint);
+      try {
+        process.exitCode = await runSubmitCommand(
+          {
+            paths,
+            ...(opts.model === undefined ? {} : { model: opts.model }),
+            ...(opts.minScore === undefined ? {} : { minScore: opts.minScore }),
+            ...(opts.annotate === undefined ? {} : { annotateDir: opts.annotate }),
+            wait: Boolean(opts.wait),
+            json: Boolean(opts.json),
+          },
+          { env: process.env, out: (text) => void process.stdout.write(text), err: process.stderr, signal: abort.signal },
+        );
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
 }

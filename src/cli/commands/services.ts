@@ -1,19 +1,26 @@
-// Long-running commands (all, api, worker) and their shutdown: the first
+// `lookout all|api|worker`: the long-running commands and their shutdown: the first
 // SIGTERM/SIGINT drains (stop taking jobs, finish active ones within
 // SHUTDOWN_GRACE_MS, close connections, exit 0); a second exits at once.
 
+import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config.js';
-import type { Device } from '../detection/index.js';
-import { openServices, type Services } from '../runtime/services.js';
-import { prepareDatabase } from '../runtime/prepare-database.js';
-import { startApi } from '../api/server.js';
-import { OPS_QUEUES, startWorkerProcess } from '../workers/worker-process.js';
-import { guardMemory } from '../workers/memory-guard.js';
-import { detectImage } from '../jobs/detect-image/definition.js';
-import { reconcile } from '../producers/reconcile.js';
-import { keepSchedules } from '../producers/schedule-keeper.js';
-import { startMetricsServer } from '../metrics/metrics-server.js';
+import type { Config } from '../../config/config.js';
+import type { Device } from '../../detection/index.js';
+import { openServices, type Services } from '../../runtime/services.js';
+import { prepareDatabase } from '../../runtime/prepare-database.js';
+import { startApi } from '../../api/server.js';
+import { OPS_QUEUES, startWorkerProcess } from '../../workers/worker-process.js';
+import { guardMemory } from '../../workers/memory-guard.js';
+import { detectImage } from '../../jobs/detect-image/definition.js';
+import { reconcile } from '../../producers/reconcile.js';
+import { keepSchedules } from '../../producers/schedule-keeper.js';
+import { startMetricsServer } from '../../metrics/metrics-server.js';
+import { parseDevice } from '../../detection/index.js';
+import { KNOWN_QUEUES } from '../../jobs/registry.js';
+import type { CommandDeps } from '../command-deps.js';
+import { serviceLogger } from '../command-logger.js';
+import { parseDeviceOption, parsePositiveInt, parseQueues } from '../options.js';
+import { databaseCliError } from '../with-database.js';
 
 type Stoppable = { close(): Promise<void> };
 
@@ -98,4 +105,43 @@ export async function runWorker(
     parts.push(metrics);
   }
   guardMemory(config, logger, onShutdown(logger, services, parts));
+}
+
+export function register(program: Command, deps: CommandDeps): void {
+  program
+    .command('all')
+    .description('migrations, API, Bull Board, one detect worker and one ops worker in one process (npm start)')
+    .action(async () => {
+      const config = deps.config();
+      await runAll(config, serviceLogger(config)).catch((err: unknown) => {
+        throw databaseCliError(err, config.databaseUrl);
+      });
+    });
+
+  program
+    .command('api')
+    .description('the HTTP API and Bull Board alone')
+    .action(async () => {
+      const config = deps.config();
+      await runApi(config, serviceLogger(config)).catch((err: unknown) => {
+        throw databaseCliError(err, config.databaseUrl);
+      });
+    });
+
+  program
+    .command('worker')
+    .description('a worker process for the given queues')
+    .option('--queues <list>', `comma-separated queues (known: ${KNOWN_QUEUES.join(', ')})`, parseQueues, [...KNOWN_QUEUES])
+    .option('--device <device>', 'cpu or cuda:N for detection (default: DETECT_DEVICE)', parseDeviceOption)
+    .option('--concurrency <n>', 'jobs in flight per queue (default: DETECT_CONCURRENCY)', parsePositiveInt)
+    .action(async (opts: { queues: string[]; device?: string; concurrency?: number }) => {
+      const config = deps.config();
+      await runWorker(config, serviceLogger(config), {
+        queues: opts.queues,
+        ...(opts.device ? { device: parseDevice(opts.device) } : {}),
+        ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+      }).catch((err: unknown) => {
+        throw databaseCliError(err, config.databaseUrl);
+      });
+    });
 }

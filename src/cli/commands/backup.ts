@@ -5,17 +5,18 @@
 import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { z } from 'zod';
-import type { Config } from '../config/config.js';
-import { BACKUPS_OFF } from '../config/config-warnings.js';
-import { backupSummary, getBackup, listBackups } from '../db/repositories/backups.js';
-import type { Pool } from '../db/pool.js';
-import { BACKUP_QUEUE, type BackupRunResult } from '../jobs/backup-run/definition.js';
-import type { BackupVerifyResult } from '../jobs/backup-verify/definition.js';
-import type { RestoreResult } from '../jobs/restore/definition.js';
-import { withServices } from './with-services.js';
-import { formatBytes } from '../text/format.js';
-import { BackupsDisabledError, BackupUnusableError, checkRestorable, InvalidBackupRequestError, requestBackup, requestRestore, requestVerify, waitForJob } from '../producers/backup-requests.js';
-import { isQueueUnavailable } from '../redis/queue-redis.js';
+import type { Config } from '../../config/config.js';
+import { BACKUPS_OFF } from '../../config/config-warnings.js';
+import { backupSummary, getBackup, listBackups } from '../../db/repositories/backups.js';
+import type { Pool } from '../../db/pool.js';
+import { BACKUP_QUEUE, type BackupRunResult } from '../../jobs/backup-run/definition.js';
+import type { BackupVerifyResult } from '../../jobs/backup-verify/definition.js';
+import type { RestoreResult } from '../../jobs/restore/definition.js';
+import { withServices } from '../with-services.js';
+import type { CommandDeps } from '../command-deps.js';
+import { formatBytes } from '../../text/format.js';
+import { BackupsDisabledError, BackupUnusableError, checkRestorable, InvalidBackupRequestError, requestBackup, requestRestore, requestVerify, waitForJob } from '../../producers/backup-requests.js';
+import { isQueueUnavailable } from '../../redis/queue-redis.js';
 
 const HOUR = 3600_000;
 
@@ -81,7 +82,7 @@ async function refusal(io: Io, id: string, pool: Pool, config: Config): Promise<
   }
 }
 
-export function registerBackupCommands(program: Command, configOrExit: () => Config): void {
+export function register(program: Command, deps: CommandDeps): void {
   const backup = program.command('backup').description('encrypted database backups, verified by a real restore');
   const io = (json: boolean | undefined): Io => ({ json: Boolean(json), out: (line) => process.stdout.write(`${line}\n`) });
 
@@ -90,7 +91,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
     .description('back up the database now and wait for the result')
     .option('--json', 'print {"id", "status", "file", "bytes", "sha256"}')
     .action(async (opts: { json?: boolean }) => {
-      const config = configOrExit();
+      const config = deps.config();
       if (!config.backup.key) {
         // The worker would refuse it: say so here, and leave no failed job behind.
         process.exitCode = usage(io(opts.json), { status: 'backups_disabled', error: BACKUPS_OFF });
@@ -119,7 +120,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
     .description('the backup catalogue, newest first')
     .option('--json', 'print a JSON array')
     .action(async (opts: { json?: boolean }) => {
-      const config = configOrExit();
+      const config = deps.config();
       await withServices(config, async (services) => {
         const rows = await listBackups(services.pool);
         const out = io(opts.json);
@@ -139,7 +140,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
     .argument('<id>', 'backup id (a UUID)', parseBackupId)
     .option('--json', 'print {"id", "status", "error"?}')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const config = configOrExit();
+      const config = deps.config();
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;
@@ -172,7 +173,7 @@ export function registerBackupCommands(program: Command, configOrExit: () => Con
     .option('--allow-running-batches', 'with --replace-live: go ahead while batches are queued or running (their work is lost; their ids go into the audit row)')
     .option('--json', 'print the result as JSON')
     .action(async (id: string, opts: { targetDatabase?: string; replaceLive?: boolean; skipSafetyBackup?: boolean; allowRunningBatches?: boolean; json?: boolean }) => {
-      const config = configOrExit();
+      const config = deps.config();
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;

@@ -4,18 +4,22 @@
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config.js';
-import { createDetectorCache } from '../workers/detector-cache.js';
-import type {
-  ModelRegistry} from '../detection/index.js';
+import type { Config } from '../../config/config.js';
+import { createDetectorCache } from '../../workers/detector-cache.js';
+import type { Command } from 'commander';
 import {
   annotateImage,
   DetectionError,
   isDetectionError,
+  ModelRegistry,
+  parseDevice,
   type Detector,
   type Device,
-} from '../detection/index.js';
-import { annotationPathFor } from './annotation-path.js';
+} from '../../detection/index.js';
+import type { CommandDeps } from '../command-deps.js';
+import { commandLogger } from '../command-logger.js';
+import { minScoreOption, parseDeviceOption } from '../options.js';
+import { annotationPathFor } from '../annotation-path.js';
 
 export interface DetectCommandOptions {
   files: string[];
@@ -104,4 +108,41 @@ export async function runDetectCommand(options: DetectCommandOptions, deps: Dete
     await detectors.closeAll();
   }
   return failed > 0 ? 1 : 0;
+}
+
+export function register(program: Command, deps: CommandDeps): void {
+  program
+    .command('detect')
+    .description('detect objects in image files; prints one JSON line per file')
+    .argument('<file...>', 'image files (JPEG, PNG, WebP, GIF, TIFF)')
+    .option('--model <name>', 'model to run (default: DETECT_MODEL, blazeface-back)')
+    .option('--min-score <x>', "minimum score, 0..1 (default: the model's)", minScoreOption)
+    .option('--annotate <dir>', 'write <dir>/<basename>.png with the detections drawn')
+    .option('--device <device>', 'cpu or cuda:N (default: DETECT_DEVICE, cpu)', parseDeviceOption)
+    .action(async (files: string[], opts: { model?: string; minScore?: number; annotate?: string; device?: string }) => {
+      const config = deps.config();
+      const logger = commandLogger(config);
+      try {
+        const code = await runDetectCommand(
+          {
+            files,
+            model: opts.model ?? config.detect.model,
+            ...(opts.minScore === undefined ? {} : { minScore: opts.minScore }),
+            ...(opts.annotate === undefined ? {} : { annotateDir: opts.annotate }),
+            device: opts.device ? parseDevice(opts.device) : config.detect.device,
+          },
+          { config, logger, registry: new ModelRegistry({ modelsDir: config.modelsDir }), writeLine: (line) => process.stdout.write(`${line}\n`) },
+        );
+        process.exitCode = code;
+      } catch (err) {
+        // Failures before any file is read (unknown model, missing GPU) are
+        // the command's, not a file's.
+        if (err instanceof DetectionError) {
+          process.stderr.write(`lookout detect: ${err.code}: ${err.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        throw err;
+      }
+    });
 }

@@ -1,0 +1,22 @@
+// The two loggers of the command line. A command that prints a result logs
+// on stderr, so stdout carries only its output; a server process (all, api,
+// worker, fleet) logs on stdout like any service.
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { createLogger } from '../logging/logger.js';
+
+/**
+ * stderr, at LOG_LEVEL.
+ * @param options.quiet only errors unless LOG_LEVEL is debug or trace: a command says what went wrong in
+ *   its own words, and the services' warnings (a Redis reconnecting, say) are noise to it
+ */
+export function commandLogger(config: Config, options: { quiet?: boolean } = {}): Logger {
+  const verbose = config.log.level === 'debug' || config.log.level === 'trace';
+  const level = options.quiet && !verbose ? 'error' : config.log.level;
+  return createLogger({ level, pretty: config.log.pretty, destination: 2 });
+}
+
+/** stdout, pretty in development: the log of a long-running process. */
+export function serviceLogger(config: Config): Logger {
+  return createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 1 });
+}

@@ -1,0 +1,68 @@
+// The /v1/batches answers, defined once: the API describes them with these
+// schemas (/openapi.json), `lookout submit` parses the server's answers with
+// schemas derived from them, and the console types its calls with `Json<>` of
+// their types. Dates are z.date(): the handlers pass rows through, and JSON
+// carries them as ISO 8601 strings (see json.ts).
+import { z } from 'zod';
+import { BATCH_STATUSES, IMAGE_STATUSES } from './batch-status.js';
+import type { Json } from './json.js';
+
+export const batchStatusSchema = z.enum(BATCH_STATUSES);
+export const imageStatusSchema = z.enum(IMAGE_STATUSES);
+
+export const progressSchema = z.object({ total: z.int(), done: z.int(), failed: z.int() });
+
+/** 202 to POST /v1/batches. */
+export const submittedBatchSchema = z.object({
+  id: z.uuid(),
+  images: z.array(z.object({ id: z.uuid(), filename: z.string(), sha256: z.string(), bytes: z.int() })),
+});
+
+/** GET /v1/batches/:id. */
+export const batchViewSchema = z.object({
+  id: z.uuid(),
+  status: batchStatusSchema,
+  progress: progressSchema,
+  createdAt: z.date(),
+  finishedAt: z.date().nullable(),
+});
+
+/** One of GET /v1/batches's `batches`. */
+export const batchListItemSchema = batchViewSchema.extend({ model: z.string(), createdBy: z.string() });
+
+export const detectionSchema = z.object({
+  label: z.string(),
+  score: z.number(),
+  box: z.object({ x1: z.number(), y1: z.number(), x2: z.number(), y2: z.number() }).describe('in EXIF-oriented image pixels'),
+  keypoints: z.array(z.tuple([z.number(), z.number()])).optional(),
+});
+
+/** The model file that answered an image. */
+export const imageModelSchema = z.object({ name: z.string(), version: z.string().nullable(), sha256: z.string().nullable() });
+
+export const imageResultSchema = z.object({
+  id: z.uuid(),
+  filename: z.string(),
+  sha256: z.string(),
+  width: z.int().nullable(),
+  height: z.int().nullable(),
+  model: imageModelSchema.describe('version and sha256 of the model file that answered; null until done'),
+  status: imageStatusSchema,
+  error: z.object({ code: z.string(), message: z.string().nullable() }).nullable(),
+  detections: z.array(detectionSchema),
+});
+
+/** GET /v1/batches/:id/results. */
+export const batchResultsSchema = z.object({
+  id: z.uuid(),
+  status: batchStatusSchema,
+  images: z.array(imageResultSchema),
+});
+
+export type Progress = z.infer<typeof progressSchema>;
+export type SubmittedBatch = z.infer<typeof submittedBatchSchema>;
+export type BatchView = Json<z.infer<typeof batchViewSchema>>;
+export type BatchListItem = Json<z.infer<typeof batchListItemSchema>>;
+export type Detection = z.infer<typeof detectionSchema>;
+export type ImageResult = z.infer<typeof imageResultSchema>;
+export type BatchResults = z.infer<typeof batchResultsSchema>;

@@ -1,0 +1,53 @@
+// The /v1/health, /v1/workers and /v1/alerts answers, defined once (see batches.ts).
+import { z } from 'zod';
+import type { Json } from './json.js';
+
+export const healthStatusSchema = z.enum(['ok', 'warn', 'critical']);
+export const healthComponentSchema = z.object({
+  name: z.string(),
+  status: healthStatusSchema,
+  value: z.union([z.number(), z.string()]).nullable(),
+  threshold: z.union([z.number(), z.string()]).nullable(),
+  unit: z.string().optional(),
+  message: z.string(),
+});
+/** GET /v1/health (200 and 503 alike). */
+export const healthCheckSchema = z.object({ at: z.date(), status: healthStatusSchema, components: z.array(healthComponentSchema) });
+/** One of GET /v1/workers's `workers`. */
+export const workerSchema = z.object({
+  id: z.string(),
+  host: z.string(),
+  pid: z.int(),
+  queues: z.array(z.string()),
+  device: z.string().nullable(),
+  concurrency: z.int(),
+  version: z.string(),
+  jobsDone: z.int(),
+  jobsFailed: z.int(),
+  currentJobs: z.array(z.object({ queue: z.string(), id: z.string(), name: z.string(), since: z.string() })),
+  startedAt: z.date(),
+  lastSeen: z.date(),
+  stoppedAt: z.date().nullable(),
+  state: z.enum(['live', 'missing']),
+});
+export const alertStatusSchema = z.enum(['pending', 'firing', 'resolved']);
+/** One of GET /v1/alerts's `alerts`. */
+export const alertSchema = z.object({
+  id: z.uuid(),
+  rule: z.string(),
+  key: z.string(),
+  severity: z.enum(['info', 'warning', 'critical']),
+  status: alertStatusSchema,
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()),
+  pendingSince: z.date(),
+  firedAt: z.date().nullable(),
+  resolvedAt: z.date().nullable(),
+  lastNotifiedAt: z.date().nullable(),
+  notifications: z.int(),
+  silencedUntil: z.date().nullable(),
+  silencedBy: z.string().nullable(),
+});
+export type HealthCheck = Json<z.infer<typeof healthCheckSchema>>;
+export type WorkerView = Json<z.infer<typeof workerSchema>>;
+export type Alert = Json<z.infer<typeof alertSchema>>;
