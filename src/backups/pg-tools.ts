@@ -5,6 +5,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Queryable } from '../db/pool.js';
+import { serverVersion } from '../db/server-version.js';
 
 const run = promisify(execFile);
 
@@ -28,14 +29,6 @@ export async function toolMajorVersion(tool: 'pg_dump' | 'pg_restore'): Promise<
   } catch (err) {
     throw new PgToolError(`${tool} is not usable: ${(err as Error).message}. Install the PostgreSQL client tools matching the server.`, true);
   }
-}
-
-export async function serverVersion(db: Queryable): Promise<{ major: number; text: string }> {
-  const { rows } = await db.query<{ num: string; text: string }>(
-    `SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS text`,
-  );
-  const num = Number(rows[0]?.num);
-  return { major: Math.floor(num / 10_000), text: rows[0]?.text ?? String(num) };
 }
 
 /**

@@ -10,14 +10,26 @@ import { access } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import pg from 'pg';
-import { databaseExists, databaseNameOf, dropDatabaseIfExists, urlForDatabase, withServer } from '../db/server-admin.js';
+import { countRows } from '../db/row-counts.js';
+import {
+  allowConnections,
+  createDatabase,
+  databaseExists,
+  databaseNameOf,
+  dropDatabaseIfExists,
+  renameDatabase,
+  terminateConnections,
+  urlForDatabase,
+  withServer,
+} from '../db/server-admin.js';
 import type { BackupRecord } from '../db/repositories/backups.js';
 import { BackupIntegrityError, openDecryptStream } from './backup-crypto.js';
 import { carryLiveState, stageLiveTrail, type CarriedState } from './carry-live-state.js';
 import { libpqConnection, spawnTool } from './pg-tools.js';
 import { RestoreRefusedError } from './restore-refused.js';
-import { compareCounts, countRows } from './row-counts.js';
-import { refuseUnfinished, unfinishedBatches } from './unfinished-batches.js';
+import { compareCounts } from './row-counts.js';
+import { refuseUnfinished } from './unfinished-batches.js';
+import { unfinishedBatches } from '../db/repositories/unfinished-batches.js';
 
 export { RestoreRefusedError } from './restore-refused.js';
 
@@ -63,7 +75,7 @@ export async function checkStoredFile(backup: BackupRecord): Promise<string> {
 export async function restoreToScratch(deps: RestoreDeps, backup: BackupRecord, onRestoredBytes?: (n: number) => void): Promise<string> {
   const file = await checkStoredFile(backup);
   const scratch = `lookout_scratch_${randomBytes(6).toString('hex')}`;
-  await withServer(deps.databaseUrl, (admin) => admin.query(`CREATE DATABASE ${pg.escapeIdentifier(scratch)}`));
+  await withServer(deps.databaseUrl, (admin) => createDatabase(admin, scratch));
   try {
     const decrypted = await openDecryptStream(file, deps.keys);
     const conn = libpqConnection(deps.databaseUrl, scratch);
@@ -173,7 +185,7 @@ export async function restoreBackupInto(
   if (!replacing) {
     return withServer(deps.databaseUrl, async (admin) => {
       try {
-        await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(scratch)} RENAME TO ${pg.escapeIdentifier(target)}`);
+        await renameDatabase(admin, scratch, target);
         return { database: target };
       } catch (err) {
         await dropDatabaseIfExists(admin, scratch).catch(() => undefined);
@@ -192,16 +204,15 @@ export async function restoreBackupInto(
     // The bulk of the trail while the live database still serves.
     const staged = await withDatabase(deps.databaseUrl, live, (source) => stageLiveTrail(source, restored));
     return await withServer(deps.databaseUrl, async (admin) => {
-      const ident = pg.escapeIdentifier;
       let renamed = false;
       try {
         // The window: no new connection, the open ones cut, then the name
         // taken away, so every write after this point is refused, not lost.
-        await admin.query(`ALTER DATABASE ${ident(live)} WITH ALLOW_CONNECTIONS false`);
-        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [live]);
-        await admin.query(`ALTER DATABASE ${ident(live)} RENAME TO ${ident(previous)}`);
+        await allowConnections(admin, live, false);
+        await terminateConnections(admin, live);
+        await renameDatabase(admin, live, previous);
         renamed = true;
-        await admin.query(`ALTER DATABASE ${ident(previous)} WITH ALLOW_CONNECTIONS true`);
+        await allowConnections(admin, previous, true);
         const carried = await withDatabase(deps.databaseUrl, previous, async (source) => {
           const batches = await unfinishedBatches(source);
           if (!options.allowRunningBatches) refuseUnfinished(batches);
@@ -215,11 +226,11 @@ export async function restoreBackupInto(
         });
         await restored.end();
         restoredOpen = false;
-        await admin.query(`ALTER DATABASE ${ident(scratch)} RENAME TO ${ident(live)}`);
+        await renameDatabase(admin, scratch, live);
         return { database: live, previous, auditId: carried.auditId, carried };
       } catch (err) {
-        if (renamed) await admin.query(`ALTER DATABASE ${ident(previous)} RENAME TO ${ident(live)}`).catch(() => undefined);
-        await admin.query(`ALTER DATABASE ${ident(live)} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
+        if (renamed) await renameDatabase(admin, previous, live).catch(() => undefined);
+        await allowConnections(admin, live, true).catch(() => undefined);
         throw err;
       }
     });

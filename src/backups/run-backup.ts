@@ -12,12 +12,13 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { beginExportedSnapshot, commitSnapshot, releaseSnapshot } from '../db/export-snapshot.js';
 import type { Pool } from '../db/pool.js';
 import { completeBackup, startBackupAttempt } from '../db/repositories/backups.js';
+import { countRows } from '../db/row-counts.js';
 import { createEncryptStream, keyIdOf } from './backup-crypto.js';
 import { writeManifest, type BackupManifest } from './manifest.js';
 import { checkToolsSuitServer, libpqConnection, spawnTool } from './pg-tools.js';
-import { countRows } from './row-counts.js';
 
 export interface BackupDeps {
   pool: Pool;
@@ -65,12 +66,7 @@ export async function runBackup(deps: BackupDeps, id: string, onProgress?: (p: B
   // The snapshot transaction stays open while pg_dump reads from it.
   const snapshot = await deps.pool.connect();
   try {
-    await snapshot.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows } = await snapshot.query<{ snap: string; size: string; db: string; migration: string | null }>(
-      `SELECT pg_export_snapshot() AS snap, pg_database_size(current_database())::text AS size, current_database() AS db,
-              (SELECT max(name) FROM lookout_migrations) AS migration`,
-    );
-    const facts = rows[0]!;
+    const facts = await beginExportedSnapshot(snapshot);
     const rowCounts = await countRows(snapshot);
     const estimatedBytes = Number(facts.size);
 
@@ -107,7 +103,7 @@ export async function runBackup(deps: BackupDeps, id: string, onProgress?: (p: B
       await rm(tmp, { force: true });
       throw err;
     }
-    await snapshot.query('COMMIT');
+    await commitSnapshot(snapshot);
 
     const sha256 = hash.digest('hex');
     await rename(tmp, file);
@@ -144,7 +140,7 @@ export async function runBackup(deps: BackupDeps, id: string, onProgress?: (p: B
     onProgress?.({ phase: 'dump', rawBytes, estimatedBytes: rawBytes });
     return { id, file, manifestFile, rawBytes, storedBytes, sha256 };
   } finally {
-    await snapshot.query('ROLLBACK').catch(() => undefined);
+    await releaseSnapshot(snapshot);
     snapshot.release();
   }
 }

@@ -19,7 +19,7 @@ import { prepareDatabase } from '../runtime/prepare-database.js';
 import { deleteQueueKeys, dropDatabase } from '../runtime/scratch-resources.js';
 import { openServices } from '../runtime/services.js';
 import { requestBackup, requestRestore, waitForJob } from '../producers/backup-requests.js';
-import { generateDatabase } from './generate-database.js';
+import { generateDatabase } from '../db/generate-database.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MIB = 1024 * 1024;

@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { databaseNameOf } from './server-admin.js';
 import { pendingMigrations } from './migrate.js';
+import type { Queryable } from './pool.js';
 
 /**
  * - `unreachable`: no server answered at the URL's host and port (refused, unknown host, timeout)
@@ -56,6 +57,11 @@ function reasonOf(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+/** Resolves when the database answers a trivial query (/readyz's postgres check); rejects with the driver's error. */
+export async function pingDatabase(db: Queryable): Promise<void> {
+  await db.query('SELECT 1');
 }
 
 /**

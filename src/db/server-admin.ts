@@ -1,5 +1,6 @@
-// Server-level database work (CREATE/DROP/RENAME DATABASE) through the
-// server's maintenance database, for migrations, restores and scratch databases.
+// Server-level database work (CREATE/DROP/RENAME DATABASE, letting connections
+// in or keeping them out, cutting them) through the server's maintenance
+// database, for migrations, restores and scratch databases.
 import pg from 'pg';
 
 export function urlForDatabase(databaseUrl: string, name: string): string {
@@ -30,4 +31,22 @@ export async function databaseExists(admin: pg.Client, name: string): Promise<bo
 
 export async function dropDatabaseIfExists(admin: pg.Client, name: string): Promise<void> {
   await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+}
+
+export async function createDatabase(admin: pg.Client, name: string): Promise<void> {
+  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+}
+
+export async function renameDatabase(admin: pg.Client, from: string, to: string): Promise<void> {
+  await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(from)} RENAME TO ${pg.escapeIdentifier(to)}`);
+}
+
+/** Lets new connections to `name` in (true) or keeps them out (false); open ones stay. */
+export async function allowConnections(admin: pg.Client, name: string, allow: boolean): Promise<void> {
+  await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} WITH ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`);
+}
+
+/** Cuts every connection to `name` but the admin's own. */
+export async function terminateConnections(admin: pg.Client, name: string): Promise<void> {
+  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
 }

@@ -1,6 +1,7 @@
 // /healthz: the process is alive. /readyz: Redis and Postgres answer and
 // every migration is applied; 503 with the reason otherwise.
 import { Router } from 'express';
+import { pingDatabase } from '../../db/database-check.js';
 import { pendingMigrations } from '../../db/migrate.js';
 import type { Services } from '../../runtime/services.js';
 import { withTimeout } from '../../health/with-timeout.js';
@@ -38,7 +39,7 @@ export function healthRouter(services: Services, startup?: StartupGate): Router 
         return (await withTimeout(services.redis.ping(), 2000)) === 'PONG' ? undefined : 'unexpected PING answer';
       }),
       check(async () => {
-        await withTimeout(services.pool.query('SELECT 1'), 2000);
+        await withTimeout(pingDatabase(services.pool), 2000);
         return undefined;
       }),
       check(async () => {

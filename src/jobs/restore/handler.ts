@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { restoreBackupInto } from '../../backups/restore-backup.js';
-import { refuseUnfinished, unfinishedBatches } from '../../backups/unfinished-batches.js';
+import { refuseUnfinished } from '../../backups/unfinished-batches.js';
+import { unfinishedBatches } from '../../db/repositories/unfinished-batches.js';
 import { databaseNameOf } from '../../db/server-admin.js';
 import { runBackup } from '../../backups/run-backup.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';

@@ -2,7 +2,7 @@
 // (batches, images, detections with keypoints, audit entries) until it holds
 // at least `targetBytes`. Used by the backup benchmark; all in SQL, so the
 // data never crosses into Node.
-import type { Pool } from '../db/pool.js';
+import type { Pool } from './pool.js';
 
 const CHUNK_IMAGES = 50_000;
 
