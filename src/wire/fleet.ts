@@ -57,4 +57,5 @@ export type SilenceBody = z.input<typeof silenceBodySchema>;
 export type SilencedAlert = Json<z.infer<typeof silencedAlertSchema>>;
 export type HealthCheck = Json<z.infer<typeof healthCheckSchema>>;
 export type WorkerView = Json<z.infer<typeof workerSchema>>;
+export type AlertStatus = z.infer<typeof alertStatusSchema>;
 export type Alert = Json<z.infer<typeof alertSchema>>;

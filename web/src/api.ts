@@ -10,7 +10,7 @@ import type { BatchListItem, SubmittedBatch } from '../../src/wire/batches.js';
 export { ROLES, roleAtLeast as atLeast, type Role } from '../../src/wire/roles.js';
 export type { Me, Info } from '../../src/wire/info.js';
 export type { BatchView, BatchResults, Detection, ImageResult, Progress } from '../../src/wire/batches.js';
-export type { Alert, HealthCheck, SilenceBody, SilencedAlert, WorkerView } from '../../src/wire/fleet.js';
+export type { Alert, AlertStatus, HealthCheck, SilenceBody, SilencedAlert, WorkerView } from '../../src/wire/fleet.js';
 export type { BackupList, BackupStarted, BackupView } from '../../src/wire/backups.js';
 export type { CreatedKey, KeyList, KeyView, NewKey, RevokedKey } from '../../src/wire/keys.js';
 export type { QueueAction, QueueControlResult, QueueList, QueueView } from '../../src/wire/queues.js';
