@@ -4,6 +4,8 @@ import { findApiKey, findApiKeyForUse, insertApiKey, revokeApiKey, touchApiKey, 
 import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { generateApiKeyToken, parseApiKeyToken, secretMatches } from './api-key-tokens.js';
 
+export { roleAtLeast } from '../wire/roles.js';
+
 export interface Principal {
   keyId: string;
   name: string;
@@ -56,10 +58,6 @@ export async function assertKeyStillValid(db: Queryable, keyId: string, now = ne
   if (stored.revokedAt) throw new KeyNoLongerValidError(keyId, 'was revoked');
   if (stored.expiresAt && stored.expiresAt <= now) throw new KeyNoLongerValidError(keyId, 'expired');
 }
-
-const RANK: Record<Role, number> = { viewer: 0, submitter: 1, operator: 2, admin: 3 };
-
-export const roleAtLeast = (role: Role, needed: Role): boolean => RANK[role] >= RANK[needed];
 
 export async function revokeKey(pool: Pool, id: string, actor: string): Promise<boolean> {
   return withTransaction(pool, async (db) => {

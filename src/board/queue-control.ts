@@ -3,14 +3,9 @@
 import type { Queue } from 'bullmq';
 import type { Pool } from '../db/pool.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
+import type { CleanState, QueueAction, QueueControlResult, QueueView } from '../wire/queues.js';
 
-export type QueueAction = 'pause' | 'resume' | 'retry-failed' | 'clean';
-
-export interface QueueView {
-  name: string;
-  paused: boolean;
-  counts: Record<string, number>;
-}
+export type { QueueAction, QueueView } from '../wire/queues.js';
 
 export async function listQueues(queues: ReadonlyMap<string, Queue>): Promise<QueueView[]> {
   return Promise.all(
@@ -29,8 +24,8 @@ export async function controlQueue(
   name: string,
   action: QueueAction,
   actor: string,
-  options: { state?: 'completed' | 'failed'; olderThanMs?: number } = {},
-): Promise<{ queue: string; action: QueueAction; affected: number }> {
+  options: { state?: CleanState; olderThanMs?: number } = {},
+): Promise<QueueControlResult> {
   const queue = deps.queues.get(name);
   if (!queue) throw new UnknownQueueError(`unknown queue "${name}"; queues: ${[...deps.queues.keys()].join(', ')}`);
   let affected = 0;

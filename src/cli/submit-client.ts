@@ -32,7 +32,7 @@ const serverInfoSchema = infoSchema.pick({ version: true, defaultModel: true, mo
 export type ServerInfo = z.infer<typeof serverInfoSchema>;
 
 export type { SubmittedBatch } from '../wire/batches.js';
-export { TERMINAL_BATCH_STATUSES, type BatchStatus } from '../wire/batch-status.js';
+export { isFinished, type BatchStatus } from '../wire/batch-status.js';
 
 const batchViewSchema = wireBatchView.pick({ id: true, status: true, progress: true });
 export type BatchView = z.infer<typeof batchViewSchema>;

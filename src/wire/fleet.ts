@@ -1,4 +1,5 @@
-// The /v1/health, /v1/workers and /v1/alerts answers, defined once (see batches.ts).
+// The /v1/health, /v1/workers and /v1/alerts answers (and the body that
+// silences an alert), defined once (see batches.ts).
 import { z } from 'zod';
 import type { Json } from './json.js';
 
@@ -48,6 +49,13 @@ export const alertSchema = z.object({
   silencedUntil: z.date().nullable(),
   silencedBy: z.string().nullable(),
 });
+/** POST /v1/alerts/:id/silence's body. */
+export const silenceBodySchema = z.object({ minutes: z.number().int().min(1).max(60 * 24 * 30).default(60) }).strict();
+/** POST /v1/alerts/:id/silence. */
+export const silencedAlertSchema = z.object({ id: z.uuid(), silencedUntil: z.date() });
+export type SilenceBody = z.input<typeof silenceBodySchema>;
+export type SilencedAlert = Json<z.infer<typeof silencedAlertSchema>>;
 export type HealthCheck = Json<z.infer<typeof healthCheckSchema>>;
 export type WorkerView = Json<z.infer<typeof workerSchema>>;
+export type AlertStatus = z.infer<typeof alertStatusSchema>;
 export type Alert = Json<z.infer<typeof alertSchema>>;

@@ -4,17 +4,17 @@
 // The answers' types are the server's own (src/wire): the schemas /openapi.json
 // is built from, with dates as the ISO strings JSON carries. Types only: no
 // schema library in the bundle.
-import type { Role } from '../../src/wire/roles.js';
-import type { BatchListItem } from '../../src/wire/batches.js';
+// Runtime values come only from zod-free modules (roles.ts, batch-status.ts).
+import type { BatchListItem, SubmittedBatch } from '../../src/wire/batches.js';
 
-export type { Role } from '../../src/wire/roles.js';
+export { ROLES, roleAtLeast as atLeast, type Role } from '../../src/wire/roles.js';
 export type { Me, Info } from '../../src/wire/info.js';
 export type { BatchView, BatchResults, Detection, ImageResult, Progress } from '../../src/wire/batches.js';
-export type { Alert, HealthCheck, WorkerView } from '../../src/wire/fleet.js';
+export type { Alert, AlertStatus, HealthCheck, SilenceBody, SilencedAlert, WorkerView } from '../../src/wire/fleet.js';
+export type { BackupList, BackupStarted, BackupView } from '../../src/wire/backups.js';
+export type { CreatedKey, KeyList, KeyView, NewKey, RevokedKey } from '../../src/wire/keys.js';
+export type { QueueAction, QueueControlResult, QueueList, QueueView } from '../../src/wire/queues.js';
 export { isFinished, type BatchStatus } from '../../src/wire/batch-status.js';
-
-const RANK: Record<Role, number> = { viewer: 0, submitter: 1, operator: 2, admin: 3 };
-export const atLeast = (role: Role, needed: Role) => RANK[role] >= RANK[needed];
 
 /** One of GET /v1/batches's `batches`. */
 export type BatchSummary = BatchListItem;
@@ -124,7 +124,7 @@ export class Client {
     files: File[],
     fields: { model?: string; minScore?: number },
     onProgress: (sentBytes: number, totalBytes: number) => void,
-  ): Promise<{ id: string; images: Array<{ id: string; filename: string }> }> {
+  ): Promise<SubmittedBatch> {
     const form = new FormData();
     if (fields.model) form.append('model', fields.model);
     if (fields.minScore !== undefined) form.append('minScore', String(fields.minScore));
@@ -137,7 +137,7 @@ export class Client {
       xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : e.loaded);
       xhr.onerror = () => reject(new ApiError(0, 'network_error', 'the upload could not reach the server'));
       xhr.onload = () => {
-        const body = xhr.response as { id: string; images: Array<{ id: string; filename: string }> } & { error?: { code: string; message: string } };
+        const body = xhr.response as SubmittedBatch & { error?: { code: string; message: string } };
         if (xhr.status === 202) return resolve(body);
         if (xhr.status === 401) this.onUnauthorized();
         else reject(new ApiError(xhr.status, body?.error?.code ?? 'error', body?.error?.message ?? `upload failed (${xhr.status})`));

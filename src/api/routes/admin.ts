@@ -1,20 +1,13 @@
 // Admin routes: API keys and the audit log.
 import { z } from 'zod';
 import { createApiKey, revokeKey } from '../../auth/api-keys.js';
-import { listApiKeys, ROLES, type Role } from '../../db/repositories/api-keys.js';
+import { listApiKeys } from '../../db/repositories/api-keys.js';
 import { queryAudit } from '../../db/repositories/audit-log.js';
 import type { Services } from '../../runtime/services.js';
 import { notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
-
-const ROLE = z.enum(ROLES as unknown as [Role, ...Role[]]);
-const newKey = z
-  .object({
-    name: z.string().min(1).max(200),
-    role: ROLE,
-    expiresInDays: z.number().int().min(1).max(3650).optional(),
-  })
-  .strict();
+import { auditEntriesSchema } from '../../wire/audit.js';
+import { createdKeySchema, keyListSchema, newKeySchema, revokedKeySchema } from '../../wire/keys.js';
 
 const auditQuery = z
   .object({
@@ -29,19 +22,17 @@ const auditQuery = z
   })
   .strict();
 
-const keyView = z.object({ id: z.string(), name: z.string(), role: ROLE, createdAt: z.date(), expiresAt: z.date().nullable(), revokedAt: z.date().nullable(), lastUsedAt: z.date().nullable() });
-
 export function adminRoutes(services: Services): ApiRoute[] {
   const base = { tag: 'admin', role: 'admin' as const };
   return [
     route(
-      { ...base, method: 'get', path: '/keys', operationId: 'listKeys', summary: 'API keys (never their secrets)', responses: { 200: { description: 'Keys', schema: z.object({ keys: z.array(keyView) }) } } },
+      { ...base, method: 'get', path: '/keys', operationId: 'listKeys', summary: 'API keys (never their secrets)', responses: { 200: { description: 'Keys', schema: keyListSchema } } },
       async ({ res }) => {
         res.json({ keys: await listApiKeys(services.pool) });
       },
     ),
     route(
-      { ...base, method: 'post', path: '/keys', operationId: 'createKey', summary: 'Create an API key; its secret is shown once', body: newKey, responses: { 201: { description: 'Created', schema: z.object({ id: z.string(), key: z.string() }) } } },
+      { ...base, method: 'post', path: '/keys', operationId: 'createKey', summary: 'Create an API key; its secret is shown once', body: newKeySchema, responses: { 201: { description: 'Created', schema: createdKeySchema } } },
       async ({ req, res, body }) => {
         const { expiresInDays, ...rest } = body;
         const key = await createApiKey(services.pool, {
@@ -54,14 +45,14 @@ export function adminRoutes(services: Services): ApiRoute[] {
       },
     ),
     route(
-      { ...base, method: 'delete', path: '/keys/:id', operationId: 'revokeKey', summary: 'Revoke an API key', params: z.object({ id: z.string().min(1).max(200) }), notFound: 'key', responses: { 200: { description: 'Revoked', schema: z.object({ id: z.string(), revoked: z.literal(true) }) } } },
+      { ...base, method: 'delete', path: '/keys/:id', operationId: 'revokeKey', summary: 'Revoke an API key', params: z.object({ id: z.string().min(1).max(200) }), notFound: 'key', responses: { 200: { description: 'Revoked', schema: revokedKeySchema } } },
       async ({ req, res, params }) => {
         if (!(await revokeKey(services.pool, params.id, req.principal!.actor))) throw notFound(`active key ${params.id}`);
         res.json({ id: params.id, revoked: true });
       },
     ),
     route(
-      { ...base, method: 'get', path: '/audit', operationId: 'queryAudit', summary: 'The audit log, filtered, newest first', query: auditQuery, responses: { 200: { description: 'Entries', schema: z.object({ entries: z.array(z.record(z.string(), z.unknown())) }) } } },
+      { ...base, method: 'get', path: '/audit', operationId: 'queryAudit', summary: 'The audit log, filtered, newest first', query: auditQuery, responses: { 200: { description: 'Entries', schema: auditEntriesSchema } } },
       async ({ res, query }) => {
         res.json({ entries: await queryAudit(services.pool, query) });
       },

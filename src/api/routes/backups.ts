@@ -6,21 +6,9 @@ import type { Services } from '../../runtime/services.js';
 import { BackupsDisabledError, checkRestorable, requestBackup, requestVerify } from '../../producers/backup-requests.js';
 import { notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
+import { backupListSchema, backupStartedSchema, backupViewSchema } from '../../wire/backups.js';
 
-const backupView = z.object({
-  id: z.uuid(),
-  status: z.string(),
-  trigger: z.string(),
-  createdAt: z.date(),
-  finishedAt: z.date().nullable(),
-  verifiedAt: z.date().nullable(),
-  file: z.string().nullable().describe('the file name in BACKUP_DIR (never a server path); null until the backup has one'),
-  bytes: z.number().nullable(),
-  sha256: z.string().nullable(),
-  error: z.string().nullable(),
-});
 const backupId = z.object({ id: z.uuid({ error: 'expected a backup id (a UUID, as GET /v1/backups lists)' }) });
-const started = z.object({ id: z.uuid(), status: z.string(), jobId: z.string().optional() });
 
 export function backupsRoutes(services: Services): ApiRoute[] {
   const queue = () => services.queues.get(BACKUP_QUEUE)!;
@@ -28,7 +16,7 @@ export function backupsRoutes(services: Services): ApiRoute[] {
 
   return [
     route(
-      { ...base, method: 'post', path: '/backups', operationId: 'startBackup', summary: 'Start a backup now (dump, compress, encrypt, verify)', responses: { 202: { description: 'Queued; Location is the backup', schema: started }, 503: { description: 'BACKUP_ENCRYPTION_KEY is not set (backups_disabled), or Redis does not answer (queue_unavailable)' } } },
+      { ...base, method: 'post', path: '/backups', operationId: 'startBackup', summary: 'Start a backup now (dump, compress, encrypt, verify)', responses: { 202: { description: 'Queued; Location is the backup', schema: backupStartedSchema }, 503: { description: 'BACKUP_ENCRYPTION_KEY is not set (backups_disabled), or Redis does not answer (queue_unavailable)' } } },
       async ({ req, res }) => {
         if (!services.config.backup.key) throw new BackupsDisabledError(); // 503 backups_disabled (http-errors.ts)
         const { id, job } = await requestBackup(queue(), req.principal!.actor);
@@ -36,13 +24,13 @@ export function backupsRoutes(services: Services): ApiRoute[] {
       },
     ),
     route(
-      { ...base, method: 'get', path: '/backups', operationId: 'listBackups', summary: 'The backup catalogue, newest first', responses: { 200: { description: 'Backups', schema: z.object({ backups: z.array(backupView) }) } } },
+      { ...base, method: 'get', path: '/backups', operationId: 'listBackups', summary: 'The backup catalogue, newest first', responses: { 200: { description: 'Backups', schema: backupListSchema } } },
       async ({ res }) => {
         res.json({ backups: (await listBackups(services.pool)).map(backupSummary) });
       },
     ),
     route(
-      { ...base, method: 'get', path: '/backups/:id', operationId: 'getBackup', summary: 'One backup', params: backupId, notFound: 'backup', responses: { 200: { description: 'The backup', schema: backupView } } },
+      { ...base, method: 'get', path: '/backups/:id', operationId: 'getBackup', summary: 'One backup', params: backupId, notFound: 'backup', responses: { 200: { description: 'The backup', schema: backupViewSchema } } },
       async ({ res, params }) => {
         const backup = await getBackup(services.pool, params.id);
         if (!backup) throw notFound(`backup ${params.id}`);
@@ -59,7 +47,7 @@ export function backupsRoutes(services: Services): ApiRoute[] {
         params: backupId,
         notFound: 'backup',
         responses: {
-          202: { description: 'Verification queued', schema: started },
+          202: { description: 'Verification queued', schema: backupStartedSchema },
           409: { description: 'The backup has no finished file (running, failed or pruned): backup_unusable; nothing was done' },
           503: { description: 'Backups are off (backups_disabled), or Redis does not answer (queue_unavailable); nothing was done' },
         },

@@ -7,10 +7,9 @@ import { runProbes } from '../../health/probes.js';
 import type { Services } from '../../runtime/services.js';
 import { notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
-import { alertSchema, alertStatusSchema, healthCheckSchema, workerSchema } from '../../wire/fleet.js';
+import { alertSchema, alertStatusSchema, healthCheckSchema, silenceBodySchema, silencedAlertSchema, workerSchema } from '../../wire/fleet.js';
 
 const alertsQuery = z.object({ status: alertStatusSchema.optional() }).strict();
-const silenceBody = z.object({ minutes: z.number().int().min(1).max(60 * 24 * 30).default(60) }).strict();
 
 export function fleetRoutes(services: Services): ApiRoute[] {
   const { pool, config } = services;
@@ -36,7 +35,7 @@ export function fleetRoutes(services: Services): ApiRoute[] {
       },
     ),
     route(
-      { method: 'post', path: '/alerts/:id/silence', operationId: 'silenceAlert', summary: 'Silence an alert\'s notifications for a while', tag: 'fleet', role: 'operator', params: z.object({ id: z.uuid({ error: 'expected an alert id (a UUID, as GET /v1/alerts lists)' }) }), notFound: 'alert', body: silenceBody, responses: { 200: { description: 'Silenced', schema: z.object({ id: z.uuid(), silencedUntil: z.date() }) } } },
+      { method: 'post', path: '/alerts/:id/silence', operationId: 'silenceAlert', summary: 'Silence an alert\'s notifications for a while', tag: 'fleet', role: 'operator', params: z.object({ id: z.uuid({ error: 'expected an alert id (a UUID, as GET /v1/alerts lists)' }) }), notFound: 'alert', body: silenceBodySchema, responses: { 200: { description: 'Silenced', schema: silencedAlertSchema } } },
       async ({ req, res, params, body }) => {
         const found = await getAlert(pool, params.id);
         if (!found) throw notFound(`alert ${params.id}`);

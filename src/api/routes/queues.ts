@@ -4,23 +4,22 @@ import type { Services } from '../../runtime/services.js';
 import { controlQueue, listQueues, UnknownQueueError } from '../../board/queue-control.js';
 import { notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
+import { CLEAN_STATES, queueActionSchema, queueControlResultSchema, queueListSchema } from '../../wire/queues.js';
 
-const ACTIONS = ['pause', 'resume', 'retry-failed', 'clean'] as const;
-const controlParams = z.object({ name: z.string().min(1).max(200).describe('queue name (GET /v1/queues)'), action: z.enum(ACTIONS) });
+const controlParams = z.object({ name: z.string().min(1).max(200).describe('queue name (GET /v1/queues)'), action: queueActionSchema });
 const controlBody = z
   .object({
-    state: z.enum(['completed', 'failed']).default('completed').describe('clean only: which finished jobs'),
+    state: z.enum(CLEAN_STATES).default('completed').describe('clean only: which finished jobs'),
     olderThanMinutes: z.number().int().min(0).max(525_600).default(60).describe('clean only: finished at least this long ago'),
   })
   .strict();
-const queueView = z.object({ name: z.string(), paused: z.boolean(), counts: z.record(z.string(), z.int()) });
 const QUEUE_UNAVAILABLE = { description: 'Redis does not answer; nothing was done (queue_unavailable)' };
 
 export function queuesRoutes(services: Services): ApiRoute[] {
   const deps = { queues: services.queues, pool: services.pool };
   return [
     route(
-      { method: 'get', path: '/queues', operationId: 'listQueues', summary: 'Every queue with its job counts and whether it is paused', tag: 'queues', role: 'viewer', responses: { 200: { description: 'Queues', schema: z.object({ queues: z.array(queueView) }) }, 503: QUEUE_UNAVAILABLE } },
+      { method: 'get', path: '/queues', operationId: 'listQueues', summary: 'Every queue with its job counts and whether it is paused', tag: 'queues', role: 'viewer', responses: { 200: { description: 'Queues', schema: queueListSchema }, 503: QUEUE_UNAVAILABLE } },
       async ({ res }) => {
         res.json({ queues: await listQueues(services.queues) });
       },
@@ -36,7 +35,7 @@ export function queuesRoutes(services: Services): ApiRoute[] {
         params: controlParams,
         notFound: 'queue action',
         body: controlBody,
-        responses: { 200: { description: 'Done', schema: z.object({ queue: z.string(), action: z.enum(ACTIONS), affected: z.int() }) }, 503: QUEUE_UNAVAILABLE },
+        responses: { 200: { description: 'Done', schema: queueControlResultSchema }, 503: QUEUE_UNAVAILABLE },
       },
       async ({ req, res, params, body }) => {
         res.locals.auditTarget = `queue:${params.name}`;

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { KNOWN_QUEUES } from '../../jobs/registry.js';
 import { controlQueue, listQueues } from '../../board/queue-control.js';
+import { CLEAN_STATES } from '../../wire/queues.js';
 import type { CommandDeps } from '../command-deps.js';
 import { parsePositiveInt } from '../options.js';
 import { withQueues } from '../with-services.js';
@@ -42,9 +43,10 @@ export function register(program: Command, deps: CommandDeps): void {
     .option('--older-than-minutes <n>', 'age of the jobs to remove', parsePositiveInt, 60)
     .action((name: string, opts: { state: string; olderThanMinutes: number }) =>
       withQueues(deps.config(), async (services) => {
-        if (opts.state !== 'completed' && opts.state !== 'failed') throw new InvalidArgumentError('--state must be completed or failed');
+        const state = CLEAN_STATES.find((s) => s === opts.state);
+        if (!state) throw new InvalidArgumentError('--state must be completed or failed');
         const result = await controlQueue({ queues: services.queues, pool: services.pool }, name, 'clean', 'cli', {
-          state: opts.state,
+          state,
           olderThanMs: opts.olderThanMinutes * 60_000,
         });
         process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -17,8 +17,7 @@ import {
   ApiCallError,
   createLookoutClient,
   ServerUnreachableError,
-  TERMINAL_BATCH_STATUSES,
-  type BatchStatus,
+  isFinished,
   type BatchView,
   type LookoutClient,
   type ResultImage,
@@ -84,7 +83,11 @@ interface Context {
   failedRequest?: string;
 }
 
-const isTerminal = (status: BatchStatus | undefined) => (TERMINAL_BATCH_STATUSES as readonly string[]).includes(status ?? '');
+/** Whether the last poll saw the batch finished; a batch not yet polled is not. */
+const finishedIn = (views: ReadonlyMap<string, BatchView>, id: string): boolean => {
+  const status = views.get(id)?.status;
+  return status !== undefined && isFinished(status);
+};
 
 function listFiles(files: Array<{ file: string }>, max = 8): string {
   const names = files.slice(0, max).map((f) => f.file);
@@ -156,7 +159,7 @@ async function waitForBatches(ctx: Context, total: number): Promise<Map<string, 
   ctx.progress.startDetect(total);
   let failures = 0;
   for (;;) {
-    const pending = ctx.batches.filter((b) => !isTerminal(views.get(b.id)?.status));
+    const pending = ctx.batches.filter((b) => !finishedIn(views, b.id));
     if (pending.length === 0) return views;
     for (const b of pending) {
       try {
@@ -172,7 +175,7 @@ async function waitForBatches(ctx: Context, total: number): Promise<Map<string, 
       }
     }
     ctx.progress.detected([...views.values()].reduce((n, v) => n + v.progress.done + v.progress.failed, 0));
-    if (ctx.batches.every((b) => isTerminal(views.get(b.id)?.status))) return views;
+    if (ctx.batches.every((b) => finishedIn(views, b.id))) return views;
     // Many batches: poll less often, so a big submit stays inside the API's per-key rate limit.
     await sleep(Math.max(pollMs, 150 * pending.length), undefined, { signal: ctx.deps.signal });
   }

@@ -1,25 +1,30 @@
 import { useState } from 'react';
-import { atLeast, type Alert, type Client, type Me } from '../api.js';
+import { atLeast, type Alert, type AlertStatus, type Client, type Me, type SilenceBody, type SilencedAlert } from '../api.js';
 import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 import { useAction } from '../use-action.js';
 
+/** The filter's choices, the ones that need attention first; checked against the API's list. */
+const FILTERS = ['firing', 'pending', 'resolved'] as const satisfies readonly AlertStatus[];
+
 export function AlertsPage({ client, me }: { client: Client; me: Me }) {
-  const [status, setStatus] = useState('');
+  const [status, setStatus] = useState<AlertStatus | ''>('');
   const path = `/v1/alerts${status ? `?status=${status}` : ''}`;
   const { data, error, reload } = usePoll(() => client.get<{ alerts: Alert[] }>(path), 5000, { key: path });
   const { run, error: actionError } = useAction(reload);
-  const silence = (id: string) => run(() => client.post(`/v1/alerts/${id}/silence`, { minutes: 60 }));
+  const silence = (id: string) => run(() => client.post<SilencedAlert>(`/v1/alerts/${id}/silence`, { minutes: 60 } satisfies SilenceBody));
   const operator = atLeast(me.role, 'operator');
   return (
     <Page
       title="Alerts"
       actions={
-        <select value={status} onChange={(e) => setStatus(e.target.value)}>
+        <select value={status} onChange={(e) => setStatus(e.target.value as AlertStatus | '')}>
           <option value="">all</option>
-          <option value="firing">firing</option>
-          <option value="pending">pending</option>
-          <option value="resolved">resolved</option>
+          {FILTERS.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
         </select>
       }
     >

@@ -1,26 +1,14 @@
-import { formatBytes, type Client, type Info } from '../api.js';
+import { formatBytes, type BackupList, type BackupStarted, type Client, type Info } from '../api.js';
 import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 import { useAction } from '../use-action.js';
 
-interface Backup {
-  id: string;
-  status: string;
-  trigger: string;
-  createdAt: string;
-  finishedAt: string | null;
-  verifiedAt: string | null;
-  file: string | null;
-  bytes: number | null;
-  error: string | null;
-}
-
 export function BackupsPage({ client }: { client: Client }) {
-  const { data, error, reload } = usePoll(() => client.get<{ backups: Backup[] }>('/v1/backups'), 3000);
+  const { data, error, reload } = usePoll(() => client.get<BackupList>('/v1/backups'), 3000);
   // Whether the server can back up at all: read once.
   const { data: info } = usePoll(() => client.get<Info>('/v1/info'), 60_000, { done: () => true });
   const { run, error: actionError } = useAction(reload);
-  const act = (path: string) => run(() => client.post(path));
+  const act = (path: string) => run(() => client.post<BackupStarted>(path));
   const off = info && !info.backups.enabled;
   return (
     <Page

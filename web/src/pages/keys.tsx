@@ -1,22 +1,15 @@
 // API keys (admin): list, create (the secret is shown once), revoke.
 import { useState, type FormEvent } from 'react';
-import type { Client, Role } from '../api.js';
+import { ROLES, type Client, type CreatedKey, type KeyList, type NewKey, type RevokedKey, type Role } from '../api.js';
 import { ErrorNote, Page, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 import { useAction } from '../use-action.js';
 
-interface Key {
-  id: string;
-  name: string;
-  role: Role;
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  lastUsedAt: string | null;
-}
+/** The role picker's order: least to most. */
+const PICKABLE_ROLES = [...ROLES].reverse();
 
 export function KeysPage({ client }: { client: Client }) {
-  const { data, error, reload } = usePoll(() => client.get<{ keys: Key[] }>('/v1/keys'), 10_000);
+  const { data, error, reload } = usePoll(() => client.get<KeyList>('/v1/keys'), 10_000);
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('submitter');
   const [created, setCreated] = useState<string>();
@@ -25,24 +18,25 @@ export function KeysPage({ client }: { client: Client }) {
   const create = (e: FormEvent) => {
     e.preventDefault();
     return run(async () => {
-      const res = await client.post<{ id: string; key: string }>('/v1/keys', { name, role });
+      const res = await client.post<CreatedKey>('/v1/keys', { name, role } satisfies NewKey);
       setCreated(res.key);
       setName('');
     });
   };
   const revoke = async (id: string) => {
     if (!window.confirm(`Revoke key ${id}? Clients using it stop working at once.`)) return;
-    await run(() => client.del(`/v1/keys/${id}`));
+    await run(() => client.del<RevokedKey>(`/v1/keys/${id}`));
   };
   return (
     <Page title="API keys">
       <form className="form-row" onSubmit={(e) => void create(e)}>
         <input placeholder="name (who or what it is for)" value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} />
         <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
-          <option value="viewer">viewer</option>
-          <option value="submitter">submitter</option>
-          <option value="operator">operator</option>
-          <option value="admin">admin</option>
+          {PICKABLE_ROLES.map((r) => (
+            <option key={r} value={r}>
+              {r}
+            </option>
+          ))}
         </select>
         <button type="submit">Create key</button>
       </form>

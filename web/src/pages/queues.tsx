@@ -1,23 +1,17 @@
 // Queues with their counts; operators pause, resume and retry here, and
 // open Bull Board for the jobs themselves.
-import { atLeast, type Client, type Me } from '../api.js';
+import { atLeast, type Client, type Me, type QueueAction, type QueueControlResult, type QueueList } from '../api.js';
 import { ErrorNote, Page } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 import { useAction } from '../use-action.js';
 
-interface QueueView {
-  name: string;
-  paused: boolean;
-  counts: Record<string, number>;
-}
-
 const COLUMNS = ['waiting', 'active', 'delayed', 'waiting-children', 'prioritized', 'failed', 'completed'];
 
 export function QueuesPage({ client, me }: { client: Client; me: Me }) {
-  const { data, error, reload } = usePoll(() => client.get<{ queues: QueueView[] }>('/v1/queues'), 2000);
+  const { data, error, reload } = usePoll(() => client.get<QueueList>('/v1/queues'), 2000);
   const { run, error: actionError } = useAction(reload);
   const operator = atLeast(me.role, 'operator');
-  const act = (queue: string, action: 'pause' | 'resume' | 'retry-failed') => run(() => client.post(`/v1/queues/${encodeURIComponent(queue)}/${action}`));
+  const act = (queue: string, action: Exclude<QueueAction, 'clean'>) => run(() => client.post<QueueControlResult>(`/v1/queues/${encodeURIComponent(queue)}/${action}`));
   return (
     <Page
       title="Queues"
