@@ -24,7 +24,25 @@ import { databaseCliError } from '../with-database.js';
 
 type Stoppable = { close(): Promise<void> };
 
-function onShutdown(logger: Logger, services: Services, parts: Stoppable[]): (reason: string, exitCode?: number) => void {
+/** How long a signal received while the process is still starting waits for the start to finish before closing what has started (ms). */
+export const STARTUP_GRACE_MS = 15_000;
+
+/**
+ * Owns SIGTERM and SIGINT from the moment it is called, before anything has
+ * started: with no listener, Node dies at once on SIGTERM, and a worker
+ * signalled between registering itself and listening would leave a row that
+ * looks live and jobs locked until they stall. The first signal waits for
+ * `startup` (at most STARTUP_GRACE_MS), then closes `parts` (as pushed so
+ * far, in order) and the services, and exits with `exitCode` (0 for a
+ * signal); a second signal exits 1 at once. Returns `stop`, for the memory
+ * guard.
+ */
+function onShutdown(
+  logger: Logger,
+  services: Services,
+  parts: Stoppable[],
+  startup: Promise<unknown> = Promise.resolve(),
+): (reason: string, exitCode?: number) => void {
   let stopping = false;
   const stop = (reason: string, exitCode = 0) => {
     if (stopping) {
@@ -34,6 +52,14 @@ function onShutdown(logger: Logger, services: Services, parts: Stoppable[]): (re
     stopping = true;
     logger.info({ reason }, 'shutting down');
     void (async () => {
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([
+        startup.catch(() => undefined),
+        new Promise((resolve) => {
+          grace = setTimeout(resolve, STARTUP_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(grace);
       for (const part of parts) await part.close().catch((err: unknown) => logger.error({ err }, 'error while closing'));
       await services.close().catch(() => undefined);
       logger.info('stopped');
@@ -63,26 +89,33 @@ function keepSchedulesOf(services: Services, queues: readonly string[]) {
 
 export async function runAll(config: Config, logger: Logger): Promise<void> {
   const services = openServices(config, logger);
-  await prepareDatabase(services);
+  const parts: Stoppable[] = [];
   // The API listens first, so that /healthz answers and Postgres reads work
   // even while the workers wait for Redis; /readyz says not ready until they run.
   let starting: string | undefined = 'starting: the detect and ops workers wait for Redis';
-  const api = await startApi(services, config.port, { startup: { pending: () => starting } });
-  const parts: Stoppable[] = [api];
-  onShutdown(logger, services, parts);
-  await keepSchedulesOf(services, OPS_QUEUES);
-  const detect = await startWorkerProcess(services, { queues: [detectImage.queue], concurrency: config.worker.concurrency });
-  parts.push({ close: () => detect.close() });
-  const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
-  parts.push({ close: () => ops.close() });
+  const startup = (async () => {
+    await prepareDatabase(services);
+    parts.push(await startApi(services, config.port, { startup: { pending: () => starting } }));
+    await keepSchedulesOf(services, OPS_QUEUES);
+    const detect = await startWorkerProcess(services, { queues: [detectImage.queue], concurrency: config.worker.concurrency });
+    parts.push({ close: () => detect.close() });
+    const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
+    parts.push({ close: () => ops.close() });
+  })();
+  onShutdown(logger, services, parts, startup);
+  await startup;
   starting = undefined;
   reconcileInBackground(services, 'start');
 }
 
 export async function runApi(config: Config, logger: Logger): Promise<void> {
   const services = openServices(config, logger);
-  const api = await startApi(services);
-  onShutdown(logger, services, [api]);
+  const parts: Stoppable[] = [];
+  const startup = (async () => {
+    parts.push(await startApi(services));
+  })();
+  onShutdown(logger, services, parts, startup);
+  await startup;
 }
 
 export async function runWorker(
@@ -91,20 +124,25 @@ export async function runWorker(
   options: { queues: string[]; device?: Device; concurrency?: number },
 ): Promise<void> {
   const services = openServices(config, logger);
-  await keepSchedulesOf(services, options.queues);
-  const worker = await startWorkerProcess(services, {
-    queues: options.queues,
-    concurrency: options.concurrency ?? config.worker.concurrency,
-    ...(options.device ? { device: options.device } : {}),
-  });
-  reconcileInBackground(services, 'start');
-  const parts: Stoppable[] = [{ close: () => worker.close() }];
-  if (config.metricsPort !== undefined) {
-    const metrics = await startMetricsServer(services.metrics, config.metricsPort);
-    logger.info({ port: metrics.port }, 'metrics listening');
-    parts.push(metrics);
-  }
-  guardMemory(config, logger, onShutdown(logger, services, parts));
+  const parts: Stoppable[] = [];
+  const startup = (async () => {
+    await keepSchedulesOf(services, options.queues);
+    const worker = await startWorkerProcess(services, {
+      queues: options.queues,
+      concurrency: options.concurrency ?? config.worker.concurrency,
+      ...(options.device ? { device: options.device } : {}),
+    });
+    parts.push({ close: () => worker.close() });
+    reconcileInBackground(services, 'start');
+    if (config.metricsPort !== undefined) {
+      const metrics = await startMetricsServer(services.metrics, config.metricsPort);
+      logger.info({ port: metrics.port }, 'metrics listening');
+      parts.push(metrics);
+    }
+  })();
+  const stop = onShutdown(logger, services, parts, startup);
+  await startup;
+  guardMemory(config, logger, stop);
 }
 
 export function register(program: Command, deps: CommandDeps): void {
