@@ -44,16 +44,25 @@ function readMetadataProps(bytes: Uint8Array): Record<string, string> {
       const key = Number(varint());
       const field = key >> 3;
       switch (key & 7) {
-        case 0: out.push([field, varint()]); break;
-        case 2: { const len = Number(varint()); out.push([field, buf.subarray(pos, pos + len)]); pos += len; break; }
-        case 5: pos += 4; break;
-        default: throw new Error(`unexpected wire type ${key & 7}`);
+        case 0:
+          out.push([field, varint()]);
+          break;
+        case 2: {
+          const len = Number(varint());
+          out.push([field, buf.subarray(pos, pos + len)]);
+          pos += len;
+          break;
+        }
+        case 5:
+          pos += 4;
+          break;
+        default:
+          throw new Error(`unexpected wire type ${key & 7}`);
       }
     }
     return out;
   };
-  const text = (v: Uint8Array | bigint | undefined): string =>
-    v instanceof Uint8Array ? new TextDecoder().decode(v) : '';
+  const text = (v: Uint8Array | bigint | undefined): string => (v instanceof Uint8Array ? new TextDecoder().decode(v) : '');
   const props: Record<string, string> = {};
   for (const [field, value] of fields(bytes)) {
     if (field !== 14 || !(value instanceof Uint8Array)) continue;
@@ -67,7 +76,12 @@ describe('onnx-graph encoder', () => {
   it('builds a dynamic-batch YOLO-shaped model whose output shifts per batch item', async () => {
     const shiftAt = 7;
     const bytes = buildYoloTestModel({
-      inputSize: SIZE, numClasses: CLASSES, numAnchors: ANCHORS, batch: 'dynamic', rows, meanShiftIndex: shiftAt,
+      inputSize: SIZE,
+      numClasses: CLASSES,
+      numAnchors: ANCHORS,
+      batch: 'dynamic',
+      rows,
+      meanShiftIndex: shiftAt,
     });
     const session = await ort.InferenceSession.create(bytes);
     try {
@@ -117,12 +131,25 @@ describe('onnx-graph encoder', () => {
 
   it('stores labels as Ultralytics-style `names` metadata', async () => {
     const bytes = buildYoloTestModel({
-      inputSize: SIZE, numClasses: CLASSES, numAnchors: ANCHORS, batch: 1, rows, labelsMetadata: ['person', "o'clock"],
+      inputSize: SIZE,
+      numClasses: CLASSES,
+      numAnchors: ANCHORS,
+      batch: 1,
+      rows,
+      labelsMetadata: ['person', "o'clock"],
     });
     expect(readMetadataProps(bytes)).toEqual({ names: `{0: 'person', 1: "o'clock"}` });
-    expect(readMetadataProps(buildYoloTestModel({
-      inputSize: SIZE, numClasses: CLASSES, numAnchors: ANCHORS, batch: 1, rows,
-    }))).toEqual({});
+    expect(
+      readMetadataProps(
+        buildYoloTestModel({
+          inputSize: SIZE,
+          numClasses: CLASSES,
+          numAnchors: ANCHORS,
+          batch: 1,
+          rows,
+        }),
+      ),
+    ).toEqual({});
     // The metadata must not stop the runtime from loading the model.
     const session = await ort.InferenceSession.create(bytes);
     await session.release();
@@ -172,14 +199,25 @@ describe('onnx-graph encoder', () => {
   });
 
   it('rejects values that do not match their declared sizes', () => {
-    expect(() => buildYoloTestModel({
-      inputSize: SIZE, numClasses: CLASSES, numAnchors: ANCHORS, batch: 1, rows: new Float32Array(3),
-    })).toThrow(/rows must have/);
-    expect(() => encodeModel({
-      graph: {
-        name: 'bad', nodes: [], inputs: [], outputs: [],
-        initializers: [{ name: 't', dims: [2, 2], dataType: 'float', values: [1, 2, 3] }],
-      },
-    })).toThrow(/need 4 values, got 3/);
+    expect(() =>
+      buildYoloTestModel({
+        inputSize: SIZE,
+        numClasses: CLASSES,
+        numAnchors: ANCHORS,
+        batch: 1,
+        rows: new Float32Array(3),
+      }),
+    ).toThrow(/rows must have/);
+    expect(() =>
+      encodeModel({
+        graph: {
+          name: 'bad',
+          nodes: [],
+          inputs: [],
+          outputs: [],
+          initializers: [{ name: 't', dims: [2, 2], dataType: 'float', values: [1, 2, 3] }],
+        },
+      }),
+    ).toThrow(/need 4 values, got 3/);
   });
 });

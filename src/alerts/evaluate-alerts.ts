@@ -37,7 +37,16 @@ export async function evaluateAlerts(
       if (!existing) {
         const alertId = randomUUID();
         const fireNow = c.forMinutes <= 0;
-        await insertAlert(client, { id: alertId, rule: c.rule, key: c.key, severity: c.severity, status: fireNow ? 'firing' : 'pending', message: c.message, details: c.details, now });
+        await insertAlert(client, {
+          id: alertId,
+          rule: c.rule,
+          key: c.key,
+          severity: c.severity,
+          status: fireNow ? 'firing' : 'pending',
+          message: c.message,
+          details: c.details,
+          now,
+        });
         if (fireNow) {
           await updateAlert(client, alertId, { now, notified: true });
           notifications.push({ alertId, event: 'firing' });
@@ -47,7 +56,13 @@ export async function evaluateAlerts(
       if (existing.status === 'pending') {
         const heldMinutes = (now.getTime() - existing.pendingSince.getTime()) / 60_000;
         const fires = heldMinutes >= c.forMinutes;
-        await updateAlert(client, existing.id, { message: c.message, details: c.details, severity: c.severity, now, ...(fires ? { status: 'firing', notified: true } : {}) });
+        await updateAlert(client, existing.id, {
+          message: c.message,
+          details: c.details,
+          severity: c.severity,
+          now,
+          ...(fires ? { status: 'firing', notified: true } : {}),
+        });
         if (fires) notifications.push({ alertId: existing.id, event: 'firing' });
         continue;
       }

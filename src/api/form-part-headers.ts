@@ -42,7 +42,10 @@ export function dispositionParams(value: string): { type: string; params: Set<st
  *   skip without a word (no Content-Disposition, a type other than form-data,
  *   no name), so that the caller can refuse the request instead
  */
-export function watchPartNaming(boundary: string, onIgnoredPart: (why: string) => void = () => undefined): { write(chunk: Buffer): void; nextFile(): PartNaming | undefined; nextField(): PartNaming | undefined } {
+export function watchPartNaming(
+  boundary: string,
+  onIgnoredPart: (why: string) => void = () => undefined,
+): { write(chunk: Buffer): void; nextFile(): PartNaming | undefined; nextField(): PartNaming | undefined } {
   const delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
   const CRLF = Buffer.from('\r\n');
   const HEADERS_END = Buffer.from('\r\n\r\n');

@@ -42,7 +42,8 @@ export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof BlobTooLargeError) return new ApiError(413, 'too_large', `a file is larger than the limit of ${err.maxBytes} bytes`);
   if (isDetectionError(err)) return new ApiError(DETECTION_STATUS[err.code] ?? 500, err.code, err.message);
   // Redis's address and error stay in the logs, not in the answer.
-  if (isQueueUnavailable(err)) return new ApiError(503, 'queue_unavailable', 'the queues are not reachable (Redis does not answer); nothing was done; retry later');
+  if (isQueueUnavailable(err))
+    return new ApiError(503, 'queue_unavailable', 'the queues are not reachable (Redis does not answer); nothing was done; retry later');
   const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
   if (status === 413) return new ApiError(413, 'too_large', 'request body too large');
   if (status === 400) return new ApiError(400, 'bad_request', 'malformed request');

@@ -46,8 +46,10 @@ export function rateLimiter(options: { redis: Redis; prefix: string; perMinute: 
     passOnStoreError: true,
     // The connection logs the outage once; a line per request would drown it.
     logger: {
-      error: (err: unknown, message?: string) => options.logger.debug({ err: err instanceof Error ? err.message : String(err), limiter: options.name }, message ?? 'rate limit store error'),
-      warn: (err: unknown, message?: string) => options.logger.warn({ err: err instanceof Error ? err.message : String(err), limiter: options.name }, message ?? 'rate limit warning'),
+      error: (err: unknown, message?: string) =>
+        options.logger.debug({ err: err instanceof Error ? err.message : String(err), limiter: options.name }, message ?? 'rate limit store error'),
+      warn: (err: unknown, message?: string) =>
+        options.logger.warn({ err: err instanceof Error ? err.message : String(err), limiter: options.name }, message ?? 'rate limit warning'),
     },
     handler: (req, res) => {
       const reset = (req as typeof req & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime?.getTime();

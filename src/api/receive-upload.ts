@@ -192,7 +192,9 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
     // Before busboy sees a chunk (this listener comes first), its part headers are read here.
     const boundary = boundaryOf(req.headers['content-type']);
     const partNaming = boundary
-      ? watchPartNaming(boundary, (why) => fail(badRequest(`a part of the form ${why}: every part must be Content-Disposition: form-data with a name`, 'unnamed_part')))
+      ? watchPartNaming(boundary, (why) =>
+          fail(badRequest(`a part of the form ${why}: every part must be Content-Disposition: form-data with a name`, 'unnamed_part')),
+        )
       : undefined;
     let received = 0;
     req.on('data', (chunk: Buffer) => {
@@ -258,7 +260,9 @@ export function receiveUpload(req: Request, blobs: BlobStore, limits: UploadLimi
       fields[name] = value;
     });
     parser.on('filesLimit', () => fail(new ApiError(413, 'too_many_files', `more than ${limits.maxFiles} images in one request`)));
-    parser.on('fieldsLimit', () => fail(new ApiError(413, 'too_many_fields', `more than ${ALLOWED_FIELDS.size} form fields (${[...ALLOWED_FIELDS].join(', ')}) in one request`)));
+    parser.on('fieldsLimit', () =>
+      fail(new ApiError(413, 'too_many_fields', `more than ${ALLOWED_FIELDS.size} form fields (${[...ALLOWED_FIELDS].join(', ')}) in one request`)),
+    );
     // Unreachable while files, fields and nameless parts are refused on their own; kept so that no limit drops parts silently.
     parser.on('partsLimit', () => fail(new ApiError(413, 'too_many_parts', `more than ${limits.maxFiles + ALLOWED_FIELDS.size} parts in one request`)));
     parser.on('error', (err: Error) => fail(badRequest(`malformed multipart request: ${err.message}`)));

@@ -39,7 +39,10 @@ export async function authenticate(pool: Pool, token: string, now = new Date()):
 
 /** The key a request was authenticated with was revoked, expired or deleted before its work was written. */
 export class KeyNoLongerValidError extends Error {
-  constructor(readonly keyId: string, reason: string) {
+  constructor(
+    readonly keyId: string,
+    reason: string,
+  ) {
     super(`API key ${keyId} ${reason} while the request was received; nothing was kept`);
     this.name = 'KeyNoLongerValidError';
   }

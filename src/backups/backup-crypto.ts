@@ -91,9 +91,7 @@ export async function openDecryptStream(file: string, keys: readonly Buffer[]): 
   const header = await readBackupHeader(file);
   const key = keys.find((k) => keyIdOf(k) === header.keyId);
   if (!key) {
-    throw new BackupIntegrityError(
-      `backup was encrypted with key id ${header.keyId}, which is not configured (BACKUP_ENCRYPTION_KEY or BACKUP_OLD_KEYS)`,
-    );
+    throw new BackupIntegrityError(`backup was encrypted with key id ${header.keyId}, which is not configured (BACKUP_ENCRYPTION_KEY or BACKUP_OLD_KEYS)`);
   }
   const tag = await readRange(file, size - TAG_BYTES, TAG_BYTES);
   const decipher = createDecipheriv('aes-256-gcm', key, header.iv);

@@ -97,10 +97,7 @@ export async function carryLiveState(
 ): Promise<CarriedState> {
   // An id handed out before the first pass but committed after it lies below
   // stagedLastId: when the counts disagree, go over the whole range again.
-  const [liveCount, stagedCount] = await Promise.all([
-    countAuditRowsUpTo(live, staged.stagedLastId),
-    countStagedRowsUpTo(restored, staged.stagedLastId),
-  ]);
+  const [liveCount, stagedCount] = await Promise.all([countAuditRowsUpTo(live, staged.stagedLastId), countStagedRowsUpTo(restored, staged.stagedLastId)]);
   await stageAuditRows(live, restored, liveCount === stagedCount ? staged.stagedLastId : staged.backupLastId);
   const { last: lastIdBeforeRestore, seq } = await auditTrailEnd(live);
   const keys = await apiKeysAsJson(live);

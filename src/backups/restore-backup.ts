@@ -79,12 +79,7 @@ export async function restoreToScratch(deps: RestoreDeps, backup: BackupRecord, 
   try {
     const decrypted = await openDecryptStream(file, deps.keys);
     const conn = libpqConnection(deps.databaseUrl, scratch);
-    const restore = spawnTool(
-      'pg_restore',
-      ['--no-owner', '--no-acl', '--exit-on-error', '--single-transaction', `--dbname=${conn.dbname}`],
-      conn.env,
-      'pipe',
-    );
+    const restore = spawnTool('pg_restore', ['--no-owner', '--no-acl', '--exit-on-error', '--single-transaction', `--dbname=${conn.dbname}`], conn.env, 'pipe');
     let bytes = 0;
     const gunzip = createGunzip();
     gunzip.on('data', (chunk: Buffer) => {

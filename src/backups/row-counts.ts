@@ -4,7 +4,5 @@
 /** Differences between two sets of counts, as readable strings; empty when equal. */
 export function compareCounts(expected: Record<string, number>, actual: Record<string, number>): string[] {
   const names = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
-  return names
-    .filter((n) => expected[n] !== actual[n])
-    .map((n) => `${n}: expected ${expected[n] ?? 'no table'}, found ${actual[n] ?? 'no table'}`);
+  return names.filter((n) => expected[n] !== actual[n]).map((n) => `${n}: expected ${expected[n] ?? 'no table'}, found ${actual[n] ?? 'no table'}`);
 }

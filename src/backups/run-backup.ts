@@ -46,7 +46,11 @@ export interface BackupResult {
 
 export class BackupConfigError extends Error {}
 
-const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const stamp = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 
 export async function runBackup(deps: BackupDeps, id: string, onProgress?: (p: BackupProgress) => void): Promise<BackupResult> {
   if (!deps.key) throw new BackupConfigError('BACKUP_ENCRYPTION_KEY is not set: backups are never written unencrypted');

@@ -54,7 +54,11 @@ function resetPeakRss(pid: number): void {
   }
 }
 
-export async function runBackupBench(options: { targetMb: number; env: Record<string, string | undefined>; log: (line: string) => void }): Promise<BackupBenchResult> {
+export async function runBackupBench(options: {
+  targetMb: number;
+  env: Record<string, string | undefined>;
+  log: (line: string) => void;
+}): Promise<BackupBenchResult> {
   const tag = randomBytes(3).toString('hex');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lookout-backup-bench-'));
   const server = options.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -77,7 +81,9 @@ export async function runBackupBench(options: { targetMb: number; env: Record<st
   let worker: ReturnType<typeof spawn> | undefined;
   try {
     await prepareDatabase(services);
-    const databaseBytes = await generateDatabase(services.pool, options.targetMb * MIB, (b) => options.log(`backup bench: generated ${(b / MIB).toFixed(0)} MiB`));
+    const databaseBytes = await generateDatabase(services.pool, options.targetMb * MIB, (b) =>
+      options.log(`backup bench: generated ${(b / MIB).toFixed(0)} MiB`),
+    );
 
     worker = spawn(process.execPath, [path.join(ROOT, 'bin', 'lookout.js'), 'worker', '--queues', BACKUP_QUEUE], {
       env: { ...process.env, ...env, LOG_LEVEL: 'info' },
@@ -100,7 +106,13 @@ export async function runBackupBench(options: { targetMb: number; env: Record<st
 
     resetPeakRss(pid);
     started = performance.now();
-    const restoreJob = await requestRestore(queue, { backupId: backup.id, targetDatabase: restored, replaceLive: false, skipSafetyBackup: false, actor: 'bench' });
+    const restoreJob = await requestRestore(queue, {
+      backupId: backup.id,
+      targetDatabase: restored,
+      replaceLive: false,
+      skipSafetyBackup: false,
+      actor: 'bench',
+    });
     await waitForJob<RestoreResult>(queue, restoreJob, services.workerRedis, { timeoutMs: 3600_000 });
     const restoreSeconds = (performance.now() - started) / 1000;
     const restorePeakRssMb = peakRssMb(pid);

@@ -121,7 +121,12 @@ async function main(): Promise<void> {
     const total = positive('images', values.images);
     const registry = new ModelRegistry({ modelsDir: loadConfig(process.env).modelsDir });
     // Every model present on this machine unless named: yolov8n once fetched.
-    const names = values.models ? values.models.split(',') : registry.all().map((m) => m.name).filter((n) => registry.isPresent(n));
+    const names = values.models
+      ? values.models.split(',')
+      : registry
+          .all()
+          .map((m) => m.name)
+          .filter((n) => registry.isPresent(n));
     const rows: Row[] = [];
     for (const name of names) {
       const spec = registry.get(name.trim());
@@ -156,7 +161,10 @@ async function main(): Promise<void> {
     });
     log(`\n${pipelineTable(result)}\n`);
     if (!values['no-write']) {
-      await replaceSection('pipeline-bench', `Measured on ${machine()}; API, detect worker and ops worker in one process (\`lookout all\`).\n\n${pipelineTable(result)}`);
+      await replaceSection(
+        'pipeline-bench',
+        `Measured on ${machine()}; API, detect worker and ops worker in one process (\`lookout all\`).\n\n${pipelineTable(result)}`,
+      );
     }
     pipelineJson = result;
   }
@@ -165,7 +173,10 @@ async function main(): Promise<void> {
     const result = await runClientBench({ photos, images: positive('client-images', values['client-images']), rounds: 3, env: process.env });
     log(`\n${clientTable(result)}\n`);
     if (!values['no-write']) {
-      await replaceSection('client-bench', `Measured on ${machine()}; the API alone (nothing detects during the uploads), client and server on the same 2 cores; best of 3 alternating rounds.\n\n${clientTable(result)}`);
+      await replaceSection(
+        'client-bench',
+        `Measured on ${machine()}; the API alone (nothing detects during the uploads), client and server on the same 2 cores; best of 3 alternating rounds.\n\n${clientTable(result)}`,
+      );
     }
   }
 

@@ -122,7 +122,7 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
     bare.push(await bareLoop(spec, files, files.length, pipelines, config.detect.intraOpThreads));
     bareBusy.push(busySince(cpu) / files.length);
   }
-  const fastestBare = bare.reduce((best, r, i) => (r.images / r.seconds > (bare[best]!.images / bare[best]!.seconds) ? i : best), 0);
+  const fastestBare = bare.reduce((best, r, i) => (r.images / r.seconds > bare[best]!.images / bare[best]!.seconds ? i : best), 0);
   const bareCoreMs = bareBusy[fastestBare] ?? NaN;
 
   const services = openServices(config, logger);

@@ -59,7 +59,10 @@ export function createFsBlobStore(root: string): BlobStore {
           pending.push(chunk);
           pendingBytes += chunk.length;
           if (pendingBytes < INSPECT_BYTES) return done();
-          inspect((b) => this.push(b)).then(() => done(), (err: Error) => done(err));
+          inspect((b) => this.push(b)).then(
+            () => done(),
+            (err: Error) => done(err),
+          );
         },
         flush(done) {
           // Short files: check what there is.
@@ -69,7 +72,10 @@ export function createFsBlobStore(root: string): BlobStore {
             return done(err as Error);
           }
           if (!pending) return done();
-          inspect((b) => this.push(b)).then(() => done(), (err: Error) => done(err));
+          inspect((b) => this.push(b)).then(
+            () => done(),
+            (err: Error) => done(err),
+          );
         },
       });
       // Large write buffers: one write per megabyte, not per 16 KiB chunk.

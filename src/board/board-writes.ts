@@ -70,7 +70,8 @@ const WRITES: Readonly<Record<string, { action: string; allowed: boolean }>> = {
 /** Why a refused board write is refused, for the 403 body. */
 export function refusalReason(write: BoardWrite | undefined): string {
   if (!write) return 'Bull Board has no such write action';
-  const why = "only failed jobs may be retried, as through Lookout's API and CLI: retrying a finished job would run its work again with no Lookout producer behind it";
+  const why =
+    "only failed jobs may be retried, as through Lookout's API and CLI: retrying a finished job would run its work again with no Lookout producer behind it";
   if (write.action === 'queue.retry') return `Bull Board may not queue.retry ${write.status ?? ''} jobs here: ${why}`;
   if (write.action === 'job.retry') return `Bull Board may not job.retry a ${write.state ?? 'finished'} job here: ${why}`;
   return `Bull Board may not ${write.action} here: jobs are created and changed only by Lookout itself (its API and CLI), which name the real actor and check what the job will do; retry, promote, clean, pause and resume remain`;
@@ -127,7 +128,10 @@ export function checkRetriedJobState(queues: ReadonlyMap<string, Queue>): Reques
   return async (_req, res, next) => {
     const write = res.locals[BOARD_WRITE] as BoardWrite | undefined;
     if (write?.action === 'job.retry' && write.allowed && write.queue !== undefined && write.jobId !== undefined) {
-      const state = await queues.get(write.queue)?.getJobState(write.jobId).catch(() => undefined);
+      const state = await queues
+        .get(write.queue)
+        ?.getJobState(write.jobId)
+        .catch(() => undefined);
       if (state !== undefined && state !== 'unknown') write.state = state;
       if (state === 'completed') write.allowed = false;
     }

@@ -33,11 +33,17 @@ function guardedJob(job: Job): Job {
   const retry = job.retry.bind(job);
   const guardedRetry: Job['retry'] = (state = 'failed', opts) => {
     if (state !== 'failed') {
-      return Promise.reject(new BoardAdapterRefusal(`Bull Board may not retry a ${state} job: retrying a completed job would run finished work again; only failed jobs are retried`));
+      return Promise.reject(
+        new BoardAdapterRefusal(
+          `Bull Board may not retry a ${state} job: retrying a completed job would run finished work again; only failed jobs are retried`,
+        ),
+      );
     }
     if (job.name === restore.name) {
       return Promise.reject(
-        new BoardAdapterRefusal('Bull Board may not retry a restore: a restore runs once, audited as the one who asked for it; ask again with lookout backup restore'),
+        new BoardAdapterRefusal(
+          'Bull Board may not retry a restore: a restore runs once, audited as the one who asked for it; ask again with lookout backup restore',
+        ),
       );
     }
     return retry(state, opts);
@@ -105,8 +111,6 @@ export function bullBoardRouter(queues: Iterable<Queue>): Router {
   // express keeps registered view engines in app.engines (not in its types).
   const renderFile = (board as unknown as { engines: Record<string, RenderFile | undefined> }).engines['.ejs'];
   if (!renderFile) throw new Error('Bull Board no longer renders with ejs: update withoutRemoteLinks in src/board/bull-board.ts');
-  board.engine('ejs', (file, options, done) =>
-    renderFile(file, options, (err, html) => done(err, html === undefined ? undefined : withoutRemoteLinks(html))),
-  );
+  board.engine('ejs', (file, options, done) => renderFile(file, options, (err, html) => done(err, html === undefined ? undefined : withoutRemoteLinks(html))));
   return board;
 }

@@ -7,7 +7,14 @@ import { KNOWN_QUEUES } from '../jobs/registry.js';
 import { parseMinScore } from '../text/min-score.js';
 
 export function parseQueues(value: string): string[] {
-  const queues = [...new Set(value.split(',').map((q) => q.trim()).filter(Boolean))];
+  const queues = [
+    ...new Set(
+      value
+        .split(',')
+        .map((q) => q.trim())
+        .filter(Boolean),
+    ),
+  ];
   const unknown = queues.filter((q) => !KNOWN_QUEUES.includes(q));
   if (queues.length === 0 || unknown.length > 0) {
     throw new InvalidArgumentError(`unknown queue(s) ${unknown.join(', ')}; known: ${KNOWN_QUEUES.join(', ')}.`);

@@ -114,7 +114,8 @@ async function errorFrom(res: Response): Promise<ApiCallError> {
 /** How the client came to try this URL, so a refused connection says what to change. */
 function whereFrom(config: SubmitConfig): string {
   if (config.urlSource === 'LOOKOUT_URL') return 'is LOOKOUT_URL right?';
-  const how = config.urlSource === 'PORT' ? 'LOOKOUT_URL is not set, so PORT on this host was tried' : 'LOOKOUT_URL and PORT are not set, so the default was tried';
+  const how =
+    config.urlSource === 'PORT' ? 'LOOKOUT_URL is not set, so PORT on this host was tried' : 'LOOKOUT_URL and PORT are not set, so the default was tried';
   return `${how}: is the server running there? Set LOOKOUT_URL to reach another one.`;
 }
 
@@ -139,7 +140,11 @@ export function createLookoutClient(config: SubmitConfig, fetchImpl: typeof fetc
     const res = await send(route, init);
     const parsed = schema.safeParse(await res.json().catch(() => undefined));
     if (!parsed.success) {
-      throw new ApiCallError(res.status, 'unexpected_answer', `${init.method ?? 'GET'} ${route} answered in an unexpected shape (a server of another version?)`);
+      throw new ApiCallError(
+        res.status,
+        'unexpected_answer',
+        `${init.method ?? 'GET'} ${route} answered in an unexpected shape (a server of another version?)`,
+      );
     }
     return parsed.data;
   }

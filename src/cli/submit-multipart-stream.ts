@@ -31,15 +31,13 @@ export class FileChangedError extends Error {
 const FILE_FIELD = 'images';
 const CHUNK_BYTES = 1024 * 1024;
 
-
 export const newBoundary = (): string => `lookout-${randomBytes(16).toString('hex')}`;
 
 /** A quoted-string value: backslash escapes as busboy reads them; no line breaks. */
 const quoted = (value: string) => `"${value.replace(/[\r\n]/g, ' ').replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
 /** RFC 5987 ext-value, for names a quoted filename cannot carry exactly (busboy prefers filename*). */
-const extValue = (value: string) =>
-  `UTF-8''${encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+const extValue = (value: string) => `UTF-8''${encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
 
 function fileHeader(boundary: string, file: MultipartFile): Buffer {
   const ascii = /^[\x20-\x7e]*$/.test(file.filename);
@@ -78,12 +76,7 @@ export interface MultipartBody {
 type Segment = Buffer | MultipartFile;
 
 /** One request's body: the fields, then the files in order. A fresh stream per call (retries need one). */
-export function multipartBody(
-  boundary: string,
-  fields: Record<string, string>,
-  files: MultipartFile[],
-  progress: MultipartProgress = {},
-): MultipartBody {
+export function multipartBody(boundary: string, fields: Record<string, string>, files: MultipartFile[], progress: MultipartProgress = {}): MultipartBody {
   const segments: Segment[] = Object.entries(fields).map(([k, v]) => fieldPart(boundary, k, v));
   for (const f of files) segments.push(fileHeader(boundary, f), f, CRLF);
   segments.push(closing(boundary));

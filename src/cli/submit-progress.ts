@@ -28,22 +28,30 @@ export function createProgress(stream: NodeJS.WritableStream, enabled: boolean):
   const write = (line: string) => void stream.write(`${line}\n`);
   if (!enabled) {
     const nothing = () => undefined;
-    return { startUpload: nothing, uploaded: nothing, fileSent: nothing, restartRequest: nothing, requestDone: nothing, startDetect: nothing, detected: nothing, log: write, stop: nothing };
+    return {
+      startUpload: nothing,
+      uploaded: nothing,
+      fileSent: nothing,
+      restartRequest: nothing,
+      requestDone: nothing,
+      startDetect: nothing,
+      detected: nothing,
+      log: write,
+      stop: nothing,
+    };
   }
 
-  const bars = new MultiBar(
-    {
-      stream,
-      // "upload " and "detect " line up; 30 cells leave room for the detail in 80 columns.
-      format: '{label} [{bar}] {percentage}% | {detail}',
-      barsize: 30,
-      barCompleteChar: '\u2588',
-      barIncompleteChar: '\u2591',
-      hideCursor: true,
-      clearOnComplete: false,
-      autopadding: true,
-    },
-  );
+  const bars = new MultiBar({
+    stream,
+    // "upload " and "detect " line up; 30 cells leave room for the detail in 80 columns.
+    format: '{label} [{bar}] {percentage}% | {detail}',
+    barsize: 30,
+    barCompleteChar: '\u2588',
+    barIncompleteChar: '\u2591',
+    hideCursor: true,
+    clearOnComplete: false,
+    autopadding: true,
+  });
   let active = false;
   let upload: SingleBar | undefined;
   let detect: SingleBar | undefined;

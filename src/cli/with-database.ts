@@ -13,7 +13,8 @@ import type { Logger } from 'pino';
 import { CliError } from './cli-error.js';
 import { commandLogger } from './command-logger.js';
 
-const FIX_BY_MIGRATING = 'Create it and its tables with `npx lookout migrate up` (or start the server, `npx lookout all`, which does the same), or point DATABASE_URL at the right database.';
+const FIX_BY_MIGRATING =
+  'Create it and its tables with `npx lookout migrate up` (or start the server, `npx lookout all`, which does the same), or point DATABASE_URL at the right database.';
 
 /**
  * One sentence on what is wrong with the database at `databaseUrl` and what to do; the password is masked.

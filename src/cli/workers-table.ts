@@ -25,5 +25,14 @@ export function formatWorkersTable(workers: readonly WorkerView[], historyHours:
   ]);
   if (rows.length === 0) return `no live workers, and none stopped or missing in the last ${plural(historyHours, 'hour')}\n`;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [header, ...rows]
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }

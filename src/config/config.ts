@@ -175,7 +175,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     blobDir: path.resolve(e.BLOB_DIR),
     modelsDir: path.resolve(e.LOOKOUT_MODELS_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(e.HOME ?? os.homedir(), '.cache'), 'lookout', 'models')),
     worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS, lockMs: e.JOB_LOCK_MS, maxRssMb: e.WORKER_MAX_RSS_MB },
-    upload: { maxFiles: e.UPLOAD_MAX_FILES, maxRequestBytes: e.UPLOAD_MAX_REQUEST_BYTES, idleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS, maxInFlight: e.UPLOADS_IN_FLIGHT_MAX },
+    upload: {
+      maxFiles: e.UPLOAD_MAX_FILES,
+      maxRequestBytes: e.UPLOAD_MAX_REQUEST_BYTES,
+      idleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS,
+      maxInFlight: e.UPLOADS_IN_FLIGHT_MAX,
+    },
     backup: {
       dir: path.resolve(e.BACKUP_DIR),
       key: e.BACKUP_ENCRYPTION_KEY ? Buffer.from(e.BACKUP_ENCRYPTION_KEY, 'base64') : undefined,

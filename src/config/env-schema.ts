@@ -17,11 +17,9 @@ const int = (min: number, max: number) =>
     .max(max, { error: `expected an integer from ${min} to ${max}` });
 
 // 32 bytes, base64: an AES-256 key. Error messages never repeat the value (shownValue in config.ts).
-const base64Key = z
-  .string()
-  .refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, {
-    error: 'expected 32 random bytes, base64-encoded (openssl rand -base64 32)',
-  });
+const base64Key = z.string().refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, {
+  error: 'expected 32 random bytes, base64-encoded (openssl rand -base64 32)',
+});
 
 // Which peers may tell the API the client's address and protocol
 // (X-Forwarded-For, X-Forwarded-Proto): express's 'trust proxy' values, less
@@ -39,7 +37,10 @@ const trustProxy = z.string().transform((value, ctx): number | string[] => {
   const v = value.trim().toLowerCase();
   if (v === 'none' || v === 'false') return [];
   if (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 10) return Number(v);
-  const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = v
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   if (entries.length === 0 || !entries.every((e) => TRUST_PROXY_NAMES.has(e) || isSubnet(e))) {
     ctx.addIssue({ code: 'custom', message: trustProxyError });
     return z.NEVER;
@@ -50,9 +51,7 @@ const trustProxy = z.string().transform((value, ctx): number | string[] => {
 const cron = z.string().regex(/^(\S+\s+){4,5}\S+$/, { error: 'expected a cron expression of 5 or 6 fields' });
 
 export const envSchema = z.object({
-  LOOKOUT_PROFILE: z
-    .enum(['development', 'test', 'production'], { error: 'expected development, test or production' })
-    .optional(),
+  LOOKOUT_PROFILE: z.enum(['development', 'test', 'production'], { error: 'expected development, test or production' }).optional(),
   NODE_ENV: z.string().optional(),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -75,9 +74,7 @@ export const envSchema = z.object({
   IMAGE_MAX_PIXELS: int(1, 2 ** 31 - 1).default(50_000_000),
   PORT: int(0, 65_535).default(3000),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
-  DATABASE_URL: z
-    .url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' })
-    .default('postgres://postgres@127.0.0.1:5432/lookout'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }).default('postgres://postgres@127.0.0.1:5432/lookout'),
   // The role that owns the tables, for migrations, verify and restore; unset:
   // DATABASE_URL's role does everything (one-role installs). Cross-checked
   // with DATABASE_URL in config.ts.
@@ -102,7 +99,12 @@ export const envSchema = z.object({
   BACKUP_ENCRYPTION_KEY: base64Key.optional(),
   BACKUP_OLD_KEYS: z
     .string()
-    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(base64Key))
     .default([]),
   BACKUP_SCHEDULES: booleanFlag.default(true),
@@ -137,7 +139,12 @@ export const envSchema = z.object({
   ALERT_EMAIL_FROM: z.string().min(3).default('lookout@localhost'),
   CORS_ORIGINS: z
     .string()
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
     .default([]),
   TRUST_PROXY: trustProxy.default(['loopback']),
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(600),
@@ -146,7 +153,12 @@ export const envSchema = z.object({
   REQUEST_BODY_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   WEBHOOK_ALLOWED_HOSTS: z
     .string()
-    .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    )
     .default([]),
   BATCH_WEBHOOK_SECRET: z.string().min(16, { error: 'expected at least 16 characters' }).optional(),
   SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'expected smtp:// or smtps:// URL' }).optional(),

@@ -123,7 +123,9 @@ export async function checkRoleSplit(db: Queryable, appRole: string): Promise<vo
       [appRole, qualified, [...DATABASE_SET_COLUMNS[table]]],
     );
     for (const { name } of settable) {
-      problems.push(`"${appRole}" holds INSERT on ${table}.${name} (it could choose a row's ${name === 'at' ? 'time' : name}; granted to it, to PUBLIC or to a role it belongs to)`);
+      problems.push(
+        `"${appRole}" holds INSERT on ${table}.${name} (it could choose a row's ${name === 'at' ? 'time' : name}; granted to it, to PUBLIC or to a role it belongs to)`,
+      );
     }
   }
   if (problems.length > 0) {

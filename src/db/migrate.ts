@@ -44,7 +44,8 @@ async function withMigrator<T>(
 ): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (name text PRIMARY KEY, run_at timestamptz NOT NULL DEFAULT now())`)
+    await client
+      .query(`CREATE TABLE IF NOT EXISTS ${TABLE} (name text PRIMARY KEY, run_at timestamptz NOT NULL DEFAULT now())`)
       .catch((err: { code?: string }) => {
         if (err.code !== '23505' && err.code !== '42P07') throw err; // raced another replica
       });
@@ -83,12 +84,10 @@ export async function migrateDown(pool: Pool, steps = 1, logger?: Pick<Logger, '
 
 /** Names of migrations not yet applied (for /readyz); does not take the lock. */
 export async function pendingMigrations(pool: Pool): Promise<string[]> {
-  const { rows } = await pool
-    .query<{ name: string }>(`SELECT name FROM ${TABLE}`)
-    .catch((err: { code?: string }) => {
-      if (err.code === '42P01') return { rows: [] as Array<{ name: string }> }; // no table yet
-      throw err;
-    });
+  const { rows } = await pool.query<{ name: string }>(`SELECT name FROM ${TABLE}`).catch((err: { code?: string }) => {
+    if (err.code === '42P01') return { rows: [] as Array<{ name: string }> }; // no table yet
+    throw err;
+  });
   const applied = new Set(rows.map((r) => r.name));
   return MIGRATIONS.map((m) => m.name).filter((n) => !applied.has(n));
 }
@@ -99,11 +98,9 @@ export async function pendingMigrations(pool: Pool): Promise<string[]> {
  * any migration has run.
  */
 export async function installedAt(db: Queryable): Promise<Date | undefined> {
-  const { rows } = await db
-    .query<{ at: Date | null }>(`SELECT min(run_at) AS at FROM ${TABLE}`)
-    .catch((err: { code?: string }) => {
-      if (err.code === '42P01') return { rows: [] as Array<{ at: Date | null }> }; // no table yet
-      throw err;
-    });
+  const { rows } = await db.query<{ at: Date | null }>(`SELECT min(run_at) AS at FROM ${TABLE}`).catch((err: { code?: string }) => {
+    if (err.code === '42P01') return { rows: [] as Array<{ at: Date | null }> }; // no table yet
+    throw err;
+  });
   return rows[0]?.at ?? undefined;
 }

@@ -22,9 +22,7 @@ export function detectionsSvg(width: number, height: number, detections: readonl
     const { x1, y1, x2, y2 } = d.box;
     const text = escapeXml(`${d.label} ${d.score.toFixed(2)}`);
     const textY = y1 - stroke * 2 >= fontSize ? y1 - stroke * 2 : y2 + fontSize + stroke;
-    const points = (d.keypoints ?? [])
-      .map(([x, y]) => `<circle cx="${x}" cy="${y}" r="${stroke * 1.5}" fill="${colour}"/>`)
-      .join('');
+    const points = (d.keypoints ?? []).map(([x, y]) => `<circle cx="${x}" cy="${y}" r="${stroke * 1.5}" fill="${colour}"/>`).join('');
     return (
       `<rect x="${x1}" y="${y1}" width="${x2 - x1}" height="${y2 - y1}" fill="none" stroke="${colour}" stroke-width="${stroke}"/>` +
       `<text x="${x1}" y="${textY}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="${colour}" ` +
@@ -36,11 +34,7 @@ export function detectionsSvg(width: number, height: number, detections: readonl
 }
 
 /** The image, auto-oriented, with its detections drawn; PNG bytes. */
-export async function annotateImage(
-  bytes: Buffer,
-  detections: readonly Detection[],
-  limits: { maxPixels: number },
-): Promise<Buffer> {
+export async function annotateImage(bytes: Buffer, detections: readonly Detection[], limits: { maxPixels: number }): Promise<Buffer> {
   const oriented = await sharp(bytes, { limitInputPixels: limits.maxPixels, pages: 1 })
     .rotate()
     .toColourspace('srgb')
@@ -48,5 +42,8 @@ export async function annotateImage(
     .toBuffer({ resolveWithObject: true });
   const { width, height } = oriented.info;
   const overlay = Buffer.from(detectionsSvg(width, height, detections));
-  return sharp(oriented.data).composite([{ input: overlay, top: 0, left: 0 }]).png().toBuffer();
+  return sharp(oriented.data)
+    .composite([{ input: overlay, top: 0, left: 0 }])
+    .png()
+    .toBuffer();
 }

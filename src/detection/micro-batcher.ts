@@ -72,14 +72,12 @@ export class MicroBatcher<I, O> {
     const batch = this.pending.splice(0, this.options.maxBatch);
     this.running++;
     this.runBatch(batch.map((p) => p.item))
-      .then(
-        (results) => {
-          if (results.length !== batch.length) {
-            throw new Error(`batch of ${batch.length} returned ${results.length} results`);
-          }
-          batch.forEach((p, i) => p.resolve(results[i] as O));
-        },
-      )
+      .then((results) => {
+        if (results.length !== batch.length) {
+          throw new Error(`batch of ${batch.length} returned ${results.length} results`);
+        }
+        batch.forEach((p, i) => p.resolve(results[i] as O));
+      })
       .catch((err: unknown) => batch.forEach((p) => p.reject(err)))
       .finally(() => {
         this.running--;

@@ -27,10 +27,7 @@ export async function loadModelFile(spec: ModelSpec): Promise<LoadedModelFile> {
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sha256 !== spec.sha256) {
-    throw new DetectionError(
-      'model_checksum_mismatch',
-      `model "${spec.name}" at ${path} has sha256 ${sha256}, expected ${spec.sha256}`,
-    );
+    throw new DetectionError('model_checksum_mismatch', `model "${spec.name}" at ${path} has sha256 ${sha256}, expected ${spec.sha256}`);
   }
   return { path, bytes, sha256 };
 }

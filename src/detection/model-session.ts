@@ -175,10 +175,7 @@ export async function openModelSession(options: ModelSessionOptions): Promise<Mo
   const inputShape = runner.inputShape(spec.input.name);
   if (!inputShape) {
     await runner.release();
-    throw new DetectionError(
-      'model_unavailable',
-      `model "${spec.name}" has no input "${spec.input.name}"; inputs: ${runner.inputNames.join(', ')}`,
-    );
+    throw new DetectionError('model_unavailable', `model "${spec.name}" has no input "${spec.input.name}"; inputs: ${runner.inputNames.join(', ')}`);
   }
   const batchDim = inputShape[0];
   const dynamicBatch = typeof batchDim !== 'number' || batchDim < 0;

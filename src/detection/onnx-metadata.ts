@@ -18,7 +18,7 @@ function readVarint(bytes: Uint8Array, at: number): [value: number, next: number
 function readEntry(bytes: Uint8Array): [string, string] {
   let key = '';
   let value = '';
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const [tag, afterTag] = readVarint(bytes, i);
     const [length, afterLength] = readVarint(bytes, afterTag);
     const text = Buffer.from(bytes.subarray(afterLength, afterLength + length)).toString('utf8');
@@ -31,7 +31,7 @@ function readEntry(bytes: Uint8Array): [string, string] {
 
 export function readOnnxMetadata(bytes: Uint8Array): Record<string, string> {
   const metadata: Record<string, string> = {};
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const [tag, afterTag] = readVarint(bytes, i);
     const field = Math.floor(tag / 8);
     const wire = tag & 7;

@@ -90,10 +90,7 @@ export function checkImageBytes(bytes: Uint8Array, limits: ImageLimits): ImageFo
   }
   const format = sniffImageFormat(bytes);
   if (!format) {
-    throw new DetectionError(
-      'unsupported_format',
-      `not a supported image: looks like ${describeUnknownBytes(bytes)}; accepted: JPEG, PNG, WebP, GIF, TIFF`,
-    );
+    throw new DetectionError('unsupported_format', `not a supported image: looks like ${describeUnknownBytes(bytes)}; accepted: JPEG, PNG, WebP, GIF, TIFF`);
   }
   return format;
 }

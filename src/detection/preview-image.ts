@@ -18,7 +18,9 @@ export async function previewImage(bytes: Buffer, maxSize: number, limits: { max
  * the header cannot be read.
  */
 export async function exifOrientation(bytes: Buffer): Promise<number> {
-  const meta = await sharp(bytes, { failOn: 'none', limitInputPixels: false }).metadata().catch(() => undefined);
+  const meta = await sharp(bytes, { failOn: 'none', limitInputPixels: false })
+    .metadata()
+    .catch(() => undefined);
   const orientation = meta?.orientation;
   return orientation && orientation >= 1 && orientation <= 8 ? orientation : 1;
 }

@@ -47,7 +47,13 @@ export async function probeBackupDir(dir: string, enabled: boolean): Promise<Com
     } catch {
       return critical(`BACKUP_DIR ${dir} does not exist and cannot be created: ${parent.at} is not writable`);
     }
-    return { name: NAME, status: 'ok', value: 'missing', threshold: 'writable', message: `BACKUP_DIR ${dir} does not exist yet; the first backup creates it (if a volume should be mounted there, it is not)` };
+    return {
+      name: NAME,
+      status: 'ok',
+      value: 'missing',
+      threshold: 'writable',
+      message: `BACKUP_DIR ${dir} does not exist yet; the first backup creates it (if a volume should be mounted there, it is not)`,
+    };
   }
   if (!info.isDirectory()) return critical(`BACKUP_DIR ${dir} is not a directory`);
   const probe = path.join(dir, `.lookout-probe-${randomBytes(6).toString('hex')}`);

@@ -31,7 +31,12 @@ export interface ProbeDeps {
 }
 
 const ok = (name: string, value: ComponentHealth['value'], threshold: ComponentHealth['threshold'], message: string, unit?: string): ComponentHealth => ({
-  name, status: 'ok', value, threshold, message, ...(unit ? { unit } : {}),
+  name,
+  status: 'ok',
+  value,
+  threshold,
+  message,
+  ...(unit ? { unit } : {}),
 });
 const worst = (statuses: HealthStatus[]): HealthStatus => (statuses.includes('critical') ? 'critical' : statuses.includes('warn') ? 'warn' : 'ok');
 
@@ -40,7 +45,6 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const value = await fn();
   return [value, performance.now() - t0];
 }
-
 
 export async function probeRedis(redis: Redis): Promise<ComponentHealth[]> {
   await whenRedisReady(redis); // away: fails at once, saying why
@@ -204,7 +208,10 @@ export async function probeLostWork(deps: ProbeDeps): Promise<ComponentHealth> {
     value: images,
     threshold: 0,
     unit: 'images',
-    message: n > 0 ? `the reconciler repaired lost work ${n} times in the last hour (${images} images re-enqueued): the queues lost jobs` : 'no lost work in the last hour',
+    message:
+      n > 0
+        ? `the reconciler repaired lost work ${n} times in the last hour (${images} images re-enqueued): the queues lost jobs`
+        : 'no lost work in the last hour',
   };
 }
 

@@ -75,9 +75,7 @@ export function buildProcessors(
   checkRegistry(registrations);
   const processors = new Map<string, (job: Job) => Promise<unknown>>();
   for (const queue of queues) {
-    const handlers = new Map(
-      registrations.filter((r) => r.type.queue === queue).map((r) => [r.type.name, r.createHandler(deps)] as const),
-    );
+    const handlers = new Map(registrations.filter((r) => r.type.queue === queue).map((r) => [r.type.name, r.createHandler(deps)] as const));
     if (handlers.size === 0) {
       throw new Error(`no job type runs on queue "${queue}"; known queues: ${KNOWN_QUEUES.join(', ')}`);
     }
@@ -89,4 +87,3 @@ export function buildProcessors(
   }
   return processors;
 }
-

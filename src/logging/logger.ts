@@ -12,15 +12,7 @@ export interface LoggerOptions {
 }
 
 // Never log these, wherever they appear in a log object.
-export const REDACTED_PATHS = [
-  '*.password',
-  '*.secret',
-  '*.token',
-  '*.apiKey',
-  '*.authorization',
-  'req.headers.authorization',
-  'req.headers.cookie',
-];
+export const REDACTED_PATHS = ['*.password', '*.secret', '*.token', '*.apiKey', '*.authorization', 'req.headers.authorization', 'req.headers.cookie'];
 
 export function createLogger(options: LoggerOptions): Logger {
   const destination = options.destination ?? 1;

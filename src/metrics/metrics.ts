@@ -37,9 +37,11 @@ export function createMetrics(deps: { queues: Iterable<Queue>; pool: Pool }): Me
       // absent (alert on absent()); the rest of the scrape still answers.
       await Promise.all(
         queues.map(async (q) => {
-          const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children', 'paused', 'prioritized').catch((err: unknown) => {
-            if (!isQueueUnavailable(err)) throw err;
-          });
+          const counts = await q
+            .getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children', 'paused', 'prioritized')
+            .catch((err: unknown) => {
+              if (!isQueueUnavailable(err)) throw err;
+            });
           for (const [state, n] of Object.entries(counts ?? {})) this.set({ queue: q.name, state }, n);
         }),
       );
@@ -112,13 +114,23 @@ export function createMetrics(deps: { queues: Iterable<Queue>; pool: Pool }): Me
       buckets: [1, 2, 4, 8, 16, 32, 64],
       registers: [registry],
     }),
-    images: new client.Counter({ name: 'lookout_images_total', help: 'Images finished, by outcome (done, cache_hit, failed)', labelNames: ['outcome'], registers: [registry] }),
+    images: new client.Counter({
+      name: 'lookout_images_total',
+      help: 'Images finished, by outcome (done, cache_hit, failed)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     reconcileActions: new client.Counter({
       name: 'lookout_reconcile_actions_total',
       help: 'What the reconciler repaired: requeued_image, finalised_batch, restored_scheduler',
       labelNames: ['kind'],
       registers: [registry],
     }),
-    workerUp: new client.Gauge({ name: 'lookout_worker_up', help: '1 while this process runs workers for these queues', labelNames: ['queues'], registers: [registry] }),
+    workerUp: new client.Gauge({
+      name: 'lookout_worker_up',
+      help: '1 while this process runs workers for these queues',
+      labelNames: ['queues'],
+      registers: [registry],
+    }),
   };
 }

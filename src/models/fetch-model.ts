@@ -19,7 +19,7 @@ export function licenseTerms(spec: ModelSpec): string {
   return [
     `${spec.name} is licensed ${spec.license}.`,
     spec.license.startsWith('AGPL')
-      ? 'Its weights are AGPL-3.0 (Ultralytics): using them in a network service obliges you to offer that service\'s source to its users, unless you hold an Ultralytics enterprise license.'
+      ? "Its weights are AGPL-3.0 (Ultralytics): using them in a network service obliges you to offer that service's source to its users, unless you hold an Ultralytics enterprise license."
       : '',
     `Lookout does not ship it. To fetch it, accept the license: npx lookout models fetch ${spec.name} --accept-license ${spec.license.toLowerCase()}`,
   ]
@@ -27,7 +27,10 @@ export function licenseTerms(spec: ModelSpec): string {
     .join('\n');
 }
 
-const sha256Of = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+const sha256Of = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 
 export async function fetchModel(
   spec: ModelSpec,

@@ -42,7 +42,9 @@ const WITH_FILE: ReadonlySet<string> = new Set(['succeeded', 'verified', 'verify
 export function checkRestorable(backup: Pick<BackupRecord, 'id' | 'status' | 'file'>, backupConfig: BackupConfig): void {
   if (decryptionKeys(backupConfig).length === 0) throw new BackupsDisabledError();
   if (!backup.file || !WITH_FILE.has(backup.status)) {
-    throw new BackupUnusableError(`backup ${backup.id} has no finished file to verify or restore (status ${backup.status}); lookout backup list shows the usable ones`);
+    throw new BackupUnusableError(
+      `backup ${backup.id} has no finished file to verify or restore (status ${backup.status}); lookout backup list shows the usable ones`,
+    );
   }
 }
 

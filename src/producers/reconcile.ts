@@ -74,9 +74,14 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
       const parent = await jobState(batches, finalizeBatchJobId(batchId));
       if (parent.state === 'waiting-children') {
         for (const l of lost) {
-          await enqueue(deps.queues, detectImage, { imageId: l.id, blobKey: l.blobKey, model: l.model }, {
-            parent: { id: finalizeBatchJobId(batchId), queue: `${prefix}:${finalizeBatch.queue}` },
-          });
+          await enqueue(
+            deps.queues,
+            detectImage,
+            { imageId: l.id, blobKey: l.blobKey, model: l.model },
+            {
+              parent: { id: finalizeBatchJobId(batchId), queue: `${prefix}:${finalizeBatch.queue}` },
+            },
+          );
         }
       } else {
         await parent.remove?.().catch(() => undefined);

@@ -53,7 +53,12 @@ export async function keepSchedules(
       logger.info({ queues }, 'job schedulers synced after Redis came back');
       options.afterReconnect?.();
     })()
-      .catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'job schedulers not synced after Redis came back; the next reconnect tries again'))
+      .catch((err: unknown) =>
+        logger.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          'job schedulers not synced after Redis came back; the next reconnect tries again',
+        ),
+      )
       .finally(() => (running = false));
   };
 

@@ -48,5 +48,9 @@ export async function syncHealthSchedule(healthQueue: Queue, intervalSeconds: nu
 export const RECONCILE_SCHEDULER_ID = 'reconcile';
 
 export async function syncReconcileSchedule(healthQueue: Queue, intervalSeconds: number): Promise<void> {
-  await healthQueue.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: intervalSeconds * 1000 }, { name: reconcileJob.name, data: {}, opts: jobOptions(reconcileJob) });
+  await healthQueue.upsertJobScheduler(
+    RECONCILE_SCHEDULER_ID,
+    { every: intervalSeconds * 1000 },
+    { name: reconcileJob.name, data: {}, opts: jobOptions(reconcileJob) },
+  );
 }

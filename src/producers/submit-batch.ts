@@ -63,7 +63,14 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
     await holdBlobRemovals(db);
     const present = await Promise.all(keys.map((key) => deps.blobs.has(key)));
     if (present.includes(false)) throw new QueueUnavailableError('an uploaded image was removed by a failed submit of the same bytes at the same time');
-    await insertBatch(db, { id: batchId, model: input.model, minScore: input.minScore, total: images.length, createdBy: input.actor, webhookUrl: input.webhookUrl ?? null });
+    await insertBatch(db, {
+      id: batchId,
+      model: input.model,
+      minScore: input.minScore,
+      total: images.length,
+      createdBy: input.actor,
+      webhookUrl: input.webhookUrl ?? null,
+    });
     await insertImages(db, batchId, input.model, input.minScore, images);
   });
   try {
@@ -74,7 +81,13 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
     });
   } catch (err) {
     await deleteBatch(deps.pool, batchId).catch(() => undefined); // its images go with it
-    await appendAudit(deps.pool, { actor: input.actor, action: 'batch.submit', target: batchId, outcome: 'error', details: { reason: 'queue unavailable' } }).catch(() => undefined);
+    await appendAudit(deps.pool, {
+      actor: input.actor,
+      action: 'batch.submit',
+      target: batchId,
+      outcome: 'error',
+      details: { reason: 'queue unavailable' },
+    }).catch(() => undefined);
     throw isQueueUnavailable(err) ? err : new QueueUnavailableError(`could not enqueue the batch: ${(err as Error).message}`, { cause: err });
   }
   await appendAudit(deps.pool, {

@@ -114,6 +114,8 @@ export function isQueueUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /^(Stream isn't writeable and enableOfflineQueue|Connection is closed\.|Socket timeout\. Expecting data|Command aborted due to connection close)/.test(err.message)
+    /^(Stream isn't writeable and enableOfflineQueue|Connection is closed\.|Socket timeout\. Expecting data|Command aborted due to connection close)/.test(
+      err.message,
+    )
   );
 }

@@ -42,7 +42,11 @@ export function guardedLookup(resolve: ResolveAll, allowed: boolean): LookupFunc
           err.code = 'ENOTFOUND';
           return callback(err, '', 0);
         }
-        if (options.all) return callback(null, usable.map((a) => ({ address: a.address, family: a.family })));
+        if (options.all)
+          return callback(
+            null,
+            usable.map((a) => ({ address: a.address, family: a.family })),
+          );
         callback(null, usable[0]!.address, usable[0]!.family);
       },
       (err: NodeJS.ErrnoException) => callback(err, '', 0),

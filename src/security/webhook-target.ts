@@ -103,9 +103,11 @@ export async function checkWebhookTarget(raw: string, allowedHosts: readonly str
   const url = parseWebhookUrl(raw);
   if (isAllowedHost(url, allowedHosts)) return url;
   const host = hostOf(url);
-  const addresses = isIP(host) ? [{ address: host }] : await lookup(host, { all: true }).catch(() => {
-    throw new WebhookTargetError(`webhookUrl host ${host} does not resolve`);
-  });
+  const addresses = isIP(host)
+    ? [{ address: host }]
+    : await lookup(host, { all: true }).catch(() => {
+        throw new WebhookTargetError(`webhookUrl host ${host} does not resolve`);
+      });
   const bad = addresses.find((a) => isBlockedAddress(a.address));
   if (bad) {
     throw new WebhookTargetError(`webhookUrl resolves to ${bad.address}, a private, loopback or link-local address; allow it with WEBHOOK_ALLOWED_HOSTS`);

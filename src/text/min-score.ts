@@ -14,7 +14,7 @@ import { z } from 'zod';
 /** Decimal notation, ASCII digits (at least one digit, at most one point), spaces around it; or blank. */
 const DECIMAL_OR_BLANK = /^\s*(?:(?:\d+(?:\.\d*)?|\.\d+)\s*)?$/;
 
-export const MIN_SCORE_MESSAGE = 'minScore must be a decimal number from 0 to 1, such as 0.5 (blank: the model\'s default)';
+export const MIN_SCORE_MESSAGE = "minScore must be a decimal number from 0 to 1, such as 0.5 (blank: the model's default)";
 
 /**
  * Parses a minimum score. Input: a string (form field, command-line option),
@@ -23,7 +23,14 @@ export const MIN_SCORE_MESSAGE = 'minScore must be a decimal number from 0 to 1,
  * default). Anything else is one zod issue with MIN_SCORE_MESSAGE.
  */
 export const minScoreSchema = z
-  .union([z.number().min(0, { error: MIN_SCORE_MESSAGE }).max(1, { error: MIN_SCORE_MESSAGE }), z.string().regex(DECIMAL_OR_BLANK, { error: MIN_SCORE_MESSAGE }), z.null()], { error: MIN_SCORE_MESSAGE })
+  .union(
+    [
+      z.number().min(0, { error: MIN_SCORE_MESSAGE }).max(1, { error: MIN_SCORE_MESSAGE }),
+      z.string().regex(DECIMAL_OR_BLANK, { error: MIN_SCORE_MESSAGE }),
+      z.null(),
+    ],
+    { error: MIN_SCORE_MESSAGE },
+  )
   .optional()
   .transform((value, ctx): number | undefined => {
     if (value === undefined || value === null) return undefined;

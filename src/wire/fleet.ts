@@ -50,7 +50,16 @@ export const alertSchema = z.object({
   silencedBy: z.string().nullable(),
 });
 /** POST /v1/alerts/:id/silence's body. */
-export const silenceBodySchema = z.object({ minutes: z.number().int().min(1).max(60 * 24 * 30).default(60) }).strict();
+export const silenceBodySchema = z
+  .object({
+    minutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(60 * 24 * 30)
+      .default(60),
+  })
+  .strict();
 /** POST /v1/alerts/:id/silence. */
 export const silencedAlertSchema = z.object({ id: z.uuid(), silencedUntil: z.date() });
 export type SilenceBody = z.input<typeof silenceBodySchema>;

@@ -15,7 +15,15 @@ export const newKeySchema = z
   .strict();
 
 /** One of GET /v1/keys's `keys`: never the secret. */
-export const keyViewSchema = z.object({ id: z.string(), name: z.string(), role: roleSchema, createdAt: z.date(), expiresAt: z.date().nullable(), revokedAt: z.date().nullable(), lastUsedAt: z.date().nullable() });
+export const keyViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: roleSchema,
+  createdAt: z.date(),
+  expiresAt: z.date().nullable(),
+  revokedAt: z.date().nullable(),
+  lastUsedAt: z.date().nullable(),
+});
 /** GET /v1/keys. */
 export const keyListSchema = z.object({ keys: z.array(keyViewSchema) });
 /** 201 to POST /v1/keys: the secret, shown this once. */

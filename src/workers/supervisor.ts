@@ -21,14 +21,20 @@ export async function resolveDevices(spec: string): Promise<string[]> {
     const gpus = await readGpus();
     return gpus && gpus.length > 0 ? gpus.map((g) => `cuda:${g.index}`) : ['cpu'];
   }
-  return spec.split(',').map((d) => d.trim()).filter(Boolean);
+  return spec
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
 }
 
 export function planFleet(devices: string[], detectPerDevice: number, ops: number, concurrency?: number): FleetPlan[] {
   const plan: FleetPlan[] = [];
   for (const device of devices) {
     for (let i = 0; i < detectPerDevice; i++) {
-      plan.push({ name: `detect-${device}-${i}`, args: ['--queues', 'detect', '--device', device, ...(concurrency ? ['--concurrency', String(concurrency)] : [])] });
+      plan.push({
+        name: `detect-${device}-${i}`,
+        args: ['--queues', 'detect', '--device', device, ...(concurrency ? ['--concurrency', String(concurrency)] : [])],
+      });
     }
   }
   for (let i = 0; i < ops; i++) plan.push({ name: `ops-${i}`, args: OPS_ARGS });

@@ -42,7 +42,11 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
   // A detect worker loads its default model before taking jobs: a missing
   // GPU or a damaged model file stops the process here, loudly.
   if (options.queues.includes(detectImage.queue)) await detectors.get(config.detect.model);
-  const identity = newWorkerIdentity([...options.queues], options.queues.includes(detectImage.queue) ? formatDevice(detectConfig.device) : null, options.concurrency);
+  const identity = newWorkerIdentity(
+    [...options.queues],
+    options.queues.includes(detectImage.queue) ? formatDevice(detectConfig.device) : null,
+    options.concurrency,
+  );
   const workers = await startWorkers({
     metrics: services.metrics,
     queues: options.queues,

@@ -51,9 +51,15 @@ const json = '{"name":"drip","role":"viewer"}'.padEnd(400, ' ');
 
 describe('a request body that is not an upload', () => {
   it.each([
-    ['with a Content-Length', `POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer KEY\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n`],
+    [
+      'with a Content-Length',
+      `POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer KEY\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n`,
+    ],
     ['chunked', 'POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer KEY\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n'],
-    ['to Bull Board', `PUT /admin/queues/api/queues/detect/pause HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer KEY\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n`],
+    [
+      'to Bull Board',
+      `PUT /admin/queues/api/queues/detect/pause HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer KEY\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n`,
+    ],
   ])('dripping %s is answered 408 body_timeout at the deadline and the connection closed', async (_what, head) => {
     // One byte every 100 ms: never idle, and 400 bytes would take 40 s.
     const { answer, closedAfterMs } = await dripping(head.replace('KEY', admin), head.includes('chunked') ? '1\r\n ' : json, 100);

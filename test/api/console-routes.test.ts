@@ -90,7 +90,9 @@ describe('GET /v1/images/:id/preview.jpg', () => {
   });
 
   it('is EXIF-oriented, in the frame the detections and the results width x height are in', async () => {
-    const results = (await (await get(`/v1/batches/${(await services.pool.query('SELECT batch_id FROM images WHERE id = $1', [rotatedId])).rows[0].batch_id}/results`, alice)).res.json()) as any;
+    const results = (await (
+      await get(`/v1/batches/${(await services.pool.query('SELECT batch_id FROM images WHERE id = $1', [rotatedId])).rows[0].batch_id}/results`, alice)
+    ).res.json()) as any;
     const rotated = results.images.find((i: any) => i.id === rotatedId);
     expect([rotated.width, rotated.height]).toEqual([300, 400]);
     const preview = await get(`/v1/images/${rotatedId}/preview.jpg?size=200`, alice);
@@ -108,7 +110,10 @@ describe('GET /v1/images/:id/preview.jpg', () => {
 
 describe('GET /v1/images/:id/original', () => {
   it('says the EXIF orientation its bytes carry (X-Image-Orientation) and names the file exactly (RFC 6266 filename*)', async () => {
-    const upright = await sharp(await readPhoto('astronaut.png')).resize(200, 150, { fit: 'fill' }).png().toBuffer();
+    const upright = await sharp(await readPhoto('astronaut.png'))
+      .resize(200, 150, { fit: 'fill' })
+      .png()
+      .toBuffer();
     const cases: Array<[string, Buffer, string]> = [
       ['写真 テスト.webp', await sharp(upright).withMetadata({ orientation: 6 }).webp().toBuffer(), '6'],
       ['dl ünï.png', await sharp(upright).withMetadata({ orientation: 3 }).png().toBuffer(), '3'],
@@ -116,7 +121,11 @@ describe('GET /v1/images/:id/original', () => {
       ['none.png', upright, '1'],
       ['one.jpg', await sharp(upright).withMetadata({ orientation: 1 }).jpeg().toBuffer(), '1'],
     ];
-    const { status, body } = await submit(url, alice, cases.map(([name, bytes]) => ({ name, bytes })));
+    const { status, body } = await submit(
+      url,
+      alice,
+      cases.map(([name, bytes]) => ({ name, bytes })),
+    );
     expect(status).toBe(202);
     for (const [i, [name, bytes, orientation]] of cases.entries()) {
       const res = await get(`/v1/images/${body.images[i].id}/original`, alice);
@@ -140,7 +149,12 @@ describe('GET /v1/me and /v1/info', () => {
 
   it('gives the limits clients split uploads by, from the server configuration', async () => {
     const info = (await (await get('/v1/info', alice)).res.json()) as any;
-    expect(info.limits).toEqual({ maxFiles: 7, maxRequestBytes: env.config.upload.maxRequestBytes, maxFileBytes: 5_000_000, maxPixels: env.config.limits.maxPixels });
+    expect(info.limits).toEqual({
+      maxFiles: 7,
+      maxRequestBytes: env.config.upload.maxRequestBytes,
+      maxFileBytes: 5_000_000,
+      maxPixels: env.config.limits.maxPixels,
+    });
     expect(info.defaultModel).toBe('blazeface-back');
     expect(info.models.find((m: any) => m.name === 'blazeface-back')).toMatchObject({ present: true, license: 'Apache-2.0', defaultMinScore: 0.75 });
     expect(info.version).toMatch(/^\d+\.\d+\.\d+/);

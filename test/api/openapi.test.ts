@@ -60,7 +60,9 @@ describe('/openapi.json', () => {
 
   it('gives every tag a description and every operation a unique operationId', () => {
     for (const tag of doc.tags) expect(tag.description, tag.name).toBeTruthy();
-    const ids = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) => Object.values(ops).map((o) => o.operationId));
+    const ids = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) =>
+      Object.values(ops).map((o) => o.operationId),
+    );
     expect(new Set(ids).size).toBe(ids.length);
   });
 
@@ -72,7 +74,14 @@ describe('/openapi.json', () => {
     );
     expect(new Set(described)).toEqual(new Set(registered));
     expect(described).toHaveLength(registered.length);
-    for (const must of ['POST /v1/batches', 'GET /v1/batches/:id', 'GET /v1/batches/:id/results', 'GET /v1/images/:id/annotated.png', 'GET /v1/me', 'POST /v1/backups']) {
+    for (const must of [
+      'POST /v1/batches',
+      'GET /v1/batches/:id',
+      'GET /v1/batches/:id/results',
+      'GET /v1/images/:id/annotated.png',
+      'GET /v1/me',
+      'POST /v1/backups',
+    ]) {
       expect(registered).toContain(must);
     }
   });
@@ -100,7 +109,11 @@ describe('/openapi.json', () => {
 
     // The same schema answers at the edge: what the document says is refused is refused.
     const admin = await env.key(services, 'admin');
-    const refused = await fetch(`${url}/v1/keys`, { method: 'POST', headers: { ...authed(admin).headers, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x', role: 'root' }) });
+    const refused = await fetch(`${url}/v1/keys`, {
+      method: 'POST',
+      headers: { ...authed(admin).headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'x', role: 'root' }),
+    });
     expect(refused.status).toBe(400);
     const tooMany = await fetch(`${url}/v1/batches?limit=201`, authed(admin));
     expect(tooMany.status).toBe(400);

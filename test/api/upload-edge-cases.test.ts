@@ -39,8 +39,13 @@ beforeAll(async () => {
   url = api.url;
   port = api.port;
   key = await env.key(services, 'submitter');
-  png = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#c33' } }).png().toBuffer();
-  jpeg = await sharp(await readPhoto('astronaut.png')).resize(1100).jpeg({ quality: 98 }).toBuffer();
+  png = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#c33' } })
+    .png()
+    .toBuffer();
+  jpeg = await sharp(await readPhoto('astronaut.png'))
+    .resize(1100)
+    .jpeg({ quality: 98 })
+    .toBuffer();
 });
 afterAll(() => env.cleanup());
 
@@ -138,7 +143,11 @@ describe('file names come back exactly as sent', () => {
       ['100%25 "done".png', '100%25 "done".png'], // only %22, %0D and %0A are escapes
       ['holiday/2024/plage été.png', 'plage été.png'], // a path: its last part only
     ];
-    const res = await submit(url, key, cases.map(([name]) => ({ name, bytes: png, type: 'image/png' })));
+    const res = await submit(
+      url,
+      key,
+      cases.map(([name]) => ({ name, bytes: png, type: 'image/png' })),
+    );
     expect(res.status).toBe(202);
     const expected = cases.map(([, stored]) => stored);
     expect(filenamesOf(res)).toEqual(expected);
@@ -158,7 +167,7 @@ describe('file names come back exactly as sent', () => {
       ["filename*=utf-8''caf%C3%A9%20%22o%22.png", 'café "o".png'],
       // filename* is exact once decoded: a literal %22 or %0A in it stays text.
       ["filename*=UTF-8''100%2522.jpg", '100%22.jpg'],
-      ["filename=\"fallback %22.png\"; filename*=UTF-8''literal%2522%250A%2525.png", 'literal%22%0A%25.png'],
+      ['filename="fallback %22.png"; filename*=UTF-8\'\'literal%2522%250A%2525.png', 'literal%22%0A%25.png'],
       // A quoted filename that merely contains the text filename*= is plain: its escapes are decoded.
       ['filename="a%22;filename*=b.png"', 'a";filename*=b.png'],
       // A backslash is a Windows path separator in a plain name, a character in filename*.
@@ -183,7 +192,7 @@ describe('file names come back exactly as sent', () => {
     const parts: Array<[string, string]> = [
       ["filename*=UTF-8''one%2522.png", 'one%22.png'],
       ['filename="two%22.png"', 'two".png'],
-      ["filename=\"x\"; filename*=UTF-8''three%250D.png", 'three%0D.png'],
+      ['filename="x"; filename*=UTF-8\'\'three%250D.png', 'three%0D.png'],
       ['filename="four%0A.png"', 'four.png'],
     ];
     const body = Buffer.concat([fieldPart('minScore', '0.5'), ...parts.map(([params]) => filePart(params, png)), CLOSING]);
@@ -269,7 +278,11 @@ const blobPath = (bytes: Buffer) => {
 };
 /** The same image with a few random bytes after its end: a blob of its own. */
 const fresh = (bytes: Buffer) => Buffer.concat([bytes, randomBytes(16)]);
-const exists = (p: string) => readdir(path.dirname(p)).then((names) => names.includes(path.basename(p)), () => false);
+const exists = (p: string) =>
+  readdir(path.dirname(p)).then(
+    (names) => names.includes(path.basename(p)),
+    () => false,
+  );
 
 type Cut = 'destroy' | 'end';
 const cutOff = (socket: net.Socket, how: Cut) => (how === 'destroy' ? socket.destroy() : socket.end());
@@ -351,7 +364,7 @@ describe('a submit refused after its files were stored keeps none of them', () =
     const own = fresh(jpeg);
     const res = await sendRaw(Buffer.concat([filePart('filename="own.jpg"', own, 'image/jpeg'), filePart('filename="shared.png"', shared), ...after, CLOSING]));
     expect({ status: res.status, code: res.body.error?.code }).toEqual({ status, code });
-    await until('the refused upload\'s own blob removed', async () => !(await exists(blobPath(own))));
+    await until("the refused upload's own blob removed", async () => !(await exists(blobPath(own))));
     expect(await exists(blobPath(shared))).toBe(true);
     expect(await count('batches')).toBe(before.batches);
     expect(await count('images')).toBe(before.images);
@@ -434,7 +447,9 @@ describe('receiveUpload settles when the client goes away', () => {
     try {
       const body = Buffer.concat([filePart('filename="a.jpg"', jpeg, 'image/jpeg'), CLOSING]);
       const head = (length: number) =>
-        bytesOf(`POST /up HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`);
+        bytesOf(
+          `POST /up HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`,
+        );
       const tmp = path.join(dir, 'tmp');
       const parts = async () => (await readdir(tmp).catch(() => [] as string[])).filter((n) => n.endsWith('.part'));
 
@@ -506,7 +521,7 @@ describe('minScore: one decimal grammar, blank means the model default', () => {
       const res = await sendRaw(Buffer.concat([filePart('filename="own.png"', own), fieldPart('minScore', value), CLOSING]));
       expect(res.status).toBe(400);
       expect(res.body.error).toEqual({ code: 'bad_request', message: expect.stringMatching(/^minScore: minScore must be a decimal number from 0 to 1/) });
-      await until('the refused upload\'s blob removed', async () => !(await exists(blobPath(own))));
+      await until("the refused upload's blob removed", async () => !(await exists(blobPath(own))));
       expect(await count('batches')).toBe(before.batches);
       expect(await count('images')).toBe(before.images);
     },
@@ -550,12 +565,22 @@ describe('a key revoked or expired while its upload streams creates nothing', ()
 describe('parts beyond the form limits are refused, never dropped', () => {
   const rawPart = (headers: string, value: string) => bytesOf(`--${BOUNDARY}\r\n${headers}\r\n\r\n${value}\r\n`);
   it.each([
-    ['a fourth field (model, minScore, webhookUrl are the only ones)', [fieldPart('model', 'blazeface-back'), fieldPart('minScore', '0.5'), fieldPart('webhookUrl', ''), fieldPart('model', 'blazeface-front')], 413, 'too_many_fields'],
+    [
+      'a fourth field (model, minScore, webhookUrl are the only ones)',
+      [fieldPart('model', 'blazeface-back'), fieldPart('minScore', '0.5'), fieldPart('webhookUrl', ''), fieldPart('model', 'blazeface-front')],
+      413,
+      'too_many_fields',
+    ],
     ['a field sent twice', [fieldPart('minScore', '0.5'), fieldPart('minScore', '0.9')], 400, 'duplicate_field'],
     ['a part without Content-Disposition', [rawPart('Content-Type: text/plain', 'hello')], 400, 'unnamed_part'],
     ['a part that is Content-Disposition: attachment', [rawPart('Content-Disposition: attachment; filename="x.png"', 'hello')], 400, 'unnamed_part'],
     ['a form-data part without a name', [rawPart('Content-Disposition: form-data', '0.5')], 400, 'unnamed_part'],
-    ['a form-data file part without a name', [rawPart('Content-Disposition: form-data; filename="y.png"\r\nContent-Type: image/png', 'x')], 400, 'unnamed_part'],
+    [
+      'a form-data file part without a name',
+      [rawPart('Content-Disposition: form-data; filename="y.png"\r\nContent-Type: image/png', 'x')],
+      400,
+      'unnamed_part',
+    ],
   ] as const)('%s: refused with its code, its blobs removed', async (_what, extra, status, code) => {
     const before = { batches: await count('batches'), images: await count('images') };
     const own = fresh(png);
@@ -573,14 +598,23 @@ describe('parts beyond the form limits are refused, never dropped', () => {
       const api = await small.api(smallServices);
       const smallKey = await small.key(smallServices, 'submitter');
       const bytes = [fresh(png), fresh(png), fresh(png)];
-      const res = await submit(api.url, smallKey, bytes.map((b, i) => ({ name: `${i}.png`, bytes: b, type: 'image/png' })));
+      const res = await submit(
+        api.url,
+        smallKey,
+        bytes.map((b, i) => ({ name: `${i}.png`, bytes: b, type: 'image/png' })),
+      );
       expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 413, code: 'too_many_files' });
       const inSmall = (b: Buffer) => {
         const sha = createHash('sha256').update(b).digest('hex');
         return path.join(small.config.blobDir, sha.slice(0, 2), sha.slice(2, 4), sha);
       };
       for (const b of bytes) await until('blob removed', async () => !(await exists(inSmall(b))));
-      const exact = await submit(api.url, smallKey, bytes.slice(0, 2).map((b, i) => ({ name: `${i}.png`, bytes: b, type: 'image/png' })), { minScore: '0.5', model: small.config.detect.model, webhookUrl: '' });
+      const exact = await submit(
+        api.url,
+        smallKey,
+        bytes.slice(0, 2).map((b, i) => ({ name: `${i}.png`, bytes: b, type: 'image/png' })),
+        { minScore: '0.5', model: small.config.detect.model, webhookUrl: '' },
+      );
       expect(exact.status, JSON.stringify(exact.body)).toBe(202); // exactly at every limit: accepted
     } finally {
       await small.cleanup();
@@ -614,7 +648,11 @@ describe('UPLOADS_IN_FLIGHT_MAX: uploads past the cap are refused at once', () =
       expect(Date.now() - started).toBeLessThan(2000); // at once, not after an upload ends
       expect(refused.status).toBe(503);
       expect(refused.body.error).toEqual({ code: 'too_many_uploads', message: expect.stringMatching(/^2 uploads are already being received/) });
-      const raw = await fetch(`${api.url}/v1/batches`, { method: 'POST', headers: { authorization: `Bearer ${cappedKey}`, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` }, body: Buffer.concat([filePart('filename="t.png"', third), CLOSING]) });
+      const raw = await fetch(`${api.url}/v1/batches`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${cappedKey}`, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+        body: Buffer.concat([filePart('filename="t.png"', third), CLOSING]),
+      });
       expect(raw.status).toBe(503);
       expect(raw.headers.get('retry-after')).toBe('5');
       const sha = createHash('sha256').update(third).digest('hex');
@@ -627,7 +665,10 @@ describe('UPLOADS_IN_FLIGHT_MAX: uploads past the cap are refused at once', () =
       expect(next.status, JSON.stringify(next.body)).toBe(202);
       // The other one is cut off: its slot comes back too.
       sockets[1]!.destroy();
-      await until('the cut-off slot back', async () => (await submit(api.url, cappedKey, [{ name: 'a.png', bytes: fresh(png), type: 'image/png' }])).status === 202 || undefined);
+      await until(
+        'the cut-off slot back',
+        async () => (await submit(api.url, cappedKey, [{ name: 'a.png', bytes: fresh(png), type: 'image/png' }])).status === 202 || undefined,
+      );
     } finally {
       await capped.cleanup();
     }

@@ -100,7 +100,10 @@ describe('folders: what each folder of src/ may import', () => {
   it("docs/architecture.md's table of tiers says what the config says", async () => {
     const doc = await readFile(path.join(REPO_ROOT, 'docs', 'architecture.md'), 'utf8');
     const section = doc.slice(doc.indexOf('## What each folder may import'), doc.indexOf('## The pipeline'));
-    const rows = [...section.matchAll(/^\| (\d+) \| ([^|]+) \|/gm)].map((m) => ({ tier: Number(m[1]), folders: [...m[2]!.matchAll(/`([a-z-]+)`/g)].map((f) => f[1]) }));
+    const rows = [...section.matchAll(/^\| (\d+) \| ([^|]+) \|/gm)].map((m) => ({
+      tier: Number(m[1]),
+      folders: [...m[2]!.matchAll(/`([a-z-]+)`/g)].map((f) => f[1]),
+    }));
     expect(rows.sort((a, b) => a.tier - b.tier).map((r) => r.folders)).toEqual(config.TIERS);
   });
 });

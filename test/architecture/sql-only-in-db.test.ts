@@ -55,7 +55,7 @@ describe('SQL only in src/db', () => {
     const sample = [
       "await client.query('SELECT 1');",
       'const q = `SELECT id FROM ${table} WHERE id > $1`;',
-      "db.run(`INSERT INTO audit_log (actor) VALUES ($1)`, [actor]);",
+      'db.run(`INSERT INTO audit_log (actor) VALUES ($1)`, [actor]);',
       "const s = 'ALTER DATABASE ' + name;",
       "const t = 'BEGIN';",
       '// SELECT id FROM batches: a comment may say this',

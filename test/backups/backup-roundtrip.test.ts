@@ -110,7 +110,18 @@ describe('backup, verify, restore', () => {
     expect(ids(restored.workers!)).toEqual(ids(before.workers!));
     const { backups: _r, workers: _rw, ...restoredRest } = restored;
     const { backups: _b, workers: _bw, ...beforeRest } = before;
-    expect(Object.keys(restoredRest)).toEqual(['alerts', 'api_keys', 'audit_log', 'batches', 'detections', 'health_checks', 'images', 'lookout_migrations', 'milestones', 'models']);
+    expect(Object.keys(restoredRest)).toEqual([
+      'alerts',
+      'api_keys',
+      'audit_log',
+      'batches',
+      'detections',
+      'health_checks',
+      'images',
+      'lookout_migrations',
+      'milestones',
+      'models',
+    ]);
     expect(restoredRest).toEqual(beforeRest);
     expect((restoredRest.detections as unknown[]).length).toBe(2);
   });
@@ -122,7 +133,7 @@ describe('backup, verify, restore', () => {
     const restore = await cli(['backup', 'restore', backup.id, '--target-database', target, '--json']);
     expect(restore.code).toBe(1);
     expect(json(restore.stdout)).toMatchObject({ status: 'failed', error: expect.stringMatching(/already exists/) });
-    expect((await tableContents(urlForDatabase(env.config.databaseUrl, target)))).toEqual({});
+    expect(await tableContents(urlForDatabase(env.config.databaseUrl, target))).toEqual({});
   });
 });
 
@@ -131,7 +142,10 @@ describe('the backup API', () => {
     const operator = await env.key(services, 'operator');
     const submitter = await env.key(services, 'submitter');
     const call = (method: string, path: string, key: string) =>
-      fetch(`${apiUrl}${path}`, { method, headers: { authorization: `Bearer ${key}` } }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }));
+      fetch(`${apiUrl}${path}`, { method, headers: { authorization: `Bearer ${key}` } }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as Record<string, any>,
+      }));
 
     expect((await call('POST', '/v1/backups', submitter)).status).toBe(403);
     expect((await call('GET', '/v1/backups', submitter)).status).toBe(403);

@@ -3,27 +3,28 @@
 import { describe, expect, it } from 'vitest';
 import { backupSummary, type BackupRecord } from '../../src/db/repositories/backups.js';
 
-const record = (over: Partial<BackupRecord>): BackupRecord => ({
-  id: '00000000-0000-4000-8000-000000000001',
-  status: 'succeeded',
-  trigger: 'manual',
-  actor: 'test',
-  file: null,
-  rawBytes: null,
-  storedBytes: 10,
-  sha256: null,
-  keyId: null,
-  pgVersion: null,
-  migration: null,
-  rowCounts: null,
-  error: null,
-  attempts: 1,
-  createdAt: new Date(0),
-  startedAt: null,
-  finishedAt: null,
-  verifiedAt: null,
-  ...over,
-} as BackupRecord);
+const record = (over: Partial<BackupRecord>): BackupRecord =>
+  ({
+    id: '00000000-0000-4000-8000-000000000001',
+    status: 'succeeded',
+    trigger: 'manual',
+    actor: 'test',
+    file: null,
+    rawBytes: null,
+    storedBytes: 10,
+    sha256: null,
+    keyId: null,
+    pgVersion: null,
+    migration: null,
+    rowCounts: null,
+    error: null,
+    attempts: 1,
+    createdAt: new Date(0),
+    startedAt: null,
+    finishedAt: null,
+    verifiedAt: null,
+    ...over,
+  }) as BackupRecord;
 
 describe('backupSummary', () => {
   it('names the file, not its path', () => {
@@ -33,7 +34,11 @@ describe('backupSummary', () => {
 
   it("takes the server's directory out of an error", () => {
     const view = backupSummary(
-      record({ status: 'verify_failed', file: '/srv/lookout/backups/lookout-x.lkb', error: "ENOENT: no such file or directory, open '/srv/lookout/backups/lookout-x.lkb'" }),
+      record({
+        status: 'verify_failed',
+        file: '/srv/lookout/backups/lookout-x.lkb',
+        error: "ENOENT: no such file or directory, open '/srv/lookout/backups/lookout-x.lkb'",
+      }),
     );
     expect(view.error).toBe("ENOENT: no such file or directory, open 'lookout-x.lkb'");
   });

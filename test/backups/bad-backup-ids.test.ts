@@ -33,7 +33,13 @@ describe('a backup that cannot be verified or restored is refused before anythin
   /** A catalogue row as the runs leave it. */
   async function row(status: string, file: string | null, error: string | null): Promise<string> {
     const id = randomUUID();
-    await env.sql(`INSERT INTO backups (id, status, trigger, actor, file, sha256, error, finished_at) VALUES ($1, $2, 'manual', 'test', $3, $4, $5, now())`, [id, status, file, file ? 'ab' : null, error]);
+    await env.sql(`INSERT INTO backups (id, status, trigger, actor, file, sha256, error, finished_at) VALUES ($1, $2, 'manual', 'test', $3, $4, $5, now())`, [
+      id,
+      status,
+      file,
+      file ? 'ab' : null,
+      error,
+    ]);
     return id;
   }
   const state = async (id: string) => (await env.sql<{ status: string; error: string | null }>('SELECT status, error FROM backups WHERE id = $1', [id]))[0];
@@ -47,7 +53,10 @@ describe('a backup that cannot be verified or restored is refused before anythin
     const id = await row(status, file, error);
     const res = await verify(id);
     expect(res.status).toBe(409);
-    expect(((await res.json()) as any).error).toEqual({ code: 'backup_unusable', message: expect.stringMatching(new RegExp(`^backup ${id} has no finished file to verify or restore \\(status ${status}\\)`)) });
+    expect(((await res.json()) as any).error).toEqual({
+      code: 'backup_unusable',
+      message: expect.stringMatching(new RegExp(`^backup ${id} has no finished file to verify or restore \\(status ${status}\\)`)),
+    });
     const cliVerify = await cli(['backup', 'verify', id, '--json']);
     expect(cliVerify.code).toBe(1);
     expect(JSON.parse(cliVerify.stdout)).toMatchObject({ id, status: 'backup_unusable' });
@@ -65,7 +74,10 @@ describe('a backup that cannot be verified or restored is refused before anythin
     const res = await fetch(`${offUrl}/v1/backups/${id}/verify`, { method: 'POST', ...authed(admin) });
     expect(res.status).toBe(503);
     expect(((await res.json()) as any).error.code).toBe('backups_disabled');
-    for (const args of [['backup', 'verify', id, '--json'], ['backup', 'restore', id, '--target-database', 'lookout_t_never', '--json']]) {
+    for (const args of [
+      ['backup', 'verify', id, '--json'],
+      ['backup', 'restore', id, '--target-database', 'lookout_t_never', '--json'],
+    ]) {
       const result = await runCli(args, { env: { ...env.env, BACKUP_ENCRYPTION_KEY: '' } });
       expect(result.code, args.join(' ')).toBe(2);
       expect(JSON.parse(result.stdout)).toMatchObject({ id, status: 'backups_disabled', error: expect.stringMatching(/^backups are off/) });
@@ -77,7 +89,11 @@ describe('a backup that cannot be verified or restored is refused before anythin
 
 describe('lookout backup with a bad id', () => {
   it('verify <not-a-uuid>: exit 2, a clear message, no job', async () => {
-    for (const args of [['backup', 'verify', 'not-a-uuid'], ['backup', 'verify', 'not-a-uuid', '--json'], ['backup', 'restore', '1234', '--target-database', 'x']]) {
+    for (const args of [
+      ['backup', 'verify', 'not-a-uuid'],
+      ['backup', 'verify', 'not-a-uuid', '--json'],
+      ['backup', 'restore', '1234', '--target-database', 'x'],
+    ]) {
       const result = await cli(args);
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/expected a backup id, a UUID as `lookout backup list` prints/);
@@ -89,7 +105,10 @@ describe('lookout backup with a bad id', () => {
   it('run while backups are off: exit 2, how to turn them on, no job', async () => {
     const result = await runCli(['backup', 'run', '--json'], { env: { ...env.env, BACKUP_ENCRYPTION_KEY: '' } });
     expect(result.code).toBe(2);
-    expect(JSON.parse(result.stdout)).toEqual({ status: 'backups_disabled', error: expect.stringMatching(/^backups are off: BACKUP_ENCRYPTION_KEY is not set; .*openssl rand -base64 32/) });
+    expect(JSON.parse(result.stdout)).toEqual({
+      status: 'backups_disabled',
+      error: expect.stringMatching(/^backups are off: BACKUP_ENCRYPTION_KEY is not set; .*openssl rand -base64 32/),
+    });
     expect(await backupJobs()).toBe(0);
   });
 
@@ -108,9 +127,15 @@ describe('lookout backup with a bad id', () => {
     const queue = services.queues.get('backup')!;
     await expect(requestVerify(queue, 'not-a-uuid', 'test')).rejects.toThrow(InvalidBackupRequestError);
     await expect(requestVerify(queue, 'not-a-uuid', 'test')).rejects.toThrow(/backupId: /);
-    await expect(requestRestore(queue, { backupId: '00000000-0000-4000-8000-000000000000', targetDatabase: 'x'.repeat(64), replaceLive: false, skipSafetyBackup: false, actor: 'test' })).rejects.toThrow(
-      /targetDatabase: /,
-    );
+    await expect(
+      requestRestore(queue, {
+        backupId: '00000000-0000-4000-8000-000000000000',
+        targetDatabase: 'x'.repeat(64),
+        replaceLive: false,
+        skipSafetyBackup: false,
+        actor: 'test',
+      }),
+    ).rejects.toThrow(/targetDatabase: /);
     expect(await backupJobs()).toBe(0);
   });
 });
@@ -119,7 +144,9 @@ describe('/v1 routes with a malformed id', () => {
   it('POST /v1/backups/:id/verify is a 400 naming the id, and nothing is enqueued', async () => {
     const res = await fetch(`${url}/v1/backups/not-a-uuid/verify`, { method: 'POST', ...authed(admin) });
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: { code: 'bad_request', message: 'id: expected a backup id (a UUID, as GET /v1/backups lists) (got "not-a-uuid")' } });
+    expect(await res.json()).toEqual({
+      error: { code: 'bad_request', message: 'id: expected a backup id (a UUID, as GET /v1/backups lists) (got "not-a-uuid")' },
+    });
     expect(await backupJobs()).toBe(0);
   });
 
@@ -137,7 +164,9 @@ describe('/v1 routes with a malformed id', () => {
         const body = (await res.json()) as { error?: { code: string } };
         // Key ids are not UUIDs: a well-formed-enough id that names no key.
         const expected = method === 'get' || template === '/v1/keys/{id}' ? 404 : 400;
-        expect(`${method} ${template} ${res.status} ${body.error?.code}`).toBe(`${method} ${template} ${expected} ${expected === 404 ? 'not_found' : 'bad_request'}`);
+        expect(`${method} ${template} ${res.status} ${body.error?.code}`).toBe(
+          `${method} ${template} ${expected} ${expected === 404 ? 'not_found' : 'bad_request'}`,
+        );
         expect(op.responses[String(expected)], `${method} ${template} documents ${expected}`).toBeDefined();
         seen.push(`${method} ${template}`);
       }

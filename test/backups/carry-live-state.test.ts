@@ -29,8 +29,7 @@ afterAll(async () => {
   await restoredEnv?.cleanup();
 });
 
-const actions = async (env: TestEnv) =>
-  env.sql<{ id: string; action: string }>(`SELECT a.id::text AS id, a.action FROM audit_log a ORDER BY a.id`);
+const actions = async (env: TestEnv) => env.sql<{ id: string; action: string }>(`SELECT a.id::text AS id, a.action FROM audit_log a ORDER BY a.id`);
 
 describe('carryLiveState', () => {
   it('carries a row committed out of id order after the first pass, and continues past rolled-back ids', async () => {
@@ -53,7 +52,9 @@ describe('carryLiveState', () => {
     expect(staged.backupLastId).toBe(backupRows.at(-1)!.id);
 
     await slow.query('COMMIT');
-    await liveEnv.sql(`DO $$ BEGIN INSERT INTO audit_log (actor, action) VALUES ('t', 'rolled_back'); RAISE EXCEPTION 'undo'; EXCEPTION WHEN OTHERS THEN NULL; END $$`);
+    await liveEnv.sql(
+      `DO $$ BEGIN INSERT INTO audit_log (actor, action) VALUES ('t', 'rolled_back'); RAISE EXCEPTION 'undo'; EXCEPTION WHEN OTHERS THEN NULL; END $$`,
+    );
     const rolledBack = BigInt((await liveEnv.sql<{ s: string }>(`SELECT pg_sequence_last_value('audit_log_id_seq')::text AS s`))[0]!.s);
 
     const carried = await carryLiveState(live, restored, staged, { actor: 'test', action: 'backup.restore', target: 'backup:x', details: {} });

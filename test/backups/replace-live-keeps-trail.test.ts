@@ -62,7 +62,8 @@ interface AuditRow {
   outcome: string;
   details: Record<string, any>;
 }
-const auditRows = (where = 'true', database = live) => rowsIn<AuditRow>(database, `SELECT a.id::text AS id, at, actor, action, target, outcome, details FROM audit_log a WHERE ${where} ORDER BY a.id`);
+const auditRows = (where = 'true', database = live) =>
+  rowsIn<AuditRow>(database, `SELECT a.id::text AS id, at, actor, action, target, outcome, details FROM audit_log a WHERE ${where} ORDER BY a.id`);
 
 async function rowsIn<T extends pg.QueryResultRow>(database: string, text: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: urlForDatabase(env.config.databaseUrl, database) });
@@ -106,7 +107,9 @@ describe('lookout backup restore --replace-live', () => {
     const madeSince = await createKey('made-after-backup');
     await env.sql(`INSERT INTO audit_log (actor, action, target) VALUES ('test', 'marker.after_backup', 'x')`);
     // An audit id handed out and rolled back: never handed out again either.
-    await env.sql(`DO $$ BEGIN INSERT INTO audit_log (actor, action) VALUES ('test', 'marker.rolled_back'); RAISE EXCEPTION 'undo'; EXCEPTION WHEN OTHERS THEN NULL; END $$`);
+    await env.sql(
+      `DO $$ BEGIN INSERT INTO audit_log (actor, action) VALUES ('test', 'marker.rolled_back'); RAISE EXCEPTION 'undo'; EXCEPTION WHEN OTHERS THEN NULL; END $$`,
+    );
     const seq = (await env.sql<{ seq: string }>(`SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_log', 'id')::regclass)::text AS seq`))[0]!.seq;
     expect(await statusWith(revoked.token)).toBe(401);
 
@@ -128,7 +131,13 @@ describe('lookout backup restore --replace-live', () => {
     // Every row that existed before the restore, same id, same content.
     const after = await auditRows();
     expect(after.filter((r) => BigInt(r.id) <= lastBefore)).toEqual(before);
-    expect(restore.body).toMatchObject({ status: 'restored', database: live, previous: expect.any(String), safetyBackupId: expect.any(String), auditId: expect.any(String) });
+    expect(restore.body).toMatchObject({
+      status: 'restored',
+      database: live,
+      previous: expect.any(String),
+      safetyBackupId: expect.any(String),
+      auditId: expect.any(String),
+    });
     // Then the restore's own row (naming the safety backup), last of all and past the rolled-back id.
     const restoreRow = after.at(-1)!;
     expect(restoreRow).toMatchObject({
@@ -170,7 +179,9 @@ describe('lookout backup restore --replace-live', () => {
     expect(refused.body.error).toContain('--allow-running-batches');
     // Nothing changed: no safety backup, the same database, the batches still there.
     expect(await env.sql('SELECT id, status FROM backups ORDER BY created_at')).toEqual(catalogueBefore);
-    expect((await env.sql<{ id: string }>(`SELECT id FROM batches WHERE status IN ('queued', 'running') ORDER BY id`)).map((r) => r.id)).toEqual([queued, running].sort());
+    expect((await env.sql<{ id: string }>(`SELECT id FROM batches WHERE status IN ('queued', 'running') ORDER BY id`)).map((r) => r.id)).toEqual(
+      [queued, running].sort(),
+    );
     const refusalRows = await auditRows(`id > ${auditBefore.at(-1)!.id}`);
     expect(refusalRows).toMatchObject([{ action: 'backup.restore', outcome: 'error', details: { error: expect.stringMatching(/queued/) } }]);
 
@@ -179,7 +190,7 @@ describe('lookout backup restore --replace-live', () => {
     const [row] = await auditRows(`id = ${forced.body.auditId}`);
     expect(row!.details.unfinishedBatches).toEqual({ queued: 1, running: 1, ids: expect.arrayContaining([queued, running]) });
     expect(await env.sql('SELECT id FROM batches WHERE id = ANY($1)', [[queued, running]])).toEqual([]);
-    expect((await auditRows(`id <= ${auditBefore.at(-1)!.id}`))).toEqual(auditBefore);
+    expect(await auditRows(`id <= ${auditBefore.at(-1)!.id}`)).toEqual(auditBefore);
   });
 
   it('refuses a backup whose audit trail is not part of the live one, and leaves the live database as it was', async () => {
@@ -196,7 +207,10 @@ describe('lookout backup restore --replace-live', () => {
     expect(refused.body.error).toMatch(/audit trail is not part of the live one/);
     expect(refused.body.error).toContain(last!.id);
     expect(await auditRows(`id <= ${auditBefore.at(-1)!.id}`)).toEqual(auditBefore);
-    const open = await withServer(env.config.databaseUrl, async (admin) => (await admin.query('SELECT datname FROM pg_database WHERE datname = $1 AND datallowconn', [live])).rows);
+    const open = await withServer(
+      env.config.databaseUrl,
+      async (admin) => (await admin.query('SELECT datname FROM pg_database WHERE datname = $1 AND datallowconn', [live])).rows,
+    );
     expect(open).toEqual([{ datname: live }]); // still there, still taking connections
   });
 });

@@ -64,7 +64,12 @@ describe('restore over the live database', () => {
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
     const result = json(restore.stdout);
     previous = result.previous as string;
-    expect(result).toMatchObject({ status: 'restored', database: live, previous: expect.stringMatching(new RegExp(`^${live}_before_\\d{14}$`)), safetyBackupId: expect.any(String) });
+    expect(result).toMatchObject({
+      status: 'restored',
+      database: live,
+      previous: expect.stringMatching(new RegExp(`^${live}_before_\\d{14}$`)),
+      safetyBackupId: expect.any(String),
+    });
 
     expect(await markers(live)).toEqual({ audit: both, data: ['marker.before'] }); // the backup's data is live, the trail carried
     expect(await markers(previous)).toEqual({ audit: both, data: both }); // the old database, kept

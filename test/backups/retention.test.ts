@@ -34,7 +34,10 @@ describe('backupsToPrune', () => {
   it('keeps the newest of each of the last N days, weeks and months, and the newest verified', () => {
     const all = history();
     const pruned = new Set(backupsToPrune(all, POLICY, NOW));
-    const kept = all.filter((b) => !pruned.has(b.id)).map((b) => b.id).sort();
+    const kept = all
+      .filter((b) => !pruned.has(b.id))
+      .map((b) => b.id)
+      .sort();
     expect(kept).toEqual([
       '2026-10-10', // newest verified
       '2026-10-31', // month: October
@@ -91,7 +94,9 @@ describe('the prune job on a real catalogue', () => {
       ]);
     }
     const pruned = await pruneBackups({ pool: services.pool, backup: { ...env.config.backup, keep: POLICY }, now: () => NOW }, 'scheduler');
-    const expected = backupsToPrune(rows, POLICY, NOW).map((k) => ids.get(k)).sort();
+    const expected = backupsToPrune(rows, POLICY, NOW)
+      .map((k) => ids.get(k))
+      .sort();
     expect([...pruned].sort()).toEqual(expected);
     expect(pruned).toHaveLength(rows.length - 8);
     const left = await readdir(dir);

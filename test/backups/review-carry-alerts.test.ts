@@ -40,7 +40,7 @@ async function insertAlert(rule: string, status: 'firing' | 'resolved', silenced
   return id;
 }
 
-describe('replace-live restore keeps the install\'s alerts and milestones', () => {
+describe("replace-live restore keeps the install's alerts and milestones", () => {
   it('as they are now, not as the backup had them', async () => {
     // In the backup: a disk alert firing and silenced for a month.
     const silencedThen = await insertAlert('disk_low', 'firing', new Date(Date.now() + 30 * 86_400_000).toISOString());
@@ -54,11 +54,21 @@ describe('replace-live restore keeps the install\'s alerts and milestones', () =
     await env.sql(`INSERT INTO milestones (name, at) VALUES ('review.since-backup', now())`);
     const before = await env.sql(`SELECT id, status, silenced_until FROM alerts ORDER BY id`);
 
-    const restore = await cli(['backup', 'restore', json(run.stdout).id, '--target-database', databaseNameOf(env.config.databaseUrl), '--replace-live', '--json']);
+    const restore = await cli([
+      'backup',
+      'restore',
+      json(run.stdout).id,
+      '--target-database',
+      databaseNameOf(env.config.databaseUrl),
+      '--replace-live',
+      '--json',
+    ]);
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
     previousDatabases.push(json(restore.stdout).previous as string);
 
-    const open = await env.sql<{ id: string; silenced_until: Date | null }>(`SELECT id, silenced_until FROM alerts WHERE rule = 'disk_low' AND status <> 'resolved'`);
+    const open = await env.sql<{ id: string; silenced_until: Date | null }>(
+      `SELECT id, silenced_until FROM alerts WHERE rule = 'disk_low' AND status <> 'resolved'`,
+    );
     expect(open).toEqual([{ id: firingNow, silenced_until: null }]);
     expect(await env.sql(`SELECT id, status, silenced_until FROM alerts ORDER BY id`)).toEqual(before);
     expect((await env.sql(`SELECT silenced_by FROM alerts WHERE id = $1`, [silencedSince]))[0]).toEqual({ silenced_by: 'key:0000aaaa' });

@@ -40,7 +40,10 @@ describe('replace-live restore of a backup from an older schema', () => {
     const backupId = randomUUID();
     const services = await env.open();
     await insertBackup(services.pool, { id: backupId, trigger: 'manual', actor: 'cli' });
-    await runBackup({ pool: services.pool, databaseUrl: env.config.databaseUrl, dir: env.config.backup.dir, key: env.config.backup.key!, now: () => new Date() }, backupId);
+    await runBackup(
+      { pool: services.pool, databaseUrl: env.config.databaseUrl, dir: env.config.backup.dir, key: env.config.backup.key!, now: () => new Date() },
+      backupId,
+    );
     const up = await cli(['migrate', 'up']);
     expect(up.stdout).toContain(last);
 

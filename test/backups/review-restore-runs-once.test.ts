@@ -30,7 +30,8 @@ afterAll(async () => {
   const kept = await withServer(env.config.databaseUrl, (admin) =>
     admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${databaseNameOf(env.config.databaseUrl)}_before_%`]),
   );
-  for (const name of [...previousDatabases, ...kept.rows.map((r) => r.datname)]) await withServer(env.config.databaseUrl, (admin) => dropDatabaseIfExists(admin, name));
+  for (const name of [...previousDatabases, ...kept.rows.map((r) => r.datname)])
+    await withServer(env.config.databaseUrl, (admin) => dropDatabaseIfExists(admin, name));
   await env.cleanup();
 });
 
@@ -52,7 +53,15 @@ describe('a restore job runs once', () => {
     expect(run.code, run.stderr).toBe(0);
     const batch = randomUUID();
     await env.sql(`INSERT INTO batches (id, status, model, min_score, total, created_by) VALUES ($1, 'running', 'yolo', 0.25, 1, 'test')`, [batch]);
-    const refused = await cli(['backup', 'restore', json(run.stdout).id, '--target-database', databaseNameOf(env.config.databaseUrl), '--replace-live', '--json']);
+    const refused = await cli([
+      'backup',
+      'restore',
+      json(run.stdout).id,
+      '--target-database',
+      databaseNameOf(env.config.databaseUrl),
+      '--replace-live',
+      '--json',
+    ]);
     expect(refused.code).toBe(1);
     expect(refused.stdout + refused.stderr).toMatch(/1 running/);
 

@@ -18,7 +18,10 @@ afterAll(() => env.cleanup());
 
 describe('a reader that stops reading', () => {
   it('lookout backup list | head -1: exit 0, nothing on stderr', async () => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'lookout.js'), 'backup', 'list'], { env: { ...process.env, ...env.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'lookout.js'), 'backup', 'list'], {
+      env: { ...process.env, ...env.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     // Read the first chunk, then close our end, as head does.

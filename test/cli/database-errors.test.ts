@@ -82,17 +82,20 @@ describe('a DATABASE_URL naming a database that does not exist', () => {
 });
 
 describe('a database that exists but has no Lookout schema', () => {
-  it.each(COMMANDS.filter((c) => c[0] !== 'migrate').map((c) => [c.join(' '), c] as const))('lookout %s: says to migrate and changes nothing', async (_name, args) => {
-    const result = await runCli([...args], { env: { ...env.env, DATABASE_URL: urlFor(empty) } });
-    expectCleanFailure(result, new RegExp(`database "${empty}" .*no up-to-date Lookout schema.*npx lookout migrate up`));
-    const tables = new pg.Client({ connectionString: urlFor(empty) });
-    await tables.connect();
-    try {
-      expect((await tables.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).rows[0].n).toBe(0);
-    } finally {
-      await tables.end();
-    }
-  });
+  it.each(COMMANDS.filter((c) => c[0] !== 'migrate').map((c) => [c.join(' '), c] as const))(
+    'lookout %s: says to migrate and changes nothing',
+    async (_name, args) => {
+      const result = await runCli([...args], { env: { ...env.env, DATABASE_URL: urlFor(empty) } });
+      expectCleanFailure(result, new RegExp(`database "${empty}" .*no up-to-date Lookout schema.*npx lookout migrate up`));
+      const tables = new pg.Client({ connectionString: urlFor(empty) });
+      await tables.connect();
+      try {
+        expect((await tables.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`)).rows[0].n).toBe(0);
+      } finally {
+        await tables.end();
+      }
+    },
+  );
 });
 
 describe('migrate down on a database with nothing applied', () => {
@@ -110,15 +113,18 @@ describe('migrate down on a database with nothing applied', () => {
 });
 
 describe('a server that does not answer or refuses the login', () => {
-  it.each(COMMANDS.map((c) => [c.join(' '), c] as const))('lookout %s: names the server it could not reach, within 10 s, password masked', async (_name, args) => {
-    const port = await freePort();
-    const started = Date.now();
-    const result = await runCli([...args], { env: { ...env.env, DATABASE_URL: `postgres://lookout:hunter2-secret@127.0.0.1:${port}/lookout` } });
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expectCleanFailure(result, new RegExp(`cannot reach the PostgreSQL server at 127\\.0\\.0\\.1:${port} .*ECONNREFUSED`));
-    expect(result.stderr).not.toContain('hunter2-secret');
-    expect(result.stderr).toContain('********');
-  });
+  it.each(COMMANDS.map((c) => [c.join(' '), c] as const))(
+    'lookout %s: names the server it could not reach, within 10 s, password masked',
+    async (_name, args) => {
+      const port = await freePort();
+      const started = Date.now();
+      const result = await runCli([...args], { env: { ...env.env, DATABASE_URL: `postgres://lookout:hunter2-secret@127.0.0.1:${port}/lookout` } });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expectCleanFailure(result, new RegExp(`cannot reach the PostgreSQL server at 127\\.0\\.0\\.1:${port} .*ECONNREFUSED`));
+      expect(result.stderr).not.toContain('hunter2-secret');
+      expect(result.stderr).toContain('********');
+    },
+  );
 
   it('migrate up on an unreachable server fails the same way, with no stack trace', async () => {
     const port = await freePort();
@@ -126,16 +132,19 @@ describe('a server that does not answer or refuses the login', () => {
     expectCleanFailure(result, new RegExp(`cannot reach the PostgreSQL server at 127\\.0\\.0\\.1:${port}`));
   });
 
-  it.each([['all'], ['worker', '--queues', 'batches']])('the server process lookout %s fails to start the same way and exits 1 (nothing left running)', async (...args) => {
-    const port = await freePort();
-    const started = Date.now();
-    const result = await runCli(args, { env: { ...env.env, PORT: '0', DATABASE_URL: `postgres://lookout:hunter2-secret@127.0.0.1:${port}/lookout` } });
-    expect(Date.now() - started).toBeLessThan(15_000);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`^lookout: cannot reach the PostgreSQL server at 127\\.0\\.0\\.1:${port} .*ECONNREFUSED`, 'm'));
-    expect(result.stderr).not.toMatch(/^\s+at /m);
-    expect(result.stderr + result.stdout).not.toContain('hunter2-secret');
-  });
+  it.each([['all'], ['worker', '--queues', 'batches']])(
+    'the server process lookout %s fails to start the same way and exits 1 (nothing left running)',
+    async (...args) => {
+      const port = await freePort();
+      const started = Date.now();
+      const result = await runCli(args, { env: { ...env.env, PORT: '0', DATABASE_URL: `postgres://lookout:hunter2-secret@127.0.0.1:${port}/lookout` } });
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`^lookout: cannot reach the PostgreSQL server at 127\\.0\\.0\\.1:${port} .*ECONNREFUSED`, 'm'));
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+      expect(result.stderr + result.stdout).not.toContain('hunter2-secret');
+    },
+  );
 
   it.each([
     ['TLS asked of a server without it', '?sslmode=require', /The server does not support SSL connections/],
@@ -152,7 +161,9 @@ describe('a server that does not answer or refuses the login', () => {
   });
 
   it('a role the server does not know: the login is refused, named, exit 1', async () => {
-    const result = await runCli(['keys', 'list'], { env: { ...env.env, DATABASE_URL: urlFor(env.config.databaseUrl.split('/').pop()!, (u) => (u.username = 'no_such_role_x')) } });
+    const result = await runCli(['keys', 'list'], {
+      env: { ...env.env, DATABASE_URL: urlFor(env.config.databaseUrl.split('/').pop()!, (u) => (u.username = 'no_such_role_x')) },
+    });
     expectCleanFailure(result, /refused the login of user "no_such_role_x".*Check the user and password in DATABASE_URL/);
   });
 });

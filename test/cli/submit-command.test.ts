@@ -114,12 +114,18 @@ describe('lookout submit', () => {
       expect(Object.keys(line)).toEqual(['file', 'batchId', 'imageId', 'width', 'height', 'model', 'detections']);
       expect(line.batchId).toMatch(UUID);
       expect(line.imageId).toMatch(UUID);
-      expect(line.model).toEqual({ name: 'blazeface-back', version: expect.any(String), sha256: '427cbbe0fc41448d09e1dc9cfabe2423d997cf2faaeab91fadd09a510b63b8e2' });
+      expect(line.model).toEqual({
+        name: 'blazeface-back',
+        version: expect.any(String),
+        sha256: '427cbbe0fc41448d09e1dc9cfabe2423d997cf2faaeab91fadd09a510b63b8e2',
+      });
     }
     const astronaut = lines[0]!;
     expect([astronaut.width, astronaut.height]).toEqual([512, 512]);
     expect(astronaut.detections[0]).toMatchObject({ label: 'face', box: { x1: expect.any(Number), y2: expect.any(Number) } });
-    const rows = await env.sql<{ filename: string; status: string }>('SELECT filename, status FROM images WHERE batch_id = $1 ORDER BY position', [astronaut.batchId]);
+    const rows = await env.sql<{ filename: string; status: string }>('SELECT filename, status FROM images WHERE batch_id = $1 ORDER BY position', [
+      astronaut.batchId,
+    ]);
     expect(rows.map((r) => r.filename)).toEqual([...ALL_PHOTOS].sort());
     expect(rows.every((r) => r.status === 'done')).toBe(true);
   });
@@ -167,10 +173,9 @@ describe('lookout submit', () => {
     const batchIds = [...new Set(lines.map((l) => l.batchId))];
     expect(batchIds).toHaveLength(2);
     expect(lines.map((l) => batchIds.indexOf(l.batchId))).toEqual([0, 0, 0, 0, 1, 1]);
-    const sizes = await env.sql<{ n: number }>(
-      'SELECT count(*)::int AS n FROM images WHERE batch_id = ANY($1::uuid[]) GROUP BY batch_id ORDER BY n DESC',
-      [batchIds],
-    );
+    const sizes = await env.sql<{ n: number }>('SELECT count(*)::int AS n FROM images WHERE batch_id = ANY($1::uuid[]) GROUP BY batch_id ORDER BY n DESC', [
+      batchIds,
+    ]);
     expect(sizes.map((s) => s.n)).toEqual([4, 2]);
   });
 
@@ -261,7 +266,20 @@ describe('lookout submit', () => {
     const dir = path.join(tmp, 'names');
     await mkdir(dir);
     // Non-ASCII names travel as filename* (RFC 5987), ASCII ones as a quoted filename.
-    const names = ['caf\u00e9.png', 'cafe\u0301 nfd.png', '猫の写真.png', '😀 party 🎉.png', '👩‍👩‍👧.png', 'صورة العائلة.png', 'say "cheese".png', '100%25 done.png', "it's (1) *.png", 'literal %22 and %0A.png', 'caf\u00e9 100%22.png', 'back\\slash.png'];
+    const names = [
+      'caf\u00e9.png',
+      'cafe\u0301 nfd.png',
+      '猫の写真.png',
+      '😀 party 🎉.png',
+      '👩‍👩‍👧.png',
+      'صورة العائلة.png',
+      'say "cheese".png',
+      '100%25 done.png',
+      "it's (1) *.png",
+      'literal %22 and %0A.png',
+      'caf\u00e9 100%22.png',
+      'back\\slash.png',
+    ];
     for (const name of names) await copyFile(photoPath('camera.png'), path.join(dir, name));
     const result = await submitCli([...names.map((n) => path.join(dir, n)), '--json']);
     expect(result.code, result.stderr).toBe(0);
@@ -285,7 +303,12 @@ describe('lookout submit', () => {
   });
 
   it.each([
-    ['a bad key', [], { LOOKOUT_API_KEY: 'lk_00000000_nope' }, /^lookout submit: unauthorized: invalid, revoked or expired API key \(LOOKOUT_API_KEY, at http:\/\/127\.0\.0\.1:\d+\)\n$/],
+    [
+      'a bad key',
+      [],
+      { LOOKOUT_API_KEY: 'lk_00000000_nope' },
+      /^lookout submit: unauthorized: invalid, revoked or expired API key \(LOOKOUT_API_KEY, at http:\/\/127\.0\.0\.1:\d+\)\n$/,
+    ],
     ['no key', [], { LOOKOUT_API_KEY: '' }, /^lookout submit: LOOKOUT_API_KEY is empty/],
     ['a bad LOOKOUT_URL', [], { LOOKOUT_URL: 'ftp://example' }, /^lookout submit: LOOKOUT_URL expected an http:\/\/ or https:\/\/ URL/],
     ['--min-score 7', ['--min-score', '7'], {}, /--min-score.*'7'.*expected a decimal number from 0 to 1/],

@@ -61,14 +61,18 @@ describe('ALERT_WEBHOOK_URL', () => {
     expect(loadConfig({ ALERT_WEBHOOK_URL: 'https://hooks.example/a' }).alerts.webhook?.url).toBe('https://hooks.example/a');
     expect(problem('http://hooks.example:8080/a?b=c')).toBeUndefined();
   });
-  it.each(['ftp://hooks.example/a', 'file:///etc/passwd', 'gopher://hooks.example/', 'https://user:pw@hooks.example/a', 'https://user@hooks.example/a', 'HTTPS://u:p@hooks.example/'])(
-    'refuses %s at start, without showing it',
-    (url) => {
-      const message = problem(url);
-      expect(message).toMatch(/not shown: it is a secret/);
-      expect(message).not.toContain('hooks.example');
-    },
-  );
+  it.each([
+    'ftp://hooks.example/a',
+    'file:///etc/passwd',
+    'gopher://hooks.example/',
+    'https://user:pw@hooks.example/a',
+    'https://user@hooks.example/a',
+    'HTTPS://u:p@hooks.example/',
+  ])('refuses %s at start, without showing it', (url) => {
+    const message = problem(url);
+    expect(message).toMatch(/not shown: it is a secret/);
+    expect(message).not.toContain('hooks.example');
+  });
 });
 
 describe('TRUST_PROXY', () => {
@@ -144,7 +148,8 @@ describe('a bad secret is named, never shown', () => {
     const problems = (error as ConfigError).problems.filter((p) => p.variable === variable);
     expect(problems.length).toBeGreaterThan(0);
     expect((error as Error).message).not.toContain(secret);
-    for (const p of problems) expect(p.message).toMatch(variable.endsWith('_URL') && variable !== 'ALERT_WEBHOOK_URL' ? /password masked|got "/ : /not shown: it is a secret/);
+    for (const p of problems)
+      expect(p.message).toMatch(variable.endsWith('_URL') && variable !== 'ALERT_WEBHOOK_URL' ? /password masked|got "/ : /not shown: it is a secret/);
   });
 
   it('from the CLI too: exit 2, the variable named, the key nowhere in the output', async () => {

@@ -17,7 +17,7 @@ const env = {
   REDIS_URL: 'redis://127.0.0.1:6379/0?password=redis-qs-secret',
   ALERT_EMAIL_TO: 'ops@example.com',
   SMTP_URL: 'smtp://mailer@smtp.example.com:587/?pass=smtp-qs-secret',
-  ALERT_WEBHOOK_URL: 'https://hooks.example.com/services/hook-path-token?token=hook-qs-token' // credentials in it are refused at start (test/config/config.test.ts),
+  ALERT_WEBHOOK_URL: 'https://hooks.example.com/services/hook-path-token?token=hook-qs-token', // credentials in it are refused at start (test/config/config.test.ts),
 };
 
 describe('secrets in URLs are masked wherever they sit', () => {

@@ -64,7 +64,10 @@ describe('two database roles', () => {
     const before = await env.sql(`SELECT id, actor, action, at FROM audit_log ORDER BY id`);
     expect(before.some((r) => r.action === 'roles.probe')).toBe(true);
     for (const sql of [`UPDATE audit_log SET actor = 'someone else'`, `DELETE FROM audit_log`, `TRUNCATE audit_log`]) {
-      await expect(env.sql(sql), sql).rejects.toMatchObject({ code: INSUFFICIENT_PRIVILEGE, message: expect.stringMatching(/permission denied for table audit_log/) });
+      await expect(env.sql(sql), sql).rejects.toMatchObject({
+        code: INSUFFICIENT_PRIVILEGE,
+        message: expect.stringMatching(/permission denied for table audit_log/),
+      });
     }
     // Whatever else it tries on one connection: switching the triggers off
     // (owner only), replica mode (superuser only), taking the table over, a
@@ -101,7 +104,9 @@ describe('two database roles', () => {
     expect(batch.status).toBe(202);
     expect((await fetch(`${api.url}/v1/keys/${id}`, { method: 'DELETE', ...authed(admin) })).status).toBe(200);
     expect((await fetch(`${api.url}/v1/batches/${batch.body.id}`, authed(key))).status).toBe(401);
-    const audit = (await (await fetch(`${api.url}/v1/audit?target=${encodeURIComponent(`key:${id}`)}`, authed(admin))).json()) as { entries: Array<Record<string, unknown>> };
+    const audit = (await (await fetch(`${api.url}/v1/audit?target=${encodeURIComponent(`key:${id}`)}`, authed(admin))).json()) as {
+      entries: Array<Record<string, unknown>>;
+    };
     // The DELETE request's own row (http.request) and the key's two events, all written as the application role.
     expect(audit.entries.map((e) => e.action).sort()).toEqual(['http.request', 'key.create', 'key.revoke']);
   });
@@ -139,7 +144,9 @@ describe('two database roles', () => {
     const restored = `${DATABASE}_r`;
     await connectedAs(urlAs(OWNER, 'postgres'), (c) => c.query(`CREATE DATABASE ${restored}`));
     try {
-      await connectedAs(urlAs(OWNER, restored), (c) => c.query(`CREATE TABLE audit_log (id bigserial PRIMARY KEY, actor text); CREATE TABLE lookout_migrations (name text); CREATE TABLE batches (id text)`));
+      await connectedAs(urlAs(OWNER, restored), (c) =>
+        c.query(`CREATE TABLE audit_log (id bigserial PRIMARY KEY, actor text); CREATE TABLE lookout_migrations (name text); CREATE TABLE batches (id text)`),
+      );
       await expect(connectedAs(urlAs(APP, restored), (c) => c.query('SELECT * FROM batches'))).rejects.toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
       expect(await grantAppRoleIn({ databaseUrl: appUrl, databaseOwnerUrl: ownerUrl }, restored)).toBe(APP);
       await connectedAs(urlAs(APP, restored), async (c) => {

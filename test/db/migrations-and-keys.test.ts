@@ -26,7 +26,18 @@ const NAMES = MIGRATIONS.map((m) => m.name);
 describe('migrations', () => {
   it('down removes every table step by step, up brings them back; both are idempotent', async () => {
     expect(await tables()).toEqual([
-      'alerts', 'api_keys', 'audit_log', 'backups', 'batches', 'detections', 'health_checks', 'images', 'lookout_migrations', 'milestones', 'models', 'workers',
+      'alerts',
+      'api_keys',
+      'audit_log',
+      'backups',
+      'batches',
+      'detections',
+      'health_checks',
+      'images',
+      'lookout_migrations',
+      'milestones',
+      'models',
+      'workers',
     ]);
     expect(await pendingMigrations(services.pool)).toEqual([]);
     for (const name of [...NAMES].reverse()) expect(await migrateDown(services.pool)).toEqual([name]);

@@ -26,7 +26,7 @@ afterAll(async () => {
   await dropRoles(names);
 });
 
-describe('the application role appends audit rows with the database\'s id and time', () => {
+describe("the application role appends audit rows with the database's id and time", () => {
   it('appends with the defaults, and is refused a chosen id or time', async () => {
     await connectedAs(urls.databaseUrl, async (c) => {
       const appended = await c.query<{ id: string; fresh: boolean }>(
@@ -47,7 +47,7 @@ describe('the application role appends audit rows with the database\'s id and ti
     expect(rows.rows.map((r) => r.action)).toEqual(['review.append']);
   });
 
-  it('refuses a split where the application role can set an audit row\'s id or time, by any route', async () => {
+  it("refuses a split where the application role can set an audit row's id or time, by any route", async () => {
     await connectedAs(urls.databaseOwnerUrl, (c) => c.query('GRANT INSERT ON audit_log TO PUBLIC'));
     try {
       await expect(setUpDatabase(urls)).rejects.toThrow(RoleSplitError);
@@ -58,7 +58,9 @@ describe('the application role appends audit rows with the database\'s id and ti
     // A right granted to the role itself by hand is taken back by the next grant.
     await connectedAs(urls.databaseOwnerUrl, (c) => c.query(`GRANT INSERT ON audit_log TO ${APP}`));
     expect((await setUpDatabase(urls)).grantedTo).toBe(APP);
-    await expect(connectedAs(urls.databaseUrl, (c) => c.query(`INSERT INTO audit_log (at, actor, action) VALUES ('2001-01-01', 'cli', 'x')`))).rejects.toMatchObject({
+    await expect(
+      connectedAs(urls.databaseUrl, (c) => c.query(`INSERT INTO audit_log (at, actor, action) VALUES ('2001-01-01', 'cli', 'x')`)),
+    ).rejects.toMatchObject({
       code: INSUFFICIENT_PRIVILEGE,
     });
   });
@@ -67,7 +69,7 @@ describe('the application role appends audit rows with the database\'s id and ti
     await connectedAs(urls.databaseUrl, async (c) => {
       for (const sql of [
         'CREATE TABLE public.mine (x int)',
-        'CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT timestamptz \'2001-01-01\' $$',
+        "CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT timestamptz '2001-01-01' $$",
         'CREATE SCHEMA mine',
         `SET ROLE ${OWNER}`,
         `SET SESSION AUTHORIZATION ${OWNER}`,
@@ -76,7 +78,9 @@ describe('the application role appends audit rows with the database\'s id and ti
         await expect(c.query(sql), sql).rejects.toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
       }
       await c.query(`GRANT UPDATE, DELETE, INSERT ON audit_log TO ${APP}`); // a warning, nothing granted: it holds no grant option
-      await expect(c.query(`INSERT INTO audit_log (at, actor, action) VALUES ('2001-01-01', 'cli', 'x')`)).rejects.toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
+      await expect(c.query(`INSERT INTO audit_log (at, actor, action) VALUES ('2001-01-01', 'cli', 'x')`)).rejects.toMatchObject({
+        code: INSUFFICIENT_PRIVILEGE,
+      });
       await expect(c.query(`UPDATE audit_log SET actor = 'x'`)).rejects.toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
     });
   });

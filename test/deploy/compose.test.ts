@@ -35,6 +35,6 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/COPY --from=build \/app\/dist/);
-    expect(dockerfile, "the console is built in the build stage").toMatch(/^COPY web \.\/web$/m);
+    expect(dockerfile, 'the console is built in the build stage').toMatch(/^COPY web \.\/web$/m);
   });
 });

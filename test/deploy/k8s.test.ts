@@ -47,7 +47,10 @@ describe('Kubernetes manifests', () => {
       const queues = args[args.indexOf('--queues') + 1];
       if (command === 'worker') for (const q of queues!.split(',')) expect(KNOWN_QUEUES).toContain(q);
       expect(d.spec.selector.matchLabels).toEqual(d.spec.template.metadata.labels);
-      expect(pdbs.find((p) => JSON.stringify(p.spec.selector.matchLabels) === JSON.stringify(d.spec.selector.matchLabels)), `PDB for ${d.metadata.name}`).toBeDefined();
+      expect(
+        pdbs.find((p) => JSON.stringify(p.spec.selector.matchLabels) === JSON.stringify(d.spec.selector.matchLabels)),
+        `PDB for ${d.metadata.name}`,
+      ).toBeDefined();
     }
     const gpu = deployments.find((d) => d.metadata.name === 'lookout-detect-gpu')!.spec.template.spec.containers[0];
     expect(gpu.resources.limits['nvidia.com/gpu']).toBe(1);

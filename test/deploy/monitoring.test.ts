@@ -45,7 +45,15 @@ describe('Prometheus rules and config', () => {
     const rules = parse(await readFile(RULES, 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
     const alerts = rules.groups.flatMap((g) => g.rules);
     expect(alerts.map((r) => r.alert)).toEqual(
-      expect.arrayContaining(['LookoutQueueBacklog', 'LookoutQueueFailureRate', 'LookoutNoWorker', 'LookoutBackupStale', 'LookoutDiskLow', 'LookoutRedisEvictionPolicy', 'LookoutGpuHot']),
+      expect.arrayContaining([
+        'LookoutQueueBacklog',
+        'LookoutQueueFailureRate',
+        'LookoutNoWorker',
+        'LookoutBackupStale',
+        'LookoutDiskLow',
+        'LookoutRedisEvictionPolicy',
+        'LookoutGpuHot',
+      ]),
     );
     const names = exportedNames();
     for (const metric of referenced(alerts.map((r) => r.expr))) expect(names, metric).toContain(metric);
@@ -59,7 +67,14 @@ describe('Grafana dashboard', () => {
     const used = referenced(exprs);
     const names = exportedNames();
     for (const metric of used) expect(names, metric).toContain(metric);
-    for (const needed of ['lookout_queue_jobs', 'lookout_images_total', 'lookout_detect_stage_seconds_bucket', 'lookout_job_duration_seconds_count', 'lookout_worker_up', 'lookout_gpu_utilization_ratio']) {
+    for (const needed of [
+      'lookout_queue_jobs',
+      'lookout_images_total',
+      'lookout_detect_stage_seconds_bucket',
+      'lookout_job_duration_seconds_count',
+      'lookout_worker_up',
+      'lookout_gpu_utilization_ratio',
+    ]) {
       expect(used).toContain(needed);
     }
   });

@@ -48,7 +48,9 @@ async function yoloSpec(batch: 'dynamic' | 1, name: string): Promise<ModelSpec> 
 }
 
 const solid = (width: number, height: number, grey: number) =>
-  sharp({ create: { width, height, channels: 3, background: { r: grey, g: grey, b: grey } } }).png().toBuffer();
+  sharp({ create: { width, height, channels: 3, background: { r: grey, g: grey, b: grey } } })
+    .png()
+    .toBuffer();
 
 const logger = pino({ level: 'silent' });
 

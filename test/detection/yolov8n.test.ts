@@ -63,7 +63,13 @@ describe('yolov8n on real photos', () => {
 describe('when yolov8n is not usable', () => {
   it('a model not fetched gives the clear error naming the fetch command', async () => {
     const empty = await mkdtemp(path.join(os.tmpdir(), 'lookout-models-'));
-    const err = await createDetector({ spec: yolov8nSpec(empty), device: { kind: 'cpu' }, allowCpuFallback: false, limits: DEFAULT_IMAGE_LIMITS, logger: pino({ level: 'silent' }) }).catch((e: unknown) => e);
+    const err = await createDetector({
+      spec: yolov8nSpec(empty),
+      device: { kind: 'cpu' },
+      allowCpuFallback: false,
+      limits: DEFAULT_IMAGE_LIMITS,
+      logger: pino({ level: 'silent' }),
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DetectionError);
     expect((err as DetectionError).code).toBe('model_unavailable');
     expect((err as DetectionError).message).toMatch(/run npx lookout models fetch yolov8n --accept-license agpl-3.0/);
@@ -77,7 +83,13 @@ describe('when yolov8n is not usable', () => {
     const spec = yolov8nSpec(dir);
     await copyFile(path.join(modelsDir, 'yolov8n.onnx'), path.join(dir, 'yolov8n.onnx'));
     await writeFile(path.join(dir, 'yolov8n.onnx'), Buffer.from('tampered'), { flag: 'a' });
-    const err = await createDetector({ spec, device: { kind: 'cpu' }, allowCpuFallback: false, limits: DEFAULT_IMAGE_LIMITS, logger: pino({ level: 'silent' }) }).catch((e: unknown) => e);
+    const err = await createDetector({
+      spec,
+      device: { kind: 'cpu' },
+      allowCpuFallback: false,
+      limits: DEFAULT_IMAGE_LIMITS,
+      logger: pino({ level: 'silent' }),
+    }).catch((e: unknown) => e);
     expect((err as DetectionError).code).toBe('model_checksum_mismatch');
   });
 
@@ -91,7 +103,9 @@ describe('when yolov8n is not usable', () => {
 
 describe('lookout detect --model yolov8n', () => {
   it('prints the JSON lines with class labels', async () => {
-    const { code, stdout } = await runCli(['detect', '--model', 'yolov8n', '--min-score', '0.5', darknet('dog.jpg'), darknet('person.jpg')], { env: { LOOKOUT_MODELS_DIR: modelsDir } });
+    const { code, stdout } = await runCli(['detect', '--model', 'yolov8n', '--min-score', '0.5', darknet('dog.jpg'), darknet('person.jpg')], {
+      env: { LOOKOUT_MODELS_DIR: modelsDir },
+    });
     expect(code).toBe(0);
     const [dog, person] = jsonLines(stdout);
     expect(Object.keys(dog!)).toEqual(['file', 'width', 'height', 'model', 'detections']);

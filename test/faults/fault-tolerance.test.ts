@@ -36,10 +36,14 @@ const batchRow = async (env: TestEnv, id: string) =>
   (await env.sql<{ status: string }>('SELECT status FROM batches WHERE id = $1', [id]).catch(() => []))[0]?.status;
 
 async function waitDone(env: TestEnv, id: string, timeoutMs: number): Promise<string> {
-  return until(`batch ${id}`, async () => {
-    const status = await batchRow(env, id);
-    return status && status !== 'queued' && status !== 'running' ? status : undefined;
-  }, timeoutMs);
+  return until(
+    `batch ${id}`,
+    async () => {
+      const status = await batchRow(env, id);
+      return status && status !== 'queued' && status !== 'running' ? status : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** Every image done, with exactly the detections its source photo has. */

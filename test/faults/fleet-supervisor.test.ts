@@ -29,17 +29,25 @@ describe('lookout fleet', () => {
     fleet.stdout.on('data', (d: Buffer) => (out += d.toString()));
     fleet.stderr.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      const first = await until('two live workers', async () => {
-        const rows = await live();
-        return rows.length === 2 ? rows : undefined;
-      }, 60_000);
+      const first = await until(
+        'two live workers',
+        async () => {
+          const rows = await live();
+          return rows.length === 2 ? rows : undefined;
+        },
+        60_000,
+      );
       const detect = first.find((w) => w.queues.includes('detect'))!;
       expect(first.find((w) => w.queues.includes('backup'))).toBeDefined();
       process.kill(detect.pid, 'SIGKILL');
-      const replaced = await until('a new detect worker', async () => {
-        const rows = await live();
-        return rows.find((w) => w.queues.includes('detect') && w.pid !== detect.pid);
-      }, 60_000);
+      const replaced = await until(
+        'a new detect worker',
+        async () => {
+          const rows = await live();
+          return rows.find((w) => w.queues.includes('detect') && w.pid !== detect.pid);
+        },
+        60_000,
+      );
       expect(replaced.pid).not.toBe(detect.pid);
       expect(out).toMatch(/fleet: worker exited; restarting/);
     } finally {

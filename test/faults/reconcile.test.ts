@@ -39,10 +39,14 @@ const count = async (env: TestEnv, id: string, status: string) =>
   (await env.sql<{ n: number }>(`SELECT count(*)::int AS n FROM images WHERE batch_id = $1 AND status = $2`, [id, status]))[0]!.n;
 
 async function expectCompletedWithOneResultSetEach(env: TestEnv, id: string, files: Array<{ source: string }>) {
-  await until('the batch to complete', async () => {
-    const [row] = await env.sql<{ status: string }>('SELECT status FROM batches WHERE id = $1', [id]);
-    return row?.status === 'completed' ? true : undefined;
-  }, 120_000);
+  await until(
+    'the batch to complete',
+    async () => {
+      const [row] = await env.sql<{ status: string }>('SELECT status FROM batches WHERE id = $1', [id]);
+      return row?.status === 'completed' ? true : undefined;
+    },
+    120_000,
+  );
   const rows = await env.sql<{ rows: number }>(
     `SELECT (SELECT count(*)::int FROM detections d WHERE d.image_id = i.id) AS rows FROM images i WHERE i.batch_id = $1 ORDER BY i.position`,
     [id],

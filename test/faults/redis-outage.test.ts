@@ -71,7 +71,9 @@ async function blobFiles(env: TestEnv): Promise<string[]> {
 }
 
 async function rowCounts(env: TestEnv) {
-  const [row] = await env.sql<{ batches: number; images: number }>('SELECT (SELECT count(*)::int FROM batches) AS batches, (SELECT count(*)::int FROM images) AS images');
+  const [row] = await env.sql<{ batches: number; images: number }>(
+    'SELECT (SELECT count(*)::int FROM batches) AS batches, (SELECT count(*)::int FROM images) AS images',
+  );
   return row!;
 }
 
@@ -88,7 +90,11 @@ interface Fleet {
 async function startFleet(label: string): Promise<Fleet> {
   const redis = await startPrivateRedis();
   cleanups.push(() => redis.destroy());
-  const env = await createTestEnv(label, { JOB_LOCK_MS: '5000', HEARTBEAT_MS: '500', BACKUP_ENCRYPTION_KEY: randomBytes(32).toString('base64') }, { redisUrl: redis.url });
+  const env = await createTestEnv(
+    label,
+    { JOB_LOCK_MS: '5000', HEARTBEAT_MS: '500', BACKUP_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+    { redisUrl: redis.url },
+  );
   cleanups.push(() => env.cleanup());
   const services = await env.open();
   const url = (await env.api(services)).url;
@@ -221,8 +227,16 @@ async function expectCliGivesUp(fleet: Fleet) {
   const withPassword = `redis://:s3cret-pw@127.0.0.1:${port}`;
   // A backup the key could verify: the command must say Redis is away, not that the backup failed verification.
   const backupId = randomUUID();
-  await fleet.env.sql(`INSERT INTO backups (id, status, trigger, actor, file, sha256, finished_at) VALUES ($1, 'verified', 'manual', 'test', '/backups/x.lkb', 'ab', now())`, [backupId]);
-  for (const args of [['queues', 'list'], ['reconcile', '--json'], ['backup', 'verify', backupId, '--json'], ['backup', 'restore', backupId, '--target-database', 'lookout_t_never', '--json']]) {
+  await fleet.env.sql(
+    `INSERT INTO backups (id, status, trigger, actor, file, sha256, finished_at) VALUES ($1, 'verified', 'manual', 'test', '/backups/x.lkb', 'ab', now())`,
+    [backupId],
+  );
+  for (const args of [
+    ['queues', 'list'],
+    ['reconcile', '--json'],
+    ['backup', 'verify', backupId, '--json'],
+    ['backup', 'restore', backupId, '--target-database', 'lookout_t_never', '--json'],
+  ]) {
     const started = performance.now();
     const cli = await runCli(args, { env: { ...fleet.env.env, REDIS_URL: withPassword } });
     const ms = performance.now() - started;
@@ -242,7 +256,12 @@ describe('Redis outage', () => {
   it('stopped mid-run: nothing waits; restarted empty: submits work, the worker resumes, the schedulers come back by themselves', async () => {
     const fleet = await startFleet('redis_stop');
     const { env, services, redis } = fleet;
-    const [first, fresh, later, atStart] = [await photoVariants(2, 'stop-first'), await photoVariants(1, 'stop-fresh'), await photoVariants(3, 'stop-later'), await photoVariants(1, 'stop-atstart')];
+    const [first, fresh, later, atStart] = [
+      await photoVariants(2, 'stop-first'),
+      await photoVariants(1, 'stop-fresh'),
+      await photoVariants(3, 'stop-later'),
+      await photoVariants(1, 'stop-atstart'),
+    ];
     const done = await completedBatch(fleet, first);
     expect(await schedulerIds(services)).toEqual(['health-probe', 'reconcile']);
 
@@ -266,7 +285,10 @@ describe('Redis outage', () => {
       running = true;
 
       // The schedulers come back without `lookout reconcile`: the worker process re-creates them.
-      expect(await until('the schedulers to come back', () => schedulerIds(services).then((ids) => (ids?.length === 2 ? ids : undefined)), 30_000)).toEqual(['health-probe', 'reconcile']);
+      expect(await until('the schedulers to come back', () => schedulerIds(services).then((ids) => (ids?.length === 2 ? ids : undefined)), 30_000)).toEqual([
+        'health-probe',
+        'reconcile',
+      ]);
 
       // Both APIs accept submits again and the worker that rode it out finishes them.
       await until('the API to accept a submit', async () => ((await call(fleet.url, fleet.admin, '/v1/queues')).status === 200 ? true : undefined), 15_000);
@@ -296,12 +318,23 @@ describe('Redis outage', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     let output = '';
-    const all = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'lookout.js'), 'all'], { env: { ...process.env, ...env.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const all = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'lookout.js'), 'all'], {
+      env: { ...process.env, ...env.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     all.stdout.on('data', (d: Buffer) => (output += d.toString()));
     all.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => all.once('exit', (code) => resolve(code)));
     try {
-      await until('lookout all to answer /healthz', () => fetch(`${url}/healthz`).then((r) => (r.ok ? true : undefined), () => undefined), 60_000);
+      await until(
+        'lookout all to answer /healthz',
+        () =>
+          fetch(`${url}/healthz`).then(
+            (r) => (r.ok ? true : undefined),
+            () => undefined,
+          ),
+        60_000,
+      );
       const ready = await call(url, undefined, '/readyz');
       expect(ready.status).toBe(503);
       expect(ready.body).toMatchObject({ status: 'not_ready', checks: { redis: { ok: false }, postgres: { ok: true }, startup: { ok: false } } });
@@ -313,7 +346,15 @@ describe('Redis outage', () => {
 
       await redis.start({ empty: true });
       running = true;
-      await until('lookout all to be ready', () => fetch(`${url}/readyz`).then((r) => (r.ok ? true : undefined), () => undefined), 60_000);
+      await until(
+        'lookout all to be ready',
+        () =>
+          fetch(`${url}/readyz`).then(
+            (r) => (r.ok ? true : undefined),
+            () => undefined,
+          ),
+        60_000,
+      );
       const res = await submit(url, submitter, await photoVariants(1, 'all-late-ok'));
       expect(res.status, JSON.stringify(res.body)).toBe(202);
       expect((await waitForBatch(url, submitter, res.body.id as string, 120_000)).status).toBe('completed');

@@ -40,12 +40,16 @@ describe('a signal while the process is starting', () => {
   it.each([
     ['lookout worker --queues detect', ['worker', '--queues', 'detect']],
     ['lookout all', ['all']],
-  ])('%s, signalled once its model is loaded (before it has registered): drains, exits 0, leaves no live row', async (_name, args) => {
-    const ended = await signalledWhen(args, '"msg":"model loaded"');
-    expect({ code: ended.code, signal: ended.signal }, ended.out).toEqual({ code: 0, signal: null });
-    expect(ended.out).toContain('"msg":"stopped"');
-    const rows = await env.sql<{ stopped: boolean }>(`SELECT stopped_at IS NOT NULL AS stopped FROM workers WHERE pid = $1`, [ended.pid]);
-    expect(rows.length).toBeGreaterThan(0); // it finished starting (registered) before it stopped
-    expect(rows.every((r) => r.stopped)).toBe(true);
-  }, 60_000);
+  ])(
+    '%s, signalled once its model is loaded (before it has registered): drains, exits 0, leaves no live row',
+    async (_name, args) => {
+      const ended = await signalledWhen(args, '"msg":"model loaded"');
+      expect({ code: ended.code, signal: ended.signal }, ended.out).toEqual({ code: 0, signal: null });
+      expect(ended.out).toContain('"msg":"stopped"');
+      const rows = await env.sql<{ stopped: boolean }>(`SELECT stopped_at IS NOT NULL AS stopped FROM workers WHERE pid = $1`, [ended.pid]);
+      expect(rows.length).toBeGreaterThan(0); // it finished starting (registered) before it stopped
+      expect(rows.every((r) => r.stopped)).toBe(true);
+    },
+    60_000,
+  );
 });

@@ -16,7 +16,14 @@ beforeAll(async () => {
 });
 afterAll(() => env.cleanup());
 
-const backlog: AlertCondition = { rule: 'queue_backlog', key: 'queue.detect.backlog', severity: 'warning', message: '5000 waiting', details: {}, forMinutes: 10 };
+const backlog: AlertCondition = {
+  rule: 'queue_backlog',
+  key: 'queue.detect.backlog',
+  severity: 'warning',
+  message: '5000 waiting',
+  details: {},
+  forMinutes: 10,
+};
 const t = (minutes: number) => new Date(Date.UTC(2026, 10, 29, 12, minutes));
 
 describe('evaluateAlerts', () => {
@@ -45,7 +52,14 @@ describe('evaluateAlerts', () => {
   });
 
   it('two evaluations at once notify once', async () => {
-    const critical: AlertCondition = { rule: 'queue_no_worker', key: 'queue.health.workers', severity: 'critical', message: 'none', details: {}, forMinutes: 0 };
+    const critical: AlertCondition = {
+      rule: 'queue_no_worker',
+      key: 'queue.health.workers',
+      severity: 'critical',
+      message: 'none',
+      details: {},
+      forMinutes: 0,
+    };
     const results = await Promise.all([1, 2, 3].map(() => evaluateAlerts(services.pool, [critical], { now: t(300), repeatMinutes: 30 })));
     expect(results.flat().filter((n) => n.event === 'firing')).toHaveLength(1);
   });

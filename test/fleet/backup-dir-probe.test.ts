@@ -34,10 +34,23 @@ describe('probeBackupDir', () => {
 
   it.each([
     ['a file, not a directory', (r: string) => path.join(r, 'a-file'), /^BACKUP_DIR .*a-file is not a directory$/],
-    ['under a file (ENOTDIR)', (r: string) => path.join(r, 'a-file', 'backups'), /^BACKUP_DIR .*a-file\/backups cannot exist: a part of its path is a file, not a directory$/],
-    ['missing, under a file further up', (r: string) => path.join(r, 'a-file', 'x', 'backups'), /cannot exist: a part of its path is a file|cannot be created: .*a-file is not a directory/],
+    [
+      'under a file (ENOTDIR)',
+      (r: string) => path.join(r, 'a-file', 'backups'),
+      /^BACKUP_DIR .*a-file\/backups cannot exist: a part of its path is a file, not a directory$/,
+    ],
+    [
+      'missing, under a file further up',
+      (r: string) => path.join(r, 'a-file', 'x', 'backups'),
+      /cannot exist: a part of its path is a file|cannot be created: .*a-file is not a directory/,
+    ],
   ])('%s: critical, naming the problem', async (_what, dirOf, message) => {
-    expect(await probeBackupDir(dirOf(root), true)).toMatchObject({ name: 'backup.dir', status: 'critical', value: 'unwritable', message: expect.stringMatching(message) });
+    expect(await probeBackupDir(dirOf(root), true)).toMatchObject({
+      name: 'backup.dir',
+      status: 'critical',
+      value: 'unwritable',
+      message: expect.stringMatching(message),
+    });
   });
 
   it('with backups off nothing is checked', async () => {
@@ -59,7 +72,13 @@ describe('in the health check', () => {
   afterAll(() => env.cleanup());
 
   it('a BACKUP_DIR that is a file makes the whole check critical', async () => {
-    const deps = (dir: string) => ({ redis: services.redis, pool: services.pool, queues: services.queues, config: { ...services.config, backup: { ...services.config.backup, dir } }, now: () => new Date() });
+    const deps = (dir: string) => ({
+      redis: services.redis,
+      pool: services.pool,
+      queues: services.queues,
+      config: { ...services.config, backup: { ...services.config.backup, dir } },
+      now: () => new Date(),
+    });
     const good = await runProbes(deps(root));
     expect(good.components.find((c) => c.name === 'backup.dir')).toMatchObject({ status: 'ok' });
     const bad = await runProbes(deps(path.join(root, 'a-file')));

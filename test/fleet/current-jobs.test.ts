@@ -42,7 +42,12 @@ describe('current jobs', () => {
     await queue.add('probe', {}, { jobId: 'kept' });
     await queue.add('probe', {}, { jobId: 'lost' });
     await until('both jobs running', () => Promise.resolve(releases.size === 2 || undefined), 10_000);
-    expect(running.stats().currentJobs.map((j) => j.id).sort()).toEqual(['kept', 'lost']);
+    expect(
+      running
+        .stats()
+        .currentJobs.map((j) => j.id)
+        .sort(),
+    ).toEqual(['kept', 'lost']);
 
     // Redis loses one job while it runs, as a Redis restarted empty would.
     const prefix = `${env.config.queuePrefix}:notify`;

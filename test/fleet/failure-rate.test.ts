@@ -20,11 +20,11 @@ beforeAll(async () => {
   env = await createTestEnv('failure_rate');
   services = await env.open();
   // One job at a time, in order: each fails or succeeds as its data says.
-  worker = new Worker(
-    'backup',
-    (job) => (job.data.fail ? Promise.reject(new Error('pg_dump: not found')) : Promise.resolve({ ok: true })),
-    { connection: services.redis, prefix: env.config.queuePrefix, concurrency: 1 },
-  );
+  worker = new Worker('backup', (job) => (job.data.fail ? Promise.reject(new Error('pg_dump: not found')) : Promise.resolve({ ok: true })), {
+    connection: services.redis,
+    prefix: env.config.queuePrefix,
+    concurrency: 1,
+  });
   worker.on('completed', () => finished++);
   worker.on('failed', () => finished++);
 });
@@ -43,7 +43,14 @@ async function run(outcomes: boolean[]): Promise<void> {
 }
 
 async function backupRate(now = new Date()) {
-  const deps = { pool: services.pool, redis: services.redis, queues: services.queues, config: services.config, now: () => now, logger: pino({ level: 'silent' }) };
+  const deps = {
+    pool: services.pool,
+    redis: services.redis,
+    queues: services.queues,
+    config: services.config,
+    now: () => now,
+    logger: pino({ level: 'silent' }),
+  };
   return (await probeQueues(deps)).find((c) => c.name === 'queue.backup.failure_rate')!;
 }
 

@@ -61,7 +61,13 @@ describe('with BACKUP_ENCRYPTION_KEY set', () => {
   it('a fresh install is not critical and raises no alert before its first backup', async () => {
     const { status, body } = await health(urlWithKey);
     const age = body.components.find((c) => c.name === 'backup.age');
-    expect(age).toMatchObject({ status: 'ok', value: null, threshold: 26, unit: 'hours', message: expect.stringMatching(/^no verified backup yet; the first is due within 2\d\.\d h \(installed 0\.\d h ago\)$/) });
+    expect(age).toMatchObject({
+      status: 'ok',
+      value: null,
+      threshold: 26,
+      unit: 'hours',
+      message: expect.stringMatching(/^no verified backup yet; the first is due within 2\d\.\d h \(installed 0\.\d h ago\)$/),
+    });
     expect(body.status).not.toBe('critical');
     expect(status).toBe(200);
 
@@ -78,7 +84,12 @@ describe('with BACKUP_ENCRYPTION_KEY set', () => {
     expect(await backupAlerts()).toEqual([]);
 
     const late = await probeBackups(deps(withKey, at(installed, 27)));
-    expect(late).toMatchObject({ name: 'backup.age', status: 'critical', value: null, message: 'no verified backup in the 27.0 h since Lookout was installed' });
+    expect(late).toMatchObject({
+      name: 'backup.age',
+      status: 'critical',
+      value: null,
+      message: 'no verified backup in the 27.0 h since Lookout was installed',
+    });
     await runHealthCheck(deps(withKey, at(installed, 27)));
     expect(await backupAlerts()).toEqual([expect.objectContaining({ rule: 'backup_stale', key: 'backup.age', severity: 'critical', status: 'firing' })]);
   });
@@ -134,7 +145,9 @@ describe('backups turned on for an install that ran without them', () => {
       const late = await probeBackups(deps(again, at(now, 27)));
       expect(late).toMatchObject({ status: 'critical', message: expect.stringMatching(/^no verified backup in the 27\.\d h since backups were turned on$/) });
       await runHealthCheck(deps(again, at(now, 27)));
-      expect((await listAlerts(on.pool)).filter((a) => a.rule === 'backup_stale')).toEqual([expect.objectContaining({ severity: 'critical', status: 'firing' })]);
+      expect((await listAlerts(on.pool)).filter((a) => a.rule === 'backup_stale')).toEqual([
+        expect.objectContaining({ severity: 'critical', status: 'firing' }),
+      ]);
     } finally {
       await older.cleanup();
     }
@@ -161,7 +174,10 @@ describe('without BACKUP_ENCRYPTION_KEY', () => {
 
   it('/v1/info says backups are off and why, for the console; POST /v1/backups says the same', async () => {
     const info = (await (await fetch(`${urlNoKey}/v1/info`, authed(viewer))).json()) as Record<string, any>;
-    expect(info.backups).toEqual({ enabled: false, reason: expect.stringMatching(/^backups are off: BACKUP_ENCRYPTION_KEY is not set; .*openssl rand -base64 32/) });
+    expect(info.backups).toEqual({
+      enabled: false,
+      reason: expect.stringMatching(/^backups are off: BACKUP_ENCRYPTION_KEY is not set; .*openssl rand -base64 32/),
+    });
     const refused = await fetch(`${urlNoKey}/v1/backups`, { method: 'POST', ...authed(await env.key(noKey, 'operator')) });
     expect(refused.status).toBe(503);
     expect(await refused.json()).toEqual({ error: { code: 'backups_disabled', message: info.backups.reason } });
@@ -172,7 +188,9 @@ describe('without BACKUP_ENCRYPTION_KEY', () => {
     const off = await runCli(['config', 'check'], { env: { ...withoutKey, BACKUP_ENCRYPTION_KEY: '' } });
     expect(off.code).toBe(0);
     expect(JSON.parse(off.stdout).backup.key).toBeNull();
-    expect(off.stderr).toMatch(/^lookout config check: warning: backups are off: BACKUP_ENCRYPTION_KEY is not set; to turn them on, set it to a new key \(openssl rand -base64 32\)/m);
+    expect(off.stderr).toMatch(
+      /^lookout config check: warning: backups are off: BACKUP_ENCRYPTION_KEY is not set; to turn them on, set it to a new key \(openssl rand -base64 32\)/m,
+    );
     const on = await runCli(['config', 'check'], { env: env.env });
     expect(on.code).toBe(0);
     expect(on.stderr).not.toMatch(/backups are off/);

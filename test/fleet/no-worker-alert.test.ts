@@ -48,7 +48,15 @@ afterAll(async () => {
   await smtp.close();
 });
 
-const opsDeps = (): OpsJobDeps => ({ pool: services.pool, redis: services.redis, queues: services.queues, flows: services.flows, config: services.config, logger: pino({ level: 'silent' }), now: () => new Date() });
+const opsDeps = (): OpsJobDeps => ({
+  pool: services.pool,
+  redis: services.redis,
+  queues: services.queues,
+  flows: services.flows,
+  config: services.config,
+  logger: pino({ level: 'silent' }),
+  now: () => new Date(),
+});
 const workers = async () => ((await (await fetch(`${url}/v1/workers`, authed(key))).json()) as { workers: Array<Record<string, any>> }).workers;
 const noWorkerHooks = () => hooks.received.filter((h) => h.json.alert?.rule === 'queue_no_worker' && h.json.alert?.key === 'queue.detect.workers');
 const noWorkerMails = () => smtp.mails.filter((m) => m.raw.includes('queue_no_worker queue.detect.workers'));
@@ -72,10 +80,20 @@ describe('a detect worker that stops while jobs wait', () => {
     await until('the firing email', () => noWorkerMails().length === 1);
 
     const [firing] = noWorkerHooks();
-    expect(firing!.json).toMatchObject({ event: 'firing', alert: { severity: 'critical', status: 'firing', message: expect.stringMatching(/no live worker consumes detect, 1 jobs waiting/) } });
+    expect(firing!.json).toMatchObject({
+      event: 'firing',
+      alert: { severity: 'critical', status: 'firing', message: expect.stringMatching(/no live worker consumes detect, 1 jobs waiting/) },
+    });
     expect(firing!.headers['x-lookout-event']).toBe('alert.firing');
     expect(verifySignature(SECRET, String(firing!.headers['x-lookout-timestamp']), firing!.body, String(firing!.headers['x-lookout-signature']))).toBe(true);
-    expect(verifySignature('another-secret-0123456789', String(firing!.headers['x-lookout-timestamp']), firing!.body, String(firing!.headers['x-lookout-signature']))).toBe(false);
+    expect(
+      verifySignature(
+        'another-secret-0123456789',
+        String(firing!.headers['x-lookout-timestamp']),
+        firing!.body,
+        String(firing!.headers['x-lookout-signature']),
+      ),
+    ).toBe(false);
     expect(noWorkerMails()[0]!.to).toEqual(['oncall@example.test']);
     expect(noWorkerMails()[0]!.raw).toMatch(/Subject: \[Lookout\] FIRING: queue_no_worker queue.detect.workers \(critical\)/);
 
@@ -106,6 +124,11 @@ describe('a detect worker that stops while jobs wait', () => {
     const audit = await env.sql(`SELECT actor, action, details->>'minutes' AS minutes FROM audit_log WHERE target = $1 ORDER BY id`, [`alert:${alert!.id}`]);
     // The alert's own events are on record too, before the silence.
     expect(audit.at(-1)).toEqual({ actor: expect.stringMatching(/^key:/), action: 'alert.silence', minutes: '30' });
-    expect(audit.slice(0, -1).map((a) => a.action).every((a) => /^alert\.(firing|repeat|resolved)$/.test(String(a)))).toBe(true);
+    expect(
+      audit
+        .slice(0, -1)
+        .map((a) => a.action)
+        .every((a) => /^alert\.(firing|repeat|resolved)$/.test(String(a))),
+    ).toBe(true);
   });
 });

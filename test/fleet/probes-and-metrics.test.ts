@@ -17,7 +17,11 @@ describe('a Redis with the wrong eviction policy', () => {
   let redis: Redis;
   const port = 6300 + Math.floor(Math.random() * 500);
   beforeAll(async () => {
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+    server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'],
+      { stdio: 'ignore' },
+    );
     await waitForRedis(port);
     redis = new Redis({ port, host: '127.0.0.1' });
   });
@@ -97,7 +101,12 @@ describe('/metrics around an end-to-end batch', () => {
     const port = 9400 + Math.floor(Math.random() * 500);
     const worker = await spawnWorker({ ...env.env, METRICS_PORT: String(port) }, ['--queues', 'batches']);
     try {
-      const text = await until('the worker metrics', async () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => undefined));
+      const text = await until('the worker metrics', async () =>
+        fetch(`http://127.0.0.1:${port}/metrics`).then(
+          (r) => r.text(),
+          () => undefined,
+        ),
+      );
       expect(sample(text, 'lookout_worker_up', { queues: 'batches' })).toBe(1);
       expect(text).toMatch(/^# TYPE lookout_detect_stage_seconds histogram$/m);
     } finally {

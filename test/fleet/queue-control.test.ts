@@ -19,10 +19,14 @@ beforeAll(async () => {
 afterAll(() => env.cleanup());
 
 const post = (path: string, body?: unknown) =>
-  fetch(`${url}${path}`, { method: 'POST', headers: { ...authed(operator).headers, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) }).then(
-    async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }),
-  );
-const list = async () => ((await (await fetch(`${url}/v1/queues`, authed(operator))).json()) as { queues: Array<{ name: string; paused: boolean; counts: Record<string, number> }> }).queues;
+  fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { ...authed(operator).headers, 'content-type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }));
+const list = async () =>
+  ((await (await fetch(`${url}/v1/queues`, authed(operator))).json()) as { queues: Array<{ name: string; paused: boolean; counts: Record<string, number> }> })
+    .queues;
 
 describe('queue control', () => {
   it('pause and resume from the CLI show in the API, audited', async () => {
@@ -32,7 +36,9 @@ describe('queue control', () => {
     expect((await list()).find((q) => q.name === 'detect')?.paused).toBe(true);
     expect((await post('/v1/queues/detect/resume')).status).toBe(200);
     expect((await list()).find((q) => q.name === 'detect')?.paused).toBe(false);
-    const audit = await env.sql<{ actor: string; action: string }>(`SELECT actor, action FROM audit_log WHERE target = 'queue:detect' AND action LIKE 'queue.%' ORDER BY id`);
+    const audit = await env.sql<{ actor: string; action: string }>(
+      `SELECT actor, action FROM audit_log WHERE target = 'queue:detect' AND action LIKE 'queue.%' ORDER BY id`,
+    );
     expect(audit).toEqual([
       { actor: 'cli', action: 'queue.pause' },
       { actor: expect.stringMatching(/^key:/), action: 'queue.resume' },

@@ -26,7 +26,15 @@ beforeAll(async () => {
 });
 afterAll(() => env.cleanup());
 
-const identity = (id: string): WorkerIdentity => ({ id, host: 'test-host', pid: 1000 + id.length, queues: ['detect'], device: 'cpu', concurrency: 1, version: '0.1.0' });
+const identity = (id: string): WorkerIdentity => ({
+  id,
+  host: 'test-host',
+  pid: 1000 + id.length,
+  queues: ['detect'],
+  device: 'cpu',
+  concurrency: 1,
+  version: '0.1.0',
+});
 const stats = { jobsDone: 0, jobsFailed: 0, currentJobs: [] };
 const idsOf = (workers: Array<{ id: string }>) => workers.map((w) => w.id).sort();
 
@@ -34,7 +42,10 @@ const idsOf = (workers: Array<{ id: string }>) => workers.map((w) => w.id).sort(
 async function worker(id: string, lastSeenHoursAgo: number, stopped: boolean): Promise<void> {
   await registerWorker(services.pool, identity(id), 500);
   if (stopped) await markWorkerStopped(services.pool, id, stats);
-  await env.sql(`UPDATE workers SET last_seen = now() - $2 * interval '1 hour', stopped_at = CASE WHEN $3 THEN now() - $2 * interval '1 hour' END WHERE id = $1`, [id, lastSeenHoursAgo, stopped]);
+  await env.sql(
+    `UPDATE workers SET last_seen = now() - $2 * interval '1 hour', stopped_at = CASE WHEN $3 THEN now() - $2 * interval '1 hour' END WHERE id = $1`,
+    [id, lastSeenHoursAgo, stopped],
+  );
 }
 
 describe('the fleet view keeps WORKER_HISTORY_HOURS of history', () => {
@@ -54,7 +65,15 @@ describe('the fleet view keeps WORKER_HISTORY_HOURS of history', () => {
     expect(cli.code, cli.stderr).toBe(0);
     expect(idsOf(jsonLines(cli.stdout)[0]!.workers)).toEqual(['live', 'missing-recently', 'stopped-recently']);
 
-    const deps = { pool: services.pool, redis: services.redis, queues: services.queues, flows: services.flows, config: services.config, logger: pino({ level: 'silent' }), now: () => new Date() };
+    const deps = {
+      pool: services.pool,
+      redis: services.redis,
+      queues: services.queues,
+      flows: services.flows,
+      config: services.config,
+      logger: pino({ level: 'silent' }),
+      now: () => new Date(),
+    };
     await runHealthCheck(deps);
     const rows = await env.sql<{ id: string }>('SELECT id FROM workers ORDER BY id');
     expect(rows.map((r) => r.id)).toEqual(['live', 'missing-recently', 'stopped-recently']);
@@ -75,7 +94,11 @@ describe('the fleet view keeps WORKER_HISTORY_HOURS of history', () => {
     const beat = await startHeartbeat(services.pool, identity('came-back'), () => stats, { intervalMs: 100, logger: pino({ level: 'silent' }) });
     try {
       await env.sql(`DELETE FROM workers WHERE id = 'came-back'`);
-      await until('the worker to register again', async () => ((await env.sql(`SELECT 1 FROM workers WHERE id = 'came-back'`)).length ? true : undefined), 5000);
+      await until(
+        'the worker to register again',
+        async () => ((await env.sql(`SELECT 1 FROM workers WHERE id = 'came-back'`)).length ? true : undefined),
+        5000,
+      );
     } finally {
       await beat.stop();
     }
@@ -84,7 +107,10 @@ describe('the fleet view keeps WORKER_HISTORY_HOURS of history', () => {
   it("judges each worker live or missing by its own heartbeat interval, whatever the reader's HEARTBEAT_MS", async () => {
     await env.sql('DELETE FROM workers');
     // Silent for 20 s: live for a worker that beats every 30 s, missing for one that beats every 500 ms.
-    for (const [id, beatMs] of [['slow-beat', 30_000], ['fast-beat', 500]] as const) {
+    for (const [id, beatMs] of [
+      ['slow-beat', 30_000],
+      ['fast-beat', 500],
+    ] as const) {
       await registerWorker(services.pool, identity(id), beatMs);
       await env.sql(`UPDATE workers SET last_seen = now() - interval '20 seconds' WHERE id = $1`, [id]);
     }
@@ -98,7 +124,9 @@ describe('the fleet view keeps WORKER_HISTORY_HOURS of history', () => {
       const seen = stateOf(jsonLines(cli.stdout)[0]!.workers);
       expect([heartbeatMs, seen['fast-beat'], seen['slow-beat']]).toEqual([heartbeatMs, 'missing', 'live']);
     }
-    expect(stateOf(((await (await fetch(`${url}/v1/workers`, authed(viewer))).json()) as { workers: Array<{ id: string; state: string }> }).workers)).toEqual(expected);
+    expect(stateOf(((await (await fetch(`${url}/v1/workers`, authed(viewer))).json()) as { workers: Array<{ id: string; state: string }> }).workers)).toEqual(
+      expected,
+    );
     // The no-worker probe counts the same way: one live detect worker (slow-beat).
     expect(await liveWorkersPerQueue(services.pool, liveWindowMs(100))).toEqual({ detect: 1 });
   });

@@ -36,7 +36,9 @@ export function roleNames(label: string): { owner: string; app: string; database
 
 /** What README's "Two database roles" asks an administrator to run (passwords aside). */
 export function createRoles(names: { owner: string; app: string }): Promise<unknown> {
-  return connectedAs(ADMIN_DATABASE_URL, (c) => c.query(`CREATE ROLE ${names.owner} LOGIN CREATEDB; GRANT pg_signal_backend TO ${names.owner}; CREATE ROLE ${names.app} LOGIN`));
+  return connectedAs(ADMIN_DATABASE_URL, (c) =>
+    c.query(`CREATE ROLE ${names.owner} LOGIN CREATEDB; GRANT pg_signal_backend TO ${names.owner}; CREATE ROLE ${names.app} LOGIN`),
+  );
 }
 
 /** Drops both roles (after their databases). */

@@ -5,14 +5,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import {
-  createDetector,
-  DEFAULT_IMAGE_LIMITS,
-  ModelRegistry,
-  type Detector,
-  type DetectorOptions,
-  type ModelSpec,
-} from '../../src/detection/index.js';
+import { createDetector, DEFAULT_IMAGE_LIMITS, ModelRegistry, type Detector, type DetectorOptions, type ModelSpec } from '../../src/detection/index.js';
 
 const silent = pino({ level: 'silent' });
 

@@ -62,7 +62,9 @@ export const attr = {
 };
 
 // Wire types used here: 0 = varint, 2 = length-delimited, 5 = fixed32.
-const VARINT = 0, LEN = 2, FIXED32 = 5;
+const VARINT = 0,
+  LEN = 2,
+  FIXED32 = 5;
 
 /**
  * Base-128 varint. int64 values go through BigInt so negative numbers are
@@ -84,8 +86,7 @@ function varint(value: number | bigint): Uint8Array {
 function littleEndian(values: readonly number[] | Float32Array, type: 'float' | 'int64'): Uint8Array {
   const size = type === 'float' ? 4 : 8;
   const view = new DataView(new ArrayBuffer(values.length * size));
-  values.forEach((v, i) =>
-    type === 'float' ? view.setFloat32(i * size, v, true) : view.setBigInt64(i * size, BigInt(v), true));
+  values.forEach((v, i) => (type === 'float' ? view.setFloat32(i * size, v, true) : view.setBigInt64(i * size, BigInt(v), true)));
   return new Uint8Array(view.buffer);
 }
 
@@ -161,11 +162,21 @@ const TENSOR_TYPE = { float: 1, int64: 7 } as const;
 function encodeAttribute(name: string, a: OnnxAttribute): Message {
   const m = new Message().string(1, name);
   switch (a.kind) {
-    case 'float': m.float(2, a.value); break;
-    case 'int': m.int(3, a.value); break;
-    case 'string': m.string(4, a.value); break;
-    case 'floats': m.packedFloats(7, a.value); break;
-    case 'ints': m.packedInts(8, a.value); break;
+    case 'float':
+      m.float(2, a.value);
+      break;
+    case 'int':
+      m.int(3, a.value);
+      break;
+    case 'string':
+      m.string(4, a.value);
+      break;
+    case 'floats':
+      m.packedFloats(7, a.value);
+      break;
+    case 'ints':
+      m.packedInts(8, a.value);
+      break;
   }
   return m.int(20, ATTRIBUTE_TYPE[a.kind]);
 }
@@ -185,11 +196,7 @@ function encodeTensor(t: OnnxInitializer): Message {
   if (count !== t.values.length) {
     throw new Error(`initializer ${t.name}: dims [${t.dims.join(',')}] need ${count} values, got ${t.values.length}`);
   }
-  return new Message()
-    .packedInts(1, t.dims)
-    .int(2, TENSOR_TYPE[t.dataType])
-    .string(8, t.name)
-    .bytes(9, littleEndian(t.values, t.dataType));
+  return new Message().packedInts(1, t.dims).int(2, TENSOR_TYPE[t.dataType]).string(8, t.name).bytes(9, littleEndian(t.values, t.dataType));
 }
 
 function encodeValueInfo(v: OnnxValueInfo): Message {

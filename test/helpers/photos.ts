@@ -5,8 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const PHOTOS_DIR =
-  process.env.LOOKOUT_PHOTOS_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'photos');
+export const PHOTOS_DIR = process.env.LOOKOUT_PHOTOS_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'photos');
 
 export const FACE_PHOTOS = ['astronaut.png', 'camera.png'] as const;
 export const NO_FACE_PHOTOS = ['coffee.png', 'chelsea.png', 'rocket.jpg', 'motorcycle_left.png'] as const;

@@ -89,14 +89,22 @@ describe('413', () => {
 
   it('a request over the per-request limit', async () => {
     const camera = await readPhoto('camera.png'); // 139 kB each: eight pass the per-file limit, not the request limit
-    const res = await submit(smallUrl, key, [1, 2, 3, 4, 5, 6, 7, 8].map((n) => ({ name: `c${n}.png`, bytes: camera })));
+    const res = await submit(
+      smallUrl,
+      key,
+      [1, 2, 3, 4, 5, 6, 7, 8].map((n) => ({ name: `c${n}.png`, bytes: camera })),
+    );
     expectError(res, 413, 'too_large');
     expect(res.body.error.message).toMatch(/the limit is 1000000/);
   });
 
   it('more files than allowed in one request', async () => {
     const rocket = await readPhoto('rocket.jpg');
-    const res = await submit(smallUrl, key, Array.from({ length: 11 }, (_, n) => ({ name: `r${n}.jpg`, bytes: rocket.subarray(0, 1000) })));
+    const res = await submit(
+      smallUrl,
+      key,
+      Array.from({ length: 11 }, (_, n) => ({ name: `r${n}.jpg`, bytes: rocket.subarray(0, 1000) })),
+    );
     expectError(res, 413, 'too_many_files');
   });
 });
@@ -106,7 +114,10 @@ describe('refused uploads leave nothing behind', () => {
     const camera = await readPhoto('camera.png');
     const astronaut = await readPhoto('astronaut.png');
     // The first file is stored, the second breaks the per-file limit mid-stream.
-    const res = await submit(smallUrl, key, [{ name: 'ok.png', bytes: camera }, { name: 'big.png', bytes: astronaut }]);
+    const res = await submit(smallUrl, key, [
+      { name: 'ok.png', bytes: camera },
+      { name: 'big.png', bytes: astronaut },
+    ]);
     expect(res.status).toBe(413);
     await new Promise((r) => setTimeout(r, 200));
     const tmp = await readdir(path.join(env.config.blobDir, 'tmp')).catch(() => []);

@@ -58,7 +58,9 @@ describe('MAX_DETECTIONS_PER_IMAGE', () => {
       expect(d.score).toBeCloseTo(best[i]!.score, 5);
       expect(d.box.x1).toBeCloseTo(best[i]!.box.x1, 1);
     });
-    const rows = await env.sql<{ n: number }>('SELECT count(*)::int AS n FROM detections d JOIN images i ON i.id = d.image_id WHERE i.batch_id = $1', [body.id]);
+    const rows = await env.sql<{ n: number }>('SELECT count(*)::int AS n FROM detections d JOIN images i ON i.id = d.image_id WHERE i.batch_id = $1', [
+      body.id,
+    ]);
     expect(rows[0]!.n).toBe(CAP);
   });
 });

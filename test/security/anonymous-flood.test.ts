@@ -55,7 +55,13 @@ function anonymous(i: number, from: string): Promise<Answer> {
     case 0:
       return call(url, 'POST', '/v1/batches', xff);
     case 1:
-      return call(url, 'POST', '/v1/keys', { ...xff, authorization: `Bearer ${bogusToken()}`, 'content-type': 'application/json' }, '{"name":"x","role":"admin"}');
+      return call(
+        url,
+        'POST',
+        '/v1/keys',
+        { ...xff, authorization: `Bearer ${bogusToken()}`, 'content-type': 'application/json' },
+        '{"name":"x","role":"admin"}',
+      );
     case 2:
       return call(url, 'DELETE', '/v1/keys/deadbeef', { ...xff, authorization: 'Bearer not-a-key' });
     case 3:
@@ -83,8 +89,9 @@ type AuditRow = { actor: string; action: string; outcome: string; target: string
  * there, then 300 ms more for any row beyond them, and reads again.
  */
 async function auditFrom(ip: string, atLeast = 0, which: (r: AuditRow) => boolean = () => true): Promise<AuditRow[]> {
-  const read = async () => (await env.sql<AuditRow>(`SELECT actor, action, outcome, target, details FROM audit_log WHERE details->>'ip' = $1 ORDER BY id`, [ip])).filter(which);
-  for (const until = Date.now() + 10_000; (await read()).length < atLeast && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+  const read = async () =>
+    (await env.sql<AuditRow>(`SELECT actor, action, outcome, target, details FROM audit_log WHERE details->>'ip' = $1 ORDER BY id`, [ip])).filter(which);
+  for (const until = Date.now() + 10_000; (await read()).length < atLeast && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
   await new Promise((r) => setTimeout(r, 300));
   return read();
 }
@@ -228,7 +235,9 @@ describe('failed authentications are logged', () => {
       expect(more.map((a) => a.status)).toEqual([...Array(LIMIT - 5).fill(401), ...Array(5).fill(429)]);
       const from5 = lines.filter((l) => l.ip === from);
       expect(from5.filter((l) => l.msg === 'authentication failed')).toHaveLength(LIMIT);
-      expect(from5.filter((l) => l.level === 40 && /^too many failed authentications/.test(l.msg))).toMatchObject([{ failures: LIMIT + 1, reason: 'rejected_key' }]);
+      expect(from5.filter((l) => l.level === 40 && /^too many failed authentications/.test(l.msg))).toMatchObject([
+        { failures: LIMIT + 1, reason: 'rejected_key' },
+      ]);
       expect(from5.filter((l) => l.level === 20 && l.msg === 'failed authentication refused: address over its budget')).toHaveLength(4);
 
       const everything = lines.map((l) => JSON.stringify(l)).join('\n');

@@ -53,7 +53,11 @@ describe('Bull Board writes that would create or change work', () => {
   });
 
   it('update-data, empty, obliterate and the scheduler routes are refused, and the job and queue stay as they were', async () => {
-    const job = await notify.add('webhook', { url: 'https://hooks.example.test/x', event: 'batch.finished', body: { n: 1 }, signWith: 'batches' }, { jobId: 'kept' });
+    const job = await notify.add(
+      'webhook',
+      { url: 'https://hooks.example.test/x', event: 'batch.finished', body: { n: 1 }, signWith: 'batches' },
+      { jobId: 'kept' },
+    );
     await backup.upsertJobScheduler('nightly-test', { pattern: '0 3 * * *' }, { name: 'backup-run', data: { trigger: 'scheduler', actor: 'scheduler' } });
     const refused: Array<[string, string, unknown, string]> = [
       ['PATCH', `/api/queues/notify/${job.id}/update-data`, { data: { ...job.data, url: 'http://127.0.0.1:9/', signWith: 'alerts' } }, 'job.update-data'],
@@ -105,7 +109,11 @@ describe('Bull Board writes that stay', () => {
       actor: `key:${adminKeyId}`,
       target: 'job:notify/to-retry',
       outcome: 'ok',
-      details: { board: { action: 'job.retry', queue: 'notify', jobId: 'to-retry' }, route: 'PUT /admin/queues/api/queues/:queueName/:jobId/retry', role: 'admin' },
+      details: {
+        board: { action: 'job.retry', queue: 'notify', jobId: 'to-retry' },
+        route: 'PUT /admin/queues/api/queues/:queueName/:jobId/retry',
+        role: 'admin',
+      },
     });
     await notify.remove('to-retry');
   });

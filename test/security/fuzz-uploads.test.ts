@@ -44,14 +44,16 @@ function generate(count: number, seed = 20261129): Case[] {
   const r = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(r() * 256)));
-  const multipart = (files: Array<{ name: string; bytes: Buffer; field?: string }>, fields: Record<string, string> = {}) => async () => {
-    const form = new FormData();
-    for (const f of files) form.append(f.field ?? 'images', new Blob([f.bytes]), f.name);
-    for (const [k, v] of Object.entries(fields)) form.append(k, v);
-    const res = await fetch(`${url}/v1/batches`, { method: 'POST', body: form, headers: { authorization: `Bearer ${key}` } });
-    await res.arrayBuffer();
-    return res.status;
-  };
+  const multipart =
+    (files: Array<{ name: string; bytes: Buffer; field?: string }>, fields: Record<string, string> = {}) =>
+    async () => {
+      const form = new FormData();
+      for (const f of files) form.append(f.field ?? 'images', new Blob([f.bytes]), f.name);
+      for (const [k, v] of Object.entries(fields)) form.append(k, v);
+      const res = await fetch(`${url}/v1/batches`, { method: 'POST', body: form, headers: { authorization: `Bearer ${key}` } });
+      await res.arrayBuffer();
+      return res.status;
+    };
   const raw = (body: Buffer, contentType: string) => async () => {
     const res = await fetch(`${url}/v1/batches`, { method: 'POST', body, headers: { authorization: `Bearer ${key}`, 'content-type': contentType } });
     await res.arrayBuffer();
@@ -60,39 +62,82 @@ function generate(count: number, seed = 20261129): Case[] {
 
   const kinds: Array<[string, () => () => Promise<number>]> = [
     ['random bytes', () => multipart([{ name: 'x.jpg', bytes: bytes(1 + Math.floor(r() * 4000)) }])],
-    ['truncated photo', () => {
-      const p = pick(photos);
-      return multipart([{ name: 'cut.png', bytes: p.subarray(0, 8 + Math.floor(r() * Math.min(p.length - 8, 60_000))) }]);
-    }],
-    ['corrupted photo', () => {
-      const p = Buffer.from(pick(photos).subarray(0, 200_000));
-      for (let i = 0; i < 20; i++) p[64 + Math.floor(r() * (p.length - 64))] = Math.floor(r() * 256);
-      return multipart([{ name: 'flipped.png', bytes: p }]);
-    }],
+    [
+      'truncated photo',
+      () => {
+        const p = pick(photos);
+        return multipart([{ name: 'cut.png', bytes: p.subarray(0, 8 + Math.floor(r() * Math.min(p.length - 8, 60_000))) }]);
+      },
+    ],
+    [
+      'corrupted photo',
+      () => {
+        const p = Buffer.from(pick(photos).subarray(0, 200_000));
+        for (let i = 0; i < 20; i++) p[64 + Math.floor(r() * (p.length - 64))] = Math.floor(r() * 256);
+        return multipart([{ name: 'flipped.png', bytes: p }]);
+      },
+    ],
     ['huge dimensions', () => multipart([{ name: 'bomb.png', bytes: pngClaiming(20_000 + Math.floor(r() * 80_000), 20_000 + Math.floor(r() * 80_000)) }])],
-    ['polyglot', () => {
-      const heads = [Buffer.from('GIF89a'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('RIFF\0\0\0\0WEBP')];
-      const tails = ['<script>alert(1)</script>', '<?php system($_GET[1]); ?>', '<svg onload=alert(1)>', 'PK\x03\x04'];
-      return multipart([{ name: 'poly.gif', bytes: Buffer.concat([pick(heads), Buffer.from(pick(tails)), bytes(Math.floor(r() * 500))]) }]);
-    }],
-    ['svg or text', () => multipart([{ name: 'a.png', bytes: Buffer.from(pick(['<svg xmlns="http://www.w3.org/2000/svg"/>', 'hello', '%PDF-1.7', '{"json": true}'])) }])],
-    ['broken boundary', () => {
-      const boundary = `----x${Math.floor(r() * 1e9)}`;
-      const bodies = [
-        `--${boundary}\r\nContent-Disposition: form-data; name="images"; filename="a.jpg"\r\n\r\n${bytes(50).toString('latin1')}`, // no closing boundary
-        `--wrong\r\nContent-Disposition: form-data; name="images"\r\n\r\nx\r\n--wrong--`,
-        `garbage before${bytes(30).toString('latin1')}`,
-        `--${boundary}\r\n\r\n\r\n--${boundary}--`,
-        '',
-      ];
-      return raw(Buffer.from(pick(bodies), 'latin1'), `multipart/form-data; boundary=${boundary}`);
-    }],
+    [
+      'polyglot',
+      () => {
+        const heads = [
+          Buffer.from('GIF89a'),
+          Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+          Buffer.from([0xff, 0xd8, 0xff, 0xe0]),
+          Buffer.from('RIFF\0\0\0\0WEBP'),
+        ];
+        const tails = ['<script>alert(1)</script>', '<?php system($_GET[1]); ?>', '<svg onload=alert(1)>', 'PK\x03\x04'];
+        return multipart([{ name: 'poly.gif', bytes: Buffer.concat([pick(heads), Buffer.from(pick(tails)), bytes(Math.floor(r() * 500))]) }]);
+      },
+    ],
+    [
+      'svg or text',
+      () => multipart([{ name: 'a.png', bytes: Buffer.from(pick(['<svg xmlns="http://www.w3.org/2000/svg"/>', 'hello', '%PDF-1.7', '{"json": true}'])) }]),
+    ],
+    [
+      'broken boundary',
+      () => {
+        const boundary = `----x${Math.floor(r() * 1e9)}`;
+        const bodies = [
+          `--${boundary}\r\nContent-Disposition: form-data; name="images"; filename="a.jpg"\r\n\r\n${bytes(50).toString('latin1')}`, // no closing boundary
+          `--wrong\r\nContent-Disposition: form-data; name="images"\r\n\r\nx\r\n--wrong--`,
+          `garbage before${bytes(30).toString('latin1')}`,
+          `--${boundary}\r\n\r\n\r\n--${boundary}--`,
+          '',
+        ];
+        return raw(Buffer.from(pick(bodies), 'latin1'), `multipart/form-data; boundary=${boundary}`);
+      },
+    ],
     ['no boundary', () => raw(bytes(100), 'multipart/form-data')],
     ['wrong content type', () => raw(bytes(100), pick(['image/png', 'application/json', 'text/plain', 'application/x-www-form-urlencoded']))],
-    ['oversized field', () => multipart([{ name: 'c.png', bytes: photos[1]!.subarray(0, 100) }], { [pick(['model', 'minScore', 'webhookUrl'])]: 'x'.repeat(3000 + Math.floor(r() * 5000)) })],
-    ['bad field values', () => multipart([{ name: 'c.png', bytes: photos[1]!.subarray(0, 100) }], pick<Record<string, string>>([{ minScore: 'NaN' }, { minScore: '-1' }, { model: '../../etc/passwd' }, { webhookUrl: 'file:///etc/passwd' }, { webhookUrl: 'http://169.254.169.254/latest/meta-data' }, { unknown: '1' }]))],
+    [
+      'oversized field',
+      () =>
+        multipart([{ name: 'c.png', bytes: photos[1]!.subarray(0, 100) }], {
+          [pick(['model', 'minScore', 'webhookUrl'])]: 'x'.repeat(3000 + Math.floor(r() * 5000)),
+        }),
+    ],
+    [
+      'bad field values',
+      () =>
+        multipart(
+          [{ name: 'c.png', bytes: photos[1]!.subarray(0, 100) }],
+          pick<Record<string, string>>([
+            { minScore: 'NaN' },
+            { minScore: '-1' },
+            { model: '../../etc/passwd' },
+            { webhookUrl: 'file:///etc/passwd' },
+            { webhookUrl: 'http://169.254.169.254/latest/meta-data' },
+            { unknown: '1' },
+          ]),
+        ),
+    ],
     ['wrong file field', () => multipart([{ name: 'c.png', bytes: photos[1]!, field: pick(['image', 'file', '../images']) }])],
-    ['hostile filename', () => multipart([{ name: pick(['../../../etc/passwd', '..\\..\\win.ini', '\0evil.png', 'a'.repeat(5000), '%2e%2e%2fx.png']), bytes: randomBytes(64) }])],
+    [
+      'hostile filename',
+      () => multipart([{ name: pick(['../../../etc/passwd', '..\\..\\win.ini', '\0evil.png', 'a'.repeat(5000), '%2e%2e%2fx.png']), bytes: randomBytes(64) }]),
+    ],
     ['too big', () => multipart([{ name: 'big.jpg', bytes: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(2_100_000)]) }])],
   ];
   return Array.from({ length: count }, (_, i) => {
@@ -116,8 +161,14 @@ describe('2,000+ malformed uploads', () => {
     const all = [...statuses.values()].flatMap((m) => [...m.entries()]);
     const summary = Object.fromEntries([...statuses].map(([k, m]) => [k, Object.fromEntries(m)]));
     expect(all.reduce((n, [, c]) => n + c, 0)).toBe(2100);
-    expect(all.filter(([s]) => s >= 500), JSON.stringify(summary)).toEqual([]);
-    expect(all.filter(([s]) => s !== 202 && (s < 400 || s > 499)), JSON.stringify(summary)).toEqual([]);
+    expect(
+      all.filter(([s]) => s >= 500),
+      JSON.stringify(summary),
+    ).toEqual([]);
+    expect(
+      all.filter(([s]) => s !== 202 && (s < 400 || s > 499)),
+      JSON.stringify(summary),
+    ).toEqual([]);
     // Bombs are refused at the door, before any decode.
     expect([...statuses.get('huge dimensions')!.keys()]).toEqual([413]);
     expect([...statuses.get('svg or text')!.keys()]).toEqual([415]);

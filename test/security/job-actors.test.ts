@@ -36,7 +36,9 @@ describe('the actor of a job', () => {
 
   it.each(
     TYPES.flatMap(([type, rest]) =>
-      ['admin', 'key:0A1B2C3D', 'key:abc', 'key:0a1b2c3d9', 'cli ', 'root@host', 'key:0a1b2c3d\nforged'].map((actor) => [type.name, JSON.stringify(actor), type, rest, actor] as const),
+      ['admin', 'key:0A1B2C3D', 'key:abc', 'key:0a1b2c3d9', 'cli ', 'root@host', 'key:0a1b2c3d\nforged'].map(
+        (actor) => [type.name, JSON.stringify(actor), type, rest, actor] as const,
+      ),
     ),
   )('%s refuses %s, unrecoverably', (name, _shown, type, rest, actor) => {
     const parse = () => parsePayload(type, asJob({ ...rest, actor }));
@@ -69,12 +71,23 @@ describe('the restore handler re-checks the backup', () => {
       backup: services.config.backup,
       now: () => new Date(),
     });
-    const job = { id: 'r1', data: { backupId: id, targetDatabase: target, actor: 'cli' }, opts: {}, attemptsMade: 0, updateProgress: () => Promise.resolve() } as unknown as Job;
-    const err = await handler(job).then(() => undefined, (e: unknown) => e as Error);
+    const job = {
+      id: 'r1',
+      data: { backupId: id, targetDatabase: target, actor: 'cli' },
+      opts: {},
+      attemptsMade: 0,
+      updateProgress: () => Promise.resolve(),
+    } as unknown as Job;
+    const err = await handler(job).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(err).toBeInstanceOf(UnrecoverableError);
     expect(err!.message).toBe(`backup ${id} has no finished file to restore (status ${status})`);
     expect(await env.sql(`SELECT 1 FROM pg_database WHERE datname = $1`, [target])).toEqual([]);
-    const audit = await env.sql<{ actor: string; outcome: string }>(`SELECT actor, outcome FROM audit_log WHERE action = 'backup.restore' AND target = $1`, [`backup:${id}`]);
+    const audit = await env.sql<{ actor: string; outcome: string }>(`SELECT actor, outcome FROM audit_log WHERE action = 'backup.restore' AND target = $1`, [
+      `backup:${id}`,
+    ]);
     expect(audit).toEqual([{ actor: 'cli', outcome: 'error' }]);
   });
 });

@@ -36,11 +36,10 @@ afterAll(() => env.cleanup());
 /** Runs every waiting job of the backup queue with a processor of the test's own (never Lookout's handlers) until `ids` are finished. */
 async function finish(ids: string[], outcome: 'complete' | 'fail') {
   const done = new Set<string>();
-  const worker = new Worker(
-    'backup',
-    (job) => (outcome === 'complete' ? Promise.resolve({ ran: job.id }) : Promise.reject(new Error('boom'))),
-    { connection: services.workerRedis, prefix: env.config.queuePrefix },
-  );
+  const worker = new Worker('backup', (job) => (outcome === 'complete' ? Promise.resolve({ ran: job.id }) : Promise.reject(new Error('boom'))), {
+    connection: services.workerRedis,
+    prefix: env.config.queuePrefix,
+  });
   await new Promise<void>((resolve) => {
     const seen = (job: Job | undefined) => {
       if (job?.id && ids.includes(job.id)) done.add(job.id);
@@ -125,7 +124,10 @@ describe('Bull Board cannot re-run finished work', () => {
     };
     try {
       for (const authorization of [undefined, 'Bearer lk_0a1b2c3d_' + 'A'.repeat(43), 'Bearer nonsense']) {
-        const res = await fetch(`${url}/admin/queues/api/queues/backup/done-restore-1/retry`, { method: 'PUT', headers: authorization ? { authorization } : {} });
+        const res = await fetch(`${url}/admin/queues/api/queues/backup/done-restore-1/retry`, {
+          method: 'PUT',
+          headers: authorization ? { authorization } : {},
+        });
         expect(res.status).toBe(401);
       }
       expect(lookups).toBe(0);

@@ -124,7 +124,9 @@ describe.each([...API, ...BOARD].map((c) => [`${c.method} ${c.path()}`, c] as co
 describe('the matrix', () => {
   it('covers every route /openapi.json describes, at the role it documents', async () => {
     const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { 'x-lookout-role': Role }>> };
-    const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), template: p, role: op['x-lookout-role'] })));
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), template: p, role: op['x-lookout-role'] })),
+    );
     const missing = documented.filter(({ method, template, role }) => {
       const pattern = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+').replace(/\./g, '\\.')}(\\?.*)?$`);
       return !API.some((c) => c.method === method && pattern.test(c.path()) && c.needs === role);
@@ -161,7 +163,10 @@ describe('every mutating request is audited', () => {
     const [row] = await env.sql<{ actor: string; outcome: string; details: Record<string, unknown> }>(
       `SELECT actor, outcome, details FROM audit_log WHERE details->>'requestId' = 'req-audit-1'`,
     );
-    expect(row).toMatchObject({ outcome: 'denied', details: { route: 'POST /v1/keys', status: 403, role: 'viewer', ip: expect.stringMatching(/127\.0\.0\.1/) } });
+    expect(row).toMatchObject({
+      outcome: 'denied',
+      details: { route: 'POST /v1/keys', status: 403, role: 'viewer', ip: expect.stringMatching(/127\.0\.0\.1/) },
+    });
     expect(row!.actor).toMatch(/^key:/);
   });
 });

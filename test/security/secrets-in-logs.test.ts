@@ -82,7 +82,10 @@ describe('secrets', () => {
       ALERT_EMAIL_TO: 'ops@example.test',
       SMTP_URL: `smtp://lookout:${SECRETS.smtpPassword}@127.0.0.1:${smtpPort}`,
     };
-    const all = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'lookout.js'), 'all'], { env: { ...process.env, ...childEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const all = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'lookout.js'), 'all'], {
+      env: { ...process.env, ...childEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     all.stdout.on('data', (d: Buffer) => (output += d.toString()));
     all.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const url = `http://127.0.0.1:${port}`;
@@ -93,7 +96,15 @@ describe('secrets', () => {
       return text;
     };
     try {
-      await until('lookout all', () => fetch(`${url}/readyz`).then((r) => (r.ok ? true : undefined), () => undefined), 60_000);
+      await until(
+        'lookout all',
+        () =>
+          fetch(`${url}/readyz`).then(
+            (r) => (r.ok ? true : undefined),
+            () => undefined,
+          ),
+        60_000,
+      );
       const created = await runCli(['keys', 'create', '--name', 'scan', '--role', 'admin'], { env: childEnv });
       output += created.stderr;
       const key = created.stdout.trim();

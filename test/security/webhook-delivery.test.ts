@@ -53,7 +53,10 @@ describe('webhook delivery', () => {
       res.writeHead(status, { location: `${target}/internal-admin` });
       res.end();
     });
-    const err = await deliver(`${url}/hook`).then(() => undefined, (e: unknown) => e);
+    const err = await deliver(`${url}/hook`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(UnrecoverableError);
     expect((err as Error).message).toBe(`webhook ${url}/hook answered ${status}, a redirect to ${target}/internal-admin: redirects are not followed`);
     expect(elsewhere).toEqual([]);
@@ -80,7 +83,10 @@ describe('webhook delivery', () => {
     });
     const rssBefore = process.memoryUsage().rss;
     const started = Date.now();
-    const outcome = await deliver(`${url}/hook`).then((r) => r, (e: unknown) => e);
+    const outcome = await deliver(`${url}/hook`).then(
+      (r) => r,
+      (e: unknown) => e,
+    );
     const ms = Date.now() - started;
     if (status === 200) expect(outcome).toEqual({ status: 200 });
     else expect((outcome as Error).message).toBe(`webhook ${url}/hook answered 500`);

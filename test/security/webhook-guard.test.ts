@@ -77,13 +77,16 @@ function job(url: string, signWith: 'alerts' | 'batches' = 'batches'): Job {
   return { id: 'w1', name: 'webhook', data: { url, event: 'batch.finished', body: { batchId: 'b' }, signWith } } as unknown as Job;
 }
 
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as Error);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
 
 /** Calls a lookup the way net does and answers what it called back with. */
 function lookUp(lookup: ReturnType<typeof guardedLookup>, host: string, options: { all?: boolean; family?: number }) {
   return new Promise<{ err: Error | null; result: unknown }>((resolve) => {
-    lookup(host, options, ((err: Error | null, address: unknown, family?: number) =>
-      resolve({ err, result: options.all ? address : { address, family } })));
+    lookup(host, options, (err: Error | null, address: unknown, family?: number) => resolve({ err, result: options.all ? address : { address, family } }));
   });
 }
 
@@ -188,7 +191,11 @@ describe('alert webhook deliveries go through the same guard', () => {
 
   it('the alerts secret signs only requests to ALERT_WEBHOOK_URL: a job naming another target is refused unsent', async () => {
     const r = await receiver();
-    const cfg = config({ ALERT_WEBHOOK_URL: 'https://alerts.example.test/hook', ALERT_WEBHOOK_SECRET: ALERT_SECRET, WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${r.port}` });
+    const cfg = config({
+      ALERT_WEBHOOK_URL: 'https://alerts.example.test/hook',
+      ALERT_WEBHOOK_SECRET: ALERT_SECRET,
+      WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${r.port}`,
+    });
     const err = await failure(handler(cfg, resolver({}))(job(`${r.url}/steal`, 'alerts')));
     expect(err).toBeInstanceOf(UnrecoverableError);
     expect(err!.message).toBe(`webhook ${r.url}/steal: only ALERT_WEBHOOK_URL gets requests signed with the alerts secret`);

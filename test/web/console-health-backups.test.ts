@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
 
-
 let env: TestEnv;
 let browser: Browser;
 let urlOff: string;
@@ -48,7 +47,11 @@ describe('the console', () => {
     const page = await signedIn(urlOff, 'health');
     await page.waitForSelector('[data-testid=health] tr[data-component="postgres.size"]');
     const rows = await page.$$eval('[data-testid=health] tbody tr', (trs) =>
-      trs.map((tr) => ({ name: tr.getAttribute('data-component'), status: tr.getAttribute('data-status'), value: tr.querySelector('[data-testid=value]')?.textContent })),
+      trs.map((tr) => ({
+        name: tr.getAttribute('data-component'),
+        status: tr.getAttribute('data-status'),
+        value: tr.querySelector('[data-testid=value]')?.textContent,
+      })),
     );
     // "Backups are off" is a warning, so it comes before every ok row.
     expect(rows[0]).toMatchObject({ name: 'backup.enabled', status: 'warn', value: 'off' });
@@ -67,10 +70,15 @@ describe('the console', () => {
   it('backups: no "Back up now" and no "Verify" while backups are off, with the reason; both are back with a key', async () => {
     // A finished backup in the catalogue, which a key could verify.
     const id = randomUUID();
-    await env.sql(`INSERT INTO backups (id, status, trigger, actor, file, sha256, finished_at, verified_at) VALUES ($1, 'verified', 'manual', 'test', '/nowhere/x.lkb', 'ab', now(), now())`, [id]);
+    await env.sql(
+      `INSERT INTO backups (id, status, trigger, actor, file, sha256, finished_at, verified_at) VALUES ($1, 'verified', 'manual', 'test', '/nowhere/x.lkb', 'ab', now(), now())`,
+      [id],
+    );
     const off = await signedIn(urlOff, 'backups');
     const note = await off.waitForSelector('[data-testid=backups-off]');
-    expect(await note.textContent()).toMatch(/^Back up now and Verify are hidden because backups are off: BACKUP_ENCRYPTION_KEY is not set; to turn them on, set it to a new key \(openssl rand -base64 32\)/);
+    expect(await note.textContent()).toMatch(
+      /^Back up now and Verify are hidden because backups are off: BACKUP_ENCRYPTION_KEY is not set; to turn them on, set it to a new key \(openssl rand -base64 32\)/,
+    );
     // The file by its name in BACKUP_DIR: the server's path is never shown.
     await off.locator('[data-testid=backups] tr', { hasText: 'x.lkb' }).waitFor();
     expect(await off.locator('[data-testid=backups]').textContent()).not.toContain('/nowhere');

@@ -199,7 +199,9 @@ describe('every page over plain HTTP through a LAN name', () => {
 
   it('Bull Board renders for an operator, asking only the server (no Google Fonts: system fonts)', async () => {
     const operator = await env.key(services, 'operator');
-    const html = await (await fetch(`${direct}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from(`operator:${operator}`).toString('base64')}` } })).text();
+    const html = await (
+      await fetch(`${direct}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from(`operator:${operator}`).toString('base64')}` } })
+    ).text();
     expect(html).toMatch(/static\/css\/main\.[0-9a-f]+\.css/); // the board's own stylesheet is still linked
     expect(html).not.toMatch(/fonts\.(googleapis|gstatic)\.com/);
     expect(html).not.toMatch(/<(link|script)\b[^>]*\b(href|src)=["']?(https?:)?\/\//i);
@@ -261,13 +263,20 @@ describe('boxes over pictures in the frame of the detections', () => {
   const uprightOf = new Map<string, Buffer>();
 
   beforeAll(async () => {
-    upright = await sharp(await readPhoto('astronaut.png')).extract({ left: 0, top: 0, width: 512, height: 384 }).resize(400, 300).png().toBuffer();
+    upright = await sharp(await readPhoto('astronaut.png'))
+      .extract({ left: 0, top: 0, width: 512, height: 384 })
+      .resize(400, 300)
+      .png()
+      .toBuffer();
     key = await env.key(services, 'submitter');
     // A small photo on a large flat background: turned or not, it looks much
     // the same at a glance, so no look at the pixels can tell whether the
     // browser applied the orientation.
     // The astronaut's face (178,78 to 272,180 in astronaut.png), cropped square.
-    const face = await sharp(await readPhoto('astronaut.png')).extract({ left: 115, top: 19, width: 220, height: 220 }).png().toBuffer();
+    const face = await sharp(await readPhoto('astronaut.png'))
+      .extract({ left: 115, top: 19, width: 220, height: 220 })
+      .png()
+      .toBuffer();
     const onFlat = async (width: number, height: number, at: { left: number; top: number }, side: number) =>
       sharp({ create: { width, height, channels: 3, background: { r: 157, g: 141, b: 126 } } })
         .composite([{ input: await sharp(face).resize(side, side).png().toBuffer(), ...at }])
@@ -307,7 +316,11 @@ describe('boxes over pictures in the frame of the detections', () => {
       expect(iou(results[name].detections[0].box, reference.detections[0].box)).toBeGreaterThan(0.8);
     }
     expect([results['left.webp'].width, results['left.webp'].height, results['left.webp'].detections.length]).toEqual([480, 360, 1]);
-    for (const [name, size] of [['flat-upside-down.webp', [1200, 900]], ['flat-mirrored.webp', [1200, 900]], ['square-sideways.webp', [1000, 1000]]] as const) {
+    for (const [name, size] of [
+      ['flat-upside-down.webp', [1200, 900]],
+      ['flat-mirrored.webp', [1200, 900]],
+      ['square-sideways.webp', [1000, 1000]],
+    ] as const) {
       expect([name, results[name].width, results[name].height, results[name].detections.length]).toEqual([name, ...size, 1]);
     }
   }, 180_000);

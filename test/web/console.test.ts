@@ -16,7 +16,6 @@ import type { Services } from '../../src/runtime/services.js';
 import { ALL_PHOTOS, EXPECTED_FACES, photoPath, readPhoto } from '../helpers/photos.js';
 import { authed, createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 
-
 let env: TestEnv;
 let services: Services;
 let url: string;
@@ -43,7 +42,11 @@ async function newPage(options: { httpCredentials?: { username: string; password
 async function imagesLoaded(page: Page, selector: string, count: number): Promise<void> {
   await page.waitForFunction(
     ([sel, n]) => {
-      const imgs = [...(globalThis as any).document.querySelectorAll(sel)] as Array<{ complete: boolean; naturalWidth: number; dataset: Record<string, string> }>;
+      const imgs = [...(globalThis as any).document.querySelectorAll(sel)] as Array<{
+        complete: boolean;
+        naturalWidth: number;
+        dataset: Record<string, string>;
+      }>;
       return imgs.length === n && imgs.every((i) => i.complete && i.naturalWidth > 0 && i.dataset.shown !== 'false');
     },
     [selector, count] as const,
@@ -101,7 +104,11 @@ describe('the web console', () => {
     await page.waitForSelector('.page-header [data-testid=status]:text-is("completed")', { timeout: 120_000 });
 
     const cards = await page.$$eval('[data-testid=image-grid] li', (lis) =>
-      lis.map((li) => ({ file: li.getAttribute('data-filename'), status: li.getAttribute('data-status'), boxes: li.querySelectorAll('[data-testid=box]').length })),
+      lis.map((li) => ({
+        file: li.getAttribute('data-filename'),
+        status: li.getAttribute('data-status'),
+        boxes: li.querySelectorAll('[data-testid=box]').length,
+      })),
     );
     expect(cards).toHaveLength(6);
     expect(Object.fromEntries(cards.map((c) => [c.file, c.boxes]))).toEqual(EXPECTED_FACES);
@@ -169,10 +176,14 @@ describe('the web console', () => {
   it('draws over the original in its EXIF orientation, and over a preview where the browser cannot show the format', async () => {
     const key = await env.key(services, 'submitter');
     // The top of astronaut.png (512 x 384), stored sideways with EXIF orientation 6; and camera.png as TIFF.
-    const upright = await sharp(await readPhoto('astronaut.png')).extract({ left: 0, top: 0, width: 512, height: 384 }).toBuffer();
+    const upright = await sharp(await readPhoto('astronaut.png'))
+      .extract({ left: 0, top: 0, width: 512, height: 384 })
+      .toBuffer();
     const sideways = await sharp(upright).rotate(270).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
     expect(await sharp(sideways).metadata()).toMatchObject({ width: 384, height: 512, orientation: 6 });
-    const tiff = await sharp(await readPhoto('camera.png')).tiff().toBuffer();
+    const tiff = await sharp(await readPhoto('camera.png'))
+      .tiff()
+      .toBuffer();
     const { body } = await submit(url, key, [
       { name: 'sideways.jpg', bytes: sideways },
       { name: 'camera.tiff', bytes: tiff },
@@ -186,11 +197,12 @@ describe('the web console', () => {
     const page = await newPage();
     await signIn(page, key);
     await page.goto(`${url}/#/batches/${body.id}/images/${rotated.id}`);
-    const loaded = (source: string) =>
-      imagesLoaded(page, `[data-testid=image-view] img[data-source=${source}]`, 1);
+    const loaded = (source: string) => imagesLoaded(page, `[data-testid=image-view] img[data-source=${source}]`, 1);
     await loaded('original');
     // The browser turned the sideways bytes upright, as the worker did.
-    expect(await page.evaluate(`(() => { const img = document.querySelector('[data-testid=image-view] img'); return [img.naturalWidth, img.naturalHeight]; })()`)).toEqual([512, 384]);
+    expect(
+      await page.evaluate(`(() => { const img = document.querySelector('[data-testid=image-view] img'); return [img.naturalWidth, img.naturalHeight]; })()`),
+    ).toEqual([512, 384]);
     const img = (await page.locator('[data-testid=image-view] img').boundingBox())!;
     const drawn = (await page.locator('[data-testid=image-view] [data-testid=box] rect').first().boundingBox())!;
     const { x1, y1, x2, y2 } = rotated.detections[0].box;

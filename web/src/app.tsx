@@ -113,7 +113,8 @@ function Shell({ client, me, path, onSignOut }: { client: Client; me: Me; path: 
 
 function Route({ client, me, path }: { client: Client; me: Me; path: string }) {
   let params: Record<string, string> | null;
-  if ((params = match('/batches/:id/images/:imageId', path))) return <ImagePage key={params.id} client={client} batchId={params.id!} imageId={params.imageId!} />;
+  if ((params = match('/batches/:id/images/:imageId', path)))
+    return <ImagePage key={params.id} client={client} batchId={params.id!} imageId={params.imageId!} />;
   if ((params = match('/batches/:id', path))) return <BatchPage key={params.id} client={client} batchId={params.id!} />;
   if (match('/batches', path)) return <BatchesPage client={client} me={me} />;
   if (match('/upload', path) && atLeast(me.role, 'submitter')) return <UploadPage client={client} />;

@@ -22,9 +22,9 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   return out;
 }
 
-export const errorBody = z
-  .object({ error: z.object({ code: z.string().describe('machine-readable, e.g. not_found'), message: z.string().describe('for people') }) })
-;
+export const errorBody = z.object({
+  error: z.object({ code: z.string().describe('machine-readable, e.g. not_found'), message: z.string().describe('for people') }),
+});
 
 function parametersOf(schema: z.ZodObject | undefined, where: 'path' | 'query'): JsonSchema[] {
   if (!schema) return [];
@@ -48,9 +48,20 @@ function responsesOf(spec: RouteSpec): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [status, r] of Object.entries(spec.responses)) {
     const type = r.contentType ?? 'application/json';
-    out[status] = { description: r.description, ...(r.schema || type !== 'application/json' ? { content: { [type]: { schema: r.schema ? jsonSchema(r.schema, 'output') : { type: 'string', contentMediaType: type } } } } : {}) };
+    out[status] = {
+      description: r.description,
+      ...(r.schema || type !== 'application/json'
+        ? { content: { [type]: { schema: r.schema ? jsonSchema(r.schema, 'output') : { type: 'string', contentMediaType: type } } } }
+        : {}),
+    };
   }
-  const implied = [401, 429, ...(spec.role === 'viewer' ? [] : [403]), ...(spec.params ? [404] : []), ...(spec.query || spec.body || spec.multipart || (spec.params && spec.method !== 'get') ? [400] : [])];
+  const implied = [
+    401,
+    429,
+    ...(spec.role === 'viewer' ? [] : [403]),
+    ...(spec.params ? [404] : []),
+    ...(spec.query || spec.body || spec.multipart || (spec.params && spec.method !== 'get') ? [400] : []),
+  ];
   for (const status of implied) {
     out[status] ??= { description: ERROR_RESPONSES[status], content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
   }
@@ -72,7 +83,11 @@ function operationOf(spec: RouteSpec): Record<string, unknown> {
   if (spec.multipart) {
     const fields = jsonSchema(spec.multipart.schema, 'input');
     const properties = {
-      [spec.multipart.files.field]: { type: 'array', items: { type: 'string', contentMediaType: 'application/octet-stream' }, description: spec.multipart.files.description },
+      [spec.multipart.files.field]: {
+        type: 'array',
+        items: { type: 'string', contentMediaType: 'application/octet-stream' },
+        description: spec.multipart.files.description,
+      },
       ...((fields.properties as JsonSchema | undefined) ?? {}),
     };
     op.requestBody = {

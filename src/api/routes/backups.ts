@@ -16,7 +16,17 @@ export function backupsRoutes(services: Services): ApiRoute[] {
 
   return [
     route(
-      { ...base, method: 'post', path: '/backups', operationId: 'startBackup', summary: 'Start a backup now (dump, compress, encrypt, verify)', responses: { 202: { description: 'Queued; Location is the backup', schema: backupStartedSchema }, 503: { description: 'BACKUP_ENCRYPTION_KEY is not set (backups_disabled), or Redis does not answer (queue_unavailable)' } } },
+      {
+        ...base,
+        method: 'post',
+        path: '/backups',
+        operationId: 'startBackup',
+        summary: 'Start a backup now (dump, compress, encrypt, verify)',
+        responses: {
+          202: { description: 'Queued; Location is the backup', schema: backupStartedSchema },
+          503: { description: 'BACKUP_ENCRYPTION_KEY is not set (backups_disabled), or Redis does not answer (queue_unavailable)' },
+        },
+      },
       async ({ req, res }) => {
         if (!services.config.backup.key) throw new BackupsDisabledError(); // 503 backups_disabled (http-errors.ts)
         const { id, job } = await requestBackup(queue(), req.principal!.actor);
@@ -24,13 +34,29 @@ export function backupsRoutes(services: Services): ApiRoute[] {
       },
     ),
     route(
-      { ...base, method: 'get', path: '/backups', operationId: 'listBackups', summary: 'The backup catalogue, newest first', responses: { 200: { description: 'Backups', schema: backupListSchema } } },
+      {
+        ...base,
+        method: 'get',
+        path: '/backups',
+        operationId: 'listBackups',
+        summary: 'The backup catalogue, newest first',
+        responses: { 200: { description: 'Backups', schema: backupListSchema } },
+      },
       async ({ res }) => {
         res.json({ backups: (await listBackups(services.pool)).map(backupSummary) });
       },
     ),
     route(
-      { ...base, method: 'get', path: '/backups/:id', operationId: 'getBackup', summary: 'One backup', params: backupId, notFound: 'backup', responses: { 200: { description: 'The backup', schema: backupViewSchema } } },
+      {
+        ...base,
+        method: 'get',
+        path: '/backups/:id',
+        operationId: 'getBackup',
+        summary: 'One backup',
+        params: backupId,
+        notFound: 'backup',
+        responses: { 200: { description: 'The backup', schema: backupViewSchema } },
+      },
       async ({ res, params }) => {
         const backup = await getBackup(services.pool, params.id);
         if (!backup) throw notFound(`backup ${params.id}`);

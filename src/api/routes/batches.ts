@@ -18,7 +18,7 @@ import { batchListItemSchema, batchResultsSchema, batchStatusSchema, batchViewSc
 
 const submitFields = z
   .object({
-    model: z.string().min(1).optional().describe('model name (GET /v1/info lists them); default: the server\'s DETECT_MODEL'),
+    model: z.string().min(1).optional().describe("model name (GET /v1/info lists them); default: the server's DETECT_MODEL"),
     minScore: minScoreSchema,
     webhookUrl: z.string().max(2048).optional().describe('https URL told when the batch finishes (HMAC-signed)'),
   })
@@ -45,7 +45,8 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       path: '/batches',
       operationId: 'submitBatch',
       summary: 'Submit a batch of images',
-      description: 'One request, one batch: each `images` file becomes one detection job. Files are judged images by their first bytes and held to the limits GET /v1/info lists.',
+      description:
+        'One request, one batch: each `images` file becomes one detection job. Files are judged images by their first bytes and held to the limits GET /v1/info lists.',
       tag: 'batches',
       role: 'submitter',
       before: [uploadLimit],
@@ -53,9 +54,15 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       responses: {
         202: { description: 'Accepted; Location is the batch', schema: submittedBatchSchema },
         408: { description: 'No byte arrived for UPLOAD_IDLE_TIMEOUT_MS; the connection is closed (upload_timeout)' },
-        413: { description: 'A file, the request, the file, field or part count is over its limit (too_large, too_many_files, too_many_fields, too_many_parts, too_many_pixels)' },
+        413: {
+          description:
+            'A file, the request, the file, field or part count is over its limit (too_large, too_many_files, too_many_fields, too_many_parts, too_many_pixels)',
+        },
         415: { description: 'A file is not a supported image (unsupported_format)' },
-        503: { description: 'The queue is unreachable; nothing was kept (queue_unavailable); or UPLOADS_IN_FLIGHT_MAX uploads are already being received, with Retry-After (too_many_uploads)' },
+        503: {
+          description:
+            'The queue is unreachable; nothing was kept (queue_unavailable); or UPLOADS_IN_FLIGHT_MAX uploads are already being received, with Retry-After (too_many_uploads)',
+        },
       },
     },
     async ({ req, res }) => {
@@ -95,7 +102,11 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     const model = fields.data.model ?? config.detect.model;
     const spec = registry.get(model); // unknown model: 400
     if (!registry.isPresent(model)) {
-      throw new ApiError(400, 'model_unavailable', `model "${model}" is not on the server: an operator runs npx lookout models fetch ${model} --accept-license ${spec.license.toLowerCase()}`);
+      throw new ApiError(
+        400,
+        'model_unavailable',
+        `model "${model}" is not on the server: an operator runs npx lookout models fetch ${model} --accept-license ${spec.license.toLowerCase()}`,
+      );
     }
     let webhookUrl: string | undefined;
     if (fields.data.webhookUrl) {
@@ -109,12 +120,28 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
     return submitBatch(
       { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix },
-      { actor: req.principal!.actor, keyId: req.principal!.keyId, model, minScore: fields.data.minScore ?? spec.defaultMinScore, files: upload.files, ...(webhookUrl ? { webhookUrl } : {}) },
+      {
+        actor: req.principal!.actor,
+        keyId: req.principal!.keyId,
+        model,
+        minScore: fields.data.minScore ?? spec.defaultMinScore,
+        files: upload.files,
+        ...(webhookUrl ? { webhookUrl } : {}),
+      },
     );
   }
 
   const list = route(
-    { method: 'get', path: '/batches', operationId: 'listBatches', summary: 'List batches, newest first', tag: 'batches', role: 'viewer', query: listQuery, responses: { 200: { description: 'A page of batches', schema: z.object({ batches: z.array(batchListItemSchema) }) } } },
+    {
+      method: 'get',
+      path: '/batches',
+      operationId: 'listBatches',
+      summary: 'List batches, newest first',
+      tag: 'batches',
+      role: 'viewer',
+      query: listQuery,
+      responses: { 200: { description: 'A page of batches', schema: z.object({ batches: z.array(batchListItemSchema) }) } },
+    },
     async ({ req, res, query }) => {
       const batches = await listBatches(pool, {
         limit: query.limit,
@@ -127,7 +154,17 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
   );
 
   const get = route(
-    { method: 'get', path: '/batches/:id', operationId: 'getBatch', summary: "A batch's status and progress", tag: 'batches', role: 'viewer', params: batchId, notFound: 'batch', responses: { 200: { description: 'The batch', schema: batchViewSchema } } },
+    {
+      method: 'get',
+      path: '/batches/:id',
+      operationId: 'getBatch',
+      summary: "A batch's status and progress",
+      tag: 'batches',
+      role: 'viewer',
+      params: batchId,
+      notFound: 'batch',
+      responses: { 200: { description: 'The batch', schema: batchViewSchema } },
+    },
     async ({ res, params }) => {
       const batch = await getBatch(pool, params.id);
       if (!batch) throw notFound(`batch ${params.id}`);
@@ -136,7 +173,17 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
   );
 
   const getResults = route(
-    { method: 'get', path: '/batches/:id/results', operationId: 'getBatchResults', summary: 'Every image of a batch with its detections or error', tag: 'batches', role: 'viewer', params: batchId, notFound: 'batch', responses: { 200: { description: 'The results so far', schema: batchResultsSchema } } },
+    {
+      method: 'get',
+      path: '/batches/:id/results',
+      operationId: 'getBatchResults',
+      summary: 'Every image of a batch with its detections or error',
+      tag: 'batches',
+      role: 'viewer',
+      params: batchId,
+      notFound: 'batch',
+      responses: { 200: { description: 'The results so far', schema: batchResultsSchema } },
+    },
     async ({ res, params }) => {
       const batch = await getBatch(pool, params.id);
       if (!batch) throw notFound(`batch ${params.id}`);

@@ -16,7 +16,6 @@ async function check(fn: () => Promise<string | undefined>): Promise<{ ok: boole
   }
 }
 
-
 /** What a process still waits for before it is ready (its workers), or undefined once started. */
 export interface StartupGate {
   pending(): string | undefined;

@@ -36,7 +36,7 @@ export function imagesRoutes(services: Services): ApiRoute[] {
       path: '/images/:id/annotated.png',
       operationId: 'getAnnotatedImage',
       summary: 'The image with its detections drawn, as PNG',
-      responses: { 200: { description: 'PNG at the image\'s own size', contentType: 'image/png' }, ...NOT_DONE },
+      responses: { 200: { description: "PNG at the image's own size", contentType: 'image/png' }, ...NOT_DONE },
     },
     async ({ res, params }) => {
       const image = finished(await getImageWithDetections(services.pool, params.id), params.id);
@@ -51,7 +51,7 @@ export function imagesRoutes(services: Services): ApiRoute[] {
       path: '/images/:id/preview.jpg',
       operationId: 'getImagePreview',
       summary: 'The image EXIF-oriented and scaled to fit size x size, as JPEG (no boxes drawn)',
-      description: 'Boxes from the results are in the pixels of the full image (width x height); scale them by the preview\'s size.',
+      description: "Boxes from the results are in the pixels of the full image (width x height); scale them by the preview's size.",
       query: previewQuery,
       responses: { 200: { description: 'JPEG', contentType: 'image/jpeg' }, ...NOT_DONE },
     },

@@ -13,14 +13,30 @@ export function infoRoutes(services: Services): ApiRoute[] {
   const { config, registry } = services;
   return [
     route(
-      { method: 'get', path: '/me', operationId: 'getMe', summary: 'The calling key: id, name and role', tag: 'info', role: 'viewer', responses: { 200: { description: 'The key', schema: meSchema } } },
+      {
+        method: 'get',
+        path: '/me',
+        operationId: 'getMe',
+        summary: 'The calling key: id, name and role',
+        tag: 'info',
+        role: 'viewer',
+        responses: { 200: { description: 'The key', schema: meSchema } },
+      },
       ({ req, res }) => {
         const p = req.principal!;
         res.json({ keyId: p.keyId, name: p.name, role: p.role });
       },
     ),
     route(
-      { method: 'get', path: '/info', operationId: 'getInfo', summary: 'Server version, models, upload limits and whether backups are on', tag: 'info', role: 'viewer', responses: { 200: { description: 'Info', schema: infoSchema } } },
+      {
+        method: 'get',
+        path: '/info',
+        operationId: 'getInfo',
+        summary: 'Server version, models, upload limits and whether backups are on',
+        tag: 'info',
+        role: 'viewer',
+        responses: { 200: { description: 'Info', schema: infoSchema } },
+      },
       ({ res }) => {
         res.json({
           version: LOOKOUT_VERSION,

@@ -19,7 +19,15 @@ export function queuesRoutes(services: Services): ApiRoute[] {
   const deps = { queues: services.queues, pool: services.pool };
   return [
     route(
-      { method: 'get', path: '/queues', operationId: 'listQueues', summary: 'Every queue with its job counts and whether it is paused', tag: 'queues', role: 'viewer', responses: { 200: { description: 'Queues', schema: queueListSchema }, 503: QUEUE_UNAVAILABLE } },
+      {
+        method: 'get',
+        path: '/queues',
+        operationId: 'listQueues',
+        summary: 'Every queue with its job counts and whether it is paused',
+        tag: 'queues',
+        role: 'viewer',
+        responses: { 200: { description: 'Queues', schema: queueListSchema }, 503: QUEUE_UNAVAILABLE },
+      },
       async ({ res }) => {
         res.json({ queues: await listQueues(services.queues) });
       },

@@ -15,7 +15,16 @@ import type { RestoreResult } from '../../jobs/restore/definition.js';
 import { withServices } from '../with-services.js';
 import type { CommandDeps } from '../command-deps.js';
 import { formatBytes } from '../../text/format.js';
-import { BackupsDisabledError, BackupUnusableError, checkRestorable, InvalidBackupRequestError, requestBackup, requestRestore, requestVerify, waitForJob } from '../../producers/backup-requests.js';
+import {
+  BackupsDisabledError,
+  BackupUnusableError,
+  checkRestorable,
+  InvalidBackupRequestError,
+  requestBackup,
+  requestRestore,
+  requestVerify,
+  waitForJob,
+} from '../../producers/backup-requests.js';
 import { isQueueUnavailable } from '../../redis/queue-redis.js';
 
 const HOUR = 3600_000;
@@ -129,7 +138,16 @@ export function register(program: Command, deps: CommandDeps): void {
           return;
         }
         for (const b of rows) {
-          out.out([b.createdAt.toISOString(), b.id, b.status.padEnd(13), b.trigger.padEnd(9), (b.storedBytes === null ? '-' : formatBytes(b.storedBytes)).padStart(10), b.error ?? ''].join('  '));
+          out.out(
+            [
+              b.createdAt.toISOString(),
+              b.id,
+              b.status.padEnd(13),
+              b.trigger.padEnd(9),
+              (b.storedBytes === null ? '-' : formatBytes(b.storedBytes)).padStart(10),
+              b.error ?? '',
+            ].join('  '),
+          );
         }
       });
     });
@@ -149,7 +167,10 @@ export function register(program: Command, deps: CommandDeps): void {
         try {
           const job = await requestVerify(queue, id, 'cli');
           const bar = progressBar(out, 'verify');
-          const result = await waitForJob<BackupVerifyResult>(queue, job, services.workerRedis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
+          const result = await waitForJob<BackupVerifyResult>(queue, job, services.workerRedis, {
+            timeoutMs: 6 * HOUR,
+            onProgress: (p) => bar.update(p),
+          }).finally(() => bar.stop());
           out.out(out.json ? JSON.stringify(result) : `backup ${id}: ${result.status}${result.error ? `: ${result.error}` : ''}`);
           return result.status === 'verified' ? 0 : 1;
         } catch (err) {
@@ -170,33 +191,47 @@ export function register(program: Command, deps: CommandDeps): void {
     .option('--target-database <name>', 'database to create (default lookout_restored_<timestamp>)')
     .option('--replace-live', 'replace the live database (a safety backup is taken first)')
     .option('--skip-safety-backup', 'with --replace-live: do not take the safety backup')
-    .option('--allow-running-batches', 'with --replace-live: go ahead while batches are queued or running (their work is lost; their ids go into the audit row)')
+    .option(
+      '--allow-running-batches',
+      'with --replace-live: go ahead while batches are queued or running (their work is lost; their ids go into the audit row)',
+    )
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, opts: { targetDatabase?: string; replaceLive?: boolean; skipSafetyBackup?: boolean; allowRunningBatches?: boolean; json?: boolean }) => {
-      const config = deps.config();
-      process.exitCode = await withServices(config, async (services) => {
-        const out = io(opts.json);
-        const queue = services.queues.get(BACKUP_QUEUE)!;
-        const refused = await refusal(out, id, services.pool, config);
-        if (refused !== undefined) return refused;
-        try {
-          const job = await requestRestore(queue, {
-            backupId: id,
-            ...(opts.targetDatabase ? { targetDatabase: opts.targetDatabase } : {}),
-            replaceLive: Boolean(opts.replaceLive),
-            skipSafetyBackup: Boolean(opts.skipSafetyBackup),
-            allowRunningBatches: Boolean(opts.allowRunningBatches),
-            actor: 'cli',
-          });
-          const bar = progressBar(out, 'restore');
-          const result = await waitForJob<RestoreResult>(queue, job, services.workerRedis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) }).finally(() => bar.stop());
-          out.out(out.json ? JSON.stringify(result) : `backup ${id} restored into ${result.database}${result.previous ? ` (the previous live database is kept as ${result.previous})` : ''}`);
-          return 0;
-        } catch (err) {
-          if (err instanceof InvalidBackupRequestError) return usage(out, { id, status: 'bad_request', error: err.message });
-          if (isQueueUnavailable(err)) throw err; // Redis away: withServices names it, not a failed restore
-          return failure(out, { id, status: 'failed', error: (err as Error).message });
-        }
-      });
-    });
+    .action(
+      async (
+        id: string,
+        opts: { targetDatabase?: string; replaceLive?: boolean; skipSafetyBackup?: boolean; allowRunningBatches?: boolean; json?: boolean },
+      ) => {
+        const config = deps.config();
+        process.exitCode = await withServices(config, async (services) => {
+          const out = io(opts.json);
+          const queue = services.queues.get(BACKUP_QUEUE)!;
+          const refused = await refusal(out, id, services.pool, config);
+          if (refused !== undefined) return refused;
+          try {
+            const job = await requestRestore(queue, {
+              backupId: id,
+              ...(opts.targetDatabase ? { targetDatabase: opts.targetDatabase } : {}),
+              replaceLive: Boolean(opts.replaceLive),
+              skipSafetyBackup: Boolean(opts.skipSafetyBackup),
+              allowRunningBatches: Boolean(opts.allowRunningBatches),
+              actor: 'cli',
+            });
+            const bar = progressBar(out, 'restore');
+            const result = await waitForJob<RestoreResult>(queue, job, services.workerRedis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) }).finally(
+              () => bar.stop(),
+            );
+            out.out(
+              out.json
+                ? JSON.stringify(result)
+                : `backup ${id} restored into ${result.database}${result.previous ? ` (the previous live database is kept as ${result.previous})` : ''}`,
+            );
+            return 0;
+          } catch (err) {
+            if (err instanceof InvalidBackupRequestError) return usage(out, { id, status: 'bad_request', error: err.message });
+            if (isQueueUnavailable(err)) throw err; // Redis away: withServices names it, not a failed restore
+            return failure(out, { id, status: 'failed', error: (err as Error).message });
+          }
+        });
+      },
+    );
 }

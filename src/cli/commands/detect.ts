@@ -7,15 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/config.js';
 import { createDetectorCache } from '../../workers/detector-cache.js';
 import type { Command } from 'commander';
-import {
-  annotateImage,
-  DetectionError,
-  isDetectionError,
-  ModelRegistry,
-  parseDevice,
-  type Detector,
-  type Device,
-} from '../../detection/index.js';
+import { annotateImage, DetectionError, isDetectionError, ModelRegistry, parseDevice, type Detector, type Device } from '../../detection/index.js';
 import type { CommandDeps } from '../command-deps.js';
 import { commandLogger } from '../command-logger.js';
 import { minScoreOption, parseDeviceOption } from '../options.js';
@@ -59,7 +51,10 @@ async function detectOne(
 ): Promise<FileOutcome> {
   try {
     const bytes = await readInput(file);
-    const result = await detector.detect(bytes, { maxDetections: deps.config.detect.maxDetectionsPerImage, ...(options.minScore === undefined ? {} : { minScore: options.minScore }) });
+    const result = await detector.detect(bytes, {
+      maxDetections: deps.config.detect.maxDetectionsPerImage,
+      ...(options.minScore === undefined ? {} : { minScore: options.minScore }),
+    });
     if (annotationPath) {
       await writeFile(annotationPath, await annotateImage(bytes, result.detections, deps.config.limits));
     }
@@ -82,9 +77,7 @@ export async function runDetectCommand(options: DetectCommandOptions, deps: Dete
   const detector = await detectors.get(options.model);
   if (options.annotateDir) await mkdir(options.annotateDir, { recursive: true });
   const taken = new Set<string>();
-  const annotationPaths = options.files.map((f) =>
-    options.annotateDir ? annotationPathFor(options.annotateDir, f, taken) : undefined,
-  );
+  const annotationPaths = options.files.map((f) => (options.annotateDir ? annotationPathFor(options.annotateDir, f, taken) : undefined));
 
   // A small window of files in flight: the next image decodes while the
   // current one infers; output stays in input order.

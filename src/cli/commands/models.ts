@@ -17,13 +17,26 @@ export function register(program: Command, deps: CommandDeps): void {
       const rows = await Promise.all(
         registry.all().map(async (spec) => {
           const file = resolveModelPath(spec);
-          const size = await stat(file).then((s) => s.size, () => null);
-          return { name: spec.name, present: size !== null, bytes: size, sha256: spec.sha256, license: spec.license, file, default: spec.name === config.detect.model };
+          const size = await stat(file).then(
+            (s) => s.size,
+            () => null,
+          );
+          return {
+            name: spec.name,
+            present: size !== null,
+            bytes: size,
+            sha256: spec.sha256,
+            license: spec.license,
+            file,
+            default: spec.name === config.detect.model,
+          };
         }),
       );
       if (opts.json) return void process.stdout.write(`${JSON.stringify({ models: rows })}\n`);
       for (const r of rows) {
-        process.stdout.write(`${r.name.padEnd(16)} ${r.present ? 'present' : 'absent '}  ${String(r.bytes ?? '-').padStart(9)}  ${r.license.padEnd(10)}  ${r.sha256}${r.default ? '  (default)' : ''}\n`);
+        process.stdout.write(
+          `${r.name.padEnd(16)} ${r.present ? 'present' : 'absent '}  ${String(r.bytes ?? '-').padStart(9)}  ${r.license.padEnd(10)}  ${r.sha256}${r.default ? '  (default)' : ''}\n`,
+        );
       }
     });
   models

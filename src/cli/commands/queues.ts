@@ -19,7 +19,9 @@ export function register(program: Command, deps: CommandDeps): void {
         if (opts.json) return void process.stdout.write(`${JSON.stringify({ queues: list })}\n`);
         for (const q of list) {
           const c = q.counts;
-          process.stdout.write(`${q.name.padEnd(8)} ${q.paused ? 'PAUSED ' : 'running'}  waiting ${c.waiting ?? 0}  active ${c.active ?? 0}  delayed ${c.delayed ?? 0}  failed ${c.failed ?? 0}  completed ${c.completed ?? 0}\n`);
+          process.stdout.write(
+            `${q.name.padEnd(8)} ${q.paused ? 'PAUSED ' : 'running'}  waiting ${c.waiting ?? 0}  active ${c.active ?? 0}  delayed ${c.delayed ?? 0}  failed ${c.failed ?? 0}  completed ${c.completed ?? 0}\n`,
+          );
         }
       }),
     );

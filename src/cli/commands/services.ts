@@ -118,11 +118,7 @@ export async function runApi(config: Config, logger: Logger): Promise<void> {
   await startup;
 }
 
-export async function runWorker(
-  config: Config,
-  logger: Logger,
-  options: { queues: string[]; device?: Device; concurrency?: number },
-): Promise<void> {
+export async function runWorker(config: Config, logger: Logger, options: { queues: string[]; device?: Device; concurrency?: number }): Promise<void> {
   const services = openServices(config, logger);
   const parts: Stoppable[] = [];
   const startup = (async () => {

@@ -100,7 +100,10 @@ function checkModel(info: ServerInfo, requested: string | undefined): string | {
   const model = info.models.find((m) => m.name === name);
   if (!model) return { code: 'unknown_model', message: `unknown model "${name}"; the server knows: ${info.models.map((m) => m.name).join(', ')}` };
   if (!model.present) {
-    return { code: 'model_unavailable', message: `model "${name}" is not on the server: an operator runs npx lookout models fetch ${name} --accept-license ${model.license.toLowerCase()}` };
+    return {
+      code: 'model_unavailable',
+      message: `model "${name}" is not on the server: an operator runs npx lookout models fetch ${name} --accept-license ${model.license.toLowerCase()}`,
+    };
   }
   return name;
 }
@@ -108,7 +111,12 @@ function checkModel(info: ServerInfo, requested: string | undefined): string | {
 function reportSkips(ctx: Context, skipped: SkippedFile[], hidden: string[]): void {
   for (const s of skipped) ctx.progress.log(`skipped ${s.file}: ${s.reason}`);
   if (hidden.length) {
-    ctx.progress.log(`skipped ${plural(hidden.length, 'hidden entry', 'hidden entries')} (names starting with "."): ${listFiles(hidden.map((file) => ({ file })), 5)}`);
+    ctx.progress.log(
+      `skipped ${plural(hidden.length, 'hidden entry', 'hidden entries')} (names starting with "."): ${listFiles(
+        hidden.map((file) => ({ file })),
+        5,
+      )}`,
+    );
   }
 }
 
@@ -131,7 +139,12 @@ async function uploadRequest(ctx: Context, boundary: string, fields: Record<stri
   }
 }
 
-async function uploadAll(ctx: Context, requests: Array<PlannedRequest<FoundImage>>, boundary: string, fields: Record<string, string>): Promise<UploadedImage[]> {
+async function uploadAll(
+  ctx: Context,
+  requests: Array<PlannedRequest<FoundImage>>,
+  boundary: string,
+  fields: Record<string, string>,
+): Promise<UploadedImage[]> {
   const uploaded: UploadedImage[] = [];
   for (const [i, request] of requests.entries()) {
     let batch: SubmittedBatch;
@@ -202,7 +215,8 @@ async function downloadAnnotated(ctx: Context, dir: string, uploaded: UploadedIm
 
 function printQueued(ctx: Context, uploaded: UploadedImage[], skipped: number): void {
   if (ctx.options.json) {
-    for (const u of uploaded) ctx.deps.out(`${JSON.stringify({ file: u.image.file, batchId: u.batchId, imageId: u.imageId, status: 'queued', detections: null })}\n`);
+    for (const u of uploaded)
+      ctx.deps.out(`${JSON.stringify({ file: u.image.file, batchId: u.batchId, imageId: u.imageId, status: 'queued', detections: null })}\n`);
     return;
   }
   const { batches, client } = ctx;
@@ -253,7 +267,10 @@ async function submit(ctx: Context): Promise<number> {
   }
 
   const files = plan.requests.reduce((n, r) => n + r.files.length, 0);
-  progress.startUpload(plan.requests.reduce((n, r) => n + r.bytes, 0), files);
+  progress.startUpload(
+    plan.requests.reduce((n, r) => n + r.bytes, 0),
+    files,
+  );
   const uploaded = await uploadAll(ctx, plan.requests, boundary, fields);
   const missingCode = found.missing.length > 0 ? 1 : 0;
   if (!wait) {
@@ -277,7 +294,12 @@ async function submit(ctx: Context): Promise<number> {
       const line =
         r?.status === 'done'
           ? { ...ids, width: r.width, height: r.height, model: r.model ?? { name: model }, detections: r.detections }
-          : { ...ids, error: r?.error ? { code: r.error.code, message: r.error.message ?? '' } : { code: 'not_finished', message: `image is ${r?.status ?? 'missing from the results'}` } };
+          : {
+              ...ids,
+              error: r?.error
+                ? { code: r.error.code, message: r.error.message ?? '' }
+                : { code: 'not_finished', message: `image is ${r?.status ?? 'missing from the results'}` },
+            };
       ctx.deps.out(`${JSON.stringify(line)}\n`);
     }
   } else {
@@ -285,7 +307,12 @@ async function submit(ctx: Context): Promise<number> {
       formatSummary({
         images: uploaded.map((u) => {
           const r = results.get(u.imageId);
-          return { file: u.image.file, status: r?.status ?? 'missing', labels: r?.status === 'done' ? r.detections.map((d) => d.label) : null, error: r?.error ?? null };
+          return {
+            file: u.image.file,
+            status: r?.status ?? 'missing',
+            labels: r?.status === 'done' ? r.detections.map((d) => d.label) : null,
+            error: r?.error ?? null,
+          };
         }),
         skipped,
         missing: found.missing,

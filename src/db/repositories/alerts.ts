@@ -35,16 +35,25 @@ export async function getAlert(db: Queryable, id: string): Promise<AlertRecord |
 }
 
 export async function listAlerts(db: Queryable, status?: AlertStatus, limit = 200): Promise<AlertRecord[]> {
-  const { rows } = await db.query<AlertRecord>(
-    `SELECT ${COLUMNS} FROM alerts WHERE ($1::text IS NULL OR status = $1) ORDER BY pending_since DESC LIMIT $2`,
-    [status ?? null, limit],
-  );
+  const { rows } = await db.query<AlertRecord>(`SELECT ${COLUMNS} FROM alerts WHERE ($1::text IS NULL OR status = $1) ORDER BY pending_since DESC LIMIT $2`, [
+    status ?? null,
+    limit,
+  ]);
   return rows;
 }
 
 export async function insertAlert(
   db: Queryable,
-  a: { id: string; rule: string; key: string; severity: AlertSeverity; status: 'pending' | 'firing'; message: string; details: Record<string, unknown>; now: Date },
+  a: {
+    id: string;
+    rule: string;
+    key: string;
+    severity: AlertSeverity;
+    status: 'pending' | 'firing';
+    message: string;
+    details: Record<string, unknown>;
+    now: Date;
+  },
 ): Promise<void> {
   await db.query(
     `INSERT INTO alerts (id, rule, key, severity, status, message, details, pending_since, fired_at)
@@ -69,7 +78,15 @@ export async function updateAlert(
         last_notified_at = CASE WHEN $7 THEN $6::timestamptz ELSE last_notified_at END,
         notifications = notifications + CASE WHEN $7 THEN 1 ELSE 0 END
       WHERE id = $1`,
-    [id, change.status ?? null, change.message ?? null, change.details ? JSON.stringify(change.details) : null, change.severity ?? null, change.now, Boolean(change.notified)],
+    [
+      id,
+      change.status ?? null,
+      change.message ?? null,
+      change.details ? JSON.stringify(change.details) : null,
+      change.severity ?? null,
+      change.now,
+      Boolean(change.notified),
+    ],
   );
 }
 

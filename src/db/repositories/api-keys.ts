@@ -14,10 +14,7 @@ export interface StoredApiKey {
   revokedAt: Date | null;
 }
 
-export async function insertApiKey(
-  db: Queryable,
-  key: { id: string; name: string; role: Role; secretHash: string; expiresAt?: Date | null },
-): Promise<void> {
+export async function insertApiKey(db: Queryable, key: { id: string; name: string; role: Role; secretHash: string; expiresAt?: Date | null }): Promise<void> {
   await db.query('INSERT INTO api_keys (id, name, role, secret_hash, expires_at) VALUES ($1, $2, $3, $4, $5)', [
     key.id,
     key.name,

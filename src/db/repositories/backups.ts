@@ -73,16 +73,22 @@ export async function newestVerifiedBackupAt(db: Queryable): Promise<Date | unde
 }
 
 export async function startBackupAttempt(db: Queryable, id: string): Promise<void> {
-  await db.query(
-    `UPDATE backups SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE id = $1`,
-    [id],
-  );
+  await db.query(`UPDATE backups SET status = 'running', attempts = attempts + 1, started_at = now(), error = NULL WHERE id = $1`, [id]);
 }
 
 export async function completeBackup(
   db: Queryable,
   id: string,
-  facts: { file: string; rawBytes: number; storedBytes: number; sha256: string; keyId: string; pgVersion: string; migration: string; rowCounts: Record<string, number> },
+  facts: {
+    file: string;
+    rawBytes: number;
+    storedBytes: number;
+    sha256: string;
+    keyId: string;
+    pgVersion: string;
+    migration: string;
+    rowCounts: Record<string, number>;
+  },
 ): Promise<void> {
   await db.query(
     `UPDATE backups SET status = 'succeeded', file = $2, raw_bytes = $3, stored_bytes = $4, sha256 = $5, key_id = $6,
@@ -97,10 +103,11 @@ export async function failBackup(db: Queryable, id: string, error: string): Prom
 }
 
 export async function recordVerification(db: Queryable, id: string, ok: boolean, error?: string): Promise<void> {
-  await db.query(
-    `UPDATE backups SET status = $2, verified_at = now(), error = $3 WHERE id = $1 AND status <> 'pruned'`,
-    [id, ok ? 'verified' : 'verify_failed', error ?? null],
-  );
+  await db.query(`UPDATE backups SET status = $2, verified_at = now(), error = $3 WHERE id = $1 AND status <> 'pruned'`, [
+    id,
+    ok ? 'verified' : 'verify_failed',
+    error ?? null,
+  ]);
 }
 
 export async function markPruned(db: Queryable, id: string): Promise<void> {

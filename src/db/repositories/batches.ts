@@ -108,10 +108,7 @@ export interface BatchSummary {
 }
 
 /** Newest first; `before` pages on created_at (the batches_created_at index). */
-export async function listBatches(
-  db: Queryable,
-  options: { limit: number; before?: Date; createdBy?: string; status?: BatchStatus },
-): Promise<BatchSummary[]> {
+export async function listBatches(db: Queryable, options: { limit: number; before?: Date; createdBy?: string; status?: BatchStatus }): Promise<BatchSummary[]> {
   const { rows } = await db.query<{
     id: string;
     status: BatchStatus;

@@ -49,23 +49,14 @@ const DETECTIONS_JSON = `coalesce((
            'keypoints', d.keypoints)) ORDER BY d.rank)
     FROM detections d WHERE d.image_id = i.id), '[]'::json) AS detections`;
 
-export async function insertImages(
-  db: Queryable,
-  batchId: string,
-  model: string,
-  minScore: number,
-  images: readonly NewImage[],
-): Promise<void> {
+export async function insertImages(db: Queryable, batchId: string, model: string, minScore: number, images: readonly NewImage[]): Promise<void> {
   const values: unknown[] = [];
   const tuples = images.map((img, n) => {
     values.push(img.id, batchId, img.position, img.filename, img.sha256, img.bytes, img.blobKey, model, minScore);
     const b = n * 9;
     return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`;
   });
-  await db.query(
-    `INSERT INTO images (id, batch_id, position, filename, sha256, bytes, blob_key, model, min_score) VALUES ${tuples.join(', ')}`,
-    values,
-  );
+  await db.query(`INSERT INTO images (id, batch_id, position, filename, sha256, bytes, blob_key, model, min_score) VALUES ${tuples.join(', ')}`, values);
 }
 
 export async function getImage(db: Queryable, id: string): Promise<ImageRecord | undefined> {
@@ -79,10 +70,9 @@ export async function getImageWithDetections(db: Queryable, id: string): Promise
 }
 
 export async function listBatchImages(db: Queryable, batchId: string): Promise<ImageWithDetections[]> {
-  const { rows } = await db.query<ImageWithDetections>(
-    `SELECT ${IMAGE_COLUMNS}, ${DETECTIONS_JSON} FROM images i WHERE i.batch_id = $1 ORDER BY i.position`,
-    [batchId],
-  );
+  const { rows } = await db.query<ImageWithDetections>(`SELECT ${IMAGE_COLUMNS}, ${DETECTIONS_JSON} FROM images i WHERE i.batch_id = $1 ORDER BY i.position`, [
+    batchId,
+  ]);
   return rows;
 }
 
@@ -111,7 +101,9 @@ export interface ClaimedImage {
  * threshold. Undefined when the image is missing or already finished.
  */
 export async function claimImage(db: Queryable, id: string): Promise<ClaimedImage | undefined> {
-  const { rows } = await db.query<Omit<ClaimedImage, 'earlier'> & Partial<Record<'earlierId' | 'modelVersion' | 'modelSha256', string>> & { width: number; height: number }>(
+  const { rows } = await db.query<
+    Omit<ClaimedImage, 'earlier'> & Partial<Record<'earlierId' | 'modelVersion' | 'modelSha256', string>> & { width: number; height: number }
+  >(
     `WITH claimed AS (
        UPDATE images SET status = 'running', attempts = attempts + 1
         WHERE id = $1 AND status IN ('queued', 'running')
@@ -186,16 +178,13 @@ export async function copyCachedResult(db: Queryable, imageId: string, source: E
   return rows[0]?.copied ?? 0;
 }
 
-export async function failImage(
-  db: Queryable,
-  imageId: string,
-  error: { code: string; message: string },
-  workerId: string,
-): Promise<void> {
-  await db.query(
-    `UPDATE images SET status = 'failed', error_code = $2, error_message = $3, finished_at = now(), worker_id = $4 WHERE id = $1`,
-    [imageId, error.code, error.message, workerId],
-  );
+export async function failImage(db: Queryable, imageId: string, error: { code: string; message: string }, workerId: string): Promise<void> {
+  await db.query(`UPDATE images SET status = 'failed', error_code = $2, error_message = $3, finished_at = now(), worker_id = $4 WHERE id = $1`, [
+    imageId,
+    error.code,
+    error.message,
+    workerId,
+  ]);
 }
 
 /** An image not finished yet, with what its detect-image job needs (the reconciler's view). */

@@ -17,8 +17,6 @@ export async function unfinishedBatches(db: pg.ClientBase | pg.Pool): Promise<Un
     `SELECT status, count(*)::int AS n FROM batches WHERE status IN ('queued', 'running') GROUP BY status`,
   );
   const n = (status: string) => counts.rows.find((r) => r.status === status)?.n ?? 0;
-  const ids = await db.query<{ id: string }>(
-    `SELECT id FROM batches WHERE status IN ('queued', 'running') ORDER BY created_at, id LIMIT ${MAX_LISTED}`,
-  );
+  const ids = await db.query<{ id: string }>(`SELECT id FROM batches WHERE status IN ('queued', 'running') ORDER BY created_at, id LIMIT ${MAX_LISTED}`);
   return { queued: n('queued'), running: n('running'), ids: ids.rows.map((r) => r.id) };
 }

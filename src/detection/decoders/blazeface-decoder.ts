@@ -74,10 +74,7 @@ export function createBlazeFaceDecoder(spec: BlazeFaceDecoderSpec, input: InputS
         const box: Box = { x1: cx - w / 2, y1: cy - h / 2, x2: cx + w / 2, y2: cy + h / 2 };
         const keypoints: Array<[number, number]> = [];
         for (let k = 0; k < KEYPOINTS; k++) {
-          keypoints.push([
-            (regressors[r + 4 + 2 * k] as number) + anchor.cx * input.width,
-            (regressors[r + 5 + 2 * k] as number) + anchor.cy * input.height,
-          ]);
+          keypoints.push([(regressors[r + 4 + 2 * k] as number) + anchor.cx * input.width, (regressors[r + 5 + 2 * k] as number) + anchor.cy * input.height]);
         }
         candidates.push({ box, score: sigmoid(logit), classId: 0, keypoints });
       }

@@ -26,9 +26,7 @@ export function nonMaxSuppression<T extends Candidate>(candidates: T[], iouThres
   const sorted = [...candidates].sort((a, b) => b.score - a.score);
   const kept: T[] = [];
   for (const candidate of sorted) {
-    const suppressed = kept.some(
-      (k) => (!classAware || k.classId === candidate.classId) && iou(k.box, candidate.box) > iouThreshold,
-    );
+    const suppressed = kept.some((k) => (!classAware || k.classId === candidate.classId) && iou(k.box, candidate.box) > iouThreshold);
     if (!suppressed) kept.push(candidate);
   }
   return kept;

@@ -37,7 +37,10 @@ export async function finishBatch(deps: FinishBatchDeps, batchId: string, by: 's
     details: { status: batch.status, ...batch.progress, ...(by === 'reconciler' ? { reconciled: true } : {}) },
   });
   if (batch.webhookUrl) {
-    const body = { event: 'batch.finished', batch: { id: batch.id, status: batch.status, progress: batch.progress, createdAt: batch.createdAt, finishedAt: batch.finishedAt } };
+    const body = {
+      event: 'batch.finished',
+      batch: { id: batch.id, status: batch.status, progress: batch.progress, createdAt: batch.createdAt, finishedAt: batch.finishedAt },
+    };
     await enqueue(deps.queues, webhook, { url: batch.webhookUrl, event: 'batch.finished', body, signWith: 'batches' }, { occasion: batch.id });
   }
   return batch;

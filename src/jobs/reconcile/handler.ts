@@ -8,9 +8,6 @@ import { reconcileJob } from './definition.js';
 export function createReconcileHandler(deps: Omit<ReconcileDeps, 'onAction'> & Pick<OpsJobDeps, 'metrics'>): JobHandler {
   return (job: Job) => {
     const { dryRun } = parsePayload(reconcileJob, job);
-    return reconcile(
-      { ...deps, onAction: (kind, n) => deps.metrics?.reconcileActions.inc({ kind }, n) },
-      { dryRun: Boolean(dryRun) },
-    );
+    return reconcile({ ...deps, onAction: (kind, n) => deps.metrics?.reconcileActions.inc({ kind }, n) }, { dryRun: Boolean(dryRun) });
   };
 }

@@ -45,7 +45,13 @@ export function createRestoreHandler(deps: Pick<BackupJobDeps, 'pool' | 'databas
     const now = deps.now();
     const target = payload.targetDatabase ?? `lookout_restored_${now.toISOString().replace(/\D/g, '').slice(0, 14)}`;
     const audit = (outcome: 'ok' | 'error', details: Record<string, unknown>) =>
-      appendAudit(deps.pool, { actor: payload.actor, action: 'backup.restore', target: `backup:${payload.backupId}`, outcome, details: { target, ...details } });
+      appendAudit(deps.pool, {
+        actor: payload.actor,
+        action: 'backup.restore',
+        target: `backup:${payload.backupId}`,
+        outcome,
+        details: { target, ...details },
+      });
     try {
       refuseRerun(job);
       const backup = await getBackup(deps.pool, payload.backupId);
@@ -88,7 +94,14 @@ export function createRestoreHandler(deps: Pick<BackupJobDeps, 'pool' | 'databas
       // Replacing the live database wrote its own audit row into the restored
       // database, in the transaction that carried the live trail over.
       if (!result.auditId) await audit('ok', { database: result.database });
-      return { id: payload.backupId, status: 'restored', database: result.database, ...(result.previous ? { previous: result.previous } : {}), ...(safetyBackupId ? { safetyBackupId } : {}), ...(result.auditId ? { auditId: result.auditId } : {}) };
+      return {
+        id: payload.backupId,
+        status: 'restored',
+        database: result.database,
+        ...(result.previous ? { previous: result.previous } : {}),
+        ...(safetyBackupId ? { safetyBackupId } : {}),
+        ...(result.auditId ? { auditId: result.auditId } : {}),
+      };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // After a failed replace-live this pool's connections may have been cut: once more on a fresh one.

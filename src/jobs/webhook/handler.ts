@@ -59,7 +59,9 @@ export function createWebhookHandler(deps: Pick<OpsJobDeps, 'config' | 'now'>, o
     const ok = res.status >= 200 && res.status < 300;
     if (ok) return { status: res.status };
     if (res.status >= 300 && res.status < 400) {
-      throw new UnrecoverableError(`webhook ${payload.url} answered ${res.status}, a redirect${res.location ? ` to ${res.location}` : ''}: redirects are not followed`);
+      throw new UnrecoverableError(
+        `webhook ${payload.url} answered ${res.status}, a redirect${res.location ? ` to ${res.location}` : ''}: redirects are not followed`,
+      );
     }
     const message = `webhook ${payload.url} answered ${res.status}`;
     if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new UnrecoverableError(message);

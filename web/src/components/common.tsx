@@ -13,11 +13,17 @@ export function ProgressBar({ value, max, label, testId }: { value: number; max:
 
 export function BatchProgress({ progress }: { progress: Progress }) {
   const finished = progress.done + progress.failed;
-  return <ProgressBar value={finished} max={progress.total} label={`${finished} / ${progress.total}${progress.failed ? ` (${progress.failed} failed)` : ''}`} />;
+  return (
+    <ProgressBar value={finished} max={progress.total} label={`${finished} / ${progress.total}${progress.failed ? ` (${progress.failed} failed)` : ''}`} />
+  );
 }
 
 export function StatusBadge({ status }: { status: string }) {
-  return <span className={`badge badge-${status}`} data-testid="status">{status.replace(/_/g, ' ')}</span>;
+  return (
+    <span className={`badge badge-${status}`} data-testid="status">
+      {status.replace(/_/g, ' ')}
+    </span>
+  );
 }
 
 export function ErrorNote({ error }: { error: Error | undefined }) {

@@ -53,12 +53,15 @@ function useSeen(ref: RefObject<HTMLElement | null>, eager: boolean): boolean {
   const [seen, setSeen] = useState(eager);
   useEffect(() => {
     if (seen || !ref.current) return;
-    const observer = new IntersectionObserver((entries) => {
-      if (entries.some((e) => e.isIntersecting)) {
-        setSeen(true);
-        observer.disconnect();
-      }
-    }, { rootMargin: '400px' });
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) {
+          setSeen(true);
+          observer.disconnect();
+        }
+      },
+      { rootMargin: '400px' },
+    );
     observer.observe(ref.current);
     return () => observer.disconnect();
   }, [ref, seen]);
@@ -125,7 +128,11 @@ export function DetectionImage({
   // Stroke and text in image pixels, so they look the same at any image size.
   const unit = Math.max(width, height) / 400;
   return (
-    <div ref={box} className="detection-image" style={{ aspectRatio: `${width} / ${height}`, ...(maxHeight ? { maxWidth: `calc(${maxHeight} * ${width / height})` } : {}) }}>
+    <div
+      ref={box}
+      className="detection-image"
+      style={{ aspectRatio: `${width} / ${height}`, ...(maxHeight ? { maxWidth: `calc(${maxHeight} * ${width / height})` } : {}) }}
+    >
       {url ? (
         <img
           key={url}
@@ -140,7 +147,13 @@ export function DetectionImage({
       ) : (
         <div className="image-placeholder">{!useOriginal && error ? error : 'loading…'}</div>
       )}
-      <svg style={shown ? undefined : { visibility: 'hidden' }} viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" aria-label={`${detections.length} detections`} data-testid="boxes">
+      <svg
+        style={shown ? undefined : { visibility: 'hidden' }}
+        viewBox={`0 0 ${width} ${height}`}
+        preserveAspectRatio="none"
+        aria-label={`${detections.length} detections`}
+        data-testid="boxes"
+      >
         {detections.map((d, i) => {
           const color = colorFor(d.label);
           const w = d.box.x2 - d.box.x1;
@@ -153,7 +166,13 @@ export function DetectionImage({
               {showLabels && (
                 <>
                   <rect x={d.box.x1} y={Math.max(0, d.box.y1 - fontSize * 1.3)} width={text.length * fontSize * 0.62} height={fontSize * 1.3} fill={color} />
-                  <text x={d.box.x1 + fontSize * 0.2} y={Math.max(0, d.box.y1 - fontSize * 1.3) + fontSize} fontSize={fontSize} fill="#000" fontFamily="system-ui, sans-serif">
+                  <text
+                    x={d.box.x1 + fontSize * 0.2}
+                    y={Math.max(0, d.box.y1 - fontSize * 1.3) + fontSize}
+                    fontSize={fontSize}
+                    fill="#000"
+                    fontFamily="system-ui, sans-serif"
+                  >
                     {text}
                   </text>
                 </>

@@ -49,7 +49,17 @@ export function BatchPage({ client, batchId }: { client: Client; batchId: string
           <li key={img.id} className={`card card-${img.status}`} data-filename={img.filename} data-status={img.status}>
             <a href={`#/batches/${batchId}/images/${img.id}`} title={img.filename}>
               {img.status === 'done' && img.width && img.height ? (
-                <DetectionImage client={client} imageId={img.id} width={img.width} height={img.height} detections={img.detections} size={THUMBNAIL_SIZE} showLabels={false} alt={img.filename} lazy />
+                <DetectionImage
+                  client={client}
+                  imageId={img.id}
+                  width={img.width}
+                  height={img.height}
+                  detections={img.detections}
+                  size={THUMBNAIL_SIZE}
+                  showLabels={false}
+                  alt={img.filename}
+                  lazy
+                />
               ) : (
                 <div className="image-placeholder">{img.status === 'failed' ? '✕' : img.status + '…'}</div>
               )}

@@ -46,10 +46,24 @@ export function ImagePage({ client, batchId, imageId }: { client: Client; batchI
       }
     >
       <ErrorNote error={error} />
-      {image && image.status !== 'done' && <p className={image.error ? 'error' : 'empty'}>{image.error ? `${image.error.code}: ${image.error.message}` : `This image is ${image.status}.`}</p>}
+      {image && image.status !== 'done' && (
+        <p className={image.error ? 'error' : 'empty'}>{image.error ? `${image.error.code}: ${image.error.message}` : `This image is ${image.status}.`}</p>
+      )}
       {image?.status === 'done' && image.width && image.height && (
         <div className="image-view" data-testid="image-view">
-          <DetectionImage key={image.id} client={client} imageId={image.id} width={image.width} height={image.height} detections={image.detections} size={1600} showLabels alt={image.filename} maxHeight="82vh" original />
+          <DetectionImage
+            key={image.id}
+            client={client}
+            imageId={image.id}
+            width={image.width}
+            height={image.height}
+            detections={image.detections}
+            size={1600}
+            showLabels
+            alt={image.filename}
+            maxHeight="82vh"
+            original
+          />
           <aside>
             <p>
               {image.width} × {image.height} px · {image.detections.length === 0 ? 'nothing found' : labelCounts(image.detections.map((d) => d.label))}

@@ -11,7 +11,8 @@ export function QueuesPage({ client, me }: { client: Client; me: Me }) {
   const { data, error, reload } = usePoll(() => client.get<QueueList>('/v1/queues'), 2000);
   const { run, error: actionError } = useAction(reload);
   const operator = atLeast(me.role, 'operator');
-  const act = (queue: string, action: Exclude<QueueAction, 'clean'>) => run(() => client.post<QueueControlResult>(`/v1/queues/${encodeURIComponent(queue)}/${action}`));
+  const act = (queue: string, action: Exclude<QueueAction, 'clean'>) =>
+    run(() => client.post<QueueControlResult>(`/v1/queues/${encodeURIComponent(queue)}/${action}`));
   return (
     <Page
       title="Queues"

@@ -31,7 +31,9 @@ export function UploadPage({ client }: { client: Client }) {
     // Copied now: the input's FileList empties when its value is reset.
     const added = Array.from(list);
     setDone([]);
-    const judged = await Promise.all(added.map(async (f) => ({ f, image: sniffImageFormat(new Uint8Array(await f.slice(0, 16).arrayBuffer())) !== undefined })));
+    const judged = await Promise.all(
+      added.map(async (f) => ({ f, image: sniffImageFormat(new Uint8Array(await f.slice(0, 16).arrayBuffer())) !== undefined })),
+    );
     setFiles((prev) => [...prev, ...judged.filter((j) => j.image).map((j) => j.f)]);
     setNotImages((prev) => [...prev, ...judged.filter((j) => !j.image).map((j) => j.f.name)]);
   };
@@ -120,7 +122,8 @@ export function UploadPage({ client }: { client: Client }) {
           </select>
         </label>
         <label>
-          Min score <input type="number" min={0} max={1} step={0.05} value={minScore} onChange={(e) => setMinScore(e.target.value)} placeholder="model's default" />
+          Min score{' '}
+          <input type="number" min={0} max={1} step={0.05} value={minScore} onChange={(e) => setMinScore(e.target.value)} placeholder="model's default" />
         </label>
         {scoreInvalid && <span className="error">a number from 0 to 1</span>}
       </div>
@@ -147,7 +150,12 @@ export function UploadPage({ client }: { client: Client }) {
               {file.name}: {reason} (skipped)
             </p>
           ))}
-          <button type="button" onClick={() => void upload()} disabled={sent !== null || scoreInvalid || !plan || plan.requests.length === 0} data-testid="upload">
+          <button
+            type="button"
+            onClick={() => void upload()}
+            disabled={sent !== null || scoreInvalid || !plan || plan.requests.length === 0}
+            data-testid="upload"
+          >
             Upload {plural(plan ? plan.requests.flat().length : 0, 'image')}
           </button>
         </div>
