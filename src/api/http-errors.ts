@@ -9,6 +9,8 @@ import { BlobTooLargeError } from '../blobs/blob-store.js';
 import { isDetectionError, type DetectionErrorCode } from '../detection/index.js';
 import { isQueueUnavailable } from '../redis/queue-redis.js';
 import { BackupsDisabledError, BackupUnusableError } from '../producers/backup-requests.js';
+import { UnknownQueueError } from '../board/queue-control.js';
+import { WebhookTargetError } from '../security/webhook-target.js';
 
 export class ApiError extends Error {
   constructor(
@@ -39,6 +41,8 @@ export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof KeyNoLongerValidError) return new ApiError(401, 'unauthorized', err.message);
   if (err instanceof BackupsDisabledError) return new ApiError(503, 'backups_disabled', err.message);
   if (err instanceof BackupUnusableError) return new ApiError(409, 'backup_unusable', err.message);
+  if (err instanceof UnknownQueueError) return notFound(`queue ${err.queue}`);
+  if (err instanceof WebhookTargetError) return new ApiError(400, 'webhook_target_refused', err.message);
   if (err instanceof BlobTooLargeError) return new ApiError(413, 'too_large', `a file is larger than the limit of ${err.maxBytes} bytes`);
   if (isDetectionError(err)) return new ApiError(DETECTION_STATUS[err.code] ?? 500, err.code, err.message);
   // Redis's address and error stay in the logs, not in the answer.

@@ -98,7 +98,7 @@ export async function runBackupBench(options: {
 
     resetPeakRss(pid);
     let started = performance.now();
-    const { job } = await requestBackup(queue, 'bench');
+    const { job } = await requestBackup(services.queues, 'bench');
     const backup = await waitForJob<BackupRunResult>(queue, job, services.workerRedis, { timeoutMs: 3600_000 });
     const backupSeconds = (performance.now() - started) / 1000;
     const backupPeakRssMb = peakRssMb(pid);
@@ -106,7 +106,7 @@ export async function runBackupBench(options: {
 
     resetPeakRss(pid);
     started = performance.now();
-    const restoreJob = await requestRestore(queue, {
+    const restoreJob = await requestRestore(services.queues, {
       backupId: backup.id,
       targetDatabase: restored,
       replaceLive: false,

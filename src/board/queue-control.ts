@@ -3,7 +3,7 @@
 import type { Queue } from 'bullmq';
 import type { Pool } from '../db/pool.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
-import type { CleanState, QueueAction, QueueControlResult, QueueView } from '../wire/queues.js';
+import { JOB_COUNT_STATES, type CleanState, type QueueAction, type QueueControlResult, type QueueView } from '../wire/queues.js';
 
 export type { QueueAction, QueueView } from '../wire/queues.js';
 
@@ -12,12 +12,21 @@ export async function listQueues(queues: ReadonlyMap<string, Queue>): Promise<Qu
     [...queues.values()].map(async (q) => ({
       name: q.name,
       paused: await q.isPaused(),
-      counts: await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children', 'paused', 'prioritized'),
+      counts: await q.getJobCounts(...JOB_COUNT_STATES),
     })),
   );
 }
 
-export class UnknownQueueError extends Error {}
+/** No queue of that name in this process; the API answers 404, the CLI prints the message and exits 2. */
+export class UnknownQueueError extends Error {
+  override name = 'UnknownQueueError';
+  constructor(
+    readonly queue: string,
+    known: Iterable<string>,
+  ) {
+    super(`unknown queue "${queue}"; queues: ${[...known].join(', ')}`);
+  }
+}
 
 export async function controlQueue(
   deps: { queues: ReadonlyMap<string, Queue>; pool: Pool },
@@ -27,7 +36,7 @@ export async function controlQueue(
   options: { state?: CleanState; olderThanMs?: number } = {},
 ): Promise<QueueControlResult> {
   const queue = deps.queues.get(name);
-  if (!queue) throw new UnknownQueueError(`unknown queue "${name}"; queues: ${[...deps.queues.keys()].join(', ')}`);
+  if (!queue) throw new UnknownQueueError(name, deps.queues.keys());
   let affected = 0;
   switch (action) {
     case 'pause':

@@ -3,9 +3,10 @@
 // through here: the payload is parsed with its job type's schema (a malformed
 // one is refused before anything is enqueued), the type's default options are
 // merged once, and the job id comes from the type's own rule (job-type.ts).
-// Job schedulers are upserted by schedule-sync in src/producers, with the
-// same default options (jobOptions below).
-import type { FlowChildJob, FlowJob, FlowProducer, Job, JobsOptions, Queue } from 'bullmq';
+// Job schedulers (src/producers/schedules.ts) are upserted here too
+// (schedule below): the same parse and the same merge, minus the job id,
+// which BullMQ's scheduler makes.
+import type { FlowChildJob, FlowJob, FlowProducer, Job, JobsOptions, Queue, RepeatOptions } from 'bullmq';
 import type { z } from 'zod';
 import { zodIssues } from '../text/zod-issues.js';
 import type { JobType } from './job-type.js';
@@ -35,17 +36,27 @@ interface Prepared {
   opts: JobsOptions;
 }
 
-function prepare<P extends z.ZodType>(type: JobType<P>, payload: z.input<P>, options: EnqueueOptions = {}): Prepared {
+function parse<P extends z.ZodType>(type: JobType<P>, payload: z.input<P>): z.output<P> {
   const parsed = type.payload.safeParse(payload);
   if (!parsed.success) throw new InvalidJobPayloadError(type.name, zodIssues(parsed.error, 'payload'));
-  const { occasion, ...opts } = options;
-  const jobId = type.jobId?.(parsed.data, occasion);
-  return { data: parsed.data, opts: { ...type.defaultOptions, ...opts, ...(jobId !== undefined ? { jobId } : {}) } };
+  return parsed.data;
 }
 
-/** A job type's default options with `extra` over them: for job schedulers, which take options but no id. */
-export function jobOptions(type: JobType, extra: Omit<JobsOptions, 'jobId'> = {}): JobsOptions {
-  return { ...type.defaultOptions, ...extra };
+function prepare<P extends z.ZodType>(type: JobType<P>, payload: z.input<P>, options: EnqueueOptions = {}): Prepared {
+  const data = parse(type, payload);
+  const { occasion, ...opts } = options;
+  const jobId = type.jobId?.(data, occasion);
+  return { data, opts: { ...type.defaultOptions, ...opts, ...(jobId !== undefined ? { jobId } : {}) } };
+}
+
+/**
+ * The queue of `type` among `queues`.
+ * @throws Error when `queues` has no queue for the type
+ */
+export function queueOf(queues: Queues, type: JobType): Queue {
+  const queue = queues.get(type.queue);
+  if (!queue) throw new Error(`no queue "${type.queue}" for job type "${type.name}"`);
+  return queue;
 }
 
 /**
@@ -54,10 +65,29 @@ export function jobOptions(type: JobType, extra: Omit<JobsOptions, 'jobId'> = {}
  * @throws Error when `queues` has no queue for the type
  */
 export async function enqueue<P extends z.ZodType>(queues: Queues, type: JobType<P>, payload: z.input<P>, options?: EnqueueOptions): Promise<Job> {
-  const queue = queues.get(type.queue);
-  if (!queue) throw new Error(`no queue "${type.queue}" for job type "${type.name}"`);
+  const queue = queueOf(queues, type);
   const { data, opts } = prepare(type, payload, options);
   return queue.add(type.name, data, opts);
+}
+
+/**
+ * Upserts the job scheduler `schedulerId` on the queue of `type`: its jobs
+ * carry `payload`, parsed as enqueue parses it, and the type's default
+ * options; their ids are BullMQ's (a scheduler names its jobs). Idempotent:
+ * the same id and the same arguments change nothing.
+ * @throws InvalidJobPayloadError when the payload does not parse (nothing upserted)
+ * @throws Error when `queues` has no queue for the type
+ */
+export async function schedule<P extends z.ZodType>(
+  queues: Queues,
+  type: JobType<P>,
+  schedulerId: string,
+  repeat: Omit<RepeatOptions, 'key'>,
+  payload: z.input<P>,
+): Promise<void> {
+  const queue = queueOf(queues, type);
+  const data = parse(type, payload);
+  await queue.upsertJobScheduler(schedulerId, repeat, { name: type.name, data, opts: { ...type.defaultOptions } });
 }
 
 /** One job of a flow and the jobs it waits for; made by flowStep. */

@@ -8,6 +8,7 @@ import type { Pool } from '../db/pool.js';
 import { latestHealthCheck } from '../db/repositories/health-checks.js';
 import { readGpus } from '../health/gpus.js';
 import { isQueueUnavailable } from '../redis/queue-redis.js';
+import { JOB_COUNT_STATES } from '../wire/queues.js';
 
 export interface Metrics {
   registry: client.Registry;
@@ -37,11 +38,9 @@ export function createMetrics(deps: { queues: Iterable<Queue>; pool: Pool }): Me
       // absent (alert on absent()); the rest of the scrape still answers.
       await Promise.all(
         queues.map(async (q) => {
-          const counts = await q
-            .getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children', 'paused', 'prioritized')
-            .catch((err: unknown) => {
-              if (!isQueueUnavailable(err)) throw err;
-            });
+          const counts = await q.getJobCounts(...JOB_COUNT_STATES).catch((err: unknown) => {
+            if (!isQueueUnavailable(err)) throw err;
+          });
           for (const [state, n] of Object.entries(counts ?? {})) this.set({ queue: q.name, state }, n);
         }),
       );

@@ -5,12 +5,16 @@
 import type { Notification } from '../alerts/evaluate-alerts.js';
 import { getAlert, type AlertRecord } from '../db/repositories/alerts.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
+import type { Config } from '../config/config.js';
 import { alertEmail } from '../jobs/alert-email/definition.js';
 import { enqueue } from '../jobs/enqueue.js';
 import type { OpsJobDeps } from '../jobs/ops-deps.js';
 import { webhook } from '../jobs/webhook/definition.js';
 
-export type AlertNotificationDeps = Pick<OpsJobDeps, 'pool' | 'queues' | 'config' | 'logger' | 'now'>;
+/** What dispatching reads of the configuration: which channels are on (ALERT_WEBHOOK_URL, ALERT_EMAIL_TO with SMTP_URL). */
+export type AlertNotificationDeps = Pick<OpsJobDeps, 'pool' | 'queues' | 'logger' | 'now'> & {
+  config: { alerts: Pick<Config['alerts'], 'webhook' | 'email'> };
+};
 
 export function alertBody(alert: AlertRecord, event: Notification['event'], now: Date): Record<string, unknown> {
   return {

@@ -5,7 +5,7 @@ import { QueueEvents, type ConnectionOptions, type Job, type Queue } from 'bullm
 import type { z } from 'zod';
 import { backupRun, type BackupRunPayload } from '../jobs/backup-run/definition.js';
 import { backupVerify } from '../jobs/backup-verify/definition.js';
-import { enqueue, InvalidJobPayloadError } from '../jobs/enqueue.js';
+import { enqueue, InvalidJobPayloadError, type Queues } from '../jobs/enqueue.js';
 import type { JobType } from '../jobs/job-type.js';
 import { restore, type restorePayload } from '../jobs/restore/definition.js';
 import { BACKUPS_OFF } from '../config/config-warnings.js';
@@ -48,10 +48,10 @@ export function checkRestorable(backup: Pick<BackupRecord, 'id' | 'status' | 'fi
   }
 }
 
-/** Through the one door, onto the backup queue the caller holds; a payload the job would refuse is an InvalidBackupRequestError. */
-async function enqueueChecked<P extends z.ZodType>(queue: Queue, type: JobType<P>, payload: z.input<P>): Promise<Job> {
+/** Through the one door, onto the backup queue; a payload the job would refuse is an InvalidBackupRequestError. */
+async function enqueueChecked<P extends z.ZodType>(queues: Queues, type: JobType<P>, payload: z.input<P>): Promise<Job> {
   try {
-    return await enqueue(new Map([[type.queue, queue]]), type, payload);
+    return await enqueue(queues, type, payload);
   } catch (err) {
     if (err instanceof InvalidJobPayloadError) throw new InvalidBackupRequestError(err.message);
     throw err;
@@ -59,21 +59,21 @@ async function enqueueChecked<P extends z.ZodType>(queue: Queue, type: JobType<P
 }
 
 /** Enqueues a manual backup-run; returns the new backup's id and its job. */
-export async function requestBackup(queue: Queue, actor: string): Promise<{ id: string; job: Job }> {
+export async function requestBackup(queues: Queues, actor: string): Promise<{ id: string; job: Job }> {
   const id = randomUUID();
   const data: BackupRunPayload = { backupId: id, trigger: 'manual', actor };
-  const job = await enqueueChecked(queue, backupRun, data);
+  const job = await enqueueChecked(queues, backupRun, data);
   return { id, job };
 }
 
 /** Enqueues a verify of `backupId` (a job id of its own: asking again verifies again). Throws InvalidBackupRequestError (nothing enqueued) when it is not a UUID. */
-export async function requestVerify(queue: Queue, backupId: string, actor: string): Promise<Job> {
-  return enqueueChecked(queue, backupVerify, { backupId, actor });
+export async function requestVerify(queues: Queues, backupId: string, actor: string): Promise<Job> {
+  return enqueueChecked(queues, backupVerify, { backupId, actor });
 }
 
 /** Enqueues a restore. Throws InvalidBackupRequestError (nothing enqueued) for a malformed id or database name. */
-export async function requestRestore(queue: Queue, input: z.input<typeof restorePayload>): Promise<Job> {
-  return enqueueChecked(queue, restore, input);
+export async function requestRestore(queues: Queues, input: z.input<typeof restorePayload>): Promise<Job> {
+  return enqueueChecked(queues, restore, input);
 }
 
 export class NoWorkerError extends Error {}

@@ -79,7 +79,7 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
             detectImage,
             { imageId: l.id, blobKey: l.blobKey, model: l.model },
             {
-              parent: { id: finalizeBatchJobId(batchId), queue: `${prefix}:${finalizeBatch.queue}` },
+              parent: { id: finalizeBatchJobId(batchId), queue: batches.qualifiedName },
             },
           );
         }
@@ -101,11 +101,11 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
     const health = deps.queues.get(HEALTH_QUEUE)!;
     const backup = deps.queues.get(BACKUP_QUEUE)!;
     const expected: Array<[Queue, string, () => Promise<void>]> = [
-      [health, HEALTH_SCHEDULER_ID, () => syncHealthSchedule(health, deps.config.health.intervalSeconds)],
-      [health, RECONCILE_SCHEDULER_ID, () => syncReconcileSchedule(health, deps.config.reconcileIntervalSeconds)],
+      [health, HEALTH_SCHEDULER_ID, () => syncHealthSchedule(deps.queues, deps.config.health.intervalSeconds)],
+      [health, RECONCILE_SCHEDULER_ID, () => syncReconcileSchedule(deps.queues, deps.config.reconcileIntervalSeconds)],
     ];
     if (deps.config.backup.schedules && deps.config.backup.key) {
-      expected.push([backup, SCHEDULER_IDS.backup, () => syncBackupSchedules(backup, deps.config.backup, deps.logger)]);
+      expected.push([backup, SCHEDULER_IDS.backup, () => syncBackupSchedules(deps.queues, deps.config.backup, deps.logger)]);
     }
     for (const [queue, id, restore] of expected) {
       if (await queue.getJobScheduler(id)) continue;

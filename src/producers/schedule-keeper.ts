@@ -24,10 +24,10 @@ interface ScheduleDeps {
 
 /** Upserts (idempotently) the schedulers of the queues among `queues` that have any. */
 export async function syncSchedules(services: ScheduleDeps, queues: readonly string[]): Promise<void> {
-  if (queues.includes(BACKUP_QUEUE)) await syncBackupSchedules(services.queues.get(BACKUP_QUEUE)!, services.config.backup, services.logger);
+  if (queues.includes(BACKUP_QUEUE)) await syncBackupSchedules(services.queues, services.config.backup, services.logger);
   if (queues.includes(HEALTH_QUEUE)) {
-    await syncHealthSchedule(services.queues.get(HEALTH_QUEUE)!, services.config.health.intervalSeconds);
-    await syncReconcileSchedule(services.queues.get(HEALTH_QUEUE)!, services.config.reconcileIntervalSeconds);
+    await syncHealthSchedule(services.queues, services.config.health.intervalSeconds);
+    await syncReconcileSchedule(services.queues, services.config.reconcileIntervalSeconds);
   }
 }
 

@@ -8,6 +8,9 @@ export type QueueAction = (typeof QUEUE_ACTIONS)[number];
 export const CLEAN_STATES = ['completed', 'failed'] as const;
 export type CleanState = (typeof CLEAN_STATES)[number];
 
+/** The BullMQ job states GET /v1/queues counts, and the `state` label of the lookout_queue_jobs metric. */
+export const JOB_COUNT_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children', 'paused', 'prioritized'] as const;
+
 export const queueActionSchema = z.enum(QUEUE_ACTIONS);
 /** One of GET /v1/queues's `queues`: jobs per BullMQ state. */
 export const queueViewSchema = z.object({ name: z.string(), paused: z.boolean(), counts: z.record(z.string(), z.int()) });

@@ -7,9 +7,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { readGpus } from '../health/gpus.js';
+import { OPS_QUEUES } from './worker-process.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'lookout.js');
-const OPS_ARGS = ['--queues', 'batches,backup,health,notify'];
+/** What an ops child runs: every queue but detection's. */
+const OPS_ARGS = ['--queues', OPS_QUEUES.join(',')];
 
 export interface FleetPlan {
   name: string;

@@ -124,11 +124,10 @@ describe('lookout backup with a bad id', () => {
   });
 
   it('the request helpers refuse what the job would refuse, before enqueuing', async () => {
-    const queue = services.queues.get('backup')!;
-    await expect(requestVerify(queue, 'not-a-uuid', 'test')).rejects.toThrow(InvalidBackupRequestError);
-    await expect(requestVerify(queue, 'not-a-uuid', 'test')).rejects.toThrow(/backupId: /);
+    await expect(requestVerify(services.queues, 'not-a-uuid', 'test')).rejects.toThrow(InvalidBackupRequestError);
+    await expect(requestVerify(services.queues, 'not-a-uuid', 'test')).rejects.toThrow(/backupId: /);
     await expect(
-      requestRestore(queue, {
+      requestRestore(services.queues, {
         backupId: '00000000-0000-4000-8000-000000000000',
         targetDatabase: 'x'.repeat(64),
         replaceLive: false,

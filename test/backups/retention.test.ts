@@ -118,16 +118,16 @@ describe('the prune job on a real catalogue', () => {
     const queue = services.queues.get('backup')!;
     const logger = pino({ level: 'silent' });
     const config = { ...env.config.backup, schedules: true, key: Buffer.alloc(32, 7), cron: '0 2 * * *', pruneCron: '0 5 * * 0' };
-    await syncBackupSchedules(queue, config, logger);
-    await syncBackupSchedules(queue, config, logger);
+    await syncBackupSchedules(services.queues, config, logger);
+    await syncBackupSchedules(services.queues, config, logger);
     const schedulers = await queue.getJobSchedulers();
     expect(schedulers.map((s) => [s.key, s.pattern, s.name]).sort()).toEqual([
       [SCHEDULER_IDS.backup, '0 2 * * *', 'backup-run'],
       [SCHEDULER_IDS.prune, '0 5 * * 0', 'backup-prune'],
     ]);
-    await syncBackupSchedules(queue, { ...config, cron: '15 1 * * *' }, logger);
+    await syncBackupSchedules(services.queues, { ...config, cron: '15 1 * * *' }, logger);
     expect((await queue.getJobScheduler(SCHEDULER_IDS.backup))?.pattern).toBe('15 1 * * *');
-    await syncBackupSchedules(queue, { ...config, key: undefined }, logger);
+    await syncBackupSchedules(services.queues, { ...config, key: undefined }, logger);
     expect(await queue.getJobSchedulers()).toEqual([]);
   });
 });

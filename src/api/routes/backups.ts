@@ -1,7 +1,6 @@
 // /v1/backups: start a backup, list the catalogue, read and verify one (operator).
 import { z } from 'zod';
 import { backupSummary, getBackup, listBackups } from '../../db/repositories/backups.js';
-import { BACKUP_QUEUE } from '../../jobs/backup-run/definition.js';
 import type { Services } from '../../runtime/services.js';
 import { BackupsDisabledError, checkRestorable, requestBackup, requestVerify } from '../../producers/backup-requests.js';
 import { notFound } from '../http-errors.js';
@@ -11,7 +10,6 @@ import { backupListSchema, backupStartedSchema, backupViewSchema } from '../../w
 const backupId = z.object({ id: z.uuid({ error: 'expected a backup id (a UUID, as GET /v1/backups lists)' }) });
 
 export function backupsRoutes(services: Services): ApiRoute[] {
-  const queue = () => services.queues.get(BACKUP_QUEUE)!;
   const base = { tag: 'backups', role: 'operator' as const };
 
   return [
@@ -29,7 +27,7 @@ export function backupsRoutes(services: Services): ApiRoute[] {
       },
       async ({ req, res }) => {
         if (!services.config.backup.key) throw new BackupsDisabledError(); // 503 backups_disabled (http-errors.ts)
-        const { id, job } = await requestBackup(queue(), req.principal!.actor);
+        const { id, job } = await requestBackup(services.queues, req.principal!.actor);
         res.status(202).location(`/v1/backups/${id}`).json({ id, status: 'queued', jobId: job.id });
       },
     ),
@@ -82,7 +80,7 @@ export function backupsRoutes(services: Services): ApiRoute[] {
         const backup = await getBackup(services.pool, params.id);
         if (!backup) throw notFound(`backup ${params.id}`);
         checkRestorable(backup, services.config.backup);
-        const job = await requestVerify(queue(), backup.id, req.principal!.actor);
+        const job = await requestVerify(services.queues, backup.id, req.principal!.actor);
         res.status(202).json({ id: backup.id, status: 'verifying', jobId: job.id });
       },
     ),

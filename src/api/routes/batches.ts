@@ -9,7 +9,7 @@ import type { Services } from '../../runtime/services.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { receiveUpload } from '../receive-upload.js';
 import { createUploadSlots } from '../upload-slots.js';
-import { checkWebhookTarget, WebhookTargetError } from '../../security/webhook-target.js';
+import { checkWebhookTarget } from '../../security/webhook-target.js';
 import { route, type ApiRoute } from '../route-spec.js';
 import { zodIssues } from '../../text/zod-issues.js';
 import { minScoreSchema } from '../../text/min-score.js';
@@ -108,15 +108,8 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
         `model "${model}" is not on the server: an operator runs npx lookout models fetch ${model} --accept-license ${spec.license.toLowerCase()}`,
       );
     }
-    let webhookUrl: string | undefined;
-    if (fields.data.webhookUrl) {
-      try {
-        webhookUrl = (await checkWebhookTarget(fields.data.webhookUrl, config.webhooks.allowedHosts)).toString();
-      } catch (err) {
-        if (err instanceof WebhookTargetError) throw new ApiError(400, 'webhook_target_refused', err.message);
-        throw err;
-      }
-    }
+    // A refused target: WebhookTargetError, answered 400 webhook_target_refused (http-errors.ts).
+    const webhookUrl = fields.data.webhookUrl ? (await checkWebhookTarget(fields.data.webhookUrl, config.webhooks.allowedHosts)).toString() : undefined;
     // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
     return submitBatch(
       { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix },

@@ -1,8 +1,7 @@
 // /v1/queues: list (viewer) and control (operator).
 import { z } from 'zod';
 import type { Services } from '../../runtime/services.js';
-import { controlQueue, listQueues, UnknownQueueError } from '../../board/queue-control.js';
-import { notFound } from '../http-errors.js';
+import { controlQueue, listQueues } from '../../board/queue-control.js';
 import { route, type ApiRoute } from '../route-spec.js';
 import { CLEAN_STATES, queueActionSchema, queueControlResultSchema, queueListSchema } from '../../wire/queues.js';
 
@@ -47,13 +46,9 @@ export function queuesRoutes(services: Services): ApiRoute[] {
       },
       async ({ req, res, params, body }) => {
         res.locals.auditTarget = `queue:${params.name}`;
-        try {
-          const options = params.action === 'clean' ? { state: body.state, olderThanMs: body.olderThanMinutes * 60_000 } : {};
-          res.json(await controlQueue(deps, params.name, params.action, req.principal!.actor, options));
-        } catch (err) {
-          if (err instanceof UnknownQueueError) throw notFound(`queue ${params.name}`);
-          throw err;
-        }
+        // An unknown queue: UnknownQueueError, answered 404 not_found (http-errors.ts).
+        const options = params.action === 'clean' ? { state: body.state, olderThanMs: body.olderThanMinutes * 60_000 } : {};
+        res.json(await controlQueue(deps, params.name, params.action, req.principal!.actor, options));
       },
     ),
   ];

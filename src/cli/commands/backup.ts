@@ -109,7 +109,7 @@ export function register(program: Command, deps: CommandDeps): void {
       process.exitCode = await withServices(config, async (services) => {
         const out = io(opts.json);
         const queue = services.queues.get(BACKUP_QUEUE)!;
-        const { id, job } = await requestBackup(queue, 'cli');
+        const { id, job } = await requestBackup(services.queues, 'cli');
         const bar = progressBar(out, 'backup');
         try {
           const result = await waitForJob<BackupRunResult>(queue, job, services.workerRedis, { timeoutMs: 6 * HOUR, onProgress: (p) => bar.update(p) });
@@ -165,7 +165,7 @@ export function register(program: Command, deps: CommandDeps): void {
         const refused = await refusal(out, id, services.pool, config);
         if (refused !== undefined) return refused;
         try {
-          const job = await requestVerify(queue, id, 'cli');
+          const job = await requestVerify(services.queues, id, 'cli');
           const bar = progressBar(out, 'verify');
           const result = await waitForJob<BackupVerifyResult>(queue, job, services.workerRedis, {
             timeoutMs: 6 * HOUR,
@@ -208,7 +208,7 @@ export function register(program: Command, deps: CommandDeps): void {
           const refused = await refusal(out, id, services.pool, config);
           if (refused !== undefined) return refused;
           try {
-            const job = await requestRestore(queue, {
+            const job = await requestRestore(services.queues, {
               backupId: id,
               ...(opts.targetDatabase ? { targetDatabase: opts.targetDatabase } : {}),
               replaceLive: Boolean(opts.replaceLive),

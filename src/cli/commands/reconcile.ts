@@ -1,4 +1,4 @@
-// `lookout reconcile`: the reconciler run once by hand (src/reconcile).
+// `lookout reconcile`: the reconciler run once by hand (src/producers/reconcile.ts).
 import type { Command } from 'commander';
 import { reconcile } from '../../producers/reconcile.js';
 import type { CommandDeps } from '../command-deps.js';

@@ -4,10 +4,17 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import nodemailer from 'nodemailer';
 import { getAlert } from '../../db/repositories/alerts.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
-import type { OpsJobDeps } from '../ops-deps.js';
+import type { Config } from '../../config/config.js';
+import type { Pool } from '../../db/pool.js';
 import { alertEmail } from './definition.js';
 
-export function createAlertEmailHandler(deps: Pick<OpsJobDeps, 'config' | 'pool'>): JobHandler {
+/** What sending reads: the email channel's settings (ALERT_EMAIL_TO, SMTP_URL, …) and the alert's row. */
+export interface AlertEmailDeps {
+  config: { alerts: Pick<Config['alerts'], 'email'> };
+  pool: Pool;
+}
+
+export function createAlertEmailHandler(deps: AlertEmailDeps): JobHandler {
   return async function handleAlertEmail(job: Job) {
     const { alertId, event } = parsePayload(alertEmail, job);
     const email = deps.config.alerts.email;

@@ -5,7 +5,6 @@
 // only themselves, with the error stored and no retry.
 
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { Logger } from 'pino';
 import type { BlobStore } from '../../blobs/blob-store.js';
 import { BlobNotFoundError } from '../../blobs/blob-store.js';
 import { claimImage, copyCachedResult, failImage, getImage, saveImageResult } from '../../db/repositories/images.js';
@@ -19,7 +18,6 @@ export interface DetectImageDeps {
   pool: Pool;
   blobs: BlobStore;
   detectorFor: (model: string) => Promise<Detector>;
-  logger: Logger;
   /** Recorded with every result: which process answered (host:pid). */
   workerId: string;
   metrics?: Metrics;

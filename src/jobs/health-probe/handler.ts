@@ -3,6 +3,7 @@
 // of workers gone longer than WORKER_HISTORY_HOURS: this job runs on a
 // schedule wherever a health worker runs, so the fleet table stays bounded.
 import type { Job } from 'bullmq';
+import type { Config } from '../../config/config.js';
 import { evaluateAlerts } from '../../alerts/evaluate-alerts.js';
 import { conditionsFrom } from '../../alerts/rules.js';
 import { insertHealthCheck } from '../../db/repositories/health-checks.js';
@@ -11,8 +12,8 @@ import { runProbes, type ProbeDeps } from '../../health/probes.js';
 import { dispatchNotifications, type AlertNotificationDeps } from '../../producers/alert-notifications.js';
 import type { JobHandler } from '../job-type.js';
 
-/** What a health check uses: the probes' dependencies and the notifications'. */
-export type HealthCheckDeps = ProbeDeps & AlertNotificationDeps;
+/** What a health check uses: the probes' dependencies, the notifications', and the retention settings. */
+export type HealthCheckDeps = ProbeDeps & AlertNotificationDeps & { config: Pick<Config, 'health' | 'workerHistoryHours'> };
 
 export async function runHealthCheck(deps: HealthCheckDeps): Promise<{ status: string; notifications: number }> {
   const check = await runProbes(deps);

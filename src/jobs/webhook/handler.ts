@@ -14,7 +14,7 @@
 // at connect time, and that the alerts secret signs only requests to
 // ALERT_WEBHOOK_URL.
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { OpsJobDeps } from '../ops-deps.js';
+import type { Config } from '../../config/config.js';
 import { postGuarded, type ResolveAll } from '../../security/guarded-post.js';
 import { WebhookTargetError } from '../../security/webhook-target.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
@@ -26,11 +26,17 @@ const EXCHANGE_MS = 10_000;
 /** How much of a receiver's answer is read: enough for an error message, never a flood. */
 const ANSWER_BYTES = 4096;
 
+/** What a delivery reads: the alerts webhook (its URL and secret), the batch secret and WEBHOOK_ALLOWED_HOSTS, and the clock. */
+export interface WebhookDeps {
+  config: { alerts: Pick<Config['alerts'], 'webhook'>; webhooks: Pick<Config['webhooks'], 'batchSecret' | 'allowedHosts'> };
+  now: () => Date;
+}
+
 /**
  * The webhook job's handler. `options.resolve` replaces the system resolver
  * (tests map names to addresses with it; nothing else should).
  */
-export function createWebhookHandler(deps: Pick<OpsJobDeps, 'config' | 'now'>, options: { resolve?: ResolveAll } = {}): JobHandler {
+export function createWebhookHandler(deps: WebhookDeps, options: { resolve?: ResolveAll } = {}): JobHandler {
   return async function handleWebhook(job: Job) {
     const payload = parsePayload(webhook, job);
     const alertHook = deps.config.alerts.webhook;
