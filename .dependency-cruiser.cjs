@@ -43,6 +43,9 @@ const UPWARD = [
   },
 ];
 
+/** The pg driver and its types, as depcruise resolves them. */
+const PG = 'node_modules/(@types/)?pg/';
+
 const folders = TIERS.flat();
 /** @param {string} pattern `^src/<folder>/…` @returns {string} */
 const folderOf = (pattern) => /^\^src\/([a-z-]+)\//.exec(pattern)[1];
@@ -86,6 +89,13 @@ module.exports = {
       to: {},
     },
     {
+      name: 'pg-only-in-db',
+      severity: 'error',
+      comment: 'the pg driver (a value import: a pool, a client, a connection) only in src/db; elsewhere its types alone (import type)',
+      from: { path: '^src/', pathNot: '^src/db/' },
+      to: { path: PG, dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       comment: 'no module cycles (type-only imports aside: they vanish at compile time)',
@@ -102,7 +112,9 @@ module.exports = {
     },
   ],
   options: {
-    includeOnly: '^src/',
+    // src/ and the pg driver (for pg-only-in-db), no other package: their insides are not followed.
+    includeOnly: ['^src/', PG],
+    doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs'] },

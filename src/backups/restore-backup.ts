@@ -9,17 +9,17 @@ import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import pg from 'pg';
 import { countRows } from '../db/row-counts.js';
 import {
   allowConnections,
   createDatabase,
+  databaseClient,
   databaseExists,
   databaseNameOf,
   dropDatabaseIfExists,
   renameDatabase,
   terminateConnections,
-  urlForDatabase,
+  withDatabase,
   withServer,
 } from '../db/server-admin.js';
 import type { BackupRecord } from '../db/repositories/backups.js';
@@ -92,7 +92,7 @@ export async function restoreToScratch(deps: RestoreDeps, backup: BackupRecord, 
       restore.child.kill('SIGTERM');
       throw err;
     }
-    const client = new pg.Client({ connectionString: urlForDatabase(deps.databaseUrl, scratch) });
+    const client = databaseClient(deps.databaseUrl, scratch);
     await client.connect();
     try {
       const differences = compareCounts(backup.rowCounts ?? {}, await countRows(client));
@@ -111,17 +111,6 @@ export async function restoreToScratch(deps: RestoreDeps, backup: BackupRecord, 
 export async function verifyBackupFile(deps: RestoreDeps, backup: BackupRecord, onRestoredBytes?: (n: number) => void): Promise<void> {
   const scratch = await restoreToScratch(deps, backup, onRestoredBytes);
   await withServer(deps.databaseUrl, (admin) => dropDatabaseIfExists(admin, scratch));
-}
-
-/** Runs `work` with a client on database `name` of the server. */
-async function withDatabase<T>(databaseUrl: string, name: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: urlForDatabase(databaseUrl, name) });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 /** Who restores, for the restore's own audit row (written into the restored database when it replaces the live one). */
@@ -190,7 +179,7 @@ export async function restoreBackupInto(
   }
 
   const previous = `${live}_before_${options.now.toISOString().replace(/\D/g, '').slice(0, 14)}`.slice(0, MAX_NAME);
-  const restored = new pg.Client({ connectionString: urlForDatabase(deps.databaseUrl, scratch) });
+  const restored = databaseClient(deps.databaseUrl, scratch);
   restored.on('error', () => undefined); // a lost connection fails the query in flight; that is reported
   let restoredOpen = false;
   try {

@@ -4,10 +4,10 @@
 // its size is computed exactly, multipart framing included, rather than
 // guessed with a margin. Order is kept: request 1 holds the first images.
 
-export interface RequestLimits {
-  maxFiles: number;
-  maxRequestBytes: number;
-}
+import type { InfoLimits } from '../wire/info.js';
+
+/** The limits of GET /v1/info that a request's size depends on. */
+export type RequestLimits = Pick<InfoLimits, 'maxFiles' | 'maxRequestBytes'>;
 
 export interface PlannedRequest<T> {
   files: T[];

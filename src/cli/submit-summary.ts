@@ -5,10 +5,12 @@
 // lists their end.
 
 import { plural } from '../text/format.js';
+import type { BatchStatus, ImageStatus } from '../wire/batch-status.js';
 
 export interface SummaryImage {
   file: string;
-  status: string;
+  /** `missing` when the results do not name the image. */
+  status: ImageStatus | 'missing';
   /** Null when the image has no result (failed, or not finished). */
   labels: string[] | null;
   error?: { code: string; message: string | null } | null;
@@ -20,7 +22,7 @@ export interface SummaryInput {
   /** PATHs given that do not exist. */
   missing: string[];
   /** Each batch and how it ended. */
-  batches?: Array<{ id: string; status: string }>;
+  batches?: Array<{ id: string; status: BatchStatus | 'unknown' }>;
   width?: number;
 }
 

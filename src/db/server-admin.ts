@@ -13,6 +13,22 @@ export function databaseNameOf(databaseUrl: string): string {
   return decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
 }
 
+/** A client for database `name` of the server, not connected yet: the caller connects it and ends it. */
+export function databaseClient(databaseUrl: string, name: string): pg.Client {
+  return new pg.Client({ connectionString: urlForDatabase(databaseUrl, name) });
+}
+
+/** Runs `work` with a client on database `name` of the server. */
+export async function withDatabase<T>(databaseUrl: string, name: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = databaseClient(databaseUrl, name);
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** Runs `work` with a client on the server's maintenance database. */
 export async function withServer<T>(databaseUrl: string, work: (admin: pg.Client) => Promise<T>): Promise<T> {
   const admin = new pg.Client({ connectionString: urlForDatabase(databaseUrl, 'postgres') });

@@ -12,6 +12,7 @@ import { BACKUPS_OFF } from '../config/config-warnings.js';
 import type { BackupConfig } from '../config/config.js';
 import type { BackupRecord } from '../db/repositories/backups.js';
 import { decryptionKeys } from '../jobs/backup-deps.js';
+import { isRestorable } from '../wire/status-lists.js';
 
 /** A request the job would refuse (a backup id that is not a UUID): nothing was enqueued. */
 export class InvalidBackupRequestError extends Error {
@@ -31,9 +32,6 @@ export class BackupUnusableError extends Error {
   override name = 'BackupUnusableError';
 }
 
-/** Statuses of a backup with a finished file (a verify that failed may be tried again). */
-const WITH_FILE: ReadonlySet<string> = new Set(['succeeded', 'verified', 'verify_failed']);
-
 /**
  * Checks that `backup` can be verified or restored with `backupConfig`, before anything is enqueued.
  * @throws BackupsDisabledError when no key is configured to decrypt anything
@@ -41,7 +39,7 @@ const WITH_FILE: ReadonlySet<string> = new Set(['succeeded', 'verified', 'verify
  */
 export function checkRestorable(backup: Pick<BackupRecord, 'id' | 'status' | 'file'>, backupConfig: BackupConfig): void {
   if (decryptionKeys(backupConfig).length === 0) throw new BackupsDisabledError();
-  if (!backup.file || !WITH_FILE.has(backup.status)) {
+  if (!backup.file || !isRestorable(backup.status)) {
     throw new BackupUnusableError(
       `backup ${backup.id} has no finished file to verify or restore (status ${backup.status}); lookout backup list shows the usable ones`,
     );

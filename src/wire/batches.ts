@@ -29,6 +29,8 @@ export const batchViewSchema = z.object({
 
 /** One of GET /v1/batches's `batches`. */
 export const batchListItemSchema = batchViewSchema.extend({ model: z.string(), createdBy: z.string() });
+/** GET /v1/batches: a page of batches. */
+export const batchListSchema = z.object({ batches: z.array(batchListItemSchema) });
 
 export const detectionSchema = z.object({
   label: z.string(),
@@ -63,6 +65,7 @@ export type Progress = z.infer<typeof progressSchema>;
 export type SubmittedBatch = z.infer<typeof submittedBatchSchema>;
 export type BatchView = Json<z.infer<typeof batchViewSchema>>;
 export type BatchListItem = Json<z.infer<typeof batchListItemSchema>>;
+export type BatchList = Json<z.infer<typeof batchListSchema>>;
 export type Detection = z.infer<typeof detectionSchema>;
 export type ImageResult = z.infer<typeof imageResultSchema>;
 export type BatchResults = z.infer<typeof batchResultsSchema>;

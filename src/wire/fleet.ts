@@ -2,8 +2,9 @@
 // silences an alert), defined once (see batches.ts).
 import { z } from 'zod';
 import type { Json } from './json.js';
+import { ALERT_SEVERITIES, ALERT_STATUSES, HEALTH_STATUSES, WORKER_STATES } from './status-lists.js';
 
-export const healthStatusSchema = z.enum(['ok', 'warn', 'critical']);
+export const healthStatusSchema = z.enum(HEALTH_STATUSES);
 export const healthComponentSchema = z.object({
   name: z.string(),
   status: healthStatusSchema,
@@ -29,15 +30,17 @@ export const workerSchema = z.object({
   startedAt: z.date(),
   lastSeen: z.date(),
   stoppedAt: z.date().nullable(),
-  state: z.enum(['live', 'missing']),
+  state: z.enum(WORKER_STATES),
 });
-export const alertStatusSchema = z.enum(['pending', 'firing', 'resolved']);
+export const alertStatusSchema = z.enum(ALERT_STATUSES);
+/** GET /v1/workers. */
+export const workerListSchema = z.object({ workers: z.array(workerSchema) });
 /** One of GET /v1/alerts's `alerts`. */
 export const alertSchema = z.object({
   id: z.uuid(),
   rule: z.string(),
   key: z.string(),
-  severity: z.enum(['info', 'warning', 'critical']),
+  severity: z.enum(ALERT_SEVERITIES),
   status: alertStatusSchema,
   message: z.string(),
   details: z.record(z.string(), z.unknown()),
@@ -49,6 +52,8 @@ export const alertSchema = z.object({
   silencedUntil: z.date().nullable(),
   silencedBy: z.string().nullable(),
 });
+/** GET /v1/alerts, newest first. */
+export const alertListSchema = z.object({ alerts: z.array(alertSchema) });
 /** POST /v1/alerts/:id/silence's body. */
 export const silenceBodySchema = z
   .object({
@@ -66,5 +71,7 @@ export type SilenceBody = z.input<typeof silenceBodySchema>;
 export type SilencedAlert = Json<z.infer<typeof silencedAlertSchema>>;
 export type HealthCheck = Json<z.infer<typeof healthCheckSchema>>;
 export type WorkerView = Json<z.infer<typeof workerSchema>>;
-export type AlertStatus = z.infer<typeof alertStatusSchema>;
+export type WorkerList = Json<z.infer<typeof workerListSchema>>;
 export type Alert = Json<z.infer<typeof alertSchema>>;
+export type AlertList = Json<z.infer<typeof alertListSchema>>;
+export type { AlertStatus } from './status-lists.js';

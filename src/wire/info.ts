@@ -26,3 +26,5 @@ export const infoSchema = z.object({
 
 export type Me = z.infer<typeof meSchema>;
 export type Info = z.infer<typeof infoSchema>;
+/** What one upload request may hold (the console and `lookout submit` split uploads by it). */
+export type InfoLimits = z.infer<typeof infoLimitsSchema>;

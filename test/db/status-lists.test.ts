@@ -3,6 +3,7 @@
 // migrated database enforces.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_STATUSES, IMAGE_STATUSES } from '../../src/wire/batch-status.js';
+import { ALERT_STATUSES, BACKUP_STATUSES, HEALTH_STATUSES } from '../../src/wire/status-lists.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
 
 let env: TestEnv;
@@ -34,5 +35,17 @@ describe('the status lists the database enforces are the shared ones', () => {
 
   it('images.status', async () => {
     expect(await checkedStatuses('images')).toEqual([...IMAGE_STATUSES]);
+  });
+
+  it('backups.status', async () => {
+    expect(await checkedStatuses('backups')).toEqual([...BACKUP_STATUSES]);
+  });
+
+  it('alerts.status', async () => {
+    expect(await checkedStatuses('alerts')).toEqual([...ALERT_STATUSES]);
+  });
+
+  it('health_checks.status', async () => {
+    expect(await checkedStatuses('health_checks')).toEqual([...HEALTH_STATUSES]);
   });
 });

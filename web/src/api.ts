@@ -4,20 +4,18 @@
 // The answers' types are the server's own (src/wire): the schemas /openapi.json
 // is built from, with dates as the ISO strings JSON carries. Types only: no
 // schema library in the bundle.
-// Runtime values come only from zod-free modules (roles.ts, batch-status.ts).
-import type { BatchListItem, SubmittedBatch } from '../../src/wire/batches.js';
+// Runtime values come only from zod-free modules (roles.ts, batch-status.ts, status-lists.ts).
+import type { SubmittedBatch } from '../../src/wire/batches.js';
 
 export { ROLES, roleAtLeast as atLeast, type Role } from '../../src/wire/roles.js';
 export type { Me, Info } from '../../src/wire/info.js';
-export type { BatchView, BatchResults, Detection, ImageResult, Progress } from '../../src/wire/batches.js';
-export type { Alert, AlertStatus, HealthCheck, SilenceBody, SilencedAlert, WorkerView } from '../../src/wire/fleet.js';
+export type { BatchList, BatchListItem, BatchView, BatchResults, Detection, ImageResult, Progress } from '../../src/wire/batches.js';
+export type { Alert, AlertList, HealthCheck, SilenceBody, SilencedAlert, WorkerList, WorkerView } from '../../src/wire/fleet.js';
+export type { AlertStatus, BackupStatus, HealthStatus } from '../../src/wire/status-lists.js';
 export type { BackupList, BackupStarted, BackupView } from '../../src/wire/backups.js';
 export type { CreatedKey, KeyList, KeyView, NewKey, RevokedKey } from '../../src/wire/keys.js';
 export type { QueueAction, QueueControlResult, QueueList, QueueView } from '../../src/wire/queues.js';
-export { isFinished, type BatchStatus } from '../../src/wire/batch-status.js';
-
-/** One of GET /v1/batches's `batches`. */
-export type BatchSummary = BatchListItem;
+export { isFinished, type BatchStatus, type ImageStatus } from '../../src/wire/batch-status.js';
 
 export class ApiError extends Error {
   constructor(

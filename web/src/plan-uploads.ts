@@ -4,6 +4,7 @@
 // Pure: the console uses it on File objects, the tests on plain objects.
 
 import { formatBytes } from '../../src/text/format.js';
+import type { InfoLimits } from '../../src/wire/info.js';
 
 export { formatBytes };
 
@@ -12,11 +13,8 @@ export interface Sized {
   size: number;
 }
 
-export interface UploadLimits {
-  maxFiles: number;
-  maxRequestBytes: number;
-  maxFileBytes: number;
-}
+/** The limits of GET /v1/info that an upload's split depends on. */
+export type UploadLimits = Pick<InfoLimits, 'maxFiles' | 'maxRequestBytes' | 'maxFileBytes'>;
 
 export function planUploads<F extends Sized>(files: F[], limits: UploadLimits): { requests: F[][]; refused: Array<{ file: F; reason: string }> } {
   const refused: Array<{ file: F; reason: string }> = [];

@@ -7,6 +7,7 @@ import type { Services } from '../../runtime/services.js';
 import { notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
 import { auditEntriesSchema } from '../../wire/audit.js';
+import { AUDIT_OUTCOMES } from '../../wire/status-lists.js';
 import { createdKeySchema, keyListSchema, newKeySchema, revokedKeySchema } from '../../wire/keys.js';
 
 const auditQuery = z
@@ -14,7 +15,7 @@ const auditQuery = z
     actor: z.string().max(200).optional(),
     action: z.string().max(200).optional(),
     target: z.string().max(200).optional(),
-    outcome: z.enum(['ok', 'error', 'denied']).optional(),
+    outcome: z.enum(AUDIT_OUTCOMES).optional(),
     since: z.coerce.date({ error: 'expected an ISO 8601 time, e.g. 2026-11-29T12:00:00Z' }).optional(),
     until: z.coerce.date({ error: 'expected an ISO 8601 time, e.g. 2026-11-29T12:00:00Z' }).optional(),
     before: z

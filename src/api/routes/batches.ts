@@ -14,7 +14,7 @@ import { route, type ApiRoute } from '../route-spec.js';
 import { zodIssues } from '../../text/zod-issues.js';
 import { minScoreSchema } from '../../text/min-score.js';
 import type { Request, RequestHandler } from 'express';
-import { batchListItemSchema, batchResultsSchema, batchStatusSchema, batchViewSchema, submittedBatchSchema } from '../../wire/batches.js';
+import { batchListSchema, batchResultsSchema, batchStatusSchema, batchViewSchema, submittedBatchSchema } from '../../wire/batches.js';
 
 const submitFields = z
   .object({
@@ -133,7 +133,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       tag: 'batches',
       role: 'viewer',
       query: listQuery,
-      responses: { 200: { description: 'A page of batches', schema: z.object({ batches: z.array(batchListItemSchema) }) } },
+      responses: { 200: { description: 'A page of batches', schema: batchListSchema } },
     },
     async ({ req, res, query }) => {
       const batches = await listBatches(pool, {

@@ -7,7 +7,7 @@ import { runProbes } from '../../health/probes.js';
 import type { Services } from '../../runtime/services.js';
 import { notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
-import { alertSchema, alertStatusSchema, healthCheckSchema, silenceBodySchema, silencedAlertSchema, workerSchema } from '../../wire/fleet.js';
+import { alertListSchema, alertStatusSchema, healthCheckSchema, silenceBodySchema, silencedAlertSchema, workerListSchema } from '../../wire/fleet.js';
 
 const alertsQuery = z.object({ status: alertStatusSchema.optional() }).strict();
 
@@ -42,7 +42,7 @@ export function fleetRoutes(services: Services): ApiRoute[] {
         responses: {
           200: {
             description: 'Live workers, and the stopped or missing ones of the last WORKER_HISTORY_HOURS',
-            schema: z.object({ workers: z.array(workerSchema) }),
+            schema: workerListSchema,
           },
         },
       },
@@ -59,7 +59,7 @@ export function fleetRoutes(services: Services): ApiRoute[] {
         tag: 'fleet',
         role: 'viewer',
         query: alertsQuery,
-        responses: { 200: { description: 'Alerts', schema: z.object({ alerts: z.array(alertSchema) }) } },
+        responses: { 200: { description: 'Alerts', schema: alertListSchema } },
       },
       async ({ res, query }) => {
         res.json({ alerts: await listAlerts(pool, query.status) });

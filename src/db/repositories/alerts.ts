@@ -1,8 +1,8 @@
 // Alerts: one open row (pending or firing) per rule and key; resolved rows are history.
+import type { AlertSeverity, AlertStatus } from '../../wire/status-lists.js';
 import type { Queryable } from '../pool.js';
 
-export type AlertSeverity = 'info' | 'warning' | 'critical';
-export type AlertStatus = 'pending' | 'firing' | 'resolved';
+export type { AlertSeverity, AlertStatus };
 
 export interface AlertRecord {
   id: string;
@@ -49,7 +49,7 @@ export async function insertAlert(
     rule: string;
     key: string;
     severity: AlertSeverity;
-    status: 'pending' | 'firing';
+    status: Exclude<AlertStatus, 'resolved'>;
     message: string;
     details: Record<string, unknown>;
     now: Date;

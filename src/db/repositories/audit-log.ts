@@ -1,4 +1,5 @@
 // The append-only audit trail (the database refuses UPDATE and DELETE).
+import type { AuditOutcome } from '../../wire/status-lists.js';
 import type { Queryable } from '../pool.js';
 
 export interface AuditEntry {
@@ -6,7 +7,7 @@ export interface AuditEntry {
   actor: string;
   action: string;
   target?: string;
-  outcome?: 'ok' | 'error' | 'denied';
+  outcome?: AuditOutcome;
   details?: Record<string, unknown>;
 }
 
@@ -24,7 +25,7 @@ export interface AuditFilter {
   actor?: string;
   action?: string;
   target?: string;
-  outcome?: 'ok' | 'error' | 'denied';
+  outcome?: AuditOutcome;
   since?: Date;
   until?: Date;
   /** Only entries older than this one (its `id`, a bigint as a decimal string): the next page. */

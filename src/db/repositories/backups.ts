@@ -1,8 +1,9 @@
 // The backup catalogue.
 import path from 'node:path';
+import type { BackupStatus } from '../../wire/status-lists.js';
 import type { Queryable } from '../pool.js';
 
-export type BackupStatus = 'running' | 'succeeded' | 'failed' | 'verified' | 'verify_failed' | 'pruned';
+export type { BackupStatus };
 export type BackupTrigger = 'manual' | 'scheduler' | 'safety';
 
 /**

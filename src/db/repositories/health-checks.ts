@@ -1,7 +1,8 @@
 // Health probe results, kept for a bounded time.
+import type { HealthStatus } from '../../wire/status-lists.js';
 import type { Queryable } from '../pool.js';
 
-export type HealthStatus = 'ok' | 'warn' | 'critical';
+export type { HealthStatus };
 
 export interface ComponentHealth {
   name: string;

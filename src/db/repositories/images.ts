@@ -1,8 +1,9 @@
 // Images of a batch and their detections.
 import type { Detection, DetectionResult } from '../../detection/index.js';
+import type { ImageStatus } from '../../wire/batch-status.js';
 import type { Queryable } from '../pool.js';
 
-export type ImageStatus = 'queued' | 'running' | 'done' | 'failed';
+export type { ImageStatus };
 
 export interface NewImage {
   id: string;

@@ -1,4 +1,5 @@
 // Worker processes and their heartbeats: the fleet view.
+import type { WorkerState } from '../../wire/status-lists.js';
 import type { Queryable } from '../pool.js';
 
 export interface WorkerIdentity {
@@ -21,7 +22,7 @@ export interface WorkerView extends WorkerIdentity, WorkerStats {
   startedAt: Date;
   lastSeen: Date;
   stoppedAt: Date | null;
-  state: 'live' | 'missing';
+  state: WorkerState;
 }
 
 /** Registers (or re-registers) a worker; `heartbeatMs` is how often it will beat, which judges it live. */

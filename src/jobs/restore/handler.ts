@@ -16,10 +16,8 @@ import { getBackup, insertBackup } from '../../db/repositories/backups.js';
 import { grantAppRoleIn, ownerUrlOf, prepareRestoredDatabase } from '../../db/set-up-database.js';
 import { decryptionKeys, restoreProgress, type BackupJobDeps } from '../backup-deps.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
+import { isRestorable, type AuditOutcome } from '../../wire/status-lists.js';
 import { restore, type RestoreResult } from './definition.js';
-
-/** Statuses of a backup with a finished file (as checkRestorable in src/producers/backup-requests.ts). */
-const RESTORABLE: ReadonlySet<string> = new Set(['succeeded', 'verified', 'verify_failed']);
 
 /**
  * A restore runs once, for the operator waiting on it. A job run before (a
@@ -44,7 +42,7 @@ export function createRestoreHandler(deps: Pick<BackupJobDeps, 'pool' | 'databas
     const payload = parsePayload(restore, job);
     const now = deps.now();
     const target = payload.targetDatabase ?? `lookout_restored_${now.toISOString().replace(/\D/g, '').slice(0, 14)}`;
-    const audit = (outcome: 'ok' | 'error', details: Record<string, unknown>) =>
+    const audit = (outcome: Exclude<AuditOutcome, 'denied'>, details: Record<string, unknown>) =>
       appendAudit(deps.pool, {
         actor: payload.actor,
         action: 'backup.restore',
@@ -57,7 +55,7 @@ export function createRestoreHandler(deps: Pick<BackupJobDeps, 'pool' | 'databas
       const backup = await getBackup(deps.pool, payload.backupId);
       if (!backup) throw new Error(`backup ${payload.backupId} does not exist`);
       // Checked by the CLI before enqueuing, and again here: the job is what runs.
-      if (!backup.file || !RESTORABLE.has(backup.status)) {
+      if (!backup.file || !isRestorable(backup.status)) {
         throw new Error(`backup ${payload.backupId} has no finished file to restore (status ${backup.status})`);
       }
       let safetyBackupId: string | undefined;

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { Progress } from '../api.js';
+import type { AlertStatus, BackupStatus, BatchStatus, HealthStatus, ImageStatus, Progress } from '../api.js';
 
 export function ProgressBar({ value, max, label, testId }: { value: number; max: number; label?: string; testId?: string }) {
   const pct = max > 0 ? Math.min(100, Math.round((value / max) * 100)) : 0;
@@ -18,7 +18,10 @@ export function BatchProgress({ progress }: { progress: Progress }) {
   );
 }
 
-export function StatusBadge({ status }: { status: string }) {
+/** The statuses a badge shows (a CSS class each, web/src/styles). */
+export type BadgeStatus = BatchStatus | ImageStatus | AlertStatus | HealthStatus | BackupStatus;
+
+export function StatusBadge({ status }: { status: BadgeStatus }) {
   return (
     <span className={`badge badge-${status}`} data-testid="status">
       {status.replace(/_/g, ' ')}

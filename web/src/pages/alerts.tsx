@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { atLeast, type Alert, type AlertStatus, type Client, type Me, type SilenceBody, type SilencedAlert } from '../api.js';
+import { atLeast, type AlertList, type AlertStatus, type Client, type Me, type SilenceBody, type SilencedAlert } from '../api.js';
 import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 import { useAction } from '../use-action.js';
@@ -10,7 +10,7 @@ const FILTERS = ['firing', 'pending', 'resolved'] as const satisfies readonly Al
 export function AlertsPage({ client, me }: { client: Client; me: Me }) {
   const [status, setStatus] = useState<AlertStatus | ''>('');
   const path = `/v1/alerts${status ? `?status=${status}` : ''}`;
-  const { data, error, reload } = usePoll(() => client.get<{ alerts: Alert[] }>(path), 5000, { key: path });
+  const { data, error, reload } = usePoll(() => client.get<AlertList>(path), 5000, { key: path });
   const { run, error: actionError } = useAction(reload);
   const silence = (id: string) => run(() => client.post<SilencedAlert>(`/v1/alerts/${id}/silence`, { minutes: 60 } satisfies SilenceBody));
   const operator = atLeast(me.role, 'operator');

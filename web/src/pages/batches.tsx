@@ -1,6 +1,6 @@
 // Batches, newest first, refreshed every 2 s: status and progress live.
 import { useState } from 'react';
-import { atLeast, type BatchSummary, type Client, type Me } from '../api.js';
+import { atLeast, type BatchList, type Client, type Me } from '../api.js';
 import { BatchProgress, ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 
@@ -12,7 +12,7 @@ export function BatchesPage({ client, me }: { client: Client; me: Me }) {
   const [pages, setPages] = useState<string[]>([]);
   const before = pages[pages.length - 1];
   const path = `/v1/batches?limit=${PAGE}${mine ? '&mine=true' : ''}${before ? `&before=${encodeURIComponent(before)}` : ''}`;
-  const { data, error } = usePoll(() => client.get<{ batches: BatchSummary[] }>(path), 2000, { key: path });
+  const { data, error } = usePoll(() => client.get<BatchList>(path), 2000, { key: path });
   const batches = data?.batches;
   const older = batches && batches.length === PAGE ? batches[batches.length - 1]!.createdAt : undefined;
   return (

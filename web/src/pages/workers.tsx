@@ -1,9 +1,9 @@
-import type { Client, WorkerView as Worker } from '../api.js';
+import type { Client, WorkerList } from '../api.js';
 import { ErrorNote, Page, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 
 export function WorkersPage({ client }: { client: Client }) {
-  const { data, error } = usePoll(() => client.get<{ workers: Worker[] }>('/v1/workers'), 3000);
+  const { data, error } = usePoll(() => client.get<WorkerList>('/v1/workers'), 3000);
   return (
     <Page title="Workers">
       <ErrorNote error={error} />
