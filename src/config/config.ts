@@ -34,6 +34,8 @@ export interface Config {
    */
   databaseOwnerUrl: string | undefined;
   queuePrefix: string;
+  /** Batches of at most this many images go in the interactive lane, ahead of bulk work (INTERACTIVE_MAX_IMAGES; 0: no interactive lane). */
+  interactiveMaxImages: number;
   blobDir: string;
   /** Where fetched models live (LOOKOUT_MODELS_DIR, default the user's cache dir). */
   modelsDir: string;
@@ -172,6 +174,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     databaseOwnerUrl: e.DATABASE_OWNER_URL,
     queuePrefix: e.LOOKOUT_QUEUE_PREFIX,
+    interactiveMaxImages: e.INTERACTIVE_MAX_IMAGES,
     blobDir: path.resolve(e.BLOB_DIR),
     modelsDir: path.resolve(e.LOOKOUT_MODELS_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(e.HOME ?? os.homedir(), '.cache'), 'lookout', 'models')),
     worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS, lockMs: e.JOB_LOCK_MS, maxRssMb: e.WORKER_MAX_RSS_MB },

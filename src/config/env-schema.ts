@@ -89,6 +89,7 @@ export const envSchema = z.object({
   HOME: z.string().optional(),
   DETECT_CONCURRENCY: int(1, 256).default(4),
   UPLOAD_MAX_FILES: int(1, 10_000).default(500),
+  INTERACTIVE_MAX_IMAGES: int(0, 10_000).default(8),
   UPLOAD_MAX_REQUEST_BYTES: int(1, 2 ** 40).default(1024 * 1024 * 1024),
   UPLOAD_IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
   UPLOADS_IN_FLIGHT_MAX: int(1, 10_000).default(16),

@@ -12,7 +12,7 @@ import type { Config } from '../config/config.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
 import type { Pool } from '../db/pool.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
-import { unclosedFinishedBatches } from '../db/repositories/batches.js';
+import { batchScheduling, unclosedFinishedBatches } from '../db/repositories/batches.js';
 import { unfinishedImages } from '../db/repositories/images.js';
 import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
 import { detectImage, detectImageJobId } from '../jobs/detect-image/definition.js';
@@ -21,6 +21,8 @@ import { finalizeBatch, finalizeBatchJobId } from '../jobs/finalize-batch/defini
 import { finishBatch } from '../jobs/finalize-batch/finish-batch.js';
 import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
 import { enqueueBatchFlow } from './batch-flow.js';
+import { allocatePriorities } from './fair-share.js';
+import type { Lane } from '../wire/batches.js';
 import { HEALTH_SCHEDULER_ID, RECONCILE_SCHEDULER_ID, SCHEDULER_IDS, syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from './schedules.js';
 
 export interface ReconcileDeps {
@@ -67,25 +69,35 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
       list.push({ id: img.id, blobKey: img.blobKey, model: img.model, ...(remove ? { remove } : {}) });
       lostByBatch.set(img.batchId, list);
     }
+    const scheduling = dryRun ? new Map<string, { lane: Lane; fairKey: string }>() : await batchScheduling(deps.pool, [...lostByBatch.keys()]);
     for (const [batchId, lost] of lostByBatch) {
       result.requeuedImages += lost.length;
       if (dryRun) continue;
       for (const l of lost) await l.remove?.().catch(() => undefined);
+      // Their lane, and in bulk the front of their key's fair line: their first place has passed.
+      const { lane, fairKey } = scheduling.get(batchId) ?? { lane: 'bulk' as const, fairKey: 'reconciler' };
+      const priorities = await allocatePriorities(deps.flows, prefix, { lane, fairKey, n: lost.length, requeue: true });
       const parent = await jobState(batches, finalizeBatchJobId(batchId));
       if (parent.state === 'waiting-children') {
-        for (const l of lost) {
+        for (const [i, l] of lost.entries()) {
           await enqueue(
             deps.queues,
             detectImage,
             { imageId: l.id, blobKey: l.blobKey, model: l.model },
             {
               parent: { id: finalizeBatchJobId(batchId), queue: batches.qualifiedName },
+              priority: priorities.of(i),
             },
           );
         }
       } else {
         await parent.remove?.().catch(() => undefined);
-        await enqueueBatchFlow(deps.flows, prefix, { batchId, model: lost[0]!.model, images: lost.map((l) => ({ imageId: l.id, blobKey: l.blobKey })) });
+        await enqueueBatchFlow(deps.flows, prefix, {
+          batchId,
+          model: lost[0]!.model,
+          images: lost.map((l) => ({ imageId: l.id, blobKey: l.blobKey })),
+          priorities,
+        });
       }
     }
 

@@ -14,6 +14,7 @@ import { holdBlobRemovals, lockForBlobRemoval, unreferencedBlobKeys } from '../d
 import { insertImages } from '../db/repositories/images.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { enqueueBatchFlow } from './batch-flow.js';
+import { allocatePriorities, laneOf, type FairShareOptions } from './fair-share.js';
 import { isQueueUnavailable, QueueUnavailableError } from '../redis/queue-redis.js';
 
 export interface SubmittedImage {
@@ -40,6 +41,9 @@ export interface SubmitBatchDeps {
   flows: FlowProducer;
   blobs: BlobStore;
   prefix: string;
+  /** INTERACTIVE_MAX_IMAGES: a batch of at most this many images goes in the interactive lane. */
+  interactiveMaxImages: number;
+  fairShare?: FairShareOptions;
 }
 
 /**
@@ -54,6 +58,7 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
   const batchId = randomUUID();
   const images = input.files.map((f, position) => ({ ...f, id: randomUUID(), position }));
   const keys = [...new Set(images.map((img) => img.blobKey))];
+  const lane = laneOf(images.length, deps.interactiveMaxImages);
   await withTransaction(deps.pool, async (db) => {
     // A failed submit of the same bytes may have removed a blob this one
     // uploaded (it had no rows yet); checked under the lock that removal takes.
@@ -70,14 +75,19 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
       total: images.length,
       createdBy: input.actor,
       webhookUrl: input.webhookUrl ?? null,
+      lane,
+      keyId: input.keyId,
     });
     await insertImages(db, batchId, input.model, input.minScore, images);
   });
   try {
+    // Tags handed out to a batch that then fails to enqueue are a gap in its key's line: harmless.
+    const priorities = await allocatePriorities(deps.flows, deps.prefix, { lane, fairKey: input.keyId, n: images.length }, deps.fairShare);
     await enqueueBatchFlow(deps.flows, deps.prefix, {
       batchId,
       model: input.model,
       images: images.map((img) => ({ imageId: img.id, blobKey: img.blobKey })),
+      priorities,
     });
   } catch (err) {
     await deleteBatch(deps.pool, batchId).catch(() => undefined); // its images go with it

@@ -10,6 +10,13 @@ import type { Json } from './json.js';
 export const batchStatusSchema = z.enum(BATCH_STATUSES);
 export const imageStatusSchema = z.enum(IMAGE_STATUSES);
 
+/** The lane a batch was queued in (README, "Scheduling"). */
+export const LANES = ['interactive', 'bulk'] as const;
+export type Lane = (typeof LANES)[number];
+export const laneSchema = z
+  .enum(LANES)
+  .describe('interactive: at most INTERACTIVE_MAX_IMAGES images, run ahead of bulk work; bulk: shares the workers fairly with the other API keys');
+
 export const progressSchema = z.object({ total: z.int(), done: z.int(), failed: z.int() });
 
 /** 202 to POST /v1/batches. */
@@ -25,6 +32,7 @@ export const batchViewSchema = z.object({
   progress: progressSchema,
   createdAt: z.date(),
   finishedAt: z.date().nullable(),
+  lane: laneSchema,
 });
 
 /** One of GET /v1/batches's `batches`. */

@@ -105,7 +105,9 @@ describe('the reconciler', () => {
     const [a, b] = await Promise.all([reconcile(deps(services)), reconcile(deps(services))]);
     expect(a.requeuedImages + b.requeuedImages).toBe(20);
     expect(a.restoredSchedulers + b.restoredSchedulers).toBe(2);
-    expect((await detect.getJobCounts('waiting')).waiting).toBe(20);
+    // Every detect job has a priority now (issue 17, scheduling): they wait in BullMQ's prioritized set.
+    const waiting = await detect.getJobCounts('waiting', 'prioritized');
+    expect(waiting.waiting! + waiting.prioritized!).toBe(20);
     const audit = await env.sql(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'reconcile.run'`);
     expect(audit[0]).toEqual({ n: 1 }); // the second run found nothing to do
 

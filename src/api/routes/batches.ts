@@ -112,7 +112,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     const webhookUrl = fields.data.webhookUrl ? (await checkWebhookTarget(fields.data.webhookUrl, config.webhooks.allowedHosts)).toString() : undefined;
     // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
     return submitBatch(
-      { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix },
+      { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix, interactiveMaxImages: config.interactiveMaxImages },
       {
         actor: req.principal!.actor,
         keyId: req.principal!.keyId,
@@ -161,7 +161,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     async ({ res, params }) => {
       const batch = await getBatch(pool, params.id);
       if (!batch) throw notFound(`batch ${params.id}`);
-      res.json({ id: batch.id, status: batch.status, progress: batch.progress, createdAt: batch.createdAt, finishedAt: batch.finishedAt });
+      res.json({ id: batch.id, status: batch.status, progress: batch.progress, createdAt: batch.createdAt, finishedAt: batch.finishedAt, lane: batch.lane });
     },
   );
 

@@ -5,6 +5,7 @@ import { fleetHealthAlerts } from './0003-fleet-health-alerts.js';
 import { security } from './0004-security.js';
 import { milestones } from './0005-milestones.js';
 import { workerHeartbeat } from './0006-worker-heartbeat.js';
+import { batchLane } from './0007-batch-lane.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [initial, backups, fleetHealthAlerts, security, milestones, workerHeartbeat];
+export const MIGRATIONS: readonly Migration[] = [initial, backups, fleetHealthAlerts, security, milestones, workerHeartbeat, batchLane];

@@ -2,6 +2,7 @@
 // as a counter that could drift.
 import type { Queryable } from '../pool.js';
 import type { BatchStatus } from '../../wire/batch-status.js';
+import type { Lane } from '../../wire/batches.js';
 
 export type { BatchStatus } from '../../wire/batch-status.js';
 
@@ -14,20 +15,32 @@ export interface BatchView {
   createdAt: Date;
   finishedAt: Date | null;
   webhookUrl: string | null;
+  lane: Lane;
 }
 
 export async function insertBatch(
   db: Queryable,
-  batch: { id: string; model: string; minScore: number; total: number; createdBy: string; webhookUrl: string | null },
+  batch: { id: string; model: string; minScore: number; total: number; createdBy: string; webhookUrl: string | null; lane: Lane; keyId: string },
 ): Promise<void> {
-  await db.query('INSERT INTO batches (id, model, min_score, total, created_by, webhook_url) VALUES ($1, $2, $3, $4, $5, $6)', [
+  await db.query('INSERT INTO batches (id, model, min_score, total, created_by, webhook_url, lane, key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
     batch.id,
     batch.model,
     batch.minScore,
     batch.total,
     batch.createdBy,
     batch.webhookUrl,
+    batch.lane,
+    batch.keyId,
   ]);
+}
+
+/** How the batches' images are scheduled: their lane and whose fair share they take (the key, or for batches from before keys were kept, the creator). */
+export async function batchScheduling(db: Queryable, ids: readonly string[]): Promise<Map<string, { lane: Lane; fairKey: string }>> {
+  const { rows } = await db.query<{ id: string; lane: Lane; fair_key: string }>(
+    'SELECT id, lane, coalesce(key_id, created_by) AS fair_key FROM batches WHERE id = ANY($1::uuid[])',
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, { lane: r.lane, fairKey: r.fair_key }]));
 }
 
 /** Deletes a batch and (ON DELETE CASCADE) its images and detections: a submit that never reached the queue. */
@@ -47,8 +60,9 @@ export async function getBatch(db: Queryable, id: string): Promise<BatchView | u
     created_at: Date;
     finished_at: Date | null;
     webhook_url: string | null;
+    lane: Lane;
   }>(
-    `SELECT b.id, b.status, b.model, b.min_score, b.total, b.created_at, b.finished_at, b.webhook_url,
+    `SELECT b.id, b.status, b.model, b.min_score, b.total, b.created_at, b.finished_at, b.webhook_url, b.lane,
             count(*) FILTER (WHERE i.status = 'done')::int AS done,
             count(*) FILTER (WHERE i.status = 'failed')::int AS failed
        FROM batches b LEFT JOIN images i ON i.batch_id = b.id
@@ -67,6 +81,7 @@ export async function getBatch(db: Queryable, id: string): Promise<BatchView | u
     createdAt: r.created_at,
     finishedAt: r.finished_at,
     webhookUrl: r.webhook_url,
+    lane: r.lane,
   };
 }
 
@@ -105,6 +120,7 @@ export interface BatchSummary {
   progress: { total: number; done: number; failed: number };
   createdAt: Date;
   finishedAt: Date | null;
+  lane: Lane;
 }
 
 /** Newest first; `before` pages on created_at (the batches_created_at index). */
@@ -119,8 +135,9 @@ export async function listBatches(db: Queryable, options: { limit: number; befor
     failed: number;
     created_at: Date;
     finished_at: Date | null;
+    lane: Lane;
   }>(
-    `SELECT b.id, b.status, b.model, b.created_by, b.total, b.created_at, b.finished_at, c.done, c.failed
+    `SELECT b.id, b.status, b.model, b.created_by, b.total, b.created_at, b.finished_at, b.lane, c.done, c.failed
        FROM (SELECT * FROM batches
               WHERE ($2::timestamptz IS NULL OR created_at < $2)
                 AND ($3::text IS NULL OR created_by = $3)
@@ -141,6 +158,7 @@ export async function listBatches(db: Queryable, options: { limit: number; befor
     progress: { total: r.total, done: r.done, failed: r.failed },
     createdAt: r.created_at,
     finishedAt: r.finished_at,
+    lane: r.lane,
   }));
 }
 
