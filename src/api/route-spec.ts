@@ -9,7 +9,7 @@ import { requireRole } from './authenticate.js';
 import { badRequest, notFound } from './http-errors.js';
 import { zodIssues } from '../text/zod-issues.js';
 
-export type HttpMethod = 'get' | 'post' | 'delete';
+export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
 export interface ResponseSpec {
   description: string;

@@ -1,9 +1,10 @@
 // Queue control for operators: list, pause, resume, retry failed jobs, clean
-// finished ones. The CLI and /v1/queues are thin doors onto this; both audit.
+// finished ones, set a queue's global concurrency. The CLI and /v1/queues are
+// thin doors onto this; both audit.
 import type { Queue } from 'bullmq';
 import type { Pool } from '../db/pool.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
-import { JOB_COUNT_STATES, type CleanState, type QueueAction, type QueueControlResult, type QueueView } from '../wire/queues.js';
+import { JOB_COUNT_STATES, type CleanState, type GlobalConcurrencyResult, type QueueAction, type QueueControlResult, type QueueView } from '../wire/queues.js';
 
 export type { QueueAction, QueueView } from '../wire/queues.js';
 
@@ -13,6 +14,7 @@ export async function listQueues(queues: ReadonlyMap<string, Queue>): Promise<Qu
       name: q.name,
       paused: await q.isPaused(),
       counts: await q.getJobCounts(...JOB_COUNT_STATES),
+      globalConcurrency: await q.getGlobalConcurrency(),
     })),
   );
 }
@@ -56,4 +58,29 @@ export async function controlQueue(
   }
   await appendAudit(deps.pool, { actor, action: `queue.${action}`, target: `queue:${name}`, details: { affected, ...options } });
   return { queue: name, action, affected };
+}
+
+/**
+ * Sets (or, with null, removes) how many jobs of a queue run at once across
+ * the whole fleet: BullMQ's global concurrency, a field of the queue's meta
+ * hash that its Lua scripts read each time a worker asks for a job. Running
+ * workers obey it without a restart: above the limit none takes a new job;
+ * raised, idle slots pick up work at their next fetch (within the workers'
+ * drainDelay, 5 s, or at once when a job finishes). Each worker's own
+ * --concurrency stays its local ceiling. Audited as queue.concurrency with
+ * the old and new value.
+ */
+export async function setGlobalConcurrency(
+  deps: { queues: ReadonlyMap<string, Queue>; pool: Pool },
+  name: string,
+  concurrency: number | null,
+  actor: string,
+): Promise<GlobalConcurrencyResult> {
+  const queue = deps.queues.get(name);
+  if (!queue) throw new UnknownQueueError(name, deps.queues.keys());
+  const previous = await queue.getGlobalConcurrency();
+  if (concurrency === null) await queue.removeGlobalConcurrency();
+  else await queue.setGlobalConcurrency(concurrency);
+  await appendAudit(deps.pool, { actor, action: 'queue.concurrency', target: `queue:${name}`, details: { previous, concurrency } });
+  return { queue: name, previous, concurrency };
 }

@@ -70,6 +70,7 @@ const API: RouteCase[] = [
   { method: 'POST', path: () => '/v1/queues/notify/resume', needs: 'operator' },
   { method: 'POST', path: () => '/v1/queues/notify/retry-failed', needs: 'operator' },
   { method: 'POST', path: () => '/v1/queues/notify/clean', needs: 'operator', body: json({ state: 'failed', olderThanMinutes: 0 }) },
+  { method: 'PUT', path: () => '/v1/queues/notify/concurrency', needs: 'operator', body: json({ concurrency: 1000 }) },
   { method: 'GET', path: () => '/v1/keys', needs: 'admin' },
   { method: 'POST', path: () => '/v1/keys', needs: 'admin', body: json({ name: 'made-by-test', role: 'viewer' }) },
   { method: 'DELETE', path: () => '/v1/keys/00000000', needs: 'admin' },

@@ -264,6 +264,15 @@ describe('the web console', () => {
     await notify.locator('button', { hasText: 'Resume' }).click();
     await notify.locator('.badge', { hasText: 'running' }).waitFor();
     expect(await services.queues.get('notify')!.isPaused()).toBe(false);
+    // Global concurrency: set, then removed with an empty field.
+    await notify.locator('input[aria-label="global concurrency"]').fill('2');
+    await notify.locator('button', { hasText: 'Set' }).click();
+    await notify.locator('[data-testid=global-concurrency-value]', { hasText: '2' }).waitFor();
+    expect(await services.queues.get('notify')!.getGlobalConcurrency()).toBe(2);
+    await notify.locator('input[aria-label="global concurrency"]').fill('');
+    await notify.locator('button', { hasText: 'Set' }).click();
+    await notify.locator('[data-testid=global-concurrency-value]', { hasText: '—' }).waitFor();
+    expect(await services.queues.get('notify')!.getGlobalConcurrency()).toBeNull();
     await page.context().close();
 
     const admin = await newPage();

@@ -14,7 +14,7 @@ export type { Alert, AlertList, HealthCheck, SilenceBody, SilencedAlert, WorkerL
 export type { AlertStatus, BackupStatus, HealthStatus } from '../../src/wire/status-lists.js';
 export type { BackupList, BackupStarted, BackupView } from '../../src/wire/backups.js';
 export type { CreatedKey, KeyList, KeyView, NewKey, RevokedKey } from '../../src/wire/keys.js';
-export type { QueueAction, QueueControlResult, QueueList, QueueView } from '../../src/wire/queues.js';
+export type { GlobalConcurrencyBody, GlobalConcurrencyResult, QueueAction, QueueControlResult, QueueList, QueueView } from '../../src/wire/queues.js';
 export { isFinished, type BatchStatus, type ImageStatus } from '../../src/wire/batch-status.js';
 
 export class ApiError extends Error {
@@ -87,6 +87,12 @@ export class Client {
       headers: this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
+    if (!res.ok) throw await this.refused(res);
+    return (await res.json()) as T;
+  }
+
+  async put<T>(path: string, body: unknown): Promise<T> {
+    const res = await fetch(path, { method: 'PUT', headers: this.headers({ 'Content-Type': 'application/json' }), body: JSON.stringify(body) });
     if (!res.ok) throw await this.refused(res);
     return (await res.json()) as T;
   }

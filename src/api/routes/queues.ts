@@ -1,9 +1,16 @@
-// /v1/queues: list (viewer) and control (operator).
+// /v1/queues: list (viewer), control and global concurrency (operator).
 import { z } from 'zod';
 import type { Services } from '../../runtime/services.js';
-import { controlQueue, listQueues } from '../../board/queue-control.js';
+import { controlQueue, listQueues, setGlobalConcurrency } from '../../board/queue-control.js';
 import { route, type ApiRoute } from '../route-spec.js';
-import { CLEAN_STATES, queueActionSchema, queueControlResultSchema, queueListSchema } from '../../wire/queues.js';
+import {
+  CLEAN_STATES,
+  globalConcurrencyBodySchema,
+  globalConcurrencyResultSchema,
+  queueActionSchema,
+  queueControlResultSchema,
+  queueListSchema,
+} from '../../wire/queues.js';
 
 const controlParams = z.object({ name: z.string().min(1).max(200).describe('queue name (GET /v1/queues)'), action: queueActionSchema });
 const controlBody = z
@@ -12,6 +19,7 @@ const controlBody = z
     olderThanMinutes: z.number().int().min(0).max(525_600).default(60).describe('clean only: finished at least this long ago'),
   })
   .strict();
+const queueParams = z.object({ name: z.string().min(1).max(200).describe('queue name (GET /v1/queues)') });
 const QUEUE_UNAVAILABLE = { description: 'Redis does not answer; nothing was done (queue_unavailable)' };
 
 export function queuesRoutes(services: Services): ApiRoute[] {
@@ -49,6 +57,27 @@ export function queuesRoutes(services: Services): ApiRoute[] {
         // An unknown queue: UnknownQueueError, answered 404 not_found (http-errors.ts).
         const options = params.action === 'clean' ? { state: body.state, olderThanMs: body.olderThanMinutes * 60_000 } : {};
         res.json(await controlQueue(deps, params.name, params.action, req.principal!.actor, options));
+      },
+    ),
+    route(
+      {
+        method: 'put',
+        path: '/queues/:name/concurrency',
+        operationId: 'setQueueConcurrency',
+        summary: "Set or remove a queue's global concurrency (jobs active at once across all workers)",
+        description:
+          "BullMQ's global concurrency: running workers obey it without a restart (a raised limit is picked up within about 5 s); each worker's --concurrency stays its own ceiling. 404 for an unknown queue.",
+        tag: 'queues',
+        role: 'operator',
+        params: queueParams,
+        notFound: 'queue',
+        body: globalConcurrencyBodySchema,
+        responses: { 200: { description: 'The limit before and after', schema: globalConcurrencyResultSchema }, 503: QUEUE_UNAVAILABLE },
+      },
+      async ({ req, res, params, body }) => {
+        res.locals.auditTarget = `queue:${params.name}`;
+        // An unknown queue: UnknownQueueError, answered 404 not_found (http-errors.ts).
+        res.json(await setGlobalConcurrency(deps, params.name, body.concurrency, req.principal!.actor));
       },
     ),
   ];

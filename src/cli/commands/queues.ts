@@ -1,8 +1,8 @@
-// `lookout queues list|pause|resume|retry-failed|clean`: queue control, audited as actor cli.
+// `lookout queues list|pause|resume|retry-failed|clean|concurrency`: queue control, audited as actor cli.
 import { InvalidArgumentError, type Command } from 'commander';
 import { KNOWN_QUEUES } from '../../jobs/registry.js';
-import { controlQueue, listQueues } from '../../board/queue-control.js';
-import { CLEAN_STATES } from '../../wire/queues.js';
+import { controlQueue, listQueues, setGlobalConcurrency } from '../../board/queue-control.js';
+import { CLEAN_STATES, GLOBAL_CONCURRENCY_MAX } from '../../wire/queues.js';
 import type { CommandDeps } from '../command-deps.js';
 import { parsePositiveInt } from '../options.js';
 import { withQueues } from '../with-services.js';
@@ -20,7 +20,7 @@ export function register(program: Command, deps: CommandDeps): void {
         for (const q of list) {
           const c = q.counts;
           process.stdout.write(
-            `${q.name.padEnd(8)} ${q.paused ? 'PAUSED ' : 'running'}  waiting ${c.waiting ?? 0}  active ${c.active ?? 0}  delayed ${c.delayed ?? 0}  failed ${c.failed ?? 0}  completed ${c.completed ?? 0}\n`,
+            `${q.name.padEnd(8)} ${q.paused ? 'PAUSED ' : 'running'}  waiting ${c.waiting ?? 0}  active ${c.active ?? 0}  delayed ${c.delayed ?? 0}  failed ${c.failed ?? 0}  completed ${c.completed ?? 0}  global concurrency ${q.globalConcurrency ?? '-'}\n`,
           );
         }
       }),
@@ -54,4 +54,22 @@ export function register(program: Command, deps: CommandDeps): void {
         process.stdout.write(`${JSON.stringify(result)}\n`);
       }),
     );
+  queuesCommand
+    .command('concurrency')
+    .description("set a queue's global concurrency: jobs active at once across all workers (running workers obey it; --concurrency stays each one's ceiling)")
+    .argument('<queue>', `one of ${KNOWN_QUEUES.join(', ')}`)
+    .argument('<n>', `1..${GLOBAL_CONCURRENCY_MAX}, or "off" to remove the limit`, parseGlobalConcurrency)
+    .action((name: string, n: number | null) =>
+      withQueues(deps.config(), async (services) => {
+        const result = await setGlobalConcurrency({ queues: services.queues, pool: services.pool }, name, n, 'cli');
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+      }),
+    );
+}
+
+function parseGlobalConcurrency(value: string): number | null {
+  if (value === 'off') return null;
+  const n = parsePositiveInt(value);
+  if (n > GLOBAL_CONCURRENCY_MAX) throw new InvalidArgumentError(`expected at most ${GLOBAL_CONCURRENCY_MAX}, or off.`);
+  return n;
 }
