@@ -23,9 +23,9 @@
 // its score = priority * 2^32 + a FIFO counter, the job hash's `priority`
 // field, :active, :delayed): checked against bullmq ~5.81
 // (commands/includes/getPriorityScore.lua).
-import type { FlowProducer } from 'bullmq';
+import type { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { detectImage } from '../jobs/detect-image/definition.js';
+import { detectImage, detectImageJobId } from '../jobs/detect-image/definition.js';
 import type { Lane } from '../wire/batches.js';
 
 /** BullMQ's highest priority (PRIORITY_LIMIT in bullmq's job.ts). */
@@ -138,4 +138,28 @@ export async function allocatePriorities(
   )) as [number, number];
   // A single key with more than the whole range waiting: its tail shares the last priority (FIFO among them).
   return { lane: 'bulk', of: (i) => Math.min(limit, first + i), renumbered: renumbered === 1 };
+}
+
+/**
+ * A batch's position on the detect queue: how many jobs of other batches run
+ * before its next waiting image. `imageIds`: some of its queued images (the
+ * first few by position hold its lowest priority). Reads their scores in the
+ * prioritized set (priority * 2^32 + FIFO counter), takes the lowest, and
+ * counts the entries below it, plus the plain wait list (jobs without a
+ * priority, which BullMQ takes first). Every job below the lowest is another
+ * batch's. null when none of them waits (all running, retrying or gone).
+ * Approximate: workers take jobs meanwhile, and a batch's images retried or
+ * re-enqueued out of order are not all looked at. O(images looked at + log n).
+ */
+export async function imagesAhead(detect: Queue, imageIds: readonly string[]): Promise<number | null> {
+  if (imageIds.length === 0) return null;
+  // The queue's own connection (an ioredis client, QUEUE_FAIL_FAST): Redis away refuses at once.
+  const client = (await detect.client) as unknown as Redis;
+  const prioritized = detect.keys.prioritized!;
+  const scores = await Promise.all(imageIds.map((id) => client.zscore(prioritized, detectImageJobId(id))));
+  const present = scores.filter((s): s is string => s !== null).map(Number);
+  if (present.length === 0) return null;
+  const lowest = Math.min(...present);
+  const [ahead, unprioritized] = await Promise.all([client.zcount(prioritized, '-inf', `(${lowest}`), client.llen(detect.keys.wait!)]);
+  return ahead + unprioritized;
 }

@@ -33,10 +33,16 @@ export const batchViewSchema = z.object({
   createdAt: z.date(),
   finishedAt: z.date().nullable(),
   lane: laneSchema,
+  position: z
+    .int()
+    .nullable()
+    .describe(
+      'Approximate: how many images of other batches are queued ahead of this batch\'s next waiting image (0: it runs as soon as a worker slot frees). null when none of its images waits (finished, all running or retrying) or the queue is unreachable. README, "Scheduling"',
+    ),
 });
 
-/** One of GET /v1/batches's `batches`. */
-export const batchListItemSchema = batchViewSchema.extend({ model: z.string(), createdBy: z.string() });
+/** One of GET /v1/batches's `batches` (no position: that is read from the queue, one batch at a time). */
+export const batchListItemSchema = batchViewSchema.omit({ position: true }).extend({ model: z.string(), createdBy: z.string() });
 /** GET /v1/batches: a page of batches. */
 export const batchListSchema = z.object({ batches: z.array(batchListItemSchema) });
 

@@ -2,8 +2,11 @@
 // status and results.
 import { z } from 'zod';
 import { getBatch, listBatches } from '../../db/repositories/batches.js';
-import { listBatchImages } from '../../db/repositories/images.js';
-import { whenRedisReady } from '../../redis/queue-redis.js';
+import { listBatchImages, queuedImageIds } from '../../db/repositories/images.js';
+import { isQueueUnavailable, whenRedisReady } from '../../redis/queue-redis.js';
+import { imagesAhead } from '../../producers/fair-share.js';
+import { detectImage } from '../../jobs/detect-image/definition.js';
+import { isFinished } from '../../wire/batch-status.js';
 import { discardUploadedBlobs, submitBatch } from '../../producers/submit-batch.js';
 import type { Services } from '../../runtime/services.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
@@ -25,6 +28,9 @@ const submitFields = z
   .strict();
 
 const batchId = z.object({ id: z.uuid() });
+
+/** How many of a batch's queued images GET /v1/batches/:id looks up on the queue for its position. */
+const POSITION_LOOKAHEAD = 64;
 
 const listQuery = z
   .object({
@@ -161,9 +167,28 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     async ({ res, params }) => {
       const batch = await getBatch(pool, params.id);
       if (!batch) throw notFound(`batch ${params.id}`);
-      res.json({ id: batch.id, status: batch.status, progress: batch.progress, createdAt: batch.createdAt, finishedAt: batch.finishedAt, lane: batch.lane });
+      const position = isFinished(batch.status) ? null : await positionOf(batch.id);
+      res.json({
+        id: batch.id,
+        status: batch.status,
+        progress: batch.progress,
+        createdAt: batch.createdAt,
+        finishedAt: batch.finishedAt,
+        lane: batch.lane,
+        position,
+      });
     },
   );
+
+  /** Images of other batches ahead of the batch's next waiting one (fair-share.ts imagesAhead); null while Redis is away. */
+  async function positionOf(id: string): Promise<number | null> {
+    // The first images by position hold the batch's lowest priority; a few more cover those running or retrying.
+    const waiting = await queuedImageIds(pool, id, POSITION_LOOKAHEAD);
+    return imagesAhead(services.queues.get(detectImage.queue)!, waiting).catch((err: unknown) => {
+      if (isQueueUnavailable(err)) return null;
+      throw err;
+    });
+  }
 
   const getResults = route(
     {

@@ -204,3 +204,16 @@ export async function unfinishedImages(db: Queryable, limit: number): Promise<Un
   );
   return rows.map((r) => ({ id: r.id, batchId: r.batch_id, blobKey: r.blob_key, model: r.model }));
 }
+
+/**
+ * The ids of a batch's first `limit` queued images, in its order: the images
+ * whose jobs wait (their priorities ascend with the position, so the first
+ * few hold the batch's next one).
+ */
+export async function queuedImageIds(db: Queryable, batchId: string, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(`SELECT id FROM images WHERE batch_id = $1 AND status = 'queued' ORDER BY position LIMIT $2`, [
+    batchId,
+    limit,
+  ]);
+  return rows.map((r) => r.id);
+}
