@@ -102,6 +102,7 @@ describe('the web console', () => {
     await page.waitForURL(/#\/batches\/[0-9a-f-]{36}$/, { timeout: 30_000 });
     const batchId = page.url().split('/').pop()!;
     await page.waitForSelector('.page-header [data-testid=status]:text-is("completed")', { timeout: 120_000 });
+    expect(await page.$('[data-testid=batch-schedule]')).toBeNull(); // lane and position only while it waits
 
     const cards = await page.$$eval('[data-testid=image-grid] li', (lis) =>
       lis.map((li) => ({

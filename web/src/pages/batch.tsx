@@ -1,5 +1,6 @@
 // One batch: status and progress until it finishes, then a grid of its
 // images with their boxes drawn and their counts; failed images say why.
+// While it waits: its lane and how many images of other batches are ahead.
 import { isFinished, type BatchResults, type BatchView, type Client } from '../api.js';
 import { BatchProgress, ErrorNote, labelCounts, Page, StatusBadge, when } from '../components/common.js';
 import { DetectionImage, THUMBNAIL_SIZE } from '../components/detection-image.js';
@@ -42,6 +43,12 @@ export function BatchPage({ client, batchId }: { client: Client; batchId: string
             {batch.progress.total} images · {found} found · {batch.progress.failed} failed · submitted {when(batch.createdAt)}
             {batch.finishedAt ? ` · finished ${when(batch.finishedAt)}` : ''}
           </p>
+          {!isFinished(batch.status) && (
+            <p data-testid="batch-schedule">
+              lane: {batch.lane}
+              {batch.position === null ? '' : ` · ${batch.position} ${batch.position === 1 ? 'image' : 'images'} ahead`}
+            </p>
+          )}
         </div>
       )}
       <ul className="grid" data-testid="image-grid">
