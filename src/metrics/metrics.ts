@@ -1,11 +1,13 @@
 // Prometheus metrics of one process (prom-client, a registry per process
 // passed in, no global): default process metrics, queue depth by state, job
-// durations, detection stages, batch sizes, images, worker liveness, the
+// durations, detection stages, batch sizes, images, detect wait per lane,
+// images waiting per key (top N), worker liveness, the
 // latest health probe values and GPUs where nvidia-smi exists.
 import type { Queue } from 'bullmq';
 import client from 'prom-client';
 import type { Pool } from '../db/pool.js';
 import { latestHealthCheck } from '../db/repositories/health-checks.js';
+import { queuedImagesByKey } from '../db/repositories/images.js';
 import { readGpus } from '../health/gpus.js';
 import { isQueueUnavailable } from '../redis/queue-redis.js';
 import { JOB_COUNT_STATES } from '../wire/queues.js';
@@ -18,7 +20,11 @@ export interface Metrics {
   images: client.Counter<'outcome'>;
   workerUp: client.Gauge<'queues'>;
   reconcileActions: client.Counter<'kind'>;
+  detectWait: client.Histogram<'lane'>;
 }
+
+/** The keys lookout_detect_waiting_images names one by one; the rest are summed as key="other". */
+export const WAITING_IMAGES_TOP_KEYS = 10;
 
 const STAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -66,6 +72,19 @@ export function createMetrics(deps: { queues: Iterable<Queue>; pool: Pool }): Me
         this.set({ component: c.name }, c.status === 'ok' ? 0 : c.status === 'warn' ? 1 : 2);
         if (typeof c.value === 'number') probeValue.set({ component: c.name }, c.value);
       }
+    },
+  });
+
+  new client.Gauge({
+    name: 'lookout_detect_waiting_images',
+    help: `Images queued per API key (key id), the ${WAITING_IMAGES_TOP_KEYS} keys with the most; the rest summed as key="other"`,
+    labelNames: ['key'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      // Postgres away: the series are absent, the rest of the scrape answers.
+      const rows = await queuedImagesByKey(deps.pool, WAITING_IMAGES_TOP_KEYS).catch(() => []);
+      for (const r of rows) this.set({ key: r.key }, r.images);
     },
   });
 
@@ -123,6 +142,13 @@ export function createMetrics(deps: { queues: Iterable<Queue>; pool: Pool }): Me
       name: 'lookout_reconcile_actions_total',
       help: 'What the reconciler repaired: requeued_image, finalised_batch, restored_scheduler',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    detectWait: new client.Histogram({
+      name: 'lookout_detect_wait_seconds',
+      help: 'Time a detect-image job waited, from queued to its first start, by lane (interactive, bulk)',
+      labelNames: ['lane'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 14400],
       registers: [registry],
     }),
     workerUp: new client.Gauge({

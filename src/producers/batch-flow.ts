@@ -14,7 +14,9 @@ export async function enqueueBatchFlow(
   batch: { batchId: string; model: string; images: Array<{ imageId: string; blobKey: string }>; priorities: Priorities },
 ): Promise<void> {
   const children = batch.images.map((img, i) =>
-    flowStep(detectImage, { imageId: img.imageId, blobKey: img.blobKey, model: batch.model }, [], { priority: batch.priorities.of(i) }),
+    flowStep(detectImage, { imageId: img.imageId, blobKey: img.blobKey, model: batch.model, lane: batch.priorities.lane }, [], {
+      priority: batch.priorities.of(i),
+    }),
   );
   await enqueueFlow(flows, prefix, flowStep(finalizeBatch, { batchId: batch.batchId }, children));
 }

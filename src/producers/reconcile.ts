@@ -83,7 +83,7 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
           await enqueue(
             deps.queues,
             detectImage,
-            { imageId: l.id, blobKey: l.blobKey, model: l.model },
+            { imageId: l.id, blobKey: l.blobKey, model: l.model, lane },
             {
               parent: { id: finalizeBatchJobId(batchId), queue: batches.qualifiedName },
               priority: priorities.of(i),

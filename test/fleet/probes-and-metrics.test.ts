@@ -95,6 +95,24 @@ describe('/metrics around an end-to-end batch', () => {
     expect(sample(after, 'lookout_queue_jobs', { queue: 'detect', state: 'completed' })).toBe(6);
     expect(sample(after, 'lookout_worker_up')).toBeGreaterThanOrEqual(1);
     expect(after).toMatch(/^process_resident_memory_bytes /m); // default process metrics
+    // Six photos: the interactive lane (INTERACTIVE_MAX_IMAGES 8); each waited once, queued to started.
+    expect(delta('lookout_detect_wait_seconds_count', { lane: 'interactive' })).toBe(6);
+    expect(after).toMatch(/^# TYPE lookout_detect_wait_seconds histogram$/m);
+  });
+
+  it('images waiting per key: the keys with work queued, then none once it has run', async () => {
+    const scrape = async () => (await fetch(`${url}/metrics`)).text();
+    await env.closeWorkers();
+    const key = await env.key(services, 'submitter');
+    const keyId = key.split('_')[1]!;
+    const files = await Promise.all(ALL_PHOTOS.slice(0, 3).map(async (name) => ({ name, bytes: await readPhoto(name) })));
+    const { body } = await submit(url, key, files);
+    const waiting = await scrape();
+    expect(waiting).toMatch(/^# TYPE lookout_detect_waiting_images gauge$/m);
+    expect(sample(waiting, 'lookout_detect_waiting_images', { key: keyId })).toBe(3);
+    await env.worker(services);
+    expect((await waitForBatch(url, key, body.id)).status).toBe('completed');
+    expect(sample(await scrape(), 'lookout_detect_waiting_images', { key: keyId })).toBe(0);
   });
 
   it('a worker process serves its own /metrics on METRICS_PORT', async () => {

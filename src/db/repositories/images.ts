@@ -217,3 +217,21 @@ export async function queuedImageIds(db: Queryable, batchId: string, limit: numb
   ]);
   return rows.map((r) => r.id);
 }
+
+/**
+ * Queued images per API key (the batch's key, or its creator for batches from
+ * before keys were kept), the `top` keys with the most first, and the rest
+ * summed as `other` (absent when none). Reads the unfinished batches' images
+ * only (by images_batch), not the whole images table.
+ */
+export async function queuedImagesByKey(db: Queryable, top: number): Promise<Array<{ key: string; images: number }>> {
+  const { rows } = await db.query<{ key: string; images: number }>(
+    `SELECT coalesce(b.key_id::text, b.created_by) AS key, count(*)::int AS images
+       FROM batches b JOIN images i ON i.batch_id = b.id
+      WHERE b.status IN ('queued', 'running') AND i.status = 'queued'
+      GROUP BY 1
+      ORDER BY 2 DESC, 1`,
+  );
+  const other = rows.slice(top).reduce((sum, r) => sum + r.images, 0);
+  return [...rows.slice(0, top), ...(other > 0 ? [{ key: 'other', images: other }] : [])];
+}

@@ -1,11 +1,14 @@
 // detect-image: one image through the model; a child of its batch's flow.
 import { z } from 'zod';
+import { laneSchema } from '../../wire/batches.js';
 import { keepFinished, retrying, type JobType } from '../job-type.js';
 
 export const detectImagePayload = z.object({
   imageId: z.uuid(),
   blobKey: z.string().regex(/^[0-9a-f]{64}$/),
   model: z.string().min(1),
+  /** The batch's lane, for the wait-time metric; absent in jobs queued before lanes (counted as bulk). */
+  lane: laneSchema.optional(),
 });
 export type DetectImagePayload = z.infer<typeof detectImagePayload>;
 

@@ -36,6 +36,9 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
 
   return async function handleDetectImage(job: Job): Promise<DetectImageResult> {
     const payload = parsePayload(detectImage, job);
+    // Queued to first start (a retry's wait is its backoff, not the queue's).
+    if (job.attemptsMade === 0 && job.processedOn)
+      deps.metrics?.detectWait.observe({ lane: payload.lane ?? 'bulk' }, Math.max(0, job.processedOn - job.timestamp) / 1000);
     const image = await claimImage(pool, payload.imageId);
     if (!image) {
       if (!(await getImage(pool, payload.imageId))) throw new UnrecoverableError(`image ${payload.imageId} does not exist`);
