@@ -8,7 +8,7 @@
 // --batch-size N (default 52), --latency-samples N (default 30),
 // --backup-mb N (MiB, default 220), --models a,b (engine), --photos DIR,
 // --client-images N (default 312), --scheduling-backlog N (default 2000),
-// --scheduling-samples N (default 30), --skip-engine, --skip-pipeline,
+// --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --skip-engine, --skip-pipeline,
 // --skip-backup, --skip-client, --skip-scheduling, --no-write, --json.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
 // creates and drops its own databases).
@@ -116,11 +116,11 @@ function schedulingTable(r: SchedulingBenchResult): string {
     `| one-image batch behind another key's ${r.backlog} waiting images: p50 / p95 (${r.underBacklog.samples} in a row) | ${ms(r.underBacklog)} |`,
     `| images of the backlog still waiting after the last of them | ${r.underBacklog.backlogLeft} |`,
     `| ratio, behind the backlog to idle: p50 / p95 (goal ≤ 3) | ${r.ratioP50.toFixed(2)} / ${r.ratioP95.toFixed(2)} |`,
-    `| bulk run, 2 keys, ${r.backlog} images in batches of ${r.batchSize} + 1 one-image batch: images/s with the lanes and fair share (2 rounds) | ${rounds('fair')} |`,
+    `| bulk run, 2 keys, ${r.bulk} images in batches of ${r.batchSize} + 1 one-image batch: images/s with the lanes and fair share (2 rounds) | ${rounds('fair')} |`,
     `| the same, every priority dropped (first come, first served; 2 rounds) | ${rounds('fifo')} |`,
     `| throughput with the lanes against without (goal within 5 %) | ${sign}${Math.abs(r.throughputChange * 100).toFixed(1)} % |`,
     `| that run's one-image batch, submitted as the queue resumed: with the lanes | ${probe('fair')} |`,
-    `| the same without (behind all ${r.backlog}) | ${probe('fifo')} |`,
+    `| the same without (behind all ${r.bulk}) | ${probe('fifo')} |`,
   ].join('\n');
 }
 
@@ -143,6 +143,7 @@ async function main(): Promise<void> {
       'skip-scheduling': { type: 'boolean', default: false },
       'scheduling-backlog': { type: 'string', default: '2000' },
       'scheduling-samples': { type: 'string', default: '30' },
+      'scheduling-bulk': { type: 'string', default: '1000' },
       'client-images': { type: 'string', default: '312' },
       'backup-mb': { type: 'string', default: '220' },
       'no-write': { type: 'boolean', default: false },
@@ -231,6 +232,7 @@ async function main(): Promise<void> {
     const result = await runSchedulingBench({
       backlog: positive('scheduling-backlog', values['scheduling-backlog']),
       samples: positive('scheduling-samples', values['scheduling-samples']),
+      bulk: positive('scheduling-bulk', values['scheduling-bulk']),
       batchSize: 50,
       env: process.env,
       log,
