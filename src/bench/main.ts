@@ -2,11 +2,14 @@
 // tables, rewrites the generated sections of docs/benchmarks.md, and with
 // --json ends with one JSON line of the headline numbers.
 //
+// Parts: engine, pipeline, client, scheduling, backup; name some to run only
+// those (`npm run bench -- scheduling`), or skip some with --skip-<part>.
 // Options: --images N (engine, default 504), --pipeline-images N (default 312),
 // --batch-size N (default 52), --latency-samples N (default 30),
 // --backup-mb N (MiB, default 220), --models a,b (engine), --photos DIR,
-// --client-images N (default 312), --skip-engine, --skip-pipeline,
-// --skip-backup, --skip-client, --no-write, --json.
+// --client-images N (default 312), --scheduling-backlog N (default 2000),
+// --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --skip-engine, --skip-pipeline,
+// --skip-backup, --skip-client, --skip-scheduling, --no-write, --json.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
 // creates and drops its own databases).
 
@@ -22,6 +25,7 @@ import { bareLoop, detectorLoop, engineTable, type Row } from './engine-bench.js
 import { runPipelineBench, type PipelineBenchResult } from './pipeline-bench.js';
 import { runBackupBench, type BackupBenchResult } from './backup-bench.js';
 import { runClientBench, type ClientBenchResult } from './client-bench.js';
+import { runSchedulingBench, type SchedulingBenchResult } from './scheduling-bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -91,8 +95,40 @@ function clientTable(r: ClientBenchResult): string {
   ].join('\n');
 }
 
+function schedulingTable(r: SchedulingBenchResult): string {
+  const ms = (s: { p50Ms: number; p95Ms: number }) => `${s.p50Ms.toFixed(1)} ms / ${s.p95Ms.toFixed(1)} ms`;
+  const rounds = (mode: 'fair' | 'fifo') =>
+    r.rounds
+      .filter((x) => x.mode === mode)
+      .map((x) => x.imagesPerSec.toFixed(1))
+      .join(', ');
+  const probe = (mode: 'fair' | 'fifo') =>
+    r.rounds
+      .filter((x) => x.mode === mode)
+      .map((x) => `${(x.oneImageMs / 1000).toFixed(2)} s`)
+      .join(', ');
+  const sign = r.throughputChange >= 0 ? '+' : '−';
+  return [
+    '| measure | value |',
+    '|---|---:|',
+    `| model, detect worker concurrency | ${r.model}, ${r.concurrency} |`,
+    `| one-image batch, idle queue: p50 / p95 (${r.idle.samples} in a row) | ${ms(r.idle)} |`,
+    `| one-image batch behind another key's ${r.backlog} waiting images: p50 / p95 (${r.underBacklog.samples} in a row) | ${ms(r.underBacklog)} |`,
+    `| images of the backlog still waiting after the last of them | ${r.underBacklog.backlogLeft} |`,
+    `| ratio, behind the backlog to idle: p50 / p95 (goal ≤ 3) | ${r.ratioP50.toFixed(2)} / ${r.ratioP95.toFixed(2)} |`,
+    `| bulk run, 2 keys, ${r.bulk} images in batches of ${r.batchSize} + 1 one-image batch: images/s with the lanes and fair share (2 rounds) | ${rounds('fair')} |`,
+    `| the same, every priority dropped (first come, first served; 2 rounds) | ${rounds('fifo')} |`,
+    `| throughput with the lanes against without (goal within 5 %) | ${sign}${Math.abs(r.throughputChange * 100).toFixed(1)} % |`,
+    `| that run's one-image batch, submitted as the queue resumed: with the lanes | ${probe('fair')} |`,
+    `| the same without (behind all ${r.bulk}) | ${probe('fifo')} |`,
+  ].join('\n');
+}
+
+const PARTS = ['engine', 'pipeline', 'client', 'scheduling', 'backup'] as const;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
     options: {
       images: { type: 'string', default: '504' },
       'pipeline-images': { type: 'string', default: '312' },
@@ -104,20 +140,32 @@ async function main(): Promise<void> {
       'skip-pipeline': { type: 'boolean', default: false },
       'skip-backup': { type: 'boolean', default: false },
       'skip-client': { type: 'boolean', default: false },
+      'skip-scheduling': { type: 'boolean', default: false },
+      'scheduling-backlog': { type: 'string', default: '2000' },
+      'scheduling-samples': { type: 'string', default: '30' },
+      'scheduling-bulk': { type: 'string', default: '1000' },
       'client-images': { type: 'string', default: '312' },
       'backup-mb': { type: 'string', default: '220' },
       'no-write': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   });
-  if (!existsSync(values.photos)) throw new Error(`no photos at ${values.photos}: run "npm run fixtures" first`);
-  const photos = (await readdir(values.photos))
-    .filter((f) => /\.(png|jpe?g|webp|gif|tiff?)$/i.test(f))
-    .sort()
-    .map((f) => path.join(values.photos, f));
+  for (const p of positionals) {
+    if (!(PARTS as readonly string[]).includes(p)) throw new Error(`unknown part "${p}": one of ${PARTS.join(', ')}`);
+  }
+  const runs = (part: (typeof PARTS)[number]): boolean => (positionals.length > 0 ? positionals.includes(part) : !values[`skip-${part}`]);
+  // The scheduling and backup parts make their own data; the others read the photos.
+  const needsPhotos = runs('engine') || runs('pipeline') || runs('client');
+  if (needsPhotos && !existsSync(values.photos)) throw new Error(`no photos at ${values.photos}: run "npm run fixtures" first`);
+  const photos = needsPhotos
+    ? (await readdir(values.photos))
+        .filter((f) => /\.(png|jpe?g|webp|gif|tiff?)$/i.test(f))
+        .sort()
+        .map((f) => path.join(values.photos, f))
+    : [];
   const log = (line: string) => process.stdout.write(`${line}\n`);
 
-  if (!values['skip-engine']) {
+  if (runs('engine')) {
     const total = positive('images', values.images);
     const registry = new ModelRegistry({ modelsDir: loadConfig(process.env).modelsDir });
     // Every model present on this machine unless named: yolov8n once fetched.
@@ -151,7 +199,7 @@ async function main(): Promise<void> {
   }
 
   let pipelineJson: PipelineBenchResult | undefined;
-  if (!values['skip-pipeline']) {
+  if (runs('pipeline')) {
     const result = await runPipelineBench({
       photos,
       images: positive('pipeline-images', values['pipeline-images']),
@@ -169,7 +217,7 @@ async function main(): Promise<void> {
     pipelineJson = result;
   }
 
-  if (!values['skip-client']) {
+  if (runs('client')) {
     const result = await runClientBench({ photos, images: positive('client-images', values['client-images']), rounds: 3, env: process.env });
     log(`\n${clientTable(result)}\n`);
     if (!values['no-write']) {
@@ -180,7 +228,25 @@ async function main(): Promise<void> {
     }
   }
 
-  if (!values['skip-backup']) {
+  if (runs('scheduling')) {
+    const result = await runSchedulingBench({
+      backlog: positive('scheduling-backlog', values['scheduling-backlog']),
+      samples: positive('scheduling-samples', values['scheduling-samples']),
+      bulk: positive('scheduling-bulk', values['scheduling-bulk']),
+      batchSize: 50,
+      env: process.env,
+      log,
+    });
+    log(`\n${schedulingTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection(
+        'scheduling-bench',
+        `Measured on ${machine()}; API, detect worker and ops worker in one process (\`lookout all\`), distinct 32x32 PNGs.\n\n${schedulingTable(result)}`,
+      );
+    }
+  }
+
+  if (runs('backup')) {
     const result = await runBackupBench({ targetMb: positive('backup-mb', values['backup-mb']), env: process.env, log });
     log(`\n${backupTable(result)}\n`);
     if (!values['no-write']) {

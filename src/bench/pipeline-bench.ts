@@ -16,6 +16,7 @@ import { OPS_QUEUES, startWorkerProcess } from '../workers/worker-process.js';
 import { openServices } from '../runtime/services.js';
 import { bareLoop, median, type Row } from './engine-bench.js';
 import { openBenchScratch } from './bench-scratch.js';
+import { percentile } from './stats.js';
 
 export interface PipelineBenchOptions {
   photos: string[];
@@ -41,11 +42,6 @@ export interface PipelineBenchResult {
   latencyP50Ms: number;
   latencyP95Ms: number;
 }
-
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
 
 /** Unique copies of the photos (a trailer after the image data): same decode work, no cache hits. */
 export async function writeVariants(photos: string[], count: number, dir: string, tag: string): Promise<string[]> {
