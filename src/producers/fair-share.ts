@@ -62,7 +62,9 @@ local mode = ARGV[5]
 local FIRST = ${FIRST_BULK}
 local SHIFT = 4294967296
 local base = tonumber(redis.call('HGET', fair, 'base') or '0')
-local vfloor = tonumber(redis.call('HGET', fair, 'vfloor') or '0')
+-- A hash written before vfloor existed: its vmax (highest tag handed out) is the floor once; never below base.
+local vfloor = tonumber(redis.call('HGET', fair, 'vfloor') or redis.call('HGET', fair, 'vmax') or '0')
+if vfloor < base then vfloor = base end
 local v = tonumber(redis.call('HGET', fair, 'vadded') or '0')
 -- The lowest waiting bulk job that is not a retry (attempts made: it keeps its old, low place).
 local lowest = redis.call('ZRANGEBYSCORE', prioritized, FIRST * SHIFT, '+inf', 'WITHSCORES', 'LIMIT', 0, 16)
