@@ -6,7 +6,7 @@ import type { FlowProducer } from 'bullmq';
 import { detectImage } from '../jobs/detect-image/definition.js';
 import { enqueueFlow, flowStep } from '../jobs/enqueue.js';
 import { finalizeBatch } from '../jobs/finalize-batch/definition.js';
-import type { Priorities } from './fair-share.js';
+import { confirmAdded, type Priorities } from './fair-share.js';
 
 export async function enqueueBatchFlow(
   flows: FlowProducer,
@@ -19,4 +19,5 @@ export async function enqueueBatchFlow(
     }),
   );
   await enqueueFlow(flows, prefix, flowStep(finalizeBatch, { batchId: batch.batchId }, children));
+  await confirmAdded(flows, prefix, batch.priorities);
 }

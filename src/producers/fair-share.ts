@@ -11,6 +11,14 @@
 //   keys with work waiting therefore interleave one by one, a key's own
 //   batches keep their order, and a key coming back after a pause starts at V
 //   (no credit for time it was idle).
+// - V never decreases (`vfloor`), and a retried job (attempts made) back in
+//   the set with its old, low priority keeps its place but is not taken as V
+//   (the first of the 16 lowest that is no retry is). With no bulk job
+//   waiting, V is the end of the tags whose jobs are confirmed on the queue
+//   (`vadded`, confirmAdded after the flow is added), not of every tag handed
+//   out: two batches submitted at the same moment on an idle queue both start
+//   at V and interleave, instead of the second queuing behind the first one's
+//   tags while its flow is still being added.
 // - Priority = tag - base + FIRST_BULK. Tags only grow; when the next batch's
 //   last priority would pass the range, base moves up to V (renumbering): every
 //   waiting bulk job's priority drops by the same amount, in its prioritized
@@ -54,10 +62,18 @@ local mode = ARGV[5]
 local FIRST = ${FIRST_BULK}
 local SHIFT = 4294967296
 local base = tonumber(redis.call('HGET', fair, 'base') or '0')
-local vmax = tonumber(redis.call('HGET', fair, 'vmax') or '0')
-local v = vmax
-local lowest = redis.call('ZRANGEBYSCORE', prioritized, FIRST * SHIFT, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-if #lowest > 0 then v = math.floor(tonumber(lowest[2]) / SHIFT) - FIRST + base end
+-- A hash written before vfloor existed: its vmax (highest tag handed out) is the floor once; never below base.
+local vfloor = tonumber(redis.call('HGET', fair, 'vfloor') or redis.call('HGET', fair, 'vmax') or '0')
+if vfloor < base then vfloor = base end
+local v = tonumber(redis.call('HGET', fair, 'vadded') or '0')
+-- The lowest waiting bulk job that is not a retry (attempts made: it keeps its old, low place).
+local lowest = redis.call('ZRANGEBYSCORE', prioritized, FIRST * SHIFT, '+inf', 'WITHSCORES', 'LIMIT', 0, 16)
+for i = 1, #lowest, 2 do
+  v = math.floor(tonumber(lowest[i + 1]) / SHIFT) - FIRST + base
+  if tonumber(redis.call('HGET', jobPrefix .. lowest[i], 'atm') or '0') == 0 then break end
+end
+if v < vfloor then v = vfloor end
+if v > vfloor then redis.call('HSET', fair, 'vfloor', v) end
 local fk = tonumber(redis.call('HGET', fair, field) or '0')
 local start = v
 if mode == 'submit' and fk > v then start = fk end
@@ -89,8 +105,16 @@ if finish - 1 - base + FIRST > limit and v > base then
   renumbered = 1
 end
 if finish > fk then redis.call('HSET', fair, field, finish) end
-if finish > vmax then redis.call('HSET', fair, 'vmax', finish) end
-return { start - base + FIRST, renumbered }
+return { start - base + FIRST, renumbered, finish }
+`;
+
+// KEYS[1] the fair-share hash; ARGV[1] the end of a batch's tags (one past
+// its last), now that its jobs are on the queue: vadded = max(vadded, it).
+const CONFIRM = `
+local added = tonumber(redis.call('HGET', KEYS[1], 'vadded') or '0')
+local tag = tonumber(ARGV[1])
+if tag > added then redis.call('HSET', KEYS[1], 'vadded', tag) end
+return 0
 `;
 
 export interface FairShareOptions {
@@ -104,13 +128,17 @@ export interface Priorities {
   /** Priority of the batch's i-th image. */
   of(i: number): number;
   renumbered: boolean;
+  /** Bulk: one past the batch's last tag, for confirmAdded once its jobs are on the queue. */
+  tagEnd?: number;
 }
 
 /**
  * Hands out the priorities of `n` images of a batch of `fairKey` (the API key)
  * in `lane`. `requeue`: images the reconciler puts back: they start at the
- * front of the fair line (their first place has passed) and are not charged
- * to the key a second time.
+ * front of the fair line (V; their first place has passed), ahead of the
+ * key's own waiting images; where the key's line ends before V + n, it moves
+ * to V + n, so the key's next batch starts after them. Call confirmAdded once
+ * the jobs are on the queue.
  */
 export async function allocatePriorities(
   flows: FlowProducer,
@@ -123,7 +151,7 @@ export async function allocatePriorities(
   // The flow producer's own connection (an ioredis client, QUEUE_FAIL_FAST): Redis away fails the submit as the flow would.
   const client = (await flows.client) as unknown as Redis;
   const q = `${prefix}:${detectImage.queue}`;
-  const [first, renumbered] = (await client.eval(
+  const [first, renumbered, tagEnd] = (await client.eval(
     ALLOCATE,
     4,
     `${prefix}:fair-share:${detectImage.queue}`,
@@ -135,9 +163,26 @@ export async function allocatePriorities(
     limit,
     `${q}:`,
     request.requeue ? 'requeue' : 'submit',
-  )) as [number, number];
+  )) as [number, number, number];
   // A single key with more than the whole range waiting: its tail shares the last priority (FIFO among them).
-  return { lane: 'bulk', of: (i) => Math.min(limit, first + i), renumbered: renumbered === 1 };
+  return { lane: 'bulk', of: (i) => Math.min(limit, first + i), renumbered: renumbered === 1, tagEnd };
+}
+
+/**
+ * Tells the fair share that a bulk batch's jobs (allocated by
+ * allocatePriorities) are on the queue now: with no bulk job waiting, V is
+ * the end of the tags confirmed so (not of those still being added, which
+ * would put a batch submitted at the same moment behind them). Never throws:
+ * a confirmation lost only lets V lag on an idle queue until the next one.
+ */
+export async function confirmAdded(flows: FlowProducer, prefix: string, priorities: Priorities): Promise<void> {
+  if (priorities.lane !== 'bulk' || priorities.tagEnd === undefined) return;
+  try {
+    const client = (await flows.client) as unknown as Redis;
+    await client.eval(CONFIRM, 1, `${prefix}:fair-share:${detectImage.queue}`, priorities.tagEnd);
+  } catch {
+    // see above
+  }
 }
 
 /**

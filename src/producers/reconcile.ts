@@ -21,7 +21,7 @@ import { finalizeBatch, finalizeBatchJobId } from '../jobs/finalize-batch/defini
 import { finishBatch } from '../jobs/finalize-batch/finish-batch.js';
 import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
 import { enqueueBatchFlow } from './batch-flow.js';
-import { allocatePriorities } from './fair-share.js';
+import { allocatePriorities, confirmAdded } from './fair-share.js';
 import type { Lane } from '../wire/batches.js';
 import { HEALTH_SCHEDULER_ID, RECONCILE_SCHEDULER_ID, SCHEDULER_IDS, syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from './schedules.js';
 
@@ -90,6 +90,7 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
             },
           );
         }
+        await confirmAdded(deps.flows, prefix, priorities);
       } else {
         await parent.remove?.().catch(() => undefined);
         await enqueueBatchFlow(deps.flows, prefix, {

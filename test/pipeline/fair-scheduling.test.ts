@@ -7,7 +7,11 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
-import { allocatePriorities, FIRST_BULK } from '../../src/producers/fair-share.js';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { enqueueBatchFlow } from '../../src/producers/batch-flow.js';
+import { allocatePriorities, confirmAdded, FIRST_BULK } from '../../src/producers/fair-share.js';
+import { detectImageJobId } from '../../src/jobs/detect-image/definition.js';
 import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 
 let env: TestEnv;
@@ -159,4 +163,42 @@ describe('the priority range', () => {
     expect(firstTen.filter((id) => id.startsWith('y')).length).toBeGreaterThanOrEqual(4);
     await detect.obliterate({ force: true });
   });
+});
+
+describe('the virtual time V', () => {
+  /** A bulk batch of `n` images of `key` as the submit adds it (allocation, then the flow); no worker runs. */
+  async function addBatch(key: string, n: number) {
+    const prefix = env.config.queuePrefix;
+    const priorities = await allocatePriorities(services.flows, prefix, { lane: 'bulk', fairKey: key, n });
+    const images = Array.from({ length: n }, () => ({ imageId: randomUUID(), blobKey: '0'.repeat(64) }));
+    await enqueueBatchFlow(services.flows, prefix, { batchId: randomUUID(), model: 'none', images, priorities });
+    return { priorities, images };
+  }
+
+  it('two bulk batches submitted at the same moment on an idle queue interleave', async () => {
+    const detect = services.queues.get('detect')!;
+    await detect.obliterate({ force: true });
+    const [a, b] = await Promise.all([addBatch(`same-a-${randomUUID()}`, 400), addBatch(`same-b-${randomUUID()}`, 400)]);
+    for (let i = 0; i < 100; i++) {
+      const [pa, pb] = await Promise.all([detect.getJob(detectImageJobId(a.images[i]!.imageId)), detect.getJob(detectImageJobId(b.images[i]!.imageId))]);
+      expect(Math.abs(pa!.priority - pb!.priority)).toBeLessThanOrEqual(1);
+    }
+    await detect.obliterate({ force: true });
+  }, 60_000);
+
+  it('a retried job back with its old, low priority does not let a new key start before the current front', async () => {
+    const detect = services.queues.get('detect')!;
+    await detect.obliterate({ force: true });
+    const first = await addBatch(`retry-a-${randomUUID()}`, 50);
+    // Workers took the first 20; the first one failed and comes back with its old priority (one attempt made).
+    for (const img of first.images.slice(0, 20)) await (await detect.getJob(detectImageJobId(img.imageId)))!.remove();
+    const front = first.priorities.of(20);
+    const retried = await detect.add('detect-image', { retried: true }, { priority: first.priorities.of(0), jobId: `retried-${randomUUID()}` });
+    const client = (await detect.client) as unknown as Redis;
+    await client.hset(`${detect.qualifiedName}:${retried.id!}`, 'atm', 1);
+    const late = await allocatePriorities(services.flows, env.config.queuePrefix, { lane: 'bulk', fairKey: `retry-n-${randomUUID()}`, n: 10 });
+    await confirmAdded(services.flows, env.config.queuePrefix, late);
+    expect(late.of(0)).toBeGreaterThanOrEqual(front);
+    await detect.obliterate({ force: true });
+  }, 60_000);
 });
