@@ -48,7 +48,6 @@ const WRITES: Readonly<Record<string, { action: string; allowed: boolean }>> = {
   'put /api/queues/:queueName/clean/:queueStatus': { action: 'queue.clean', allowed: true },
   'put /api/queues/:queueName/pause': { action: 'queue.pause', allowed: true },
   'put /api/queues/:queueName/resume': { action: 'queue.resume', allowed: true },
-  'put /api/queues/:queueName/concurrency': { action: 'queue.set-concurrency', allowed: true },
   'put /api/queues/:queueName/rate-limit': { action: 'queue.set-rate-limit', allowed: true },
   'put /api/queues/:queueName/rate-limit/release': { action: 'queue.release-rate-limit', allowed: true },
   'put /api/queues/:queueName/:jobId/retry': { action: 'job.retry', allowed: true },
@@ -58,6 +57,8 @@ const WRITES: Readonly<Record<string, { action: string; allowed: boolean }>> = {
   'patch /api/queues/:queueName/:jobId/priority': { action: 'job.change-priority', allowed: true },
   'put /api/queues/:queueName/:jobId/remove-unprocessed-children': { action: 'job.remove-unprocessed-children', allowed: true },
   // Refused: each would run or change work with no Lookout producer behind it.
+  // The global concurrency has one door, audited with its old and new value (PUT /v1/queues/:name/concurrency, lookout queues concurrency).
+  'put /api/queues/:queueName/concurrency': { action: 'queue.set-concurrency', allowed: false },
   'post /api/queues/:queueName/add': { action: 'job.add', allowed: false },
   'patch /api/queues/:queueName/:jobId/update-data': { action: 'job.update-data', allowed: false },
   'put /api/queues/:queueName/empty': { action: 'queue.empty', allowed: false },

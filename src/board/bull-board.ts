@@ -90,6 +90,13 @@ export function boardQueueAdapter(queue: Queue): BullMQAdapter {
     override updateJobScheduler(): ReturnType<BullMQAdapter['updateJobScheduler']> {
       return refuse('change a job scheduler');
     }
+    override setGlobalConcurrency(): Promise<void> {
+      return Promise.reject(
+        new BoardAdapterRefusal(
+          "Bull Board may not set a queue's global concurrency: use PUT /v1/queues/:name/concurrency or lookout queues concurrency (audited with the old and new value)",
+        ),
+      );
+    }
   })(queue);
 }
 

@@ -66,6 +66,7 @@ describe('Bull Board writes that would create or change work', () => {
       ['PUT', '/api/queues/backup/job-schedulers/nightly-test/run', undefined, 'scheduler.run'],
       ['PUT', '/api/queues/backup/job-schedulers/nightly-test/remove', undefined, 'scheduler.remove'],
       ['PATCH', '/api/queues/backup/job-schedulers/nightly-test', { every: 1000 }, 'scheduler.update'],
+      ['PUT', '/api/queues/detect/concurrency', { concurrency: 1 }, 'queue.set-concurrency'],
     ];
     const counts = { backup: await backup.count(), notify: await notify.count() };
     for (const [method, path, body, action] of refused) {
@@ -77,6 +78,7 @@ describe('Bull Board writes that would create or change work', () => {
     expect(after?.data).toEqual(job.data);
     expect(await notify.getJobState('kept')).toBe('waiting');
     expect((await backup.getJobScheduler('nightly-test'))?.pattern).toBe('0 3 * * *');
+    expect(await services.queues.get('detect')!.getGlobalConcurrency()).toBeNull();
     expect({ backup: await backup.count(), notify: await notify.count() }).toEqual(counts);
     await backup.removeJobScheduler('nightly-test');
     await notify.remove('kept');

@@ -88,6 +88,7 @@ const REFUSED_TO_ALL = new Set([
   'PUT /api/queues/:queueName/job-schedulers/:schedulerId/run',
   'PUT /api/queues/:queueName/job-schedulers/:schedulerId/remove',
   'PATCH /api/queues/:queueName/job-schedulers/:schedulerId',
+  'PUT /api/queues/:queueName/concurrency', // one door: PUT /v1/queues/:name/concurrency (operator)
 ]);
 const BOARD: RouteCase[] = appRoutes.api.flatMap((r) => {
   const method = String([r.method].flat()[0]).toUpperCase();
