@@ -132,6 +132,26 @@ export interface Priorities {
   tagEnd?: number;
 }
 
+type ScriptName = 'lookoutFairAllocate' | 'lookoutFairConfirm';
+type ScriptClient = Redis & Record<ScriptName, (...args: Array<string | number>) => Promise<unknown>>;
+const defined = new WeakSet<Redis>();
+
+/**
+ * The flow producer's own connection (an ioredis client, QUEUE_FAIL_FAST:
+ * Redis away fails the submit as the flow would), with the two scripts
+ * defined on it once: ioredis sends EVALSHA, and the script's text only when
+ * Redis does not have it yet, instead of the whole script on every submit.
+ */
+async function scriptClient(flows: FlowProducer): Promise<ScriptClient> {
+  const client = (await flows.client) as unknown as Redis;
+  if (!defined.has(client)) {
+    client.defineCommand('lookoutFairAllocate', { numberOfKeys: 4, lua: ALLOCATE });
+    client.defineCommand('lookoutFairConfirm', { numberOfKeys: 1, lua: CONFIRM });
+    defined.add(client);
+  }
+  return client as ScriptClient;
+}
+
 /**
  * Hands out the priorities of `n` images of a batch of `fairKey` (the API key)
  * in `lane`. `requeue`: images the reconciler puts back: they start at the
@@ -148,12 +168,9 @@ export async function allocatePriorities(
 ): Promise<Priorities> {
   if (request.lane === 'interactive' || request.n === 0) return { lane: request.lane, of: () => INTERACTIVE_PRIORITY, renumbered: false };
   const limit = options.priorityLimit ?? PRIORITY_LIMIT;
-  // The flow producer's own connection (an ioredis client, QUEUE_FAIL_FAST): Redis away fails the submit as the flow would.
-  const client = (await flows.client) as unknown as Redis;
+  const client = await scriptClient(flows);
   const q = `${prefix}:${detectImage.queue}`;
-  const [first, renumbered, tagEnd] = (await client.eval(
-    ALLOCATE,
-    4,
+  const [first, renumbered, tagEnd] = (await client.lookoutFairAllocate(
     `${prefix}:fair-share:${detectImage.queue}`,
     `${q}:prioritized`,
     `${q}:active`,
@@ -178,8 +195,8 @@ export async function allocatePriorities(
 export async function confirmAdded(flows: FlowProducer, prefix: string, priorities: Priorities): Promise<void> {
   if (priorities.lane !== 'bulk' || priorities.tagEnd === undefined) return;
   try {
-    const client = (await flows.client) as unknown as Redis;
-    await client.eval(CONFIRM, 1, `${prefix}:fair-share:${detectImage.queue}`, priorities.tagEnd);
+    const client = await scriptClient(flows);
+    await client.lookoutFairConfirm(`${prefix}:fair-share:${detectImage.queue}`, priorities.tagEnd);
   } catch {
     // see above
   }
@@ -201,7 +218,8 @@ export async function imagesAhead(detect: Queue, imageIds: readonly string[]): P
   // The queue's own connection (an ioredis client, QUEUE_FAIL_FAST): Redis away refuses at once.
   const client = (await detect.client) as unknown as Redis;
   const prioritized = detect.keys.prioritized!;
-  const scores = await Promise.all(imageIds.map((id) => client.zscore(prioritized, detectImageJobId(id))));
+  // One ZMSCORE (Redis 6.2+; BullMQ itself needs 6.2) for all of them, not one ZSCORE each.
+  const scores = await client.zmscore(prioritized, ...imageIds.map((id) => detectImageJobId(id)));
   const present = scores.filter((s): s is string => s !== null).map(Number);
   if (present.length === 0) return null;
   const lowest = Math.min(...present);

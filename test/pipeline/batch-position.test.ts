@@ -1,28 +1,16 @@
 // GET /v1/batches/:id's position: images of other batches ahead of the
 // batch's next waiting one, read from the detect queue's prioritized set. No
 // worker runs until the end, so the queue holds still.
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
 import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
+import { tinyImages as tinyImagesOf } from '../helpers/tiny-images.js';
 
 let env: TestEnv;
 let services: Services;
 let url: string;
 
-let made = 0;
-/** n distinct 8x8 PNGs. */
-async function tinyImages(n: number): Promise<Array<{ name: string; bytes: Buffer }>> {
-  const out: Array<{ name: string; bytes: Buffer }> = [];
-  for (let i = 0; i < n; i++) {
-    const c = made++;
-    const bytes = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: c & 255, g: 31, b: 201 } } })
-      .png()
-      .toBuffer();
-    out.push({ name: `pos-${c}.png`, bytes });
-  }
-  return out;
-}
+const tinyImages = (n: number) => tinyImagesOf(n, 'pos');
 
 beforeAll(async () => {
   env = await createTestEnv('batch_position', { INTERACTIVE_MAX_IMAGES: '2' });

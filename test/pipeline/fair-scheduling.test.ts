@@ -4,7 +4,6 @@
 // reconciler's re-enqueue keeps the lane. Real Redis, Postgres, worker and
 // model; every image distinct (no cache hit), tiny (the scheduling is tested,
 // not the model).
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
 import { randomUUID } from 'node:crypto';
@@ -13,24 +12,11 @@ import { enqueueBatchFlow } from '../../src/producers/batch-flow.js';
 import { allocatePriorities, confirmAdded, FIRST_BULK } from '../../src/producers/fair-share.js';
 import { detectImageJobId } from '../../src/jobs/detect-image/definition.js';
 import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
+import { tinyImages } from '../helpers/tiny-images.js';
 
 let env: TestEnv;
 let services: Services;
 let url: string;
-
-let made = 0;
-/** n distinct 8x8 PNGs (each a colour no other test image has). */
-async function tinyImages(n: number): Promise<Array<{ name: string; bytes: Buffer }>> {
-  const out: Array<{ name: string; bytes: Buffer }> = [];
-  for (let i = 0; i < n; i++) {
-    const c = made++;
-    const bytes = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: c & 255, g: (c >> 8) & 255, b: 77 } } })
-      .png()
-      .toBuffer();
-    out.push({ name: `img-${c}.png`, bytes });
-  }
-  return out;
-}
 
 /** Images finished (done or failed) per batch, read at one moment. */
 async function finished(ids: string[]): Promise<number[]> {
