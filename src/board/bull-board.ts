@@ -9,6 +9,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Job, Queue } from 'bullmq';
 import type { Express, Router } from 'express';
 import { restore } from '../jobs/restore/definition.js';
+import { restorePriorities } from '../jobs/restore-priorities.js';
 
 export const BOARD_PATH = '/admin/queues';
 
@@ -29,7 +30,7 @@ export class BoardAdapterRefusal extends Error {
 }
 
 /** `job` as the board may handle it: retried only from the failed state and never when it is a restore (one attempt, its requester's), its data never changed (own, non-enumerable methods, so job.toJSON() is unchanged). */
-function guardedJob(job: Job): Job {
+function guardedJob(job: Job, queue: Queue): Job {
   const retry = job.retry.bind(job);
   const guardedRetry: Job['retry'] = (state = 'failed', opts) => {
     if (state !== 'failed') {
@@ -46,7 +47,8 @@ function guardedJob(job: Job): Job {
         ),
       );
     }
-    return retry(state, opts);
+    // BullMQ puts a retried job on the plain wait list, ahead of every prioritized one: back to its place.
+    return retry(state, opts).then(() => restorePriorities(queue, [String(job.id)]).then(() => undefined));
   };
   const refuseUpdate: Job['updateData'] = () => Promise.reject(new BoardAdapterRefusal("Bull Board may not change a job's data"));
   Object.defineProperty(job, 'retry', { value: guardedRetry, enumerable: false });
@@ -67,10 +69,10 @@ export function boardQueueAdapter(queue: Queue): BullMQAdapter {
   return new (class extends BullMQAdapter {
     override async getJob(id: string): Promise<Job | undefined> {
       const job = await super.getJob(id);
-      return job ? guardedJob(job) : job;
+      return job ? guardedJob(job, queue) : job;
     }
     override async getJobs(...args: Parameters<BullMQAdapter['getJobs']>): Promise<Job[]> {
-      return (await super.getJobs(...args)).map(guardedJob);
+      return (await super.getJobs(...args)).map((job) => guardedJob(job, queue));
     }
     override addJob(): Promise<Job> {
       return refuse('add a job');

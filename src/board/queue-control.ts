@@ -4,6 +4,7 @@
 import type { Queue } from 'bullmq';
 import type { Pool } from '../db/pool.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
+import { restorePriorities } from '../jobs/restore-priorities.js';
 import { JOB_COUNT_STATES, type CleanState, type GlobalConcurrencyResult, type QueueAction, type QueueControlResult, type QueueView } from '../wire/queues.js';
 
 export type { QueueAction, QueueView } from '../wire/queues.js';
@@ -50,6 +51,8 @@ export async function controlQueue(
     case 'retry-failed': {
       affected = (await queue.getJobCounts('failed')).failed ?? 0;
       await queue.retryJobs({ state: 'failed', count: 1000 });
+      // BullMQ puts them on the plain wait list, ahead of every prioritized job: back to their places.
+      await restorePriorities(queue);
       break;
     }
     case 'clean':

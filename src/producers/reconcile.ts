@@ -17,11 +17,12 @@ import { unfinishedImages } from '../db/repositories/images.js';
 import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
 import { detectImage, detectImageJobId } from '../jobs/detect-image/definition.js';
 import { enqueue, type Queues } from '../jobs/enqueue.js';
+import { restorePriorities } from '../jobs/restore-priorities.js';
 import { finalizeBatch, finalizeBatchJobId } from '../jobs/finalize-batch/definition.js';
 import { finishBatch } from '../jobs/finalize-batch/finish-batch.js';
 import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
 import { enqueueBatchFlow } from './batch-flow.js';
-import { allocatePriorities, confirmAdded } from './fair-share.js';
+import { allocatePriorities, confirmAdded, slicePriorities, type Priorities } from './fair-share.js';
 import type { Lane } from '../wire/batches.js';
 import { HEALTH_SCHEDULER_ID, RECONCILE_SCHEDULER_ID, SCHEDULER_IDS, syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from './schedules.js';
 
@@ -50,6 +51,37 @@ async function jobState(queue: Queue, jobId: string): Promise<{ state: string; r
   return { state: await job.getState(), remove: () => job.remove() };
 }
 
+type LostImage = { id: string; blobKey: string; model: string; remove?: () => Promise<void> };
+
+/** One batch's lost images back on the queue: into its parent when that still waits for children, else in a new flow. */
+async function requeueBatch(deps: ReconcileDeps, batchId: string, lane: Lane, lost: readonly LostImage[], priorities: Priorities): Promise<void> {
+  const batches = deps.queues.get(finalizeBatch.queue)!;
+  const prefix = deps.config.queuePrefix;
+  for (const l of lost) await l.remove?.().catch(() => undefined);
+  const parent = await jobState(batches, finalizeBatchJobId(batchId));
+  if (parent.state === 'waiting-children') {
+    for (const [i, l] of lost.entries()) {
+      await enqueue(
+        deps.queues,
+        detectImage,
+        { imageId: l.id, blobKey: l.blobKey, model: l.model, lane },
+        {
+          parent: { id: finalizeBatchJobId(batchId), queue: batches.qualifiedName },
+          priority: priorities.of(i),
+        },
+      );
+    }
+  } else {
+    await parent.remove?.().catch(() => undefined);
+    await enqueueBatchFlow(deps.flows, prefix, {
+      batchId,
+      model: lost[0]!.model,
+      images: lost.map((l) => ({ imageId: l.id, blobKey: l.blobKey })),
+      priorities,
+    });
+  }
+}
+
 export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean; limit?: number } = {}): Promise<ReconcileResult> {
   const dryRun = Boolean(options.dryRun);
   const limit = options.limit ?? 1000;
@@ -61,7 +93,7 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
   await withAdvisoryLock(deps.pool, LOCK_KEY, async () => {
     // 1. Unfinished images without a live job.
     const unfinished = await unfinishedImages(deps.pool, limit);
-    const lostByBatch = new Map<string, Array<{ id: string; blobKey: string; model: string; remove?: () => Promise<void> }>>();
+    const lostByBatch = new Map<string, LostImage[]>();
     for (const img of unfinished) {
       const { state, remove } = await jobState(detect, detectImageJobId(img.id));
       if (LIVE.has(state)) continue;
@@ -70,35 +102,40 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
       lostByBatch.set(img.batchId, list);
     }
     const scheduling = dryRun ? new Map<string, { lane: Lane; fairKey: string }>() : await batchScheduling(deps.pool, [...lostByBatch.keys()]);
-    for (const [batchId, lost] of lostByBatch) {
+    // One allocation per key for all of its lost images, bulk batches in the order found: a key with
+    // several lost batches gets one share at the front of the fair line, not one per batch.
+    const byKey = new Map<string, string[]>();
+    for (const batchId of lostByBatch.keys()) {
+      const { lane, fairKey } = scheduling.get(batchId) ?? { lane: 'bulk' as const, fairKey: 'reconciler' };
+      const group = lane === 'bulk' ? fairKey : `interactive:${batchId}`;
+      byKey.set(group, [...(byKey.get(group) ?? []), batchId]);
+    }
+    for (const batchIds of byKey.values()) {
+      const lost = batchIds.flatMap((id) => lostByBatch.get(id)!);
       result.requeuedImages += lost.length;
       if (dryRun) continue;
-      for (const l of lost) await l.remove?.().catch(() => undefined);
+      const { lane, fairKey } = scheduling.get(batchIds[0]!) ?? { lane: 'bulk' as const, fairKey: 'reconciler' };
       // Their lane, and in bulk the front of their key's fair line: their first place has passed.
-      const { lane, fairKey } = scheduling.get(batchId) ?? { lane: 'bulk' as const, fairKey: 'reconciler' };
       const priorities = await allocatePriorities(deps.flows, prefix, { lane, fairKey, n: lost.length, requeue: true });
-      const parent = await jobState(batches, finalizeBatchJobId(batchId));
-      if (parent.state === 'waiting-children') {
-        for (const [i, l] of lost.entries()) {
-          await enqueue(
-            deps.queues,
-            detectImage,
-            { imageId: l.id, blobKey: l.blobKey, model: l.model, lane },
-            {
-              parent: { id: finalizeBatchJobId(batchId), queue: batches.qualifiedName },
-              priority: priorities.of(i),
-            },
-          );
+      try {
+        let offset = 0;
+        for (const batchId of batchIds) {
+          const images = lostByBatch.get(batchId)!;
+          await requeueBatch(deps, batchId, lane, images, slicePriorities(priorities, offset));
+          offset += images.length;
         }
+      } finally {
         await confirmAdded(deps.flows, prefix, priorities);
-      } else {
-        await parent.remove?.().catch(() => undefined);
-        await enqueueBatchFlow(deps.flows, prefix, {
-          batchId,
-          model: lost[0]!.model,
-          images: lost.map((l) => ({ imageId: l.id, blobKey: l.blobKey })),
-          priorities,
-        });
+      }
+    }
+
+    // 1b. Detect jobs BullMQ put back on the plain wait list (a retry by hand, a stalled job whose
+    // worker did not restore it): they would run before every prioritized job. Back to their places.
+    if (!dryRun) {
+      const restored = await restorePriorities(detect);
+      if (restored > 0) {
+        deps.logger.warn({ restored }, 'detect jobs were on the plain wait list, ahead of the lanes; moved back to their priorities');
+        await appendAudit(deps.pool, { actor: 'reconciler', action: 'reconcile.restore-priorities', outcome: 'ok', details: { restored } });
       }
     }
 

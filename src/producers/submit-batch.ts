@@ -9,12 +9,12 @@ import type { FlowProducer } from 'bullmq';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { assertKeyStillValid } from '../auth/api-keys.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
-import { deleteBatch, insertBatch } from '../db/repositories/batches.js';
+import { deleteBatch, insertBatch, interactiveImagesInFlight } from '../db/repositories/batches.js';
 import { holdBlobRemovals, lockForBlobRemoval, unreferencedBlobKeys } from '../db/repositories/blob-references.js';
 import { insertImages } from '../db/repositories/images.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { enqueueBatchFlow } from './batch-flow.js';
-import { allocatePriorities, laneOf, type FairShareOptions } from './fair-share.js';
+import { allocatePriorities, laneOf, releasePriorities, type FairShareOptions, type Priorities } from './fair-share.js';
 import { isQueueUnavailable, QueueUnavailableError } from '../redis/queue-redis.js';
 
 export interface SubmittedImage {
@@ -58,7 +58,7 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
   const batchId = randomUUID();
   const images = input.files.map((f, position) => ({ ...f, id: randomUUID(), position }));
   const keys = [...new Set(images.map((img) => img.blobKey))];
-  const lane = laneOf(images.length, deps.interactiveMaxImages);
+  let lane = laneOf(images.length, deps.interactiveMaxImages);
   await withTransaction(deps.pool, async (db) => {
     // A failed submit of the same bytes may have removed a blob this one
     // uploaded (it had no rows yet); checked under the lock that removal takes.
@@ -68,6 +68,9 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
     await holdBlobRemovals(db);
     const present = await Promise.all(keys.map((key) => deps.blobs.has(key)));
     if (present.includes(false)) throw new QueueUnavailableError('an uploaded image was removed by a failed submit of the same bytes at the same time');
+    // The interactive lane is charged to the key: at most INTERACTIVE_MAX_IMAGES of its images in
+    // the lane at a time; a small batch beyond that takes the key's fair share in bulk instead.
+    if (lane === 'interactive' && (await interactiveImagesInFlight(db, input.keyId)) + images.length > deps.interactiveMaxImages) lane = 'bulk';
     await insertBatch(db, {
       id: batchId,
       model: input.model,
@@ -80,9 +83,9 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
     });
     await insertImages(db, batchId, input.model, input.minScore, images);
   });
+  let priorities: Priorities | undefined;
   try {
-    // Tags handed out to a batch that then fails to enqueue are a gap in its key's line: harmless.
-    const priorities = await allocatePriorities(deps.flows, deps.prefix, { lane, fairKey: input.keyId, n: images.length }, deps.fairShare);
+    priorities = await allocatePriorities(deps.flows, deps.prefix, { lane, fairKey: input.keyId, n: images.length }, deps.fairShare);
     await enqueueBatchFlow(deps.flows, deps.prefix, {
       batchId,
       model: input.model,
@@ -90,6 +93,8 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
       priorities,
     });
   } catch (err) {
+    // Its key's line ends where it did before (when nothing of the key was handed out after it).
+    if (priorities) await releasePriorities(deps.flows, deps.prefix, priorities);
     await deleteBatch(deps.pool, batchId).catch(() => undefined); // its images go with it
     await appendAudit(deps.pool, {
       actor: input.actor,

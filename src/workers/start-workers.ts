@@ -7,6 +7,7 @@ import type { WorkerStats } from '../db/repositories/workers.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Logger } from 'pino';
 import { buildProcessors, QUEUE_CONCURRENCY_LIMIT, type HandlerDeps } from '../jobs/registry.js';
+import { restorePriorities } from '../jobs/restore-priorities.js';
 
 export interface WorkerOptions {
   queues: readonly string[];
@@ -90,6 +91,11 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       logger.warn({ queue, jobId: job?.id, name: job?.name, attempts: job?.attemptsMade, err: err.message }, 'job failed');
     });
     worker.on('error', (err) => logWorkerError(queue, err));
+    // A stalled job is pushed onto the plain wait list, ahead of every prioritized job (the
+    // interactive lane included): back to its own priority. The reconciler's sweep catches a miss.
+    worker.on('stalled', (jobId) => {
+      restorePriorities(worker, [jobId]).catch((err: Error) => logger.warn({ queue, jobId, err: err.message }, "could not restore a stalled job's priority"));
+    });
     return worker;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));

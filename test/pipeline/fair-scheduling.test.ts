@@ -121,6 +121,7 @@ describe('the priority range', () => {
     const add = async (key: string, n: number, tag: string) => {
       const p = await allocatePriorities(services.flows, prefix, { lane: 'bulk', fairKey: key, n }, opts);
       for (let i = 0; i < n; i++) await detect.add('detect-image', { tag: `${tag}${i}` }, { priority: p.of(i), jobId: `${tag}${i}` });
+      await confirmAdded(services.flows, prefix, p);
       return p;
     };
     let renumbered = 0;

@@ -34,6 +34,22 @@ export async function insertBatch(
   ]);
 }
 
+/**
+ * How many images of `keyId`'s unfinished interactive batches are not
+ * finished yet (waiting or running). Takes a transaction-scoped advisory lock
+ * on the key first, so two small submits of one key at the same moment count
+ * one after the other: call it inside the transaction that inserts the batch.
+ */
+export async function interactiveImagesInFlight(db: Queryable, keyId: string): Promise<number> {
+  await db.query("SELECT pg_advisory_xact_lock(hashtext('lookout:interactive-lane:' || $1))", [keyId]);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM images i JOIN batches b ON b.id = i.batch_id
+      WHERE b.key_id = $1 AND b.lane = 'interactive' AND b.status IN ('queued', 'running') AND i.status IN ('queued', 'running')`,
+    [keyId],
+  );
+  return rows[0]!.n;
+}
+
 /** How the batches' images are scheduled: their lane and whose fair share they take (the key, or for batches from before keys were kept, the creator). */
 export async function batchScheduling(db: Queryable, ids: readonly string[]): Promise<Map<string, { lane: Lane; fairKey: string }>> {
   const { rows } = await db.query<{ id: string; lane: Lane; fair_key: string }>(

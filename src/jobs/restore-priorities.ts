@@ -1,0 +1,65 @@
+// Jobs with a priority that BullMQ put back on the plain wait list, where
+// they would run before every prioritized job. BullMQ (checked against
+// 5.81) keeps a job's `priority` when an automatic retry moves it back
+// (retryJob) but pushes it onto the plain list when a failed job is retried
+// by hand (Job.retry, Queue.retryJobs: reprocessJob, moveJobsToWait) and when
+// a stalled job is moved back (moveStalledJobsToWait). BullMQ's own
+// changePriority, given the priority the job already has, takes it off the
+// wait list and into the prioritized set at its place again.
+import { Job, type Queue, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** How many jobs of a list one pass looks at (the end BullMQ takes next first). */
+export const RESTORE_SCAN_LIMIT = 10_000;
+
+/**
+ * Moves every job on `queue`'s wait list (or its paused list, where BullMQ
+ * puts retried jobs while the queue is paused) that has a priority (> 0,
+ * stored in its job hash) back into the prioritized set with that same
+ * priority. `jobIds`: look at these only (a retry's or a stalled event's
+ * jobs); otherwise at the whole lists, RESTORE_SCAN_LIMIT jobs a pass, from
+ * the end taken next. Jobs without a priority are left alone, and so is a job
+ * a worker takes meanwhile (changePriority finds it on no list and rewrites
+ * only its stored field, with the same value). Returns how many jobs moved.
+ * O(jobs looked at).
+ * @throws what ioredis throws when Redis is away
+ */
+export async function restorePriorities(queue: Queue | Worker, jobIds?: readonly string[]): Promise<number> {
+  const client = (await queue.client) as unknown as Redis;
+  const lists = [queue.keys.wait!, queue.keys.paused!];
+  if (jobIds) {
+    // Only those still on a list (LPOS: O(list), the wait list of a prioritized queue is short).
+    const on = await Promise.all(jobIds.map(async (id) => (await Promise.all(lists.map((list) => client.lpos(list, id)))).some((at) => at !== null)));
+    return restoreAmong(
+      queue,
+      client,
+      jobIds.filter((_, i) => on[i]),
+    );
+  }
+  let total = 0;
+  for (const list of lists) {
+    // Until a pass moves nothing: more than RESTORE_SCAN_LIMIT retried at once take several passes.
+    for (let pass = 0; pass < 1000; pass++) {
+      const moved = await restoreAmong(queue, client, await client.lrange(list, -RESTORE_SCAN_LIMIT, -1));
+      total += moved;
+      if (moved === 0) break;
+    }
+  }
+  return total;
+}
+
+/** Those of `ids` (on the wait or paused list) with a priority, moved; counted when they are in the prioritized set after. */
+async function restoreAmong(queue: Queue | Worker, client: Redis, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const priorities = await Promise.all(ids.map((id) => client.hget(queue.toKey(id), 'priority')));
+  let moved = 0;
+  for (const [i, id] of ids.entries()) {
+    const priority = Number(priorities[i] ?? 0);
+    if (!(priority > 0)) continue;
+    const job = await Job.fromId(queue as Queue, id);
+    if (!job) continue;
+    await job.changePriority({ priority });
+    if ((await client.zscore(queue.keys.prioritized!, id)) !== null) moved++;
+  }
+  return moved;
+}
