@@ -6,6 +6,7 @@ import { security } from './0004-security.js';
 import { milestones } from './0005-milestones.js';
 import { workerHeartbeat } from './0006-worker-heartbeat.js';
 import { batchLane } from './0007-batch-lane.js';
+import { retentionIndexes } from './0008-retention-indexes.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [initial, backups, fleetHealthAlerts, security, milestones, workerHeartbeat, batchLane];
+export const MIGRATIONS: readonly Migration[] = [initial, backups, fleetHealthAlerts, security, milestones, workerHeartbeat, batchLane, retentionIndexes];
