@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { withAdvisoryLock } from '../db/advisory-lock.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
-import { countPrunable, deletePrunableBatches, prunableBatches } from '../db/repositories/retention.js';
+import { countPrunable, countPrunableBatches, deletePrunableBatches, prunableBatches } from '../db/repositories/retention.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { sweepOrphanBlobs } from './orphan-sweep.js';
 import { removeUnreferencedBlobs } from './remove-blobs.js';
@@ -137,7 +137,7 @@ export async function prune(deps: PruneDeps, options: PruneOptions): Promise<Pru
 
   try {
     await withAdvisoryLock(deps.pool, PRUNE_LOCK, async () => {
-      const { batches: batchesTotal } = await countPrunable(deps.pool, cutoff);
+      const batchesTotal = await countPrunableBatches(deps.pool, cutoff);
       await pruneBatches(deps, cutoff, report, batchesTotal, options);
       await sweep(batchesTotal);
     });

@@ -56,6 +56,12 @@ export async function countPrunable(db: Queryable, cutoff: Date): Promise<Prunab
   return { batches: Number(r.batches), images: Number(r.images), blobs: Number(r.blobs), bytes: Number(r.bytes) };
 }
 
+/** How many batches a prune finished at or before `cutoff` would delete: its progress total, without countPrunable's blob arithmetic. */
+export async function countPrunableBatches(db: Queryable, cutoff: Date): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM batches b WHERE ${PRUNABLE}`, [cutoff, TERMINAL_BATCH_STATUSES]);
+  return Number(rows[0]!.n);
+}
+
 /**
  * Up to `limit` prunable batches finished at or before `cutoff`, oldest
  * finish first, with their image counts (`total`), for a chunk to be cut from.
