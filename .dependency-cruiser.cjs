@@ -13,7 +13,7 @@ const TIERS = [
   ['text', 'wire', 'logging', 'detection', 'security', 'redis'],
   ['config'],
   ['db', 'blobs', 'models'],
-  ['auth', 'backups', 'health'],
+  ['auth', 'backups', 'health', 'retention'],
   ['metrics', 'alerts'],
   // The job types: queue names, schemas, options, handlers, the registry.
   ['jobs'],

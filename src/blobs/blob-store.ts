@@ -29,6 +29,22 @@ export interface BlobStore {
   has(key: string): Promise<boolean>;
   /** Removes the blob; a key with no blob is not an error. The caller checks that nothing references it. */
   delete(key: string): Promise<void>;
+  /**
+   * Every blob in the store, in no particular order, streamed (never the whole
+   * listing in memory): its key (as put returned it, so it can be compared with
+   * image rows and passed to delete), its size in bytes, and when it was last
+   * written (an upload of bytes already stored writes it again). The orphan
+   * sweep (src/retention) reads it; blobs removed while it runs may or may not
+   * be yielded, and nothing but blobs is (no temp files, no foreign objects).
+   */
+  list(): AsyncIterable<{ key: string; bytes: number; modifiedAt: Date }>;
+  /**
+   * Removes what uploads left behind that is not a blob (the filesystem
+   * store's temp files of cut-off uploads; an S3 store's unfinished multipart
+   * uploads, where it implements this) last written before `olderThan`; with
+   * `dryRun`, only counts them. Optional: a store without leftovers has none.
+   */
+  sweepTemporary?(options: { olderThan: Date; dryRun: boolean }): Promise<{ files: number; bytes: number }>;
 }
 
 export class BlobTooLargeError extends Error {

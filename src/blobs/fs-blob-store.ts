@@ -1,12 +1,13 @@
 // Filesystem blob store: <dir>/<ab>/<cd>/<sha256>. Bytes stream to a temp
-// file while being hashed and counted, then are renamed into place (atomic on
-// one filesystem), so a reader never sees half a blob and a crash leaves only
-// a temp file behind.
+// file (<dir>/tmp) while being hashed and counted, then are renamed into place
+// (atomic on one filesystem), so a reader never sees half a blob and a crash
+// leaves only a temp file behind, which sweepTemporary removes once old.
 
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, mkdir, opendir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,11 +15,49 @@ import { BlobNotFoundError, BlobTooLargeError, type BlobStore, type PutOptions, 
 
 const HEAD_BYTES = 64;
 const INSPECT_BYTES = 64 * 1024;
+const KEY = /^[0-9a-f]{64}$/;
+const LEVEL = /^[0-9a-f]{2}$/;
+
+const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
+
+/** The names of the directories in `dir` named like one level of the layout (two hex digits); none when it is missing. */
+async function levelDirs(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory() && LEVEL.test(e.name)).map((e) => e.name);
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+}
+
+/** Each plain file in `dir` with its stat, streamed (a directory may hold very many); nothing when it is missing. */
+async function* filesIn(dir: string): AsyncGenerator<{ name: string; file: string; stats: Stats }> {
+  let handle;
+  try {
+    handle = await opendir(dir);
+  } catch (err) {
+    if (isMissing(err)) return;
+    throw err;
+  }
+  for await (const entry of handle) {
+    if (!entry.isFile()) continue;
+    const file = path.join(dir, entry.name);
+    let stats: Stats;
+    try {
+      stats = await stat(file);
+    } catch (err) {
+      if (isMissing(err)) continue; // removed since it was listed (a sweep, a delete)
+      throw err;
+    }
+    yield { name: entry.name, file, stats };
+  }
+}
 
 export function createFsBlobStore(root: string): BlobStore {
   const tmpDir = path.join(root, 'tmp');
   const pathOf = (key: string): string => {
-    if (!/^[0-9a-f]{64}$/.test(key)) throw new BlobNotFoundError(key);
+    if (!KEY.test(key)) throw new BlobNotFoundError(key);
     return path.join(root, key.slice(0, 2), key.slice(2, 4), key);
   };
 
@@ -115,6 +154,32 @@ export function createFsBlobStore(root: string): BlobStore {
 
     async delete(key: string): Promise<void> {
       await rm(pathOf(key), { force: true });
+    },
+
+    // Only files where put would have put them: a stray file elsewhere is no
+    // blob, and the sweep must not take it for one.
+    async *list() {
+      for (const a of await levelDirs(root)) {
+        for (const b of await levelDirs(path.join(root, a))) {
+          for await (const { name, stats } of filesIn(path.join(root, a, b))) {
+            if (KEY.test(name) && name.startsWith(a + b)) yield { key: name, bytes: stats.size, modifiedAt: stats.mtime };
+          }
+        }
+      }
+    },
+
+    // An upload in flight writes its temp file at least every
+    // UPLOAD_IDLE_TIMEOUT_MS, so one older than that is a crash's leftover.
+    async sweepTemporary({ olderThan, dryRun }) {
+      let files = 0;
+      let bytes = 0;
+      for await (const { file, stats } of filesIn(tmpDir)) {
+        if (stats.mtime >= olderThan) continue;
+        if (!dryRun) await rm(file, { force: true });
+        files++;
+        bytes += stats.size;
+      }
+      return { files, bytes };
     },
   };
 }

@@ -52,16 +52,17 @@ export function ownerConnection(config: Pick<Config, 'databaseUrl' | 'databaseOw
 }
 
 /**
- * Checks the configured database, then runs `work` with a one-connection pool
+ * Checks the configured database, then runs `work` with a pool (one connection unless asked)
  * and the command's logger, and closes the pool.
  * @param options.requireMigrated false for `migrate down`, which works on any applied state
  * @param options.asOwner connect as the owner role (DATABASE_OWNER_URL, when set), for `migrate down`
+ * @param options.connections the pool's size (default 1): 2 for work that holds a session lock while it runs transactions
  * @throws CliError (exit 1) when the database is unreachable, refuses the login, is missing or not migrated
  */
 export async function withDatabase<T>(
   config: Config,
   work: (pool: Pool, logger: Logger) => Promise<T>,
-  options: { requireMigrated?: boolean; asOwner?: boolean } = {},
+  options: { requireMigrated?: boolean; asOwner?: boolean; connections?: number } = {},
 ): Promise<T> {
   const { url, variable } = options.asOwner ? ownerConnection(config) : { url: config.databaseUrl, variable: 'DATABASE_URL' };
   try {
@@ -71,7 +72,7 @@ export async function withDatabase<T>(
       throw databaseCliError(err, url, variable);
     }
   }
-  const pool = createPool(url, 1);
+  const pool = createPool(url, options.connections ?? 1);
   try {
     return await work(pool, commandLogger(config));
   } catch (err) {

@@ -50,6 +50,8 @@ export interface Config {
   /** Seconds between scheduled reconciler runs. */
   reconcileIntervalSeconds: number;
   health: { intervalSeconds: number; retentionDays: number };
+  /** RETENTION_DAYS: finished batches older than this many days are pruned daily; undefined keeps them forever. */
+  retention: { days: number | undefined };
   alerts: AlertConfig;
   http: {
     corsOrigins: string[];
@@ -200,6 +202,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerHistoryHours: e.WORKER_HISTORY_HOURS,
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL,
     health: { intervalSeconds: e.HEALTH_INTERVAL, retentionDays: e.HEALTH_RETENTION_DAYS },
+    retention: { days: e.RETENTION_DAYS },
     http: {
       corsOrigins: e.CORS_ORIGINS,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,

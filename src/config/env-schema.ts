@@ -48,6 +48,18 @@ const trustProxy = z.string().transform((value, ctx): number | string[] => {
   return entries;
 });
 
+/**
+ * A retention age in days: a non-negative decimal number (0: every finished
+ * batch), at most 100 years. RETENTION_DAYS and `lookout prune --older-than`
+ * both parse with it, so they accept the same values.
+ */
+export const retentionDays = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?$/, { error: 'expected a number of days, 0 or more (such as 30 or 0.5)' })
+  .transform(Number)
+  .pipe(z.number().max(36_500, { error: 'expected at most 36500 days' }));
+
 const cron = z.string().regex(/^(\S+\s+){4,5}\S+$/, { error: 'expected a cron expression of 5 or 6 fields' });
 
 export const envSchema = z.object({
@@ -122,6 +134,8 @@ export const envSchema = z.object({
   HEALTH_INTERVAL: int(1, 86_400).default(30),
   RECONCILE_INTERVAL: int(1, 86_400).default(300),
   HEALTH_RETENTION_DAYS: int(1, 3650).default(7),
+  // Unset: finished batches and their blobs are kept forever (src/retention).
+  RETENTION_DAYS: retentionDays.optional(),
   ALERT_BACKLOG_THRESHOLD: int(1, 10_000_000).default(1000),
   ALERT_BACKLOG_MINUTES: int(0, 10_000).default(10),
   ALERT_FAILURE_RATE: z.coerce.number({ error: 'expected a number from 0 to 1' }).min(0).max(1).default(0.2),

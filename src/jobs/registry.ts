@@ -17,6 +17,8 @@ import { restore } from './restore/definition.js';
 import { createRestoreHandler } from './restore/handler.js';
 import { backupPrune } from './backup-prune/definition.js';
 import { createBackupPruneHandler } from './backup-prune/handler.js';
+import { retentionPrune } from './retention-prune/definition.js';
+import { createRetentionPruneHandler } from './retention-prune/handler.js';
 
 import type { OpsJobDeps } from './ops-deps.js';
 import { healthProbe } from './health-probe/definition.js';
@@ -42,6 +44,7 @@ export const JOB_TYPES: readonly Registration[] = [
   { type: backupVerify, createHandler: createBackupVerifyHandler },
   { type: restore, createHandler: createRestoreHandler },
   { type: backupPrune, createHandler: createBackupPruneHandler },
+  { type: retentionPrune, createHandler: createRetentionPruneHandler },
   { type: healthProbe, createHandler: createHealthProbeHandler },
   { type: webhook, createHandler: createWebhookHandler },
   { type: alertEmail, createHandler: createAlertEmailHandler },

@@ -24,7 +24,16 @@ import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
 import { enqueueBatchFlow } from './batch-flow.js';
 import { allocatePriorities, confirmAdded, slicePriorities, type Priorities } from './fair-share.js';
 import type { Lane } from '../wire/batches.js';
-import { HEALTH_SCHEDULER_ID, RECONCILE_SCHEDULER_ID, SCHEDULER_IDS, syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from './schedules.js';
+import {
+  HEALTH_SCHEDULER_ID,
+  RECONCILE_SCHEDULER_ID,
+  RETENTION_SCHEDULER_ID,
+  SCHEDULER_IDS,
+  syncBackupSchedules,
+  syncHealthSchedule,
+  syncReconcileSchedule,
+  syncRetentionSchedule,
+} from './schedules.js';
 
 export interface ReconcileDeps {
   pool: Pool;
@@ -156,6 +165,9 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
     ];
     if (deps.config.backup.schedules && deps.config.backup.key) {
       expected.push([backup, SCHEDULER_IDS.backup, () => syncBackupSchedules(deps.queues, deps.config.backup, deps.logger)]);
+    }
+    if (deps.config.retention.days !== undefined) {
+      expected.push([backup, RETENTION_SCHEDULER_ID, () => syncRetentionSchedule(deps.queues, deps.config, deps.logger)]);
     }
     for (const [queue, id, restore] of expected) {
       if (await queue.getJobScheduler(id)) continue;

@@ -1,4 +1,5 @@
-// The job schedulers (health probes, reconcile, nightly backup, prune) live in
+// The job schedulers (health probes, reconcile, nightly backup, backup prune,
+// retention prune) live in
 // Redis, so a Redis restarted empty loses them. The process that owns them
 // (it consumes the health or backup queue) syncs them at start and again each
 // time its queue connection is ready after a reconnect, then runs
@@ -11,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Queues } from '../jobs/enqueue.js';
 import { isQueueUnavailable } from '../redis/queue-redis.js';
-import { syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule } from './schedules.js';
+import { syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule, syncRetentionSchedule } from './schedules.js';
 
 /** The parts of the process's services (runtime/services.ts) the keeper uses. */
 interface ScheduleDeps {
@@ -24,7 +25,10 @@ interface ScheduleDeps {
 
 /** Upserts (idempotently) the schedulers of the queues among `queues` that have any. */
 export async function syncSchedules(services: ScheduleDeps, queues: readonly string[]): Promise<void> {
-  if (queues.includes(BACKUP_QUEUE)) await syncBackupSchedules(services.queues, services.config.backup, services.logger);
+  if (queues.includes(BACKUP_QUEUE)) {
+    await syncBackupSchedules(services.queues, services.config.backup, services.logger);
+    await syncRetentionSchedule(services.queues, services.config, services.logger);
+  }
   if (queues.includes(HEALTH_QUEUE)) {
     await syncHealthSchedule(services.queues, services.config.health.intervalSeconds);
     await syncReconcileSchedule(services.queues, services.config.reconcileIntervalSeconds);

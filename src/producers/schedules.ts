@@ -5,12 +5,13 @@
 // parsed with its type's schema and its jobs get the type's default options;
 // their ids are BullMQ's (a scheduler names its jobs).
 import type { Logger } from 'pino';
-import type { BackupConfig } from '../config/config.js';
+import type { BackupConfig, Config } from '../config/config.js';
 import { backupRun, type BackupRunPayload } from '../jobs/backup-run/definition.js';
 import { backupPrune } from '../jobs/backup-prune/definition.js';
 import { queueOf, schedule, type Queues } from '../jobs/enqueue.js';
 import { healthProbe } from '../jobs/health-probe/definition.js';
 import { reconcileJob } from '../jobs/reconcile/definition.js';
+import { retentionPrune } from '../jobs/retention-prune/definition.js';
 
 export const SCHEDULER_IDS = { backup: 'nightly-backup', prune: 'weekly-backup-prune' } as const;
 
@@ -38,4 +39,33 @@ export const RECONCILE_SCHEDULER_ID = 'reconcile';
 
 export async function syncReconcileSchedule(queues: Queues, intervalSeconds: number): Promise<void> {
   await schedule(queues, reconcileJob, RECONCILE_SCHEDULER_ID, { every: intervalSeconds * 1000 }, {});
+}
+
+export const RETENTION_SCHEDULER_ID = 'daily-retention-prune';
+/** Daily at 05:00 (BACKUP_TIMEZONE): after the nightly backup (03:00 by default), so what it deletes was backed up. */
+export const RETENTION_CRON = '0 5 * * *';
+
+/**
+ * Upserts the daily retention-prune scheduler when RETENTION_DAYS is set
+ * (its jobs carry the days, so a changed setting changes the next run), and
+ * removes it when unset: keep forever.
+ */
+export async function syncRetentionSchedule(
+  queues: Queues,
+  config: Pick<Config, 'retention'> & { backup: Pick<BackupConfig, 'timezone'> },
+  logger: Pick<Logger, 'info'>,
+): Promise<void> {
+  const days = config.retention.days;
+  if (days === undefined) {
+    await queueOf(queues, retentionPrune).removeJobScheduler(RETENTION_SCHEDULER_ID);
+    return;
+  }
+  await schedule(
+    queues,
+    retentionPrune,
+    RETENTION_SCHEDULER_ID,
+    { pattern: RETENTION_CRON, tz: config.backup.timezone },
+    { actor: 'scheduler', olderThanDays: days },
+  );
+  logger.info({ retentionDays: days, cron: RETENTION_CRON, timezone: config.backup.timezone }, 'retention schedule synced');
 }

@@ -51,7 +51,8 @@ export interface SubmitBatchDeps {
  * @throws KeyNoLongerValidError when the key was revoked or expired during
  *   the upload; no row is written (the caller discards its blobs)
  * @throws QueueUnavailableError when Redis refuses the flow (or an uploaded
- *   blob was removed meanwhile by such a failed submit of the same bytes);
+ *   blob was removed meanwhile by such a failed submit of the same bytes, or
+ *   by a prune);
  *   then no row of this batch remains (the caller discards its blobs)
  */
 export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput): Promise<{ id: string; images: SubmittedImage[] }> {
@@ -60,14 +61,16 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
   const keys = [...new Set(images.map((img) => img.blobKey))];
   let lane = laneOf(images.length, deps.interactiveMaxImages);
   await withTransaction(deps.pool, async (db) => {
-    // A failed submit of the same bytes may have removed a blob this one
-    // uploaded (it had no rows yet); checked under the lock that removal takes.
+    // A failed submit of the same bytes, or retention (src/retention), may
+    // have removed a blob this one uploaded (it had no rows yet); checked
+    // under the lock that removal takes.
     // Authenticated when the upload began; it may have been revoked or have
     // expired by its last byte. Locked until commit: a revocation waits.
     await assertKeyStillValid(db, input.keyId);
     await holdBlobRemovals(db);
     const present = await Promise.all(keys.map((key) => deps.blobs.has(key)));
-    if (present.includes(false)) throw new QueueUnavailableError('an uploaded image was removed by a failed submit of the same bytes at the same time');
+    if (present.includes(false))
+      throw new QueueUnavailableError('an uploaded image was removed at the same time (a failed submit of the same bytes, or a prune); send the request again');
     // The interactive lane is charged to the key: at most INTERACTIVE_MAX_IMAGES of its images in
     // the lane at a time; a small batch beyond that takes the key's fair share in bulk instead.
     if (lane === 'interactive' && (await interactiveImagesInFlight(db, input.keyId)) + images.length > deps.interactiveMaxImages) lane = 'bulk';

@@ -41,6 +41,11 @@ export function createRedis(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
 }
 
+/** The configured blob store (BLOB_DIR's filesystem store): for commands that need it without the queues (`lookout prune`). */
+export function openBlobStore(config: Pick<Config, 'blobDir'>): BlobStore {
+  return createFsBlobStore(config.blobDir);
+}
+
 export function openServices(config: Config, logger: Logger, registry = new ModelRegistry({ modelsDir: config.modelsDir })): Services {
   const pool = createPool(config.databaseUrl);
   const redis = createQueueRedis(config.redisUrl);
@@ -80,7 +85,7 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
     get workerRedis() {
       return workerRedis ?? openWorkerRedis();
     },
-    blobs: createFsBlobStore(config.blobDir),
+    blobs: openBlobStore(config),
     registry,
     queues,
     flows,

@@ -113,6 +113,20 @@ describe('UPLOAD_IDLE_TIMEOUT_MS', () => {
   });
 });
 
+describe('RETENTION_DAYS', () => {
+  it('is unset by default (keep forever), and reads a number of days, 0 or more, decimals allowed', () => {
+    expect(loadConfig({}).retention).toEqual({ days: undefined });
+    expect(loadConfig({ RETENTION_DAYS: '' }).retention).toEqual({ days: undefined });
+    expect(loadConfig({ RETENTION_DAYS: '30' }).retention).toEqual({ days: 30 });
+    expect(loadConfig({ RETENTION_DAYS: '0' }).retention).toEqual({ days: 0 });
+    expect(loadConfig({ RETENTION_DAYS: ' 0.5 ' }).retention).toEqual({ days: 0.5 });
+  });
+
+  it.each(['-1', 'forever', '1e3', '30d', '36501'])('refuses %j, naming the variable', (value) => {
+    expect(() => loadConfig({ RETENTION_DAYS: value })).toThrow(/RETENTION_DAYS: expected (a number of days, 0 or more|at most 36500 days)/);
+  });
+});
+
 describe('a bad environment at start', () => {
   it('exits non-zero naming the variable', async () => {
     const { code, stdout, stderr } = await runCli(['detect', 'x.png'], { env: { IMAGE_MAX_PIXELS: '-5' } });

@@ -12,6 +12,7 @@ import { backupRun } from '../../src/jobs/backup-run/definition.js';
 import { backupVerify } from '../../src/jobs/backup-verify/definition.js';
 import { parsePayload } from '../../src/jobs/job-type.js';
 import { restore } from '../../src/jobs/restore/definition.js';
+import { retentionPrune } from '../../src/jobs/retention-prune/definition.js';
 import { createRestoreHandler } from '../../src/jobs/restore/handler.js';
 import type { Services } from '../../src/runtime/services.js';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.js';
@@ -22,6 +23,7 @@ const TYPES = [
   [backupVerify, { backupId: BACKUP_ID }],
   [backupPrune, {}],
   [restore, { backupId: BACKUP_ID }],
+  [retentionPrune, { olderThanDays: 30 }],
 ] as const;
 
 const asJob = (data: unknown) => ({ id: 'j1', data, opts: {}, attemptsMade: 0 }) as unknown as Job;

@@ -7,6 +7,17 @@ import { milestones } from './0005-milestones.js';
 import { workerHeartbeat } from './0006-worker-heartbeat.js';
 import { batchLane } from './0007-batch-lane.js';
 import { unfinishedBatchesByKey } from './0008-unfinished-batches-by-key.js';
+import { retentionIndexes } from './0009-retention-indexes.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [initial, backups, fleetHealthAlerts, security, milestones, workerHeartbeat, batchLane, unfinishedBatchesByKey];
+export const MIGRATIONS: readonly Migration[] = [
+  initial,
+  backups,
+  fleetHealthAlerts,
+  security,
+  milestones,
+  workerHeartbeat,
+  batchLane,
+  unfinishedBatchesByKey,
+  retentionIndexes,
+];

@@ -159,24 +159,33 @@ export async function saveImageResult(db: Queryable, imageId: string, result: De
   );
 }
 
-/** Answers an image from an earlier one's stored detections, in one statement. */
-export async function copyCachedResult(db: Queryable, imageId: string, source: EarlierAnswer, workerId: string): Promise<number> {
-  const { rows } = await db.query<{ copied: number }>(
-    `WITH gone AS (DELETE FROM detections WHERE image_id = $1),
+/**
+ * Answers an image from an earlier one's stored detections, in one statement:
+ * the number of detections copied, or undefined when the earlier image is no
+ * longer there (retention deleted it since the claim found it), and then
+ * nothing is written. One statement reads one snapshot, so the earlier
+ * image's row and its detections are seen together or not at all: never an
+ * answer of zero boxes copied from a half-deleted image.
+ */
+export async function copyCachedResult(db: Queryable, imageId: string, source: EarlierAnswer, workerId: string): Promise<number | undefined> {
+  const { rows } = await db.query<{ copied: number; answered: boolean }>(
+    `WITH src AS (SELECT id FROM images WHERE id = $2 AND status = 'done'),
+          gone AS (DELETE FROM detections WHERE image_id = $1 AND EXISTS (SELECT 1 FROM src)),
           added AS (
             INSERT INTO detections (image_id, rank, label, score, x1, y1, x2, y2, keypoints)
-            SELECT $1, rank, label, score, x1, y1, x2, y2, keypoints FROM detections WHERE image_id = $2
+            SELECT $1, rank, label, score, x1, y1, x2, y2, keypoints FROM detections WHERE image_id = (SELECT id FROM src)
             RETURNING 1
           ),
           done AS (
             UPDATE images SET status = 'done', width = $3, height = $4, model_version = $5, model_sha256 = $6,
                    cache_hit = true, error_code = NULL, error_message = NULL, finished_at = now(), worker_id = $7
-             WHERE id = $1
+             WHERE id = $1 AND EXISTS (SELECT 1 FROM src)
+            RETURNING 1
           )
-     SELECT count(*)::int AS copied FROM added`,
+     SELECT (SELECT count(*) FROM added)::int AS copied, EXISTS (SELECT 1 FROM done) AS answered`,
     [imageId, source.id, source.width, source.height, source.modelVersion, source.modelSha256, workerId],
   );
-  return rows[0]?.copied ?? 0;
+  return rows[0]?.answered ? rows[0].copied : undefined;
 }
 
 export async function failImage(db: Queryable, imageId: string, error: { code: string; message: string }, workerId: string): Promise<void> {

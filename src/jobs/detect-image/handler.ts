@@ -45,10 +45,11 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
       // Redelivered after it finished (a stalled job run twice): nothing to do.
       return { imageId: payload.imageId, status: 'skipped', detections: 0, cacheHit: false };
     }
-    if (image.earlier) {
-      const count = await copyCachedResult(pool, image.id, image.earlier, deps.workerId);
+    // Undefined: the earlier image was pruned since the claim found it; run the model instead.
+    const copied = image.earlier && (await copyCachedResult(pool, image.id, image.earlier, deps.workerId));
+    if (copied !== undefined) {
       deps.metrics?.images.inc({ outcome: 'cache_hit' });
-      return { imageId: image.id, status: 'done', detections: count, cacheHit: true };
+      return { imageId: image.id, status: 'done', detections: copied, cacheHit: true };
     }
 
     let bytes: Buffer;

@@ -1,0 +1,309 @@
+// Retention on the filesystem store, end to end: real photos through the API
+// and a real worker, then `lookout prune` as a real process. Finished batches
+// go with their images, detections and blobs; a blob an unfinished or newer
+// batch shares stays; orphans older than an hour go and fresh ones stay; the
+// dry run reports the same counts and deletes nothing; every run is audited;
+// the daily job (RETENTION_DAYS) runs the same prune. The checks go through
+// the BlobStore (has, list), so the scenario holds for any store; only aging
+// a blob (utimes) is the filesystem's.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prune, type PruneProgress } from '../../src/retention/prune.js';
+import { reconcile } from '../../src/producers/reconcile.js';
+import { RETENTION_CRON, RETENTION_SCHEDULER_ID } from '../../src/producers/schedules.js';
+import { syncSchedules } from '../../src/producers/schedule-keeper.js';
+import type { Services } from '../../src/runtime/services.js';
+import { formatBytes } from '../../src/text/format.js';
+import { readPhoto } from '../helpers/photos.js';
+import { until } from '../helpers/receivers.js';
+import { runCli } from '../helpers/run-cli.js';
+import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
+
+let env: TestEnv;
+let services: Services;
+let url: string;
+let key: string;
+
+beforeAll(async () => {
+  env = await createTestEnv('prune');
+  services = await env.open();
+  url = (await env.api(services)).url;
+  await env.worker(services);
+  key = await env.key(services, 'submitter');
+});
+afterAll(() => env?.cleanup());
+
+const HOUR = 3600_000;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const photo = async (name: string) => {
+  const bytes = await readPhoto(name);
+  return { name, bytes, key: sha(bytes), size: bytes.length };
+};
+
+async function finishedBatch(names: string[]): Promise<string> {
+  const files = await Promise.all(names.map(readPhoto));
+  const { status, body } = await submit(
+    url,
+    key,
+    names.map((name, i) => ({ name, bytes: files[i]! })),
+  );
+  expect(status).toBe(202);
+  expect((await waitForBatch(url, key, body.id)).status).toBe('completed');
+  return body.id as string;
+}
+
+/** A batch left queued: its images wait on the paused detect queue. */
+async function unfinishedBatch(names: string[]): Promise<string> {
+  const files = await Promise.all(names.map(readPhoto));
+  const { status, body } = await submit(
+    url,
+    key,
+    names.map((name, i) => ({ name, bytes: files[i]! })),
+  );
+  expect(status).toBe(202);
+  return body.id as string;
+}
+
+/** A blob no row references, written into the store's layout, last written `ageMs` ago (the filesystem's part). */
+async function orphan(ageMs: number): Promise<{ key: string; size: number }> {
+  const bytes = randomBytes(1000 + Math.floor(Math.random() * 1000));
+  const k = sha(bytes);
+  const file = path.join(env.config.blobDir, k.slice(0, 2), k.slice(2, 4), k);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, bytes);
+  const at = new Date(Date.now() - ageMs);
+  await utimes(file, at, at);
+  return { key: k, size: bytes.length };
+}
+
+async function tempFile(name: string, ageMs: number): Promise<string> {
+  const file = path.join(env.config.blobDir, 'tmp', name);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, randomBytes(300));
+  const at = new Date(Date.now() - ageMs);
+  await utimes(file, at, at);
+  return file;
+}
+
+const count = async (sql: string, params: unknown[] = []) => (await env.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params))[0]!.n;
+const has = (k: string) => services.blobs.has(k);
+const listed = async () => {
+  const keys: string[] = [];
+  for await (const b of services.blobs.list()) keys.push(b.key);
+  return keys.sort();
+};
+const pruneAudits = () =>
+  env.sql<{ actor: string; outcome: string; details: Record<string, any> }>(
+    `SELECT actor, outcome, details FROM audit_log WHERE action = 'retention.prune' ORDER BY id`,
+  );
+const detectQueue = () => services.queues.get('detect')!;
+
+describe('lookout prune --older-than 0 (filesystem store)', () => {
+  let a: string;
+  let a2: string;
+  let c: string;
+  let expected: { batches: number; images: number; blobs: number; bytes: number };
+  let kept: string[];
+  let gone: string[];
+  let freshOrphan: { key: string };
+  let oldTemp: string;
+  let freshTemp: string;
+
+  beforeAll(async () => {
+    const [astronaut, coffee, chelsea, camera, rocket] = await Promise.all(
+      ['astronaut.png', 'coffee.png', 'chelsea.png', 'camera.png', 'rocket.jpg'].map(photo),
+    );
+    a = await finishedBatch(['astronaut.png', 'coffee.png', 'chelsea.png']);
+    a2 = await finishedBatch(['astronaut.png', 'camera.png']); // astronaut shared between two pruned batches: one blob
+    await detectQueue().pause();
+    c = await unfinishedBatch(['coffee.png', 'rocket.jpg']); // coffee shared with a kept, unfinished batch
+    const oldOrphan = await orphan(2 * HOUR);
+    freshOrphan = await orphan(60_000);
+    oldTemp = await tempFile('crashed-upload.part', 2 * HOUR);
+    freshTemp = await tempFile('upload-in-flight.part', 10_000);
+    gone = [astronaut!.key, chelsea!.key, camera!.key, oldOrphan.key];
+    kept = [coffee!.key, rocket!.key, freshOrphan.key];
+    expected = { batches: 2, images: 5, blobs: 4, bytes: astronaut!.size + chelsea!.size + camera!.size + oldOrphan.size };
+  });
+
+  afterAll(async () => {
+    await detectQueue().resume();
+  });
+
+  it('--dry-run reports the counts and removes nothing', async () => {
+    const before = await listed();
+    const rows = await count('images');
+    const cli = await runCli(['prune', '--older-than', '0', '--dry-run', '--json'], { env: env.env });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout.trim().split('\n')).toHaveLength(1);
+    const out = JSON.parse(cli.stdout) as Record<string, unknown>;
+    expect(Object.keys(out)).toEqual(['batches', 'images', 'blobs', 'bytes']);
+    expect(out).toEqual(expected);
+    expect(await listed()).toEqual(before);
+    for (const k of [...gone, ...kept]) expect(await has(k)).toBe(true);
+    expect(await count('images')).toBe(rows);
+    expect(await count('batches WHERE id = ANY($1::uuid[])', [[a, a2]])).toBe(2);
+    expect(existsSync(oldTemp)).toBe(true);
+    expect(await pruneAudits()).toEqual([]); // a dry run changes nothing, so it is not audited
+  });
+
+  it('deletes the finished batches, their rows and every blob nothing else uses; shared and fresh blobs stay', async () => {
+    const detectionsBefore = await count('detections d JOIN images i ON i.id = d.image_id WHERE i.batch_id = ANY($1::uuid[])', [[a, a2]]);
+    expect(detectionsBefore).toBe(3); // the astronaut's face, twice (a2's from the cache), and camera's
+    const cli = await runCli(['prune', '--older-than', '0', '--json'], { env: env.env });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toEqual(expected);
+
+    expect(await count('batches WHERE id = ANY($1::uuid[])', [[a, a2]])).toBe(0);
+    expect(await count('images WHERE batch_id = ANY($1::uuid[])', [[a, a2]])).toBe(0);
+    expect(await count('detections')).toBe(0);
+    expect(await count('images WHERE batch_id = $1', [c])).toBe(2);
+    for (const k of gone) expect(await has(k), k).toBe(false);
+    for (const k of kept) expect(await has(k), k).toBe(true);
+    expect(await listed()).toEqual([...kept].sort());
+    expect(existsSync(oldTemp)).toBe(false);
+    expect(existsSync(freshTemp)).toBe(true);
+
+    const audits = await pruneAudits();
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({ actor: 'cli', outcome: 'ok', details: { ...expected, dryRun: false, olderThanDays: 0, orphanBlobs: 1, tempFiles: 1 } });
+
+    // Nothing left to prune: a second run deletes nothing.
+    const again = await runCli(['prune', '--older-than', '0', '--json'], { env: env.env });
+    expect(JSON.parse(again.stdout)).toEqual({ batches: 0, images: 0, blobs: 0, bytes: 0 });
+  });
+
+  it('the kept batch still completes from its blobs afterwards', async () => {
+    await detectQueue().resume();
+    expect((await waitForBatch(url, key, c)).status).toBe('completed');
+  });
+});
+
+describe('lookout prune --older-than DAYS', () => {
+  it('deletes only batches finished more than DAYS ago; a blob a newer batch shares stays; prints a summary', async () => {
+    const [coffee, motorcycle, chelsea] = await Promise.all(['coffee.png', 'motorcycle_left.png', 'chelsea.png'].map(photo));
+    const old = await finishedBatch(['chelsea.png', 'coffee.png']);
+    const newer = await finishedBatch(['coffee.png', 'motorcycle_left.png']);
+    await env.sql(`UPDATE batches SET finished_at = now() - interval '3 days' WHERE id = $1`, [old]);
+    await env.sql(`UPDATE batches SET finished_at = now() - interval '1 day' WHERE id = $1`, [newer]);
+    // The first describe's kept batch (coffee, rocket) finished just now: kept too, and keeps coffee.
+
+    const dry = await runCli(['prune', '--older-than', '2', '--dry-run'], { env: env.env });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toBe(`would delete 1 batch, 2 images, 1 blob (${formatBytes(chelsea!.size)}); nothing deleted (--dry-run)\n`);
+
+    const run = await runCli(['prune', '--older-than', '2'], { env: env.env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe(`deleted 1 batch, 2 images, 1 blob (${formatBytes(chelsea!.size)})\n`);
+    // Progress on stderr (not a terminal here: cli-progress's lines), never on stdout.
+    expect(run.stderr).toMatch(/^prune batches \[.*\] 1\/1 batches \| 2 images, 1 blob/m);
+    expect(await count('batches WHERE id = $1', [old])).toBe(0);
+    expect(await count('batches WHERE id = $1', [newer])).toBe(1);
+    expect(await has(chelsea!.key)).toBe(false);
+    expect(await has(coffee!.key)).toBe(true);
+    expect(await has(motorcycle!.key)).toBe(true);
+
+    // Half a day is a number of days too.
+    const half = await runCli(['prune', '--older-than', '0.5', '--json'], { env: env.env });
+    expect(JSON.parse(half.stdout)).toMatchObject({ batches: 1, images: 2, blobs: 1, bytes: motorcycle!.size });
+  });
+
+  it.each([['-1'], ['abc'], ['1e3'], ['']])('refuses --older-than %j with exit 2, deleting nothing', async (value) => {
+    await env.sql(`UPDATE batches SET finished_at = now() - interval '10 days' WHERE status = 'completed'`);
+    const before = await count('batches');
+    const cli = await runCli(['prune', '--older-than', value, '--json'], { env: env.env });
+    expect(cli.code).toBe(2);
+    expect(cli.stdout).toBe('');
+    expect(cli.stderr).toMatch(/--older-than.*expected a number of days, 0 or more/);
+    expect(await count('batches')).toBe(before);
+  });
+
+  it('refuses a missing --older-than and a bad RETENTION_DAYS with exit 2', async () => {
+    const missing = await runCli(['prune', '--json'], { env: env.env });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--older-than/);
+    const bad = await runCli(['prune', '--older-than', '1'], { env: { ...env.env, RETENTION_DAYS: 'forever' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/RETENTION_DAYS: expected a number of days, 0 or more/);
+  });
+});
+
+describe('prune() over a BlobStore', () => {
+  it('deletes in chunks, reporting progress after each, with the counts of its dry run', async () => {
+    await prune({ pool: services.pool, blobs: services.blobs, logger: env.logger, now: () => new Date() }, { olderThanDays: 0, actor: 'cli' });
+    const ids = [];
+    for (const names of [['astronaut.png'], ['camera.png'], ['chelsea.png', 'coffee.png']]) ids.push(await finishedBatch(names));
+    const deps = { pool: services.pool, blobs: services.blobs, logger: env.logger, now: () => new Date() };
+    const dry = await prune(deps, { olderThanDays: 0, actor: 'cli', dryRun: true });
+    const progress: PruneProgress[] = [];
+    const report = await prune(deps, { olderThanDays: 0, actor: 'cli', chunk: { batches: 1 }, onProgress: (p) => progress.push(p) });
+    expect(report).toMatchObject({ batches: 3, images: 4, blobs: 4 });
+    expect({ batches: report.batches, images: report.images, blobs: report.blobs, bytes: report.bytes }).toEqual({
+      batches: dry.batches,
+      images: dry.images,
+      blobs: dry.blobs,
+      bytes: dry.bytes,
+    });
+    expect(progress.filter((p) => p.phase === 'batches').map((p) => [p.batches, p.batchesTotal])).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
+    await expect(prune(deps, { olderThanDays: -1, actor: 'cli' })).rejects.toThrow(/days >= 0/);
+  });
+});
+
+describe('the daily retention-prune job (RETENTION_DAYS)', () => {
+  it('is scheduled from the setting, runs the same prune as the scheduler, and is removed when unset', async () => {
+    const scheduled = await env.open((c) => ({ ...c, retention: { days: 1 } }));
+    const backup = scheduled.queues.get('backup')!;
+    await syncSchedules(scheduled, ['backup']);
+    await syncSchedules(scheduled, ['backup']); // idempotent
+    const schedulers = await backup.getJobSchedulers();
+    expect(schedulers.map((s) => [s.key, s.pattern, s.name])).toEqual([[RETENTION_SCHEDULER_ID, RETENTION_CRON, 'retention-prune']]);
+    expect(schedulers[0]!.template?.data).toEqual({ actor: 'scheduler', olderThanDays: 1 });
+
+    const [camera] = await Promise.all(['camera.png'].map(photo));
+    const old = await finishedBatch(['camera.png']);
+    const recent = await finishedBatch(['coffee.png']);
+    await env.sql(`UPDATE batches SET finished_at = now() - interval '2 days' WHERE id = $1`, [old]);
+    const stray = await orphan(3 * HOUR);
+
+    // The scheduler's next run, brought forward, on a real ops worker.
+    const next = (await backup.getDelayed()).find((j) => j.name === 'retention-prune');
+    expect(next).toBeDefined();
+    await env.worker(scheduled, { queues: ['backup'], concurrency: 1 });
+    await next!.promote();
+    const done = await until(
+      'the retention-prune job',
+      async () => {
+        const job = await backup.getJob(next!.id!);
+        return job?.finishedOn ? job : undefined;
+      },
+      30_000,
+    );
+    expect(done.failedReason).toBeUndefined();
+    expect(done.returnvalue).toMatchObject({ batches: 1, images: 1, blobs: 2, bytes: camera!.size + stray.size, olderThanDays: 1, dryRun: false });
+    expect(done.progress).toMatchObject({ phase: 'orphans' });
+    expect(await count('batches WHERE id = $1', [old])).toBe(0);
+    expect(await count('batches WHERE id = $1', [recent])).toBe(1);
+    expect(await has(camera!.key)).toBe(false);
+    expect(await has(stray.key)).toBe(false);
+    expect((await pruneAudits()).at(-1)).toMatchObject({ actor: 'scheduler', outcome: 'ok', details: { batches: 1, images: 1, blobs: 2 } });
+
+    // A Redis that lost it (and its jobs) gets it back from the reconciler.
+    await syncSchedules(scheduled, ['health']); // the others the reconciler expects, there
+    await done.remove();
+    await backup.removeJobScheduler(RETENTION_SCHEDULER_ID);
+    const repaired = await reconcile({ ...scheduled, logger: env.logger }, {});
+    expect(repaired.restoredSchedulers).toBe(1);
+    expect((await backup.getJobScheduler(RETENTION_SCHEDULER_ID))?.pattern).toBe(RETENTION_CRON);
+
+    const unset = await env.open((c) => ({ ...c, retention: { days: undefined } }));
+    await syncSchedules(unset, ['backup']);
+    expect(await backup.getJobSchedulers()).toEqual([]);
+  });
+});
