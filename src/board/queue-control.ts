@@ -4,7 +4,10 @@
 import type { Queue } from 'bullmq';
 import type { Pool } from '../db/pool.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
+import type { FlowProducer } from 'bullmq';
+import { detectImage } from '../jobs/detect-image/definition.js';
 import { restorePriorities } from '../jobs/restore-priorities.js';
+import { fairRetryPriorities } from '../producers/fair-retry.js';
 import { JOB_COUNT_STATES, type CleanState, type GlobalConcurrencyResult, type QueueAction, type QueueControlResult, type QueueView } from '../wire/queues.js';
 
 export type { QueueAction, QueueView } from '../wire/queues.js';
@@ -31,8 +34,16 @@ export class UnknownQueueError extends Error {
   }
 }
 
+/**
+ * Pauses, resumes, retries the failed jobs of, or cleans queue `name`,
+ * audited as queue.<action> with `actor`. Retried jobs that have a priority
+ * go back into the prioritized set (BullMQ puts them on its plain wait list,
+ * which runs first); on the detect queue, with `flows`, each key's retried
+ * images go to the front of its fair line, one share per key.
+ * @throws UnknownQueueError for a queue this process does not have
+ */
 export async function controlQueue(
-  deps: { queues: ReadonlyMap<string, Queue>; pool: Pool },
+  deps: { queues: ReadonlyMap<string, Queue>; pool: Pool; flows?: FlowProducer; prefix?: string },
   name: string,
   action: QueueAction,
   actor: string,
@@ -51,8 +62,12 @@ export async function controlQueue(
     case 'retry-failed': {
       affected = (await queue.getJobCounts('failed')).failed ?? 0;
       await queue.retryJobs({ state: 'failed', count: 1000 });
-      // BullMQ puts them on the plain wait list, ahead of every prioritized job: back to their places.
-      await restorePriorities(queue);
+      // BullMQ puts them on the plain wait list, ahead of every prioritized job: back into the lanes.
+      const fair =
+        name === detectImage.queue && deps.flows && deps.prefix !== undefined
+          ? fairRetryPriorities({ flows: deps.flows, pool: deps.pool, prefix: deps.prefix, detect: queue })
+          : undefined;
+      await restorePriorities(queue, undefined, fair);
       break;
     }
     case 'clean':

@@ -20,11 +20,11 @@ export const RESTORE_SCAN_LIMIT = 10_000;
  * jobs); otherwise at the whole lists, RESTORE_SCAN_LIMIT jobs a pass, from
  * the end taken next. Jobs without a priority are left alone, and so is a job
  * a worker takes meanwhile (changePriority finds it on no list and rewrites
- * only its stored field, with the same value). Returns how many jobs moved.
+ * only its stored field, with the same value). `assign`: their new priorities (default: the one each has). Returns how many jobs moved.
  * O(jobs looked at).
  * @throws what ioredis throws when Redis is away
  */
-export async function restorePriorities(queue: Queue | Worker, jobIds?: readonly string[]): Promise<number> {
+export async function restorePriorities(queue: Queue | Worker, jobIds?: readonly string[], assign?: AssignPriorities): Promise<number> {
   const client = (await queue.client) as unknown as Redis;
   const lists = [queue.keys.wait!, queue.keys.paused!];
   if (jobIds) {
@@ -34,13 +34,15 @@ export async function restorePriorities(queue: Queue | Worker, jobIds?: readonly
       queue,
       client,
       jobIds.filter((_, i) => on[i]),
+      assign,
     );
   }
   let total = 0;
   for (const list of lists) {
     // Until a pass moves nothing: more than RESTORE_SCAN_LIMIT retried at once take several passes.
     for (let pass = 0; pass < 1000; pass++) {
-      const moved = await restoreAmong(queue, client, await client.lrange(list, -RESTORE_SCAN_LIMIT, -1));
+      // Taking end first: the order BullMQ would have run them in.
+      const moved = await restoreAmong(queue, client, (await client.lrange(list, -RESTORE_SCAN_LIMIT, -1)).reverse(), assign);
       total += moved;
       if (moved === 0) break;
     }
@@ -48,18 +50,34 @@ export async function restorePriorities(queue: Queue | Worker, jobIds?: readonly
   return total;
 }
 
+/**
+ * Which priority each job gets back (by id; a job left out keeps its own),
+ * and a settle() to call once they are all moved. Lets the fair share put a
+ * retry by hand at the front of its key's fair line instead of at its old
+ * place (src/producers/fair-retry.ts).
+ */
+export type AssignPriorities = (jobIds: readonly string[]) => Promise<{ priorities: ReadonlyMap<string, number>; settle(): Promise<void> }>;
+
 /** Those of `ids` (on the wait or paused list) with a priority, moved; counted when they are in the prioritized set after. */
-async function restoreAmong(queue: Queue | Worker, client: Redis, ids: readonly string[]): Promise<number> {
+async function restoreAmong(queue: Queue | Worker, client: Redis, ids: readonly string[], assign?: AssignPriorities): Promise<number> {
   if (ids.length === 0) return 0;
-  const priorities = await Promise.all(ids.map((id) => client.hget(queue.toKey(id), 'priority')));
+  const stored = await Promise.all(ids.map((id) => client.hget(queue.toKey(id), 'priority')));
+  const own = new Map<string, number>();
+  ids.forEach((id, i) => {
+    if (Number(stored[i] ?? 0) > 0) own.set(id, Number(stored[i]));
+  });
+  if (own.size === 0) return 0;
+  const assigned = assign ? await assign([...own.keys()]) : undefined;
   let moved = 0;
-  for (const [i, id] of ids.entries()) {
-    const priority = Number(priorities[i] ?? 0);
-    if (!(priority > 0)) continue;
-    const job = await Job.fromId(queue as Queue, id);
-    if (!job) continue;
-    await job.changePriority({ priority });
-    if ((await client.zscore(queue.keys.prioritized!, id)) !== null) moved++;
+  try {
+    for (const [id, priority] of own) {
+      const job = await Job.fromId(queue as Queue, id);
+      if (!job) continue;
+      await job.changePriority({ priority: assigned?.priorities.get(id) ?? priority });
+      if ((await client.zscore(queue.keys.prioritized!, id)) !== null) moved++;
+    }
+  } finally {
+    await assigned?.settle();
   }
   return moved;
 }

@@ -3,7 +3,7 @@
 // and its key's fair share, fair-share.ts). Used by batch submission and by
 // the reconciler when a batch's parent job was lost.
 import type { FlowProducer } from 'bullmq';
-import { detectImage } from '../jobs/detect-image/definition.js';
+import { detectImage, detectImageJobId } from '../jobs/detect-image/definition.js';
 import { enqueueFlow, flowStep } from '../jobs/enqueue.js';
 import { finalizeBatch } from '../jobs/finalize-batch/definition.js';
 import { confirmAdded, type Priorities } from './fair-share.js';
@@ -19,5 +19,10 @@ export async function enqueueBatchFlow(
     }),
   );
   await enqueueFlow(flows, prefix, flowStep(finalizeBatch, { batchId: batch.batchId }, children));
-  await confirmAdded(flows, prefix, batch.priorities);
+  await confirmAdded(
+    flows,
+    prefix,
+    batch.priorities,
+    batch.images.map((img) => detectImageJobId(img.imageId)),
+  );
 }

@@ -134,7 +134,12 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
           offset += images.length;
         }
       } finally {
-        await confirmAdded(deps.flows, prefix, priorities);
+        await confirmAdded(
+          deps.flows,
+          prefix,
+          priorities,
+          lost.map((l) => detectImageJobId(l.id)),
+        );
       }
     }
 

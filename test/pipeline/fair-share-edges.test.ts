@@ -8,20 +8,29 @@
 // charged to the key. Real Redis, Postgres and BullMQ; no model runs (the
 // jobs are taken by hand or not at all).
 import pino from 'pino';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job, type Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
 import { controlQueue } from '../../src/board/queue-control.js';
 import { boardQueueAdapter } from '../../src/board/bull-board.js';
-import { allocatePriorities, confirmAdded, FIRST_BULK, INTERACTIVE_PRIORITY, releasePriorities, type Priorities } from '../../src/producers/fair-share.js';
+import {
+  allocatePriorities,
+  confirmAdded,
+  driveRenumbering,
+  FIRST_BULK,
+  INTERACTIVE_PRIORITY,
+  PRIORITY_LIMIT,
+  releasePriorities,
+  type Priorities,
+} from '../../src/producers/fair-share.js';
 import { reconcile } from '../../src/producers/reconcile.js';
 import { detectImageJobId } from '../../src/jobs/detect-image/definition.js';
 import { startWorkers, type RunningWorkers } from '../../src/workers/start-workers.js';
 import type { HandlerDeps } from '../../src/jobs/registry.js';
 import { until } from '../helpers/receivers.js';
-import { createTestEnv, submit, type TestEnv } from '../helpers/test-env.js';
+import { createTestEnv, REDIS_URL, submit, type TestEnv } from '../helpers/test-env.js';
 import { tinyImages } from '../helpers/tiny-images.js';
 
 let env: TestEnv;
@@ -47,6 +56,9 @@ async function handWorker(lockDuration = 30_000): Promise<Worker> {
   await w.waitUntilReady();
   return w;
 }
+
+/** The job ids `<tag>0` .. `<tag>{n-1}`. */
+const ids = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
 
 /** `n` detect jobs taken as a worker takes them, and completed. */
 async function takeAndComplete(n: number): Promise<void> {
@@ -158,6 +170,43 @@ describe('jobs BullMQ puts on its plain wait list go back to their priorities', 
   });
 });
 
+describe('a retry by hand on the detect queue', () => {
+  it("puts each key's retried images at the front of its fair line, one share per key: key A's 100 failed images do not run ahead of key B", async () => {
+    const a = await env.key(services, 'submitter');
+    const b = await env.key(services, 'submitter');
+    const batchA = await submit(url, a, await tinyImages(100));
+    expect(batchA.status).toBe(202);
+    // All of A's images fail (say, the blob store was away), no attempts left.
+    const w = await handWorker();
+    for (let i = 0; i < 100; i++) {
+      const t = randomUUID();
+      const job = (await w.getNextJob(t)) as Job;
+      await job.updateData(job.data); // keep the payload; the job is A's
+      job.opts.attempts = 1;
+      await job.moveToFailed(new Error('blob store away'), t);
+    }
+    await w.close();
+    const batchB = await submit(url, b, await tinyImages(100));
+    expect(batchB.status).toBe(202);
+    await controlQueue(
+      { queues: services.queues, pool: services.pool, flows: services.flows, prefix: env.config.queuePrefix },
+      'detect',
+      'retry-failed',
+      'test',
+    );
+    const ofB = new Set((await env.sql<{ id: string }>('SELECT id FROM images WHERE batch_id = $1', [batchB.body.id])).map((r) => detectImageJobId(r.id)));
+    const order = await takingOrder();
+    expect(order).toHaveLength(200);
+    const bInFirst100 = order.slice(0, 100).filter((id) => ofB.has(id)).length;
+    console.log(`after retry-failed: key B has ${bInFirst100} of the first 100 places`);
+    // One share each (with their old places, A's 100 would all run first: B 0).
+    expect(bInFirst100).toBeGreaterThanOrEqual(45);
+    expect(bInFirst100).toBeLessThanOrEqual(55);
+    await env.sql(`UPDATE images SET status = 'failed' WHERE status IN ('queued', 'running')`);
+    await env.sql(`UPDATE batches SET status = 'failed' WHERE status IN ('queued', 'running')`);
+  }, 60_000);
+});
+
 describe('renumbering', () => {
   const prefix = () => env.config.queuePrefix;
   // Each case starts from an empty fair share (base 0, V 0).
@@ -172,7 +221,7 @@ describe('renumbering', () => {
     const key = `r-${randomUUID()}`;
     const p = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: key, n: 30 }, opts);
     for (let i = 0; i < 30; i++) await detect.add('detect-image', { i }, { jobId: `r${i}`, priority: p.of(i) });
-    await confirmAdded(services.flows, prefix(), p);
+    await confirmAdded(services.flows, prefix(), p, ids('r', 30), opts);
     // The first 25 ran; r25 failed (its priority is p.of(25)).
     const w = await handWorker();
     for (let i = 0; i < 25; i++) {
@@ -187,7 +236,7 @@ describe('renumbering', () => {
     const before = (await detect.getJob('r25'))!.priority;
     // The next batch passes the range: base moves up to V (the lowest waiting, r26).
     const next = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: `other-${randomUUID()}`, n: 20 }, opts);
-    await confirmAdded(services.flows, prefix(), next);
+    await confirmAdded(services.flows, prefix(), next, [], opts);
     expect(next.renumbered).toBe(true);
     const after = (await detect.getJob('r25'))!.priority;
     expect(after).toBeLessThan(before);
@@ -204,7 +253,7 @@ describe('renumbering', () => {
     const key = `a-${randomUUID()}`;
     const add = async (p: Priorities, tag: string, n: number) => {
       for (let i = 0; i < n; i++) await detect.add('detect-image', { i }, { jobId: `${tag}${i}`, priority: p.of(i) });
-      await confirmAdded(services.flows, prefix(), p);
+      await confirmAdded(services.flows, prefix(), p, ids(tag, n), opts);
     };
     const a = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: key, n: 30 }, opts);
     await add(a, 'a', 30);
@@ -225,7 +274,7 @@ describe('renumbering', () => {
     expect(lastB).toBeLessThan(firstE);
     // Nothing in flight: the next allocation renumbers, and the order still holds.
     const f = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: `f-${randomUUID()}`, n: 5 }, opts);
-    await confirmAdded(services.flows, prefix(), f);
+    await confirmAdded(services.flows, prefix(), f, [], opts);
     expect(f.renumbered).toBe(true);
     const after = await takingOrder();
     expect(Math.max(...[0, 1, 2, 3, 4].map((i) => after.indexOf(`b${i}`)))).toBeLessThan(Math.min(...[0, 1, 2, 3, 4].map((i) => after.indexOf(`e${i}`))));
@@ -241,7 +290,13 @@ describe('renumbering', () => {
     for (let round = 0; round < 12; round++) {
       const p = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: far, n: 10 }, opts);
       for (let i = 0; i < 10; i++) await detect.add('detect-image', { i }, { jobId: `f${n++}`, priority: p.of(i) });
-      await confirmAdded(services.flows, prefix(), p);
+      await confirmAdded(
+        services.flows,
+        prefix(),
+        p,
+        Array.from({ length: 10 }, (_, i) => `f${n - 10 + i}`),
+        opts,
+      );
       if (p.renumbered) renumbered++;
       // Workers take 2 between its submits: V hardly moves.
       await takeAndComplete(2);
@@ -255,17 +310,118 @@ describe('renumbering', () => {
     const ids = (await detect.getPrioritized(0, -1)).map((j) => Number(j.id!.slice(1)));
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
   });
+
+  it("spreads a far-ahead key's capped tail out again: a new key is not put behind it", async () => {
+    const limit = 40;
+    const opts = { priorityLimit: limit };
+    // Key A queues three times the range: its tail shares the capped priority, with its tags kept.
+    const a = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: `A-${randomUUID()}`, n: 120 }, opts);
+    for (let i = 0; i < 120; i++) await detect.add('detect-image', { i }, { jobId: `a${i}`, priority: a.of(i) });
+    await confirmAdded(services.flows, prefix(), a, ids('a', 120), opts);
+    await takeAndComplete(40);
+    const b = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: `B-${randomUUID()}`, n: 5 }, opts);
+    for (let i = 0; i < 5; i++) await detect.add('detect-image', { i }, { jobId: `b${i}`, priority: b.of(i) });
+    await confirmAdded(services.flows, prefix(), b, ids('b', 5), opts);
+    await driveRenumbering(services.flows, prefix(), opts);
+    const order = await takingOrder();
+    console.log(`images ahead of a new key's first, behind a key with 80 waiting in a range of 40: ${order.indexOf('b0')}`);
+    expect(order.indexOf('b0')).toBeLessThanOrEqual(2);
+    // A's own order holds.
+    const as = order.filter((id) => id.startsWith('a')).map((id) => Number(id.slice(1)));
+    expect(as).toEqual([...as].sort((x, y) => x - y));
+  });
+
+  it('runs in steps: a batch allocated while one is under way waits at the capped level and is put at its tag when the step reaches it', async () => {
+    const limit = 40;
+    const opts = { priorityLimit: limit, renumberChunk: 3 };
+    const a = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: `A-${randomUUID()}`, n: 36 }, opts);
+    for (let i = 0; i < 36; i++) await detect.add('detect-image', { i }, { jobId: `a${i}`, priority: a.of(i) });
+    await confirmAdded(services.flows, prefix(), a, ids('a', 36), opts);
+    await takeAndComplete(21);
+    // B's allocation starts a renumbering (V is 21 above base, half the range); it runs 3 entries a step.
+    const b = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: `B-${randomUUID()}`, n: 6 }, opts);
+    expect(b.renumbered).toBe(true);
+    // Under way (the next step waits at the capped level while B is in flight): B is capped, after everything.
+    expect(b.of(0)).toBe(limit);
+    for (let i = 0; i < 6; i++) await detect.add('detect-image', { i }, { jobId: `b${i}`, priority: b.of(i) });
+    await confirmAdded(services.flows, prefix(), b, ids('b', 6), opts);
+    await driveRenumbering(services.flows, prefix(), opts);
+    const client = (await detect.client) as unknown as Redis;
+    expect(await client.hget(`${prefix()}:fair-share:detect`, 'rn_base')).toBeNull();
+    // Every waiting job in the order of its tag: A's 21..35 and B's 21..26 interleave.
+    const order = await takingOrder();
+    const tags = order.map((id) => (id.startsWith('a') ? Number(id.slice(1)) : 21 + Number(id.slice(1))));
+    expect(tags).toEqual([...tags].sort((x, y) => x - y));
+    expect(order.indexOf('b0')).toBeLessThanOrEqual(1);
+    expect(Math.max(...(await detect.getPrioritized(0, -1)).map((j) => j.priority))).toBeLessThanOrEqual(limit);
+  });
+
+  it('with 100,000 jobs waiting, a renumbering never blocks Redis for long: no script call takes more than a few tens of ms', async () => {
+    const client = (await detect.client) as unknown as Redis;
+    const q = `${prefix()}:detect`;
+    const N = 100_000;
+    const half = Math.floor(PRIORITY_LIMIT / 2);
+    // Stand-ins: a prioritized entry and a job hash with its priority (all the renumbering reads), tags from base 0.
+    for (let from = 0; from < N; from += 10_000) {
+      const p = client.pipeline();
+      for (let i = from; i < Math.min(N, from + 10_000); i++) {
+        const prio = 2 + half + Math.floor(i / 2);
+        p.zadd(`${q}:prioritized`, prio * 2 ** 32 + i, `s${i}`);
+        p.hset(`${q}:s${i}`, 'priority', prio, 'atm', 0);
+      }
+      await p.exec();
+    }
+    const pinger = new Redis(REDIS_URL);
+    let worst = 0;
+    let stop = false;
+    const pinging = (async () => {
+      while (!stop) {
+        const t = performance.now();
+        await pinger.ping();
+        worst = Math.max(worst, performance.now() - t);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      const t0 = performance.now();
+      const p = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: 'k', n: 10 });
+      const allocationMs = performance.now() - t0;
+      await confirmAdded(services.flows, prefix(), p, []);
+      expect(p.renumbered).toBe(true);
+      await driveRenumbering(services.flows, prefix());
+      const tookMs = performance.now() - t0;
+      stop = true;
+      await pinging;
+      console.log(
+        `renumbering ${N} waiting jobs: allocation ${allocationMs.toFixed(0)} ms, whole renumbering ${tookMs.toFixed(0)} ms, worst PING meanwhile ${worst.toFixed(0)} ms`,
+      );
+      expect(allocationMs).toBeLessThan(500);
+      expect(worst).toBeLessThan(300);
+      // Done: base moved to V (the lowest stand-in's tag), every entry lowered by the same amount, in order.
+      expect(await client.hget(`${prefix()}:fair-share:detect`, 'rn_base')).toBeNull();
+      expect(Number(await client.hget(`${prefix()}:fair-share:detect`, 'base'))).toBe(half);
+      const [lowest] = await client.zrange(`${q}:prioritized`, 0, 0);
+      expect(lowest).toBe('s0');
+      expect(Number(await client.hget(`${q}:s${N - 1}`, 'priority'))).toBe(2 + Math.floor((N - 1) / 2));
+    } finally {
+      stop = true;
+      await pinging;
+      pinger.disconnect();
+      for (let from = 0; from < N; from += 10_000)
+        await client.del(...Array.from({ length: Math.min(N, from + 10_000) - from }, (_, k) => `${q}:s${from + k}`));
+    }
+  }, 120_000);
 });
 
 describe('a refused submit', () => {
   it("gives its key's tags back: the key's next batch starts where the refused one did", async () => {
     const key = `refused-${randomUUID()}`;
     const first = await allocatePriorities(services.flows, env.config.queuePrefix, { lane: 'bulk', fairKey: key, n: 50 });
-    await confirmAdded(services.flows, env.config.queuePrefix, first);
+    await confirmAdded(services.flows, env.config.queuePrefix, first, []);
     const refused = await allocatePriorities(services.flows, env.config.queuePrefix, { lane: 'bulk', fairKey: key, n: 100 });
     await releasePriorities(services.flows, env.config.queuePrefix, refused);
     const next = await allocatePriorities(services.flows, env.config.queuePrefix, { lane: 'bulk', fairKey: key, n: 10 });
-    await confirmAdded(services.flows, env.config.queuePrefix, next);
+    await confirmAdded(services.flows, env.config.queuePrefix, next, []);
     expect(next.of(0)).toBe(refused.of(0));
     expect(next.of(0)).toBe(first.of(49) + 1);
   });

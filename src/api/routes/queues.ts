@@ -23,7 +23,7 @@ const queueParams = z.object({ name: z.string().min(1).max(200).describe('queue 
 const QUEUE_UNAVAILABLE = { description: 'Redis does not answer; nothing was done (queue_unavailable)' };
 
 export function queuesRoutes(services: Services): ApiRoute[] {
-  const deps = { queues: services.queues, pool: services.pool };
+  const deps = { queues: services.queues, pool: services.pool, flows: services.flows, prefix: services.config.queuePrefix };
   return [
     route(
       {

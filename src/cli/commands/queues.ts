@@ -32,7 +32,12 @@ export function register(program: Command, deps: CommandDeps): void {
       .argument('<queue>', `one of ${KNOWN_QUEUES.join(', ')}`)
       .action((name: string) =>
         withQueues(deps.config(), async (services) => {
-          const result = await controlQueue({ queues: services.queues, pool: services.pool }, name, action, 'cli');
+          const result = await controlQueue(
+            { queues: services.queues, pool: services.pool, flows: services.flows, prefix: services.config.queuePrefix },
+            name,
+            action,
+            'cli',
+          );
           process.stdout.write(`${JSON.stringify(result)}\n`);
         }),
       );

@@ -1,6 +1,7 @@
 // Images of a batch and their detections.
 import type { Detection, DetectionResult } from '../../detection/index.js';
 import type { ImageStatus } from '../../wire/batch-status.js';
+import type { Lane } from '../../wire/batches.js';
 import type { Queryable } from '../pool.js';
 
 export type { ImageStatus };
@@ -243,4 +244,14 @@ export async function queuedImagesByKey(db: Queryable, top: number): Promise<Arr
   );
   const other = rows.slice(top).reduce((sum, r) => sum + r.images, 0);
   return [...rows.slice(0, top), ...(other > 0 ? [{ key: 'other', images: other }] : [])];
+}
+
+/** How the images' jobs are scheduled: their batch's lane and fair-share key (batchScheduling, by image id). */
+export async function imageSchedulingOf(db: Queryable, imageIds: readonly string[]): Promise<Map<string, { lane: Lane; fairKey: string }>> {
+  if (imageIds.length === 0) return new Map();
+  const { rows } = await db.query<{ id: string; lane: Lane; fair_key: string }>(
+    `SELECT i.id, b.lane, coalesce(b.key_id, b.created_by) AS fair_key FROM images i JOIN batches b ON b.id = i.batch_id WHERE i.id = ANY($1::uuid[])`,
+    [imageIds],
+  );
+  return new Map(rows.map((r) => [r.id, { lane: r.lane, fairKey: r.fair_key }]));
 }
