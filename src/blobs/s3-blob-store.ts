@@ -1,21 +1,28 @@
 // S3 blob store (BLOB_STORE=s3): objects <prefix><ab>/<cd>/<sha256> in one
-// bucket. The sha256 is known only once the last byte has passed, so an
-// upload streams (hashed and counted on the way, lib-storage's Upload: one
-// PutObject for a body smaller than a part, a multipart upload for a larger
-// one) to a temporary key <prefix>tmp/<uuid>, then is copied server-side to
-// its content address and the temporary object deleted. A blob already
-// stored is not copied again (identical bytes are stored once) unless it is
-// older than FRESH_BLOB_MS, when the copy renews its LastModified: the orphan
-// sweep spares recent blobs only, and a submit is about to use this one.
+// bucket. Bytes are checked, hashed and counted on the way (metered-stream.ts,
+// as in the fs store), and the sha256 is known only once the last byte has
+// passed:
+//
+// - A body of at most one part (PART_BYTES, 5 MiB: S3's smallest part, and
+//   what a single PutObject holds in memory anyway) is held until its end and
+//   then PUT straight to its content address: one request, atomic, nothing
+//   sent before every check has passed.
+// - A larger body streams into lib-storage's multipart Upload on a temporary
+//   key <prefix>tmp/<uuid> (5 MiB parts, QUEUE_SIZE in flight), is then copied
+//   server-side to its content address and the temporary object deleted. A
+//   blob already there is not copied again (identical bytes are stored once)
+//   unless it is older than FRESH_BLOB_MS, when the copy renews its
+//   LastModified: the orphan sweep spares recent blobs only, and a submit is
+//   about to use this one. (A direct PUT renews it anyway.)
 //
 // An upload refused (checkHead, inspectHead), too large, aborted (signal) or
 // cut off (the source's error) stops reading, waits for the parts in flight,
-// aborts its multipart upload and deletes the temporary object if there was
-// one: nothing of it stays in the bucket. Memory per upload is bounded by
-// PART_BYTES × (QUEUE_SIZE + 1), whatever the upload's size.
+// aborts its multipart upload and deletes the temporary object if it was
+// completed: nothing of it stays in the bucket. Memory per upload is bounded
+// by PART_BYTES × (QUEUE_SIZE + 1) plus stream buffers, whatever its size.
 
 import { randomUUID } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
@@ -25,6 +32,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   paginateListObjectsV2,
+  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -97,52 +105,112 @@ export function createS3BlobStore(client: S3Client, options: S3BlobStoreOptions)
     });
   };
 
-  return {
-    location: `s3://${bucket}/${prefix}`,
-
-    async put(source: Readable, putOptions: PutOptions): Promise<StoredBlob> {
-      const tmpKey = `${tmpPrefix}${randomUUID()}`;
-      const meter = meteredStream(putOptions);
-      // What Upload reads: checked bytes only. Destroyed with the error when
-      // the source, a check or the signal fails, which ends the upload.
-      const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-      const upload = new Upload({
-        client,
-        params: { Bucket: bucket, Key: tmpKey, Body: body, ContentType: 'application/octet-stream' },
-        partSize: PART_BYTES,
-        queueSize: QUEUE_SIZE,
-        // Aborted below, where its failure can be told apart from the upload's.
-        leavePartsOnError: true,
-      });
-      const uploading = upload.done();
-      // Upload stops reading when it fails: unblock the pipeline feeding it.
-      uploading.catch((err: unknown) => body.destroy(err as Error));
-      const piping = pipeline(source, meter.transform, body, ...(putOptions.signal ? [{ signal: putOptions.signal }] : []));
-      const [piped, uploaded] = await Promise.allSettled([piping, uploading]);
-      if (piped.status === 'rejected' || uploaded.status === 'rejected') {
-        // Upload has settled: every part in flight has ended, nothing more starts.
-        if (upload.uploadId) {
-          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: tmpKey, UploadId: upload.uploadId })).catch((err: unknown) => {
+  /**
+   * Where put() writes the checked bytes. Up to PART_BYTES are held (what one
+   * PutObject would send anyway); past that a multipart Upload to a temporary
+   * key starts with them and takes the rest as it comes, at most QUEUE_SIZE
+   * parts in flight. Its end waits for the Upload to complete; an Upload that
+   * fails destroys it, which ends the pipeline feeding it.
+   */
+  const uploadSink = () => {
+    const tmpKey = `${tmpPrefix}${randomUUID()}`;
+    let held: Buffer[] = [];
+    let heldBytes = 0;
+    let multipart: { body: PassThrough; upload: Upload; done: Promise<unknown> } | undefined;
+    const writeOn = (body: PassThrough, chunk: Buffer, done: (err?: Error | null) => void) => {
+      if (body.write(chunk)) return done();
+      body.once('drain', () => done());
+    };
+    const writable = new Writable({
+      highWaterMark: 1024 * 1024,
+      write(chunk: Buffer, _encoding, done) {
+        if (multipart) return writeOn(multipart.body, chunk, done);
+        held.push(chunk);
+        heldBytes += chunk.length;
+        if (heldBytes <= PART_BYTES) return done();
+        const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+        const upload = new Upload({
+          client,
+          params: { Bucket: bucket, Key: tmpKey, Body: body, ContentType: 'application/octet-stream' },
+          partSize: PART_BYTES,
+          queueSize: QUEUE_SIZE,
+          // Aborted by discard(), where its failure can be told apart from the upload's.
+          leavePartsOnError: true,
+        });
+        multipart = { body, upload, done: upload.done() };
+        multipart.done.catch((err: unknown) => writable.destroy(err as Error));
+        const first = Buffer.concat(held);
+        held = [];
+        writeOn(body, first, done);
+      },
+      final(done) {
+        if (!multipart) return done();
+        multipart.body.end();
+        multipart.done.then(
+          () => done(),
+          (err: Error) => done(err),
+        );
+      },
+      destroy(err, done) {
+        multipart?.body.destroy(err ?? undefined);
+        done(err);
+      },
+    });
+    return {
+      writable,
+      tmpKey,
+      /** The whole body when it fit in one part (nothing was sent), else undefined (it is at tmpKey). */
+      whole: (): Buffer | undefined => (multipart ? undefined : Buffer.concat(held)),
+      /** After a failure: waits for the parts in flight, aborts the multipart upload, deletes tmpKey if it was completed. */
+      async discard() {
+        if (!multipart) return; // nothing was sent
+        multipart.body.destroy();
+        const completed = await multipart.done.then(
+          () => true,
+          () => false,
+        );
+        const { uploadId } = multipart.upload;
+        if (uploadId && !completed) {
+          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: tmpKey, UploadId: uploadId })).catch((err: unknown) => {
             warn(
               { key: tmpKey, err: (err as Error).message },
               'could not abort a failed multipart upload; its parts stay until the bucket lifecycle rule (AbortIncompleteMultipartUpload) removes them',
             );
           });
         }
-        // The whole body may have gone up before a late failure (a refused inspectHead on a short file cannot, but a copy can).
-        if (uploaded.status === 'fulfilled') await deleteQuietly(tmpKey);
-        // The cause, not its echo: the source's or a check's error rather than the Upload that it ended.
-        throw piped.status === 'rejected' ? piped.reason : (uploaded as PromiseRejectedResult).reason;
+        if (completed) await deleteQuietly(tmpKey);
+      },
+    };
+  };
+
+  return {
+    location: `s3://${bucket}/${prefix}`,
+
+    async put(source: Readable, putOptions: PutOptions): Promise<StoredBlob> {
+      const meter = meteredStream(putOptions);
+      const sink = uploadSink();
+      try {
+        await pipeline(source, meter.transform, sink.writable, ...(putOptions.signal ? [{ signal: putOptions.signal }] : []));
+      } catch (err) {
+        await sink.discard();
+        throw err;
       }
       const sha256 = meter.sha256();
       const finalKey = objectKey(sha256);
-      try {
-        const existing = await storedAt(finalKey);
-        if (!existing || now().getTime() - existing.getTime() > FRESH_BLOB_MS) {
-          await client.send(new CopyObjectCommand({ Bucket: bucket, Key: finalKey, CopySource: copySource(bucket, tmpKey) }));
+      const small = sink.whole();
+      if (small) {
+        // The sha256 was known before a byte went out: straight to the address. A PUT is atomic, and
+        // the same key for the same bytes (a blob already there is only renewed: FRESH_BLOB_MS).
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: finalKey, Body: small, ContentType: 'application/octet-stream' }));
+      } else {
+        try {
+          const existing = await storedAt(finalKey);
+          if (!existing || now().getTime() - existing.getTime() > FRESH_BLOB_MS) {
+            await client.send(new CopyObjectCommand({ Bucket: bucket, Key: finalKey, CopySource: copySource(bucket, sink.tmpKey) }));
+          }
+        } finally {
+          await deleteQuietly(sink.tmpKey);
         }
-      } finally {
-        await deleteQuietly(tmpKey);
       }
       return { key: sha256, sha256, bytes: meter.bytes() };
     },

@@ -277,13 +277,23 @@ describe('the S3 blob store', () => {
     expect(await s3.keys(BUCKET, 'abort/')).toEqual([]);
   });
 
-  it('copies a blob found already stored only when it is older than FRESH_BLOB_MS, renewing it for the orphan sweep', async () => {
+  it('puts a body of one part straight to its address: one request, nothing temporary', async () => {
+    const store = createS3BlobStore(s3.client, { bucket: BUCKET, prefix: 'small/' });
+    const bytes = randomBytes(PART_BYTES);
+    sent.length = 0;
+    const blob = await store.put(streamOf(bytes), { maxBytes: 50 * MiB });
+    expect(sent).toEqual(['PutObjectCommand']);
+    expect(await s3.keys(BUCKET, 'small/')).toEqual([`small/${blob.key.slice(0, 2)}/${blob.key.slice(2, 4)}/${blob.key}`]);
+  });
+
+  it('copies a larger blob found already stored only when it is older than FRESH_BLOB_MS, renewing it for the orphan sweep', async () => {
     let now = new Date();
     const store = createS3BlobStore(s3.client, { bucket: BUCKET, prefix: 'fresh/', now: () => now });
-    const bytes = randomBytes(2000);
+    const bytes = randomBytes(PART_BYTES + 1);
     const copies = async () => {
       sent.length = 0;
-      await store.put(streamOf(bytes), { maxBytes: MiB });
+      await store.put(streamOf(bytes), { maxBytes: 50 * MiB });
+      expect(sent).toContain('CompleteMultipartUploadCommand');
       return sent.filter((c) => c === 'CopyObjectCommand').length;
     };
     expect(await copies()).toBe(1); // new: copied to its address
