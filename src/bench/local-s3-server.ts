@@ -12,6 +12,7 @@
 // talks to s3rver.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 /** The credentials s3rver accepts (its fixed account). */
@@ -27,6 +28,8 @@ export interface LocalS3Server {
    */
   env(bucket: string, prefix?: string): Record<string, string>;
   child: ChildProcess;
+  /** CPU the server process has used so far, in core-milliseconds (Linux /proc; NaN elsewhere). */
+  cpuMs(): number;
   /** Stops the server (its directory stays the caller's). */
   close(): Promise<void>;
 }
@@ -77,6 +80,15 @@ export async function startLocalS3Server(options: { directory: string; buckets: 
       ...LOCAL_S3_CREDENTIALS,
       AWS_EC2_METADATA_DISABLED: 'true',
     }),
+    cpuMs() {
+      try {
+        // utime and stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (USER_HZ = 100).
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+      } catch {
+        return NaN;
+      }
+    },
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

@@ -220,7 +220,9 @@ export function createS3BlobStore(client: S3Client, options: S3BlobStoreOptions)
       try {
         const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key }));
         if (!object.Body) throw new BlobNotFoundError(key);
-        return Buffer.from(await object.Body.transformToByteArray());
+        const bytes = await object.Body.transformToByteArray();
+        // A view, not a copy: images are large and the worker reads every one.
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       } catch (err) {
         if (isNotFound(err)) throw new BlobNotFoundError(key);
         throw err;
