@@ -2,14 +2,16 @@
 // tables, rewrites the generated sections of docs/benchmarks.md, and with
 // --json ends with one JSON line of the headline numbers.
 //
-// Parts: engine, pipeline, client, scheduling, backup; name some to run only
-// those (`npm run bench -- scheduling`), or skip some with --skip-<part>.
-// Options: --images N (engine, default 504), --pipeline-images N (default 312),
+// Parts: engine, pipeline, blob-store, client, scheduling, backup; name some
+// to run only those (`npm run bench -- scheduling`), or skip some with
+// --skip-<part>. Options: --images N (engine, default 504), --pipeline-images N (default 312),
+// --blob-store-images N (default 312), --blob-store-rounds N (per store, default 2),
 // --batch-size N (default 52), --latency-samples N (default 30),
 // --backup-mb N (MiB, default 220), --models a,b (engine), --photos DIR,
 // --client-images N (default 312), --scheduling-backlog N (default 2000),
 // --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --skip-engine, --skip-pipeline,
-// --skip-backup, --skip-client, --skip-scheduling, --no-write, --json.
+// --skip-blob-store, --skip-backup, --skip-client, --skip-scheduling, --no-write, --json.
+// The blob-store part starts s3rver (a development dependency) on 127.0.0.1.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
 // creates and drops its own databases).
 
@@ -23,6 +25,7 @@ import { ModelRegistry } from '../detection/index.js';
 import { loadConfig } from '../config/config.js';
 import { bareLoop, detectorLoop, engineTable, type Row } from './engine-bench.js';
 import { runPipelineBench, type PipelineBenchResult } from './pipeline-bench.js';
+import { runBlobStoreBench, type BlobStoreBenchResult } from './blob-store-bench.js';
 import { runBackupBench, type BackupBenchResult } from './backup-bench.js';
 import { runClientBench, type ClientBenchResult } from './client-bench.js';
 import { runSchedulingBench, type SchedulingBenchResult } from './scheduling-bench.js';
@@ -67,6 +70,34 @@ function pipelineTable(r: PipelineBenchResult): string {
     `| CPU per image, machine-wide: pipeline, uploaded beforehand | ${r.coreMsPerImage.processing.toFixed(1)} core-ms |`,
     `| one-image batch, submit to completed: p50 | ${r.latencyP50Ms.toFixed(1)} ms |`,
     `| one-image batch, submit to completed: p95 | ${r.latencyP95Ms.toFixed(1)} ms |`,
+  ].join('\n');
+}
+
+function blobStoreTable(r: BlobStoreBenchResult): string {
+  const rates = (store: 'fs' | 's3') =>
+    r.rounds
+      .filter((x) => x.store === store)
+      .map((x) => x.imagesPerSec.toFixed(1))
+      .join(', ');
+  const cpu = (store: 'fs' | 's3', of: 'coreMsPerImage' | 'lookoutCoreMsPerImage' | 's3rverCoreMsPerImage' = 'coreMsPerImage') =>
+    r.rounds
+      .filter((x) => x.store === store)
+      .map((x) => x[of].toFixed(1))
+      .join(', ');
+  return [
+    '| measure | value |',
+    '|---|---:|',
+    `| images per round, HTTP → queue → worker → Postgres, upload included | ${r.images} in ${r.batches} batches, detect concurrency ${r.concurrency} |`,
+    `| pipeline images/s, \`BLOB_STORE=fs\` (each round) | ${rates('fs')} |`,
+    `| pipeline images/s, \`BLOB_STORE=s3\`, s3rver on 127.0.0.1 (each round) | ${rates('s3')} |`,
+    `| mean, fs / s3 | ${r.fsImagesPerSec.toFixed(1)} / ${r.s3ImagesPerSec.toFixed(1)} |`,
+    `| ratio s3 to fs, of the means (goal ≥ 0.9) | ${r.ratio.toFixed(2)} |`,
+    `| ratio s3 to fs, each pair of rounds run one after the other | ${r.pairRatios.map((x) => x.toFixed(2)).join(', ')} |`,
+    `| CPU per image, the Lookout process (API and workers), fs (each round) | ${cpu('fs', 'lookoutCoreMsPerImage')} core-ms |`,
+    `| CPU per image, the Lookout process (API and workers), s3 (each round) | ${cpu('s3', 'lookoutCoreMsPerImage')} core-ms |`,
+    `| CPU per image, s3rver's process (each s3 round) | ${cpu('s3', 's3rverCoreMsPerImage')} core-ms |`,
+    `| CPU per image, machine-wide (Postgres, Redis and anything else running included), fs / s3 (each round) | ${cpu('fs')} / ${cpu('s3')} core-ms |`,
+    `| objects in the bucket after the s3 rounds / images uploaded | ${r.s3Objects} / ${r.s3ObjectsExpected} |`,
   ].join('\n');
 }
 
@@ -124,7 +155,7 @@ function schedulingTable(r: SchedulingBenchResult): string {
   ].join('\n');
 }
 
-const PARTS = ['engine', 'pipeline', 'client', 'scheduling', 'backup'] as const;
+const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'backup'] as const;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -138,6 +169,9 @@ async function main(): Promise<void> {
       photos: { type: 'string', default: process.env.LOOKOUT_PHOTOS_DIR ?? path.join(ROOT, 'test', 'fixtures', 'photos') },
       'skip-engine': { type: 'boolean', default: false },
       'skip-pipeline': { type: 'boolean', default: false },
+      'skip-blob-store': { type: 'boolean', default: false },
+      'blob-store-images': { type: 'string', default: '312' },
+      'blob-store-rounds': { type: 'string', default: '2' },
       'skip-backup': { type: 'boolean', default: false },
       'skip-client': { type: 'boolean', default: false },
       'skip-scheduling': { type: 'boolean', default: false },
@@ -155,7 +189,7 @@ async function main(): Promise<void> {
   }
   const runs = (part: (typeof PARTS)[number]): boolean => (positionals.length > 0 ? positionals.includes(part) : !values[`skip-${part}`]);
   // The scheduling and backup parts make their own data; the others read the photos.
-  const needsPhotos = runs('engine') || runs('pipeline') || runs('client');
+  const needsPhotos = runs('engine') || runs('pipeline') || runs('blob-store') || runs('client');
   if (needsPhotos && !existsSync(values.photos)) throw new Error(`no photos at ${values.photos}: run "npm run fixtures" first`);
   const photos = needsPhotos
     ? (await readdir(values.photos))
@@ -215,6 +249,24 @@ async function main(): Promise<void> {
       );
     }
     pipelineJson = result;
+  }
+
+  if (runs('blob-store')) {
+    const result = await runBlobStoreBench({
+      photos,
+      images: positive('blob-store-images', values['blob-store-images']),
+      batchSize: positive('batch-size', values['batch-size']),
+      rounds: positive('blob-store-rounds', values['blob-store-rounds']),
+      env: process.env,
+      log,
+    });
+    log(`\n${blobStoreTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection(
+        'blob-store-bench',
+        `Measured on ${machine()}; API, detect worker and ops worker in one process (\`lookout all\`), s3rver in its own process on the same cores; rounds alternating fs, s3, s3, fs.\n\n${blobStoreTable(result)}`,
+      );
+    }
   }
 
   if (runs('client')) {

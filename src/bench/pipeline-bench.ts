@@ -68,7 +68,7 @@ export async function buildForms(files: string[], batchSize: number): Promise<Fo
 }
 
 /** Busy and total core-milliseconds of the whole machine so far (Linux /proc/stat), for CPU per image. */
-function cpuSample(): { busy: number; total: number } | undefined {
+export function cpuSample(): { busy: number; total: number } | undefined {
   try {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
@@ -79,7 +79,7 @@ function cpuSample(): { busy: number; total: number } | undefined {
   }
 }
 
-const busySince = (start: ReturnType<typeof cpuSample>): number => {
+export const busySince = (start: ReturnType<typeof cpuSample>): number => {
   const now = cpuSample();
   return start && now ? now.busy - start.busy : NaN;
 };

@@ -1,131 +1,62 @@
 // Filesystem blob store: <dir>/<ab>/<cd>/<sha256>. Bytes stream to a temp
-// file (<dir>/tmp) while being hashed and counted, then are renamed into place
-// (atomic on one filesystem), so a reader never sees half a blob and a crash
-// leaves only a temp file behind, which sweepTemporary removes once old.
+// file (<dir>/tmp/<uuid>.part) while being hashed and counted, then are
+// renamed into place (atomic on one filesystem), so a reader never sees half
+// a blob and a crash leaves only a temp file behind (sweepTemporary). The
+// directory is created on the first upload, never before: a process that only
+// reads makes nothing.
 
-import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, type Dirent } from 'node:fs';
 import { once } from 'node:events';
-import { access, mkdir, opendir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { access, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BlobNotFoundError, BlobTooLargeError, type BlobStore, type PutOptions, type StoredBlob } from './blob-store.js';
+import { BlobNotFoundError, blobPath, keyOfBlobPath, type BlobStore, type ListedBlob, type PutOptions, type StoredBlob } from './blob-store.js';
+import { meteredStream } from './metered-stream.js';
 
-const HEAD_BYTES = 64;
-const INSPECT_BYTES = 64 * 1024;
-const KEY = /^[0-9a-f]{64}$/;
-const LEVEL = /^[0-9a-f]{2}$/;
-
-const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
-
-/** The names of the directories in `dir` named like one level of the layout (two hex digits); none when it is missing. */
-async function levelDirs(dir: string): Promise<string[]> {
+/** The entries of `dir`; none when it does not exist (nothing uploaded yet). */
+async function entriesOf(dir: string): Promise<Dirent[]> {
   try {
-    const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory() && LEVEL.test(e.name)).map((e) => e.name);
+    return await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    if (isMissing(err)) return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
 }
 
-/** Each plain file in `dir` with its stat, streamed (a directory may hold very many); nothing when it is missing. */
-async function* filesIn(dir: string): AsyncGenerator<{ name: string; file: string; stats: Stats }> {
-  let handle;
+/** stat(), or undefined for a file removed since it was listed. */
+async function statIfThere(file: string) {
   try {
-    handle = await opendir(dir);
+    return await stat(file);
   } catch (err) {
-    if (isMissing(err)) return;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
-  }
-  for await (const entry of handle) {
-    if (!entry.isFile()) continue;
-    const file = path.join(dir, entry.name);
-    let stats: Stats;
-    try {
-      stats = await stat(file);
-    } catch (err) {
-      if (isMissing(err)) continue; // removed since it was listed (a sweep, a delete)
-      throw err;
-    }
-    yield { name: entry.name, file, stats };
   }
 }
 
+/** A blob store in the directory `root` (absolute, or relative to the working directory). */
 export function createFsBlobStore(root: string): BlobStore {
   const tmpDir = path.join(root, 'tmp');
-  const pathOf = (key: string): string => {
-    if (!KEY.test(key)) throw new BlobNotFoundError(key);
-    return path.join(root, key.slice(0, 2), key.slice(2, 4), key);
-  };
+  const pathOf = (key: string): string => path.join(root, ...blobPath(key).split('/'));
 
   return {
+    location: root,
+
     async put(source: Readable, options: PutOptions): Promise<StoredBlob> {
       await mkdir(tmpDir, { recursive: true });
       const tmp = path.join(tmpDir, `${randomUUID()}.part`);
-      const hash = createHash('sha256');
-      let bytes = 0;
-      let head: Buffer | undefined = Buffer.alloc(0);
-      // Held back until inspected: the first INSPECT_BYTES of the file.
-      let pending: Buffer[] | undefined = options.inspectHead ? [] : undefined;
-      let pendingBytes = 0;
-      const inspect = async (push: (b: Buffer) => void) => {
-        const first = Buffer.concat(pending!);
-        pending = undefined;
-        await options.inspectHead!(first);
-        push(first);
-      };
-      const meter = new Transform({
-        highWaterMark: 1024 * 1024,
-        transform(chunk: Buffer, _enc, done) {
-          bytes += chunk.length;
-          if (bytes > options.maxBytes) return done(new BlobTooLargeError(options.maxBytes));
-          if (head) {
-            head = Buffer.concat([head, chunk]);
-            if (head.length >= HEAD_BYTES) {
-              try {
-                options.checkHead?.(head);
-              } catch (err) {
-                return done(err as Error);
-              }
-              head = undefined;
-            }
-          }
-          hash.update(chunk);
-          if (!pending) return done(null, chunk);
-          pending.push(chunk);
-          pendingBytes += chunk.length;
-          if (pendingBytes < INSPECT_BYTES) return done();
-          inspect((b) => this.push(b)).then(
-            () => done(),
-            (err: Error) => done(err),
-          );
-        },
-        flush(done) {
-          // Short files: check what there is.
-          try {
-            if (head) options.checkHead?.(head);
-          } catch (err) {
-            return done(err as Error);
-          }
-          if (!pending) return done();
-          inspect((b) => this.push(b)).then(
-            () => done(),
-            (err: Error) => done(err),
-          );
-        },
-      });
+      const meter = meteredStream(options);
       // Large write buffers: one write per megabyte, not per 16 KiB chunk.
       const sink = createWriteStream(tmp, { highWaterMark: 1024 * 1024 });
       try {
-        await pipeline(source, meter, sink, ...(options.signal ? [{ signal: options.signal }] : []));
-        const sha256 = hash.digest('hex');
+        await pipeline(source, meter.transform, sink, ...(options.signal ? [{ signal: options.signal }] : []));
+        const sha256 = meter.sha256();
         const final = pathOf(sha256);
         await mkdir(path.dirname(final), { recursive: true });
+        // Replaces a blob already there (the same bytes) and so renews its mtime (FRESH_BLOB_MS).
         await rename(tmp, final);
-        return { key: sha256, sha256, bytes };
+        return { key: sha256, sha256, bytes: meter.bytes() };
       } catch (err) {
         // The file may still be opening: remove it only once the stream has closed.
         if (!sink.closed) await once(sink, 'close').catch(() => undefined);
@@ -156,30 +87,47 @@ export function createFsBlobStore(root: string): BlobStore {
       await rm(pathOf(key), { force: true });
     },
 
-    // Only files where put would have put them: a stray file elsewhere is no
-    // blob, and the sweep must not take it for one.
-    async *list() {
-      for (const a of await levelDirs(root)) {
-        for (const b of await levelDirs(path.join(root, a))) {
-          for await (const { name, stats } of filesIn(path.join(root, a, b))) {
-            if (KEY.test(name) && name.startsWith(a + b)) yield { key: name, bytes: stats.size, modifiedAt: stats.mtime };
+    async *list(): AsyncIterable<ListedBlob> {
+      // Two levels of at most 256 directories, then the blobs: walked one directory at a time.
+      for (const ab of await entriesOf(root)) {
+        if (!ab.isDirectory() || !/^[0-9a-f]{2}$/.test(ab.name)) continue;
+        for (const cd of await entriesOf(path.join(root, ab.name))) {
+          if (!cd.isDirectory() || !/^[0-9a-f]{2}$/.test(cd.name)) continue;
+          for (const file of await entriesOf(path.join(root, ab.name, cd.name))) {
+            const key = keyOfBlobPath(`${ab.name}/${cd.name}/${file.name}`);
+            if (!file.isFile() || !key) continue;
+            const stats = await statIfThere(path.join(root, ab.name, cd.name, file.name));
+            if (stats) yield { key, bytes: stats.size, modifiedAt: stats.mtime };
           }
         }
       }
     },
 
-    // An upload in flight writes its temp file at least every
-    // UPLOAD_IDLE_TIMEOUT_MS, so one older than that is a crash's leftover.
-    async sweepTemporary({ olderThan, dryRun }) {
-      let files = 0;
+    async sweepTemporary(olderThan: Date, options: { dryRun?: boolean } = {}) {
+      let removed = 0;
       let bytes = 0;
-      for await (const { file, stats } of filesIn(tmpDir)) {
-        if (stats.mtime >= olderThan) continue;
-        if (!dryRun) await rm(file, { force: true });
-        files++;
+      for (const entry of await entriesOf(tmpDir)) {
+        if (!entry.isFile()) continue;
+        const file = path.join(tmpDir, entry.name);
+        const stats = await statIfThere(file);
+        if (!stats || stats.mtime >= olderThan) continue;
+        if (!options.dryRun) await rm(file, { force: true });
+        removed += 1;
         bytes += stats.size;
       }
-      return { files, bytes };
+      return { removed, bytes };
+    },
+
+    async check(): Promise<void> {
+      // The directory, or before the first upload the nearest ancestor it will be made in.
+      for (let dir = path.resolve(root); ; dir = path.dirname(dir)) {
+        const stats = await statIfThere(dir);
+        if (stats) {
+          if (!stats.isDirectory()) throw new Error(`${dir} is not a directory`);
+          return;
+        }
+        if (path.dirname(dir) === dir) return;
+      }
     },
   };
 }

@@ -36,7 +36,10 @@ export interface Config {
   queuePrefix: string;
   /** Batches of at most this many images go in the interactive lane, ahead of bulk work (INTERACTIVE_MAX_IMAGES; 0: no interactive lane). */
   interactiveMaxImages: number;
-  blobDir: string;
+  /** Where uploaded images are kept (BLOB_STORE and its settings). */
+  blobs: BlobStoreConfig;
+  /** How to reach S3 (S3_REGION, S3_ENDPOINT, S3_FORCE_PATH_STYLE), whatever the blob store. */
+  s3: S3Settings;
   /** Where fetched models live (LOOKOUT_MODELS_DIR, default the user's cache dir). */
   modelsDir: string;
   worker: { concurrency: number; shutdownGraceMs: number; lockMs: number; maxRssMb: number | undefined };
@@ -65,6 +68,20 @@ export interface Config {
     trustProxy: number | string[];
   };
   webhooks: { allowedHosts: string[]; batchSecret: string | undefined };
+}
+
+/**
+ * BLOB_STORE=fs: a directory (BLOB_DIR, absolute). BLOB_STORE=s3: a bucket
+ * (S3_BUCKET) and a key prefix (S3_PREFIX, '' or ending in '/'); BLOB_DIR is
+ * then not part of the configuration at all, so nothing can use it.
+ */
+export type BlobStoreConfig = { store: 'fs'; dir: string } | { store: 's3'; bucket: string; prefix: string };
+
+/** How to reach S3: the signing region, an endpoint URL (undefined: AWS's own) and path-style addressing. No credentials: the AWS SDK's default chain has them. */
+export interface S3Settings {
+  region: string;
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
 }
 
 export interface AlertConfig {
@@ -109,7 +126,7 @@ function profileOf(env: RawEnv): Profile {
 /** Variables whose whole value is a secret (keys, signing secrets, a webhook URL that is its own credential). */
 const SECRET_VARIABLE = /(KEY|KEYS|SECRET|PASSWORD|TOKEN)$|^ALERT_WEBHOOK_URL$/;
 /** Variables holding a URL that may carry a password. */
-const URL_VARIABLE = /_URL$/;
+const URL_VARIABLE = /_URL$|^S3_ENDPOINT$/;
 
 /**
  * A bad value as an error message may show it: a secret never (only its
@@ -141,6 +158,9 @@ export function databaseRolesProblem(databaseUrl: string, ownerUrl: string): str
   return undefined;
 }
 
+/** S3_PREFIX as keys start: '' when unset, else ending in exactly one '/' ('lookout' and 'lookout/' are the same). */
+const keyPrefix = (prefix: string | undefined): string => (prefix ? `${prefix.replace(/\/+$/, '')}/` : '');
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings count as unset, as in most twelve-factor tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -157,6 +177,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   const rolesProblem = e.DATABASE_OWNER_URL ? databaseRolesProblem(e.DATABASE_URL, e.DATABASE_OWNER_URL) : undefined;
   if (rolesProblem) throw new ConfigError([{ variable: 'DATABASE_OWNER_URL', message: rolesProblem }]);
+  if (e.BLOB_STORE === 's3' && !e.S3_BUCKET) {
+    throw new ConfigError([{ variable: 'S3_BUCKET', message: 'required with BLOB_STORE=s3: the bucket that keeps the uploaded images' }]);
+  }
   const profile = profileOf(e);
   return {
     profile,
@@ -177,7 +200,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseOwnerUrl: e.DATABASE_OWNER_URL,
     queuePrefix: e.LOOKOUT_QUEUE_PREFIX,
     interactiveMaxImages: e.INTERACTIVE_MAX_IMAGES,
-    blobDir: path.resolve(e.BLOB_DIR),
+    blobs: e.BLOB_STORE === 's3' ? { store: 's3', bucket: e.S3_BUCKET!, prefix: keyPrefix(e.S3_PREFIX) } : { store: 'fs', dir: path.resolve(e.BLOB_DIR) },
+    s3: { region: e.S3_REGION, endpoint: e.S3_ENDPOINT, forcePathStyle: e.S3_FORCE_PATH_STYLE },
     modelsDir: path.resolve(e.LOOKOUT_MODELS_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(e.HOME ?? os.homedir(), '.cache'), 'lookout', 'models')),
     worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS, lockMs: e.JOB_LOCK_MS, maxRssMb: e.WORKER_MAX_RSS_MB },
     upload: {

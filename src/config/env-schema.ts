@@ -95,7 +95,33 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1-64 letters, digits, _ or -' })
     .default('lookout'),
+  BLOB_STORE: z.enum(['fs', 's3'], { error: 'expected fs or s3' }).default('fs'),
   BLOB_DIR: z.string().min(1).default('./data/blobs'),
+  // S3's bucket naming rules (what AWS and MinIO enforce): 3-63 characters.
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+      error: 'expected a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit',
+    })
+    .optional(),
+  S3_PREFIX: z
+    .string()
+    .max(512, { error: 'expected at most 512 characters' })
+    .refine((p) => !p.startsWith('/'), { error: 'expected a key prefix without a leading / (e.g. lookout/)' })
+    .refine((p) => !p.split('/').some((part) => part === '.' || part === '..'), { error: 'expected a key prefix without . or .. segments' })
+    .optional(),
+  S3_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://minio:9000' })
+    .refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), {
+      error:
+        "must not carry credentials (user:password@): they come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, profiles, roles)",
+    })
+    .optional(),
+  S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/i, { error: 'expected a region name such as us-east-1' })
+    .default('us-east-1'),
+  S3_FORCE_PATH_STYLE: booleanFlag.default(false),
   LOOKOUT_MODELS_DIR: z.string().min(1).optional(),
   XDG_CACHE_HOME: z.string().optional(),
   HOME: z.string().optional(),

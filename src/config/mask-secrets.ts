@@ -49,6 +49,7 @@ export function maskSecrets(config: Config): Record<string, unknown> {
     redisUrl: maskUrl(config.redisUrl),
     databaseUrl: maskUrl(config.databaseUrl),
     databaseOwnerUrl: config.databaseOwnerUrl ? maskUrl(config.databaseOwnerUrl) : null,
+    s3: { ...config.s3, endpoint: config.s3.endpoint ? maskUrl(config.s3.endpoint) : null },
     backup: { ...config.backup, key: config.backup.key ? MASK : null, oldKeys: config.backup.oldKeys.map(() => MASK) },
     webhooks: { ...config.webhooks, batchSecret: config.webhooks.batchSecret ? MASK : null },
     alerts: {

@@ -4,6 +4,7 @@
 import { statfs } from 'node:fs/promises';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { BlobStore } from '../blobs/blob-store.js';
 import type { Config } from '../config/config.js';
 import { BACKUPS_OFF } from '../config/config-warnings.js';
 import { installedAt } from '../db/migrate.js';
@@ -26,7 +27,9 @@ export interface ProbeDeps {
   redis: Redis;
   pool: Pool;
   queues: ReadonlyMap<string, Queue>;
-  config: Pick<Config, 'blobDir' | 'backup' | 'alerts' | 'heartbeatMs'>;
+  /** The process's blob store: its bucket is probed with BLOB_STORE=s3. */
+  blobs: Pick<BlobStore, 'check' | 'location'>;
+  config: Pick<Config, 'blobs' | 'backup' | 'alerts' | 'heartbeatMs'>;
   now: () => Date;
 }
 
@@ -98,6 +101,16 @@ export async function probeDisk(name: string, dir: string, minFreePercent: numbe
   const free = (Number(stats.bavail) / Number(stats.blocks)) * 100;
   const status: HealthStatus = free < minFreePercent ? 'critical' : free < minFreePercent * 2 ? 'warn' : 'ok';
   return { name, status, value: Math.round(free * 10) / 10, threshold: minFreePercent, unit: 'percent free', message: `${free.toFixed(1)} % free at ${dir}` };
+}
+
+/**
+ * The bucket of BLOB_STORE=s3 (`blobs.bucket`): HeadBucket with this
+ * process's credentials, its latency in ms (a bucket that does not answer,
+ * refuses the credentials or is missing makes the probe fail: critical).
+ */
+export async function probeBucket(blobs: Pick<BlobStore, 'check' | 'location'>): Promise<ComponentHealth> {
+  const [, latency] = await timed(() => withTimeout(blobs.check(), 5000));
+  return ok('blobs.bucket', Math.round(latency * 100) / 100, 1000, `${blobs.location} answers in ${latency.toFixed(1)} ms`, 'ms');
 }
 
 /**
@@ -226,10 +239,14 @@ async function guarded(name: string, probe: () => Promise<ComponentHealth | Comp
 
 /** Every probe at once; the overall status is the worst component's. Never throws for a failing dependency. */
 export async function runProbes(deps: ProbeDeps): Promise<HealthCheck> {
+  const blobStore = deps.config.blobs;
   const groups = await Promise.all([
     guarded('redis', () => probeRedis(deps.redis)),
     guarded('postgres', () => probePostgres(deps.pool)),
-    guarded('disk.blobs', () => probeDisk('disk.blobs', deps.config.blobDir, deps.config.alerts.diskMinFreePercent)),
+    // BLOB_DIR's disk, or the bucket: never both, and with s3 nothing of BLOB_DIR.
+    blobStore.store === 'fs'
+      ? guarded('disk.blobs', () => probeDisk('disk.blobs', blobStore.dir, deps.config.alerts.diskMinFreePercent))
+      : guarded('blobs.bucket', () => probeBucket(deps.blobs)),
     guarded('disk.backups', () => probeDisk('disk.backups', deps.config.backup.dir, deps.config.alerts.diskMinFreePercent)),
     guarded('queues', () => probeQueues(deps)),
     guarded('backup.age', () => probeBackups(deps)),

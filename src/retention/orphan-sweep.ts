@@ -59,10 +59,8 @@ export async function sweepOrphanBlobs(deps: RemovalDeps & { blobs: BlobStore },
     if (page.length >= BLOB_PAGE) await flush();
   }
   if (page.length > 0) await flush();
-  if (deps.blobs.sweepTemporary) {
-    const temp = await deps.blobs.sweepTemporary({ olderThan, dryRun: options.dryRun });
-    result.tempFiles = temp.files;
-    result.tempBytes = temp.bytes;
-  }
+  const temp = await deps.blobs.sweepTemporary(olderThan, { dryRun: options.dryRun });
+  result.tempFiles = temp.removed;
+  result.tempBytes = temp.bytes;
   return result;
 }

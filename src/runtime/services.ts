@@ -1,6 +1,7 @@
 // The shared parts every Lookout process opens once at start and passes
-// down: Postgres pool, Redis connections, queues, flow producer, blob store,
-// model registry. close() shuts them in reverse order.
+// down: Postgres pool, Redis connections, queues, flow producer, blob store
+// (BLOB_STORE: a directory or a bucket), model registry. close() shuts them
+// in reverse order.
 //
 // Two Redis connections: `redis` fails fast while Redis is away (queues, flow
 // producer, rate limits, probes: an HTTP request or a CLI command must not
@@ -10,8 +11,8 @@
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createFsBlobStore } from '../blobs/fs-blob-store.js';
 import type { BlobStore } from '../blobs/blob-store.js';
+import { openBlobStore } from '../blobs/open-blob-store.js';
 import type { Config } from '../config/config.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { ModelRegistry } from '../detection/index.js';
@@ -39,11 +40,6 @@ export interface Services {
 export function createRedis(url: string): Redis {
   // BullMQ needs maxRetriesPerRequest: null so blocking commands survive reconnects.
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
-}
-
-/** The configured blob store (BLOB_DIR's filesystem store): for commands that need it without the queues (`lookout prune`). */
-export function openBlobStore(config: Pick<Config, 'blobDir'>): BlobStore {
-  return createFsBlobStore(config.blobDir);
 }
 
 export function openServices(config: Config, logger: Logger, registry = new ModelRegistry({ modelsDir: config.modelsDir })): Services {
@@ -77,6 +73,7 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
   for (const queue of queues.values()) queue.on('error', quiet);
   flows.on('error', quiet);
   const metrics = createMetrics({ queues: queues.values(), pool });
+  const blobs = openBlobStore(config, logger);
   return {
     config,
     logger,
@@ -85,7 +82,7 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
     get workerRedis() {
       return workerRedis ?? openWorkerRedis();
     },
-    blobs: openBlobStore(config),
+    blobs: blobs.blobs,
     registry,
     queues,
     flows,
@@ -96,6 +93,7 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
       redis.disconnect();
       workerRedis?.disconnect();
       await pool.end();
+      blobs.close();
     },
   };
 }

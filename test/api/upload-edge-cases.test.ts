@@ -20,7 +20,7 @@ import { receiveUpload } from '../../src/api/receive-upload.js';
 import { createApiKey, revokeKey } from '../../src/auth/api-keys.js';
 import type { Services } from '../../src/runtime/services.js';
 import { readPhoto } from '../helpers/photos.js';
-import { authed, createTestEnv, submit, type TestEnv } from '../helpers/test-env.js';
+import { authed, createTestEnv, fsBlobDir, submit, type TestEnv } from '../helpers/test-env.js';
 
 const IDLE_MS = 3000;
 
@@ -222,7 +222,7 @@ describe('file names come back exactly as sent', () => {
 
 // ---- uploads cut off or stalled ----
 
-const tmpDir = () => path.join(env.config.blobDir, 'tmp');
+const tmpDir = () => path.join(fsBlobDir(env.config), 'tmp');
 
 async function partFiles(): Promise<string[]> {
   const names = await readdir(tmpDir()).catch(() => [] as string[]);
@@ -274,7 +274,7 @@ async function expectCleanFailure(
 /** Where the blob store keeps these bytes once whole. */
 const blobPath = (bytes: Buffer) => {
   const sha = createHash('sha256').update(bytes).digest('hex');
-  return path.join(env.config.blobDir, sha.slice(0, 2), sha.slice(2, 4), sha);
+  return path.join(fsBlobDir(env.config), sha.slice(0, 2), sha.slice(2, 4), sha);
 };
 /** The same image with a few random bytes after its end: a blob of its own. */
 const fresh = (bytes: Buffer) => Buffer.concat([bytes, randomBytes(16)]);
@@ -606,7 +606,7 @@ describe('parts beyond the form limits are refused, never dropped', () => {
       expect({ status: res.status, code: res.body.error?.code }).toEqual({ status: 413, code: 'too_many_files' });
       const inSmall = (b: Buffer) => {
         const sha = createHash('sha256').update(b).digest('hex');
-        return path.join(small.config.blobDir, sha.slice(0, 2), sha.slice(2, 4), sha);
+        return path.join(fsBlobDir(small.config), sha.slice(0, 2), sha.slice(2, 4), sha);
       };
       for (const b of bytes) await until('blob removed', async () => !(await exists(inSmall(b))));
       const exact = await submit(
@@ -639,7 +639,7 @@ describe('UPLOADS_IN_FLIGHT_MAX: uploads past the cap are refused at once', () =
         return answer;
       });
       bodies.forEach((body, i) => sockets[i]!.write(Buffer.concat([requestHead(body.length, randomUUID(), cappedKey), body.subarray(0, body.length / 2)])));
-      const cappedTmp = path.join(capped.config.blobDir, 'tmp');
+      const cappedTmp = path.join(fsBlobDir(capped.config), 'tmp');
       await until('both uploads streaming', async () => (await readdir(cappedTmp).catch(() => [] as string[])).filter((n) => n.endsWith('.part')).length === 2);
 
       const third = fresh(png);
@@ -656,7 +656,7 @@ describe('UPLOADS_IN_FLIGHT_MAX: uploads past the cap are refused at once', () =
       expect(raw.status).toBe(503);
       expect(raw.headers.get('retry-after')).toBe('5');
       const sha = createHash('sha256').update(third).digest('hex');
-      expect(await exists(path.join(capped.config.blobDir, sha.slice(0, 2), sha.slice(2, 4), sha))).toBe(false);
+      expect(await exists(path.join(fsBlobDir(capped.config), sha.slice(0, 2), sha.slice(2, 4), sha))).toBe(false);
 
       // One held upload finishes: its slot is free again.
       sockets[0]!.write(bodies[0]!.subarray(bodies[0]!.length / 2));

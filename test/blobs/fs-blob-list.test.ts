@@ -69,11 +69,11 @@ describe('fs blob store sweepTemporary()', () => {
     await utimes(old, twoHoursAgo, twoHoursAgo);
     const oneHourAgo = new Date(Date.now() - 3600_000);
     // The earlier test's x.part is fresh too.
-    expect(await store.sweepTemporary!({ olderThan: oneHourAgo, dryRun: true })).toEqual({ files: 1, bytes: 123 });
+    expect(await store.sweepTemporary(oneHourAgo, { dryRun: true })).toEqual({ removed: 1, bytes: 123 });
     expect(existsSync(old)).toBe(true);
-    expect(await store.sweepTemporary!({ olderThan: oneHourAgo, dryRun: false })).toEqual({ files: 1, bytes: 123 });
+    expect(await store.sweepTemporary(oneHourAgo, { dryRun: false })).toEqual({ removed: 1, bytes: 123 });
     expect(existsSync(old)).toBe(false);
     expect(existsSync(fresh)).toBe(true);
-    expect(await store.sweepTemporary!({ olderThan: oneHourAgo, dryRun: false })).toEqual({ files: 0, bytes: 0 });
+    expect(await store.sweepTemporary(oneHourAgo, { dryRun: false })).toEqual({ removed: 0, bytes: 0 });
   });
 });

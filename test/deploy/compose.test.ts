@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadConfig } from '../../src/config/config.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 
 describe('docker-compose.yml', () => {
@@ -24,6 +25,66 @@ describe('docker-compose.yml', () => {
     for (const name of ['api', 'detect-worker', 'ops-worker']) {
       expect(services[name].environment).toMatchObject({ REDIS_URL: 'redis://redis:6379', BLOB_DIR: '/data/blobs' });
       expect(services[name].volumes).toContain('blobs:/data/blobs');
+    }
+  });
+});
+
+/**
+ * Compose's interpolation of one value, as far as this file uses it:
+ * ${VAR:-default} (unset or empty), ${VAR-default} (unset), ${VAR:?message}.
+ */
+function interpolate(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\{([A-Z0-9_]+)(:-|-|:\?)?([^}]*)\}/g, (_, name: string, op: string | undefined, arg: string) => {
+    const v = env[name];
+    if (op === ':-') return v ? v : arg;
+    if (op === '-') return v ?? arg;
+    if (op === ':?' && !v) throw new Error(`${name}: ${arg}`);
+    return v ?? '';
+  });
+}
+
+describe('docker-compose.yml, the s3 profile', () => {
+  const load = async () =>
+    (parse(await readFile(path.join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, any> }).services;
+  const lookoutServices = ['migrate', 'api', 'detect-worker', 'ops-worker'];
+  const configOf = (service: Record<string, any>, shell: Record<string, string>) =>
+    loadConfig(Object.fromEntries(Object.entries(service.environment as Record<string, string>).map(([k, v]) => [k, interpolate(String(v), shell)])));
+
+  it('adds MinIO and a one-shot that creates the bucket, only with --profile s3', async () => {
+    const services = await load();
+    expect(services.minio.profiles).toEqual(['s3']);
+    expect(services['minio-bucket'].profiles).toEqual(['s3']);
+    expect(services['minio-bucket'].command.join(' ')).toBe('mb --ignore-existing minio/${S3_BUCKET:-lookout}');
+    expect(services['minio-bucket'].depends_on).toEqual({ minio: { condition: 'service_healthy' } });
+    // MinIO's user is the one Lookout's SDK presents: the same variables, the same defaults.
+    const shell = {};
+    const lookoutEnv = services.api.environment as Record<string, string>;
+    expect(interpolate(services.minio.environment.MINIO_ROOT_USER, shell)).toBe(interpolate(lookoutEnv.AWS_ACCESS_KEY_ID!, shell));
+    expect(interpolate(services.minio.environment.MINIO_ROOT_PASSWORD, shell)).toBe(interpolate(lookoutEnv.AWS_SECRET_ACCESS_KEY!, shell));
+    // Without the profile nothing waits for them (required: false); with it, the first Lookout process waits for the bucket.
+    expect(services.migrate.depends_on['minio-bucket']).toEqual({ condition: 'service_completed_successfully', required: false });
+    for (const name of ['api', 'detect-worker', 'ops-worker']) expect(services[name].depends_on.migrate.condition).toBe('service_completed_successfully');
+  });
+
+  it('every Lookout service: BLOB_DIR by default, the profile bucket with BLOB_STORE=s3, another store by the S3_* variables', async () => {
+    const services = await load();
+    const key = Buffer.alloc(32, 1).toString('base64');
+    for (const name of lookoutServices) {
+      const service = services[name];
+      expect(configOf(service, { BACKUP_ENCRYPTION_KEY: key }).blobs, name).toEqual({ store: 'fs', dir: '/data/blobs' });
+      const s3 = configOf(service, { BACKUP_ENCRYPTION_KEY: key, BLOB_STORE: 's3' });
+      expect(s3.blobs, name).toEqual({ store: 's3', bucket: 'lookout', prefix: '' });
+      expect(s3.s3, name).toEqual({ region: 'us-east-1', endpoint: 'http://minio:9000', forcePathStyle: true });
+      const aws = configOf(service, {
+        BACKUP_ENCRYPTION_KEY: key,
+        BLOB_STORE: 's3',
+        S3_BUCKET: 'my-images',
+        S3_ENDPOINT: '',
+        S3_FORCE_PATH_STYLE: 'false',
+        S3_REGION: 'eu-west-1',
+      });
+      expect(aws.blobs, name).toEqual({ store: 's3', bucket: 'my-images', prefix: '' });
+      expect(aws.s3, name).toEqual({ region: 'eu-west-1', endpoint: undefined, forcePathStyle: false });
     }
   });
 });

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config/config.js';
 import { KNOWN_QUEUES } from '../../src/jobs/registry.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 import { REDIS_URL } from '../helpers/test-env.js';
@@ -102,6 +103,79 @@ describe('Kubernetes manifests', () => {
       expect(trigger.type).toBe('redis');
       expect(trigger.metadata.listName).toBe(`${config.LOOKOUT_QUEUE_PREFIX}:detect:wait`);
     }
+  });
+});
+
+/**
+ * The kustomize overlay deploy/k8s-s3 rendered here, as kustomize renders it
+ * (`kubectl kustomize deploy/k8s-s3`; no kubectl needed): the base's
+ * resources, then each JSON 6902 patch (add, remove, replace) on its targets
+ * (kind, and name as a regular expression).
+ */
+async function renderS3Variant(): Promise<Array<Record<string, any>>> {
+  const base = parse(await readFile(path.join(K8S, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+  const docs: Array<Record<string, any>> = [];
+  for (const file of base.resources) for (const doc of parseAllDocuments(await readFile(path.join(K8S, file), 'utf8'))) docs.push(doc.toJSON());
+  const overlay = parse(await readFile(path.join(REPO_ROOT, 'deploy', 'k8s-s3', 'kustomization.yaml'), 'utf8')) as {
+    resources: string[];
+    patches: Array<{ target: { kind: string; name: string }; patch: string }>;
+  };
+  expect(overlay.resources).toEqual(['../k8s']);
+  for (const { target, patch } of overlay.patches) {
+    const targets = docs.filter((d) => d.kind === target.kind && new RegExp(`^(?:${target.name})$`).test(d.metadata.name));
+    expect(targets.length, `${target.kind} ${target.name}`).toBeGreaterThan(0);
+    for (const op of parse(patch) as Array<{ op: string; path: string; value?: unknown }>) {
+      for (const doc of targets) {
+        const keys = op.path.split('/').slice(1);
+        const last = keys.pop()!;
+        const parent = keys.reduce((node: any, k) => node?.[k], doc);
+        expect(parent, `${op.path} in ${doc.metadata.name}`).toBeDefined();
+        if (op.op !== 'add') expect(parent[last], `${op.op} ${op.path} in ${doc.metadata.name}`).toBeDefined();
+        if (op.op === 'remove') delete parent[last];
+        else parent[last] = structuredClone(op.value);
+      }
+    }
+  }
+  return docs;
+}
+
+describe('the BLOB_STORE=s3 variant (kubectl apply -k deploy/k8s-s3)', () => {
+  it('the base kustomization applies every manifest but the Secret example', async () => {
+    const base = parse(await readFile(path.join(K8S, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+    const files = (await readdir(K8S)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && f !== 'secret.example.yaml');
+    expect([...base.resources].sort()).toEqual(files.sort());
+  });
+
+  it('has no ReadWriteMany volume: API and detect pods mount nothing; one ops pod keeps a ReadWriteOnce volume for backups', async () => {
+    const docs = await renderS3Variant();
+    const config = byKind(docs, 'ConfigMap')[0]!.data as Record<string, string>;
+    expect(config).toMatchObject({ BLOB_STORE: 's3', S3_BUCKET: expect.any(String), S3_REGION: 'us-east-1' });
+    expect(config).not.toHaveProperty('BLOB_DIR');
+    // What the pods' environment gives Lookout: a valid s3 configuration, BLOB_DIR nowhere.
+    expect(loadConfig(config).blobs).toEqual({ store: 's3', bucket: config.S3_BUCKET, prefix: '' });
+
+    const claims = byKind(docs, 'PersistentVolumeClaim');
+    expect(claims.map((c) => c.spec.accessModes)).toEqual([['ReadWriteOnce']]);
+    const deployments = byKind(docs, 'Deployment');
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['lookout-api', 'lookout-detect-cpu', 'lookout-detect-gpu', 'lookout-ops']);
+    for (const d of deployments) {
+      const pod = d.spec.template.spec;
+      if (d.metadata.name === 'lookout-ops') {
+        expect(pod.volumes).toEqual([{ name: 'data', persistentVolumeClaim: { claimName: claims[0]!.metadata.name } }]);
+        expect(d.spec.replicas).toBe(1);
+        expect(d.spec.strategy).toEqual({ type: 'Recreate' });
+      } else {
+        expect(pod.volumes, d.metadata.name).toBeUndefined();
+        expect(pod.containers[0].volumeMounts, d.metadata.name).toBeUndefined();
+      }
+    }
+    // Each Deployment still has a PDB, and none that would block every drain of the one ops pod.
+    const opsPdb = byKind(docs, 'PodDisruptionBudget').find((p) => p.metadata.name === 'lookout-ops')!;
+    expect(opsPdb.spec).toMatchObject({ maxUnavailable: 1 });
+    expect(opsPdb.spec.minAvailable).toBeUndefined();
+    // The base is untouched: the default is still the shared volume.
+    const baseClaims = byKind(await manifests(), 'PersistentVolumeClaim');
+    expect(baseClaims.map((c) => c.spec.accessModes)).toEqual([['ReadWriteMany']]);
   });
 });
 

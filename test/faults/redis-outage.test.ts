@@ -15,7 +15,7 @@ import { startPrivateRedis, type PrivateRedis } from '../helpers/private-servers
 import { until } from '../helpers/receivers.js';
 import { runCli } from '../helpers/run-cli.js';
 import { spawnWorker, type WorkerChild } from '../helpers/spawn-worker.js';
-import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
+import { createTestEnv, fsBlobDir, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 import { photoVariants } from '../helpers/variants.js';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
@@ -63,7 +63,7 @@ async function timedSubmit(url: string, key: string, files: Array<{ name: string
 
 /** Every blob file under BLOB_DIR (content-addressed names), sorted. */
 async function blobFiles(env: TestEnv): Promise<string[]> {
-  const entries = await readdir(env.config.blobDir, { recursive: true, withFileTypes: true });
+  const entries = await readdir(fsBlobDir(env.config), { recursive: true, withFileTypes: true });
   return entries
     .filter((e) => e.isFile() && /^[0-9a-f]{64}$/.test(e.name))
     .map((e) => path.join(e.parentPath, e.name))

@@ -76,6 +76,7 @@ describe('in the health check', () => {
       redis: services.redis,
       pool: services.pool,
       queues: services.queues,
+      blobs: services.blobs,
       config: { ...services.config, backup: { ...services.config.backup, dir } },
       now: () => new Date(),
     });

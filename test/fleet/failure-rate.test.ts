@@ -47,6 +47,7 @@ async function backupRate(now = new Date()) {
     pool: services.pool,
     redis: services.redis,
     queues: services.queues,
+    blobs: services.blobs,
     config: services.config,
     now: () => now,
     logger: pino({ level: 'silent' }),

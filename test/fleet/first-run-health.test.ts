@@ -41,8 +41,9 @@ beforeEach(async () => {
   await env.sql('DELETE FROM backups');
 });
 
-const deps = (services: Services, now: Date): OpsJobDeps => ({
+const deps = (services: Services, now: Date): OpsJobDeps & Pick<Services, 'blobs'> => ({
   pool: services.pool,
+  blobs: services.blobs,
   redis: services.redis,
   queues: services.queues,
   flows: services.flows,

@@ -48,10 +48,11 @@ afterAll(async () => {
   await smtp.close();
 });
 
-const opsDeps = (): OpsJobDeps => ({
+const opsDeps = (): OpsJobDeps & Pick<Services, 'blobs'> => ({
   pool: services.pool,
   redis: services.redis,
   queues: services.queues,
+  blobs: services.blobs,
   flows: services.flows,
   config: services.config,
   logger: pino({ level: 'silent' }),

@@ -69,6 +69,7 @@ describe('the fleet view keeps WORKER_HISTORY_HOURS of history', () => {
       pool: services.pool,
       redis: services.redis,
       queues: services.queues,
+      blobs: services.blobs,
       flows: services.flows,
       config: services.config,
       logger: pino({ level: 'silent' }),

@@ -10,8 +10,10 @@ export interface WorkerChild {
   stop(): Promise<number | null>;
 }
 
-export async function spawnWorker(env: Record<string, string>, args: string[], readyTimeoutMs = 30_000): Promise<WorkerChild> {
+/** Starts `lookout worker ARGS` (in `options.cwd`, default the test's own) and waits for it to say its workers started. */
+export async function spawnWorker(env: Record<string, string>, args: string[], readyTimeoutMs = 30_000, options: { cwd?: string } = {}): Promise<WorkerChild> {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'lookout.js'), 'worker', ...args], {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: { ...process.env, ...env, LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -125,6 +125,12 @@ export async function createTestEnv(
   return testEnv;
 }
 
+/** BLOB_DIR of a configuration with BLOB_STORE=fs (the tests' default). @throws with BLOB_STORE=s3 */
+export function fsBlobDir(config: Config): string {
+  if (config.blobs.store !== 'fs') throw new Error(`BLOB_STORE is ${config.blobs.store}, not fs`);
+  return config.blobs.dir;
+}
+
 /** Polls a batch until it leaves queued/running. */
 export async function waitForBatch(url: string, key: string, id: string, timeoutMs = 60_000): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;

@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPhoto } from '../helpers/photos.js';
-import { authed, createTestEnv, submit, type TestEnv } from '../helpers/test-env.js';
+import { authed, createTestEnv, fsBlobDir, submit, type TestEnv } from '../helpers/test-env.js';
 
 let env: TestEnv;
 let url: string;
@@ -120,7 +120,7 @@ describe('refused uploads leave nothing behind', () => {
     ]);
     expect(res.status).toBe(413);
     await new Promise((r) => setTimeout(r, 200));
-    const tmp = await readdir(path.join(env.config.blobDir, 'tmp')).catch(() => []);
+    const tmp = await readdir(path.join(fsBlobDir(env.config), 'tmp')).catch(() => []);
     expect(tmp).toEqual([]);
   });
 });

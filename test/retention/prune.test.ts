@@ -20,7 +20,7 @@ import { formatBytes } from '../../src/text/format.js';
 import { readPhoto } from '../helpers/photos.js';
 import { until } from '../helpers/receivers.js';
 import { runCli } from '../helpers/run-cli.js';
-import { createTestEnv, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
+import { createTestEnv, fsBlobDir, submit, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 
 let env: TestEnv;
 let services: Services;
@@ -71,7 +71,7 @@ async function unfinishedBatch(names: string[]): Promise<string> {
 async function orphan(ageMs: number): Promise<{ key: string; size: number }> {
   const bytes = randomBytes(1000 + Math.floor(Math.random() * 1000));
   const k = sha(bytes);
-  const file = path.join(env.config.blobDir, k.slice(0, 2), k.slice(2, 4), k);
+  const file = path.join(fsBlobDir(env.config), k.slice(0, 2), k.slice(2, 4), k);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, bytes);
   const at = new Date(Date.now() - ageMs);
@@ -80,7 +80,7 @@ async function orphan(ageMs: number): Promise<{ key: string; size: number }> {
 }
 
 async function tempFile(name: string, ageMs: number): Promise<string> {
-  const file = path.join(env.config.blobDir, 'tmp', name);
+  const file = path.join(fsBlobDir(env.config), 'tmp', name);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, randomBytes(300));
   const at = new Date(Date.now() - ageMs);

@@ -26,7 +26,7 @@ export function fleetRoutes(services: Services): ApiRoute[] {
       },
       async ({ res }) => {
         // Probed now, not read from the last scheduled run: this is the page people reload.
-        const check = await runProbes({ redis: services.redis, pool, queues: services.queues, config, now: () => new Date() });
+        const check = await runProbes({ redis: services.redis, pool, queues: services.queues, blobs: services.blobs, config, now: () => new Date() });
         res.status(check.status === 'critical' ? 503 : 200).json(check);
       },
     ),

@@ -5,7 +5,7 @@ import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { retentionDays } from '../../config/env-schema.js';
 import { prune, type PruneCounts, type PruneProgress } from '../../retention/prune.js';
-import { openBlobStore } from '../../runtime/services.js';
+import { openBlobStore } from '../../blobs/open-blob-store.js';
 import { formatBytes, plural } from '../../text/format.js';
 import type { CommandDeps } from '../command-deps.js';
 import { withDatabase } from '../with-database.js';
@@ -66,13 +66,15 @@ export function register(program: Command, deps: CommandDeps): void {
         async (pool, logger) => {
           const progress = progressOnStderr(Boolean(opts.json));
           let report;
+          const store = openBlobStore(config, logger);
           try {
             report = await prune(
-              { pool, blobs: openBlobStore(config), logger, now: () => new Date() },
+              { pool, blobs: store.blobs, logger, now: () => new Date() },
               { olderThanDays: opts.olderThan, dryRun: Boolean(opts.dryRun), actor: 'cli', onProgress: (p) => progress.update(p) },
             );
           } finally {
             progress.stop();
+            store.close();
           }
           const { batches, images, blobs, bytes } = report;
           process.stdout.write(opts.json ? `${JSON.stringify({ batches, images, blobs, bytes })}\n` : `${pruneSummary(report, report.dryRun)}\n`);
