@@ -11,6 +11,7 @@ import { isQueueUnavailable } from '../redis/queue-redis.js';
 import { BackupsDisabledError, BackupUnusableError } from '../producers/backup-requests.js';
 import { UnknownQueueError } from '../board/queue-control.js';
 import { WebhookTargetError } from '../security/webhook-target.js';
+import { ReferenceRefusedError } from '../blobs/object-reference.js';
 
 export class ApiError extends Error {
   constructor(
@@ -43,6 +44,10 @@ export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof BackupUnusableError) return new ApiError(409, 'backup_unusable', err.message);
   if (err instanceof UnknownQueueError) return notFound(`queue ${err.queue}`);
   if (err instanceof WebhookTargetError) return new ApiError(400, 'webhook_target_refused', err.message);
+  // Submit by reference: a bucket not listed is forbidden to everyone; a bad URL, a missing or unreadable object is the request's fault.
+  if (err instanceof ReferenceRefusedError) {
+    return new ApiError(err.code === 'bucket_not_allowed' ? 403 : err.code === 'too_large' ? 413 : 400, err.code, err.message);
+  }
   if (err instanceof BlobTooLargeError) return new ApiError(413, 'too_large', `a file is larger than the limit of ${err.maxBytes} bytes`);
   if (isDetectionError(err)) return new ApiError(DETECTION_STATUS[err.code] ?? 500, err.code, err.message);
   // Redis's address and error stay in the logs, not in the answer.

@@ -43,7 +43,11 @@ export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject 
   query?: Q;
   body?: B;
   /** multipart/form-data upload, described here and parsed by the handler (streams). */
-  multipart?: { schema: z.ZodObject; files: { field: string; description: string } };
+  multipart?: {
+    schema: z.ZodObject;
+    files: { field: string; description: string };
+    /** The same request as a JSON body instead (parsed by the handler). */ json?: z.ZodType;
+  };
   responses: Record<number, ResponseSpec>;
   /** Extra guards after the role check (an upload rate limit). */
   before?: RequestHandler[];

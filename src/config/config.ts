@@ -40,6 +40,8 @@ export interface Config {
   blobs: BlobStoreConfig;
   /** How to reach S3 (S3_REGION, S3_ENDPOINT, S3_FORCE_PATH_STYLE), whatever the blob store. */
   s3: S3Settings;
+  /** SUBMIT_S3_BUCKETS: the buckets whose objects a batch may name by reference (s3://BUCKET/KEY); empty: by upload only. */
+  submitS3Buckets: string[];
   /** Where fetched models live (LOOKOUT_MODELS_DIR, default the user's cache dir). */
   modelsDir: string;
   worker: { concurrency: number; shutdownGraceMs: number; lockMs: number; maxRssMb: number | undefined };
@@ -202,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     interactiveMaxImages: e.INTERACTIVE_MAX_IMAGES,
     blobs: e.BLOB_STORE === 's3' ? { store: 's3', bucket: e.S3_BUCKET!, prefix: keyPrefix(e.S3_PREFIX) } : { store: 'fs', dir: path.resolve(e.BLOB_DIR) },
     s3: { region: e.S3_REGION, endpoint: e.S3_ENDPOINT, forcePathStyle: e.S3_FORCE_PATH_STYLE },
+    submitS3Buckets: e.SUBMIT_S3_BUCKETS,
     modelsDir: path.resolve(e.LOOKOUT_MODELS_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(e.HOME ?? os.homedir(), '.cache'), 'lookout', 'models')),
     worker: { concurrency: e.DETECT_CONCURRENCY, shutdownGraceMs: e.SHUTDOWN_GRACE_MS, lockMs: e.JOB_LOCK_MS, maxRssMb: e.WORKER_MAX_RSS_MB },
     upload: {

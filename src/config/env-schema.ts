@@ -122,6 +122,23 @@ export const envSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9-]{0,62}$/i, { error: 'expected a region name such as us-east-1' })
     .default('us-east-1'),
   S3_FORCE_PATH_STYLE: booleanFlag.default(false),
+  // Buckets whose objects POST /v1/batches accepts by reference (s3://BUCKET/KEY), comma-separated; none: by upload only.
+  SUBMIT_S3_BUCKETS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+          error: 'expected comma-separated bucket names: 3 to 63 lowercase letters, digits, dots and hyphens each',
+        }),
+      ),
+    ),
   LOOKOUT_MODELS_DIR: z.string().min(1).optional(),
   XDG_CACHE_HOME: z.string().optional(),
   HOME: z.string().optional(),

@@ -3,7 +3,8 @@
 // and its key's fair share, fair-share.ts). Used by batch submission and by
 // the reconciler when a batch's parent job was lost.
 import type { FlowProducer } from 'bullmq';
-import { detectImage, detectImageJobId } from '../jobs/detect-image/definition.js';
+import type { ImageBytesSource } from '../blobs/image-bytes.js';
+import { bytesSource, detectImage, detectImageJobId } from '../jobs/detect-image/definition.js';
 import { enqueueFlow, flowStep } from '../jobs/enqueue.js';
 import { finalizeBatch } from '../jobs/finalize-batch/definition.js';
 import { confirmAdded, type Priorities } from './fair-share.js';
@@ -11,10 +12,10 @@ import { confirmAdded, type Priorities } from './fair-share.js';
 export async function enqueueBatchFlow(
   flows: FlowProducer,
   prefix: string,
-  batch: { batchId: string; model: string; images: Array<{ imageId: string; blobKey: string }>; priorities: Priorities },
+  batch: { batchId: string; model: string; images: Array<{ imageId: string } & ImageBytesSource>; priorities: Priorities },
 ): Promise<void> {
   const children = batch.images.map((img, i) =>
-    flowStep(detectImage, { imageId: img.imageId, blobKey: img.blobKey, model: batch.model, lane: batch.priorities.lane }, [], {
+    flowStep(detectImage, { imageId: img.imageId, ...bytesSource(img), model: batch.model, lane: batch.priorities.lane }, [], {
       priority: batch.priorities.of(i),
     }),
   );

@@ -15,7 +15,7 @@ import { appendAudit } from '../db/repositories/audit-log.js';
 import { batchScheduling, unclosedFinishedBatches } from '../db/repositories/batches.js';
 import { unfinishedImages } from '../db/repositories/images.js';
 import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
-import { detectImage, detectImageJobId } from '../jobs/detect-image/definition.js';
+import { bytesSource, detectImage, detectImageJobId } from '../jobs/detect-image/definition.js';
 import { enqueue, type Queues } from '../jobs/enqueue.js';
 import { restorePriorities } from '../jobs/restore-priorities.js';
 import { finalizeBatch, finalizeBatchJobId } from '../jobs/finalize-batch/definition.js';
@@ -60,7 +60,7 @@ async function jobState(queue: Queue, jobId: string): Promise<{ state: string; r
   return { state: await job.getState(), remove: () => job.remove() };
 }
 
-type LostImage = { id: string; blobKey: string; model: string; remove?: () => Promise<void> };
+type LostImage = { id: string; blobKey: string | null; sourceUrl: string | null; model: string; remove?: () => Promise<void> };
 
 /** One batch's lost images back on the queue: into its parent when that still waits for children, else in a new flow. */
 async function requeueBatch(deps: ReconcileDeps, batchId: string, lane: Lane, lost: readonly LostImage[], priorities: Priorities): Promise<void> {
@@ -73,7 +73,7 @@ async function requeueBatch(deps: ReconcileDeps, batchId: string, lane: Lane, lo
       await enqueue(
         deps.queues,
         detectImage,
-        { imageId: l.id, blobKey: l.blobKey, model: l.model, lane },
+        { imageId: l.id, ...bytesSource(l), model: l.model, lane },
         {
           parent: { id: finalizeBatchJobId(batchId), queue: batches.qualifiedName },
           priority: priorities.of(i),
@@ -85,7 +85,7 @@ async function requeueBatch(deps: ReconcileDeps, batchId: string, lane: Lane, lo
     await enqueueBatchFlow(deps.flows, prefix, {
       batchId,
       model: lost[0]!.model,
-      images: lost.map((l) => ({ imageId: l.id, blobKey: l.blobKey })),
+      images: lost.map((l) => ({ imageId: l.id, blobKey: l.blobKey, sourceUrl: l.sourceUrl })),
       priorities,
     });
   }
@@ -107,7 +107,7 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
       const { state, remove } = await jobState(detect, detectImageJobId(img.id));
       if (LIVE.has(state)) continue;
       const list = lostByBatch.get(img.batchId) ?? [];
-      list.push({ id: img.id, blobKey: img.blobKey, model: img.model, ...(remove ? { remove } : {}) });
+      list.push({ id: img.id, blobKey: img.blobKey, sourceUrl: img.sourceUrl, model: img.model, ...(remove ? { remove } : {}) });
       lostByBatch.set(img.batchId, list);
     }
     const scheduling = dryRun ? new Map<string, { lane: Lane; fairKey: string }>() : await batchScheduling(deps.pool, [...lostByBatch.keys()]);

@@ -20,8 +20,11 @@ import { isQueueUnavailable, QueueUnavailableError } from '../redis/queue-redis.
 export interface SubmittedImage {
   id: string;
   filename: string;
-  sha256: string;
+  /** null for an image by reference (computed by the worker that reads it). */
+  sha256: string | null;
   bytes: number;
+  /** By reference: its s3://BUCKET/KEY. */
+  source?: string;
 }
 
 export interface SubmitBatchInput {
@@ -33,7 +36,8 @@ export interface SubmitBatchInput {
   /** Checked by the caller (checkWebhookTarget). */
   webhookUrl?: string;
   /** Already in the blob store (receiveUpload). */
-  files: Array<{ filename: string; sha256: string; bytes: number; blobKey: string }>;
+  /** Uploaded (already in the blob store: receiveUpload), or by reference (sourceUrl, checked by the caller; sha256 and blobKey null). */
+  files: Array<{ filename: string; sha256: string | null; bytes: number; blobKey: string | null; sourceUrl?: string }>;
 }
 
 export interface SubmitBatchDeps {
@@ -58,7 +62,7 @@ export interface SubmitBatchDeps {
 export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput): Promise<{ id: string; images: SubmittedImage[] }> {
   const batchId = randomUUID();
   const images = input.files.map((f, position) => ({ ...f, id: randomUUID(), position }));
-  const keys = [...new Set(images.map((img) => img.blobKey))];
+  const keys = [...new Set(images.flatMap((img) => (img.blobKey ? [img.blobKey] : [])))];
   let lane = laneOf(images.length, deps.interactiveMaxImages);
   await withTransaction(deps.pool, async (db) => {
     // A failed submit of the same bytes, or retention (src/retention), may
@@ -92,7 +96,7 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
     await enqueueBatchFlow(deps.flows, deps.prefix, {
       batchId,
       model: input.model,
-      images: images.map((img) => ({ imageId: img.id, blobKey: img.blobKey })),
+      images: images.map((img) => ({ imageId: img.id, blobKey: img.blobKey, sourceUrl: img.sourceUrl ?? null })),
       priorities,
     });
   } catch (err) {
@@ -114,7 +118,10 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
     target: batchId,
     details: { images: images.length, model: input.model, minScore: input.minScore },
   });
-  return { id: batchId, images: images.map(({ id, filename, sha256, bytes }) => ({ id, filename, sha256, bytes })) };
+  return {
+    id: batchId,
+    images: images.map(({ id, filename, sha256, bytes, sourceUrl }) => ({ id, filename, sha256, bytes, ...(sourceUrl ? { source: sourceUrl } : {}) })),
+  };
 }
 
 /**

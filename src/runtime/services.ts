@@ -12,7 +12,9 @@ import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.js';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { openBlobStore } from '../blobs/open-blob-store.js';
+import { createS3Client } from '../blobs/s3-client.js';
 import type { Config } from '../config/config.js';
 import { createPool, type Pool } from '../db/pool.js';
 import { ModelRegistry } from '../detection/index.js';
@@ -29,6 +31,8 @@ export interface Services {
   /** Waits while Redis is away: for BullMQ workers and queue events only. Opened on first use. */
   workerRedis: Redis;
   blobs: BlobStore;
+  /** The S3 client (the blob store's with BLOB_STORE=s3, else one made on first use from S3_*): reads images submitted by reference. */
+  s3(): S3Client;
   registry: ModelRegistry;
   queues: Map<string, Queue>;
   flows: FlowProducer;
@@ -74,6 +78,8 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
   flows.on('error', quiet);
   const metrics = createMetrics({ queues: queues.values(), pool });
   const blobs = openBlobStore(config, logger);
+  let s3 = blobs.s3;
+  let ownS3: S3Client | undefined;
   return {
     config,
     logger,
@@ -83,6 +89,10 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
       return workerRedis ?? openWorkerRedis();
     },
     blobs: blobs.blobs,
+    s3() {
+      if (!s3) s3 = ownS3 = createS3Client(config.s3);
+      return s3;
+    },
     registry,
     queues,
     flows,
@@ -94,6 +104,7 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
       workerRedis?.disconnect();
       await pool.end();
       blobs.close();
+      ownS3?.destroy();
     },
   };
 }

@@ -22,7 +22,15 @@ export const progressSchema = z.object({ total: z.int(), done: z.int(), failed: 
 /** 202 to POST /v1/batches. */
 export const submittedBatchSchema = z.object({
   id: z.uuid(),
-  images: z.array(z.object({ id: z.uuid(), filename: z.string(), sha256: z.string(), bytes: z.int() })),
+  images: z.array(
+    z.object({
+      id: z.uuid(),
+      filename: z.string(),
+      sha256: z.string().nullable().describe('null for an image submitted by reference: the worker computes it when it reads the object'),
+      bytes: z.int(),
+      source: z.string().optional().describe('the s3://BUCKET/KEY of an image submitted by reference'),
+    }),
+  ),
 });
 
 /** GET /v1/batches/:id. */
@@ -59,7 +67,8 @@ export const imageModelSchema = z.object({ name: z.string(), version: z.string()
 export const imageResultSchema = z.object({
   id: z.uuid(),
   filename: z.string(),
-  sha256: z.string(),
+  sha256: z.string().nullable().describe('null for an image submitted by reference until a worker has read it'),
+  source: z.string().optional().describe('the s3://BUCKET/KEY of an image submitted by reference'),
   width: z.int().nullable(),
   height: z.int().nullable(),
   model: imageModelSchema.describe('version and sha256 of the model file that answered; null until done'),

@@ -57,6 +57,8 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
     deps: {
       pool: services.pool,
       blobs: services.blobs,
+      s3: () => services.s3(),
+      maxImageBytes: config.limits.maxBytes,
       detectorFor: (m) => detectors.get(m),
       logger,
       workerId: identity.id,

@@ -164,7 +164,7 @@ describe('the virtual time V', () => {
   async function addBatch(key: string, n: number) {
     const prefix = env.config.queuePrefix;
     const priorities = await allocatePriorities(services.flows, prefix, { lane: 'bulk', fairKey: key, n });
-    const images = Array.from({ length: n }, () => ({ imageId: randomUUID(), blobKey: '0'.repeat(64) }));
+    const images = Array.from({ length: n }, () => ({ imageId: randomUUID(), blobKey: '0'.repeat(64), sourceUrl: null }));
     await enqueueBatchFlow(services.flows, prefix, { batchId: randomUUID(), model: 'none', images, priorities });
     return { priorities, images };
   }

@@ -92,7 +92,10 @@ function operationOf(spec: RouteSpec): Record<string, unknown> {
     };
     op.requestBody = {
       required: true,
-      content: { 'multipart/form-data': { schema: { type: 'object', properties, required: [spec.multipart.files.field] } } },
+      content: {
+        'multipart/form-data': { schema: { type: 'object', properties, required: [spec.multipart.files.field] } },
+        ...(spec.multipart.json ? { 'application/json': { schema: jsonSchema(spec.multipart.json, 'input') } } : {}),
+      },
     };
   }
   return op;

@@ -1,10 +1,12 @@
 // /v1/batches: submit a batch (multipart upload), list batches, read one's
 // status and results.
+import pLimit from 'p-limit';
 import { z } from 'zod';
 import { getBatch, listBatches } from '../../db/repositories/batches.js';
 import { listBatchImages, queuedImageIds } from '../../db/repositories/images.js';
 import { isQueueUnavailable, whenRedisReady } from '../../redis/queue-redis.js';
 import { imagesAhead } from '../../producers/fair-share.js';
+import { headReference, parseS3Url, ReferenceRefusedError, s3Url } from '../../blobs/object-reference.js';
 import { detectImage } from '../../jobs/detect-image/definition.js';
 import { isFinished } from '../../wire/batch-status.js';
 import { discardUploadedBlobs, submitBatch } from '../../producers/submit-batch.js';
@@ -26,6 +28,26 @@ const submitFields = z
     webhookUrl: z.string().max(2048).optional().describe('https URL told when the batch finishes (HMAC-signed)'),
   })
   .strict();
+
+/** POST /v1/batches with Content-Type application/json: images by reference (objects in SUBMIT_S3_BUCKETS). */
+const referenceBody = z
+  .object({
+    images: z
+      .array(
+        z
+          .object({
+            url: z.string().min(1).max(1100).describe('s3://BUCKET/KEY of an object in a bucket SUBMIT_S3_BUCKETS lists'),
+            filename: z.string().min(1).max(255).optional().describe("default: the key's last segment"),
+          })
+          .strict(),
+      )
+      .min(1),
+  })
+  .extend(submitFields.shape)
+  .strict();
+
+/** How many HeadObject requests one submit by reference has in flight at once. */
+const HEAD_CONCURRENCY = 16;
 
 const batchId = z.object({ id: z.uuid() });
 
@@ -56,7 +78,13 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       tag: 'batches',
       role: 'submitter',
       before: [uploadLimit],
-      multipart: { schema: submitFields, files: { field: 'images', description: 'JPEG, PNG, WebP, GIF or TIFF files (judged by their bytes)' } },
+      multipart: {
+        schema: submitFields,
+        files: { field: 'images', description: 'JPEG, PNG, WebP, GIF or TIFF files (judged by their bytes)' },
+        json: referenceBody.describe(
+          'Images by reference, instead of uploaded: each url names an object (s3://BUCKET/KEY) in a bucket SUBMIT_S3_BUCKETS lists. The server checks each with HeadObject (there, readable, at most IMAGE_MAX_BYTES) and never reads its bytes; workers read them from the bucket. Such objects are never deleted (prune leaves them).',
+        ),
+      },
       responses: {
         202: { description: 'Accepted; Location is the batch', schema: submittedBatchSchema },
         408: { description: 'No byte arrived for UPLOAD_IDLE_TIMEOUT_MS; the connection is closed (upload_timeout)' },
@@ -64,6 +92,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
           description:
             'A file, the request, the file, field or part count is over its limit (too_large, too_many_files, too_many_fields, too_many_parts, too_many_pixels)',
         },
+        403: { description: 'A referenced bucket is not in SUBMIT_S3_BUCKETS (bucket_not_allowed)' },
         415: { description: 'A file is not a supported image (unsupported_format)' },
         503: {
           description:
@@ -72,6 +101,11 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       },
     },
     async ({ req, res }) => {
+      if (req.is('application/json')) {
+        const batch = await acceptReferences(req);
+        res.status(202).location(`/v1/batches/${batch.id}`).json(batch);
+        return;
+      }
       // Too many uploads in flight in this process: 503 at once, nothing read.
       uploadSlots.take(req, res);
       // Redis away: 503 before a byte of the body is stored (and again in
@@ -89,6 +123,69 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     },
   );
 
+  /**
+   * A batch by reference: the body parsed, every bucket allowed, every object
+   * checked with HeadObject (never read), then submitted as uploads are.
+   * @throws ApiError 400 (body, url, object missing or unreadable), 403
+   *   (bucket not allowed), 413 (object too large, too many images)
+   */
+  async function acceptReferences(req: Request) {
+    const parsed = referenceBody.safeParse(req.body);
+    if (!parsed.success) throw badRequest(zodIssues(parsed.error, 'body'));
+    const body = parsed.data;
+    if (body.images.length > config.upload.maxFiles) {
+      throw new ApiError(413, 'too_many_files', `at most ${config.upload.maxFiles} images a batch (UPLOAD_MAX_FILES); got ${body.images.length}`);
+    }
+    const refs = body.images.map((img, i) => {
+      const ref = parseS3Url(img.url); // ReferenceRefusedError invalid_reference: 400
+      if (!config.submitS3Buckets.includes(ref.bucket)) {
+        throw new ReferenceRefusedError(
+          'bucket_not_allowed',
+          config.submitS3Buckets.length === 0
+            ? 'this server takes no images by reference (SUBMIT_S3_BUCKETS is empty): upload them'
+            : `images[${i}]: bucket "${ref.bucket}" is not one this server reads from (SUBMIT_S3_BUCKETS)`,
+        );
+      }
+      return ref;
+    });
+    const { model, minScore, webhookUrl } = await checkSubmitFields(body);
+    const limit = pLimit(HEAD_CONCURRENCY);
+    const sizes = await Promise.all(refs.map((ref) => limit(() => headReference(services.s3(), ref, config.limits.maxBytes))));
+    return submitBatch(
+      { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix, interactiveMaxImages: config.interactiveMaxImages },
+      {
+        actor: req.principal!.actor,
+        keyId: req.principal!.keyId,
+        model,
+        minScore,
+        files: refs.map((ref, i) => ({
+          filename: body.images[i]!.filename ?? ref.key.split('/').pop()!,
+          sha256: null,
+          bytes: sizes[i]!,
+          blobKey: null,
+          sourceUrl: s3Url(ref),
+        })),
+        ...(webhookUrl ? { webhookUrl } : {}),
+      },
+    );
+  }
+
+  /** The model (present on this server), the threshold and the webhook target of a submit, checked. */
+  async function checkSubmitFields(fields: z.infer<typeof submitFields>): Promise<{ model: string; minScore: number; webhookUrl?: string }> {
+    const model = fields.model ?? config.detect.model;
+    const spec = registry.get(model); // unknown model: 400
+    if (!registry.isPresent(model)) {
+      throw new ApiError(
+        400,
+        'model_unavailable',
+        `model "${model}" is not on the server: an operator runs npx lookout models fetch ${model} --accept-license ${spec.license.toLowerCase()}`,
+      );
+    }
+    // A refused target: WebhookTargetError, answered 400 webhook_target_refused (http-errors.ts).
+    const webhookUrl = fields.webhookUrl ? (await checkWebhookTarget(fields.webhookUrl, config.webhooks.allowedHosts)).toString() : undefined;
+    return { model, minScore: fields.minScore ?? spec.defaultMinScore, ...(webhookUrl ? { webhookUrl } : {}) };
+  }
+
   /** Receives the upload, checks its fields and submits the batch; `onStored` hears each blob stored. */
   async function acceptBatch(req: Request, onStored: (blobKey: string) => void) {
     const upload = await receiveUpload(
@@ -105,17 +202,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     );
     const fields = submitFields.safeParse(upload.fields);
     if (!fields.success) throw badRequest(zodIssues(fields.error, 'field'));
-    const model = fields.data.model ?? config.detect.model;
-    const spec = registry.get(model); // unknown model: 400
-    if (!registry.isPresent(model)) {
-      throw new ApiError(
-        400,
-        'model_unavailable',
-        `model "${model}" is not on the server: an operator runs npx lookout models fetch ${model} --accept-license ${spec.license.toLowerCase()}`,
-      );
-    }
-    // A refused target: WebhookTargetError, answered 400 webhook_target_refused (http-errors.ts).
-    const webhookUrl = fields.data.webhookUrl ? (await checkWebhookTarget(fields.data.webhookUrl, config.webhooks.allowedHosts)).toString() : undefined;
+    const { model, minScore, webhookUrl } = await checkSubmitFields(fields.data);
     // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
     return submitBatch(
       { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix, interactiveMaxImages: config.interactiveMaxImages },
@@ -123,7 +210,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
         actor: req.principal!.actor,
         keyId: req.principal!.keyId,
         model,
-        minScore: fields.data.minScore ?? spec.defaultMinScore,
+        minScore,
         files: upload.files,
         ...(webhookUrl ? { webhookUrl } : {}),
       },
@@ -213,6 +300,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
           id: img.id,
           filename: img.filename,
           sha256: img.sha256,
+          ...(img.sourceUrl ? { source: img.sourceUrl } : {}),
           width: img.width,
           height: img.height,
           model: { name: img.model, version: img.modelVersion, sha256: img.modelSha256 },

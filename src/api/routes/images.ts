@@ -3,6 +3,7 @@
 // (original): the console draws the boxes over the last two.
 import { create as contentDisposition } from 'content-disposition';
 import { z } from 'zod';
+import { readImageBytes, type ImageBytesSource } from '../../blobs/image-bytes.js';
 import { getImage, getImageWithDetections, type ImageRecord } from '../../db/repositories/images.js';
 import { annotateImage, exifOrientation, previewImage } from '../../detection/index.js';
 import { MEDIA_TYPES, sniffImageFormat } from '../../detection/image-format.js';
@@ -30,6 +31,8 @@ const base = { method: 'get', tag: 'images', role: 'viewer', params: imageId, no
 const NOT_DONE = { 409: { description: 'Not finished yet (not_ready) or failed (image_failed)' } };
 
 export function imagesRoutes(services: Services): ApiRoute[] {
+  // Its blob, or (an image submitted by reference) its object in the user's bucket, read when asked for.
+  const bytesOf = (image: ImageBytesSource) => readImageBytes(services, image, services.config.limits.maxBytes);
   const annotated = route(
     {
       ...base,
@@ -40,7 +43,7 @@ export function imagesRoutes(services: Services): ApiRoute[] {
     },
     async ({ res, params }) => {
       const image = finished(await getImageWithDetections(services.pool, params.id), params.id);
-      const png = await annotateImage(await services.blobs.get(image.blobKey), image.detections, services.config.limits);
+      const png = await annotateImage(await bytesOf(image), image.detections, services.config.limits);
       res.type('png').set('Cache-Control', 'private, max-age=3600').send(png);
     },
   );
@@ -57,7 +60,7 @@ export function imagesRoutes(services: Services): ApiRoute[] {
     },
     async ({ res, params, query }) => {
       const image = finished(await getImage(services.pool, params.id), params.id);
-      const jpeg = await previewImage(await services.blobs.get(image.blobKey), query.size, services.config.limits);
+      const jpeg = await previewImage(await bytesOf(image), query.size, services.config.limits);
       res.type('jpeg').set('Cache-Control', 'private, max-age=3600').send(jpeg);
     },
   );
@@ -75,11 +78,12 @@ export function imagesRoutes(services: Services): ApiRoute[] {
     async ({ res, params }) => {
       const image = await getImage(services.pool, params.id);
       if (!image) throw notFound(`image ${params.id}`);
-      const bytes = await services.blobs.get(image.blobKey);
+      const bytes = await bytesOf(image);
       const format = sniffImageFormat(bytes.subarray(0, 64));
       res
         .type(format ? MEDIA_TYPES[format] : 'application/octet-stream')
-        .set('Cache-Control', 'private, max-age=86400, immutable') // content-addressed: never changes
+        // An upload is content-addressed (it never changes); a referenced object may be replaced in its bucket.
+        .set('Cache-Control', image.blobKey ? 'private, max-age=86400, immutable' : 'private, no-cache')
         .set('X-Image-Orientation', String(await exifOrientation(bytes)))
         // RFC 6266: an ASCII fallback and the exact name as filename*.
         .set('Content-Disposition', contentDisposition(image.filename, { type: 'inline' }))

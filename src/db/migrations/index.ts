@@ -8,6 +8,7 @@ import { workerHeartbeat } from './0006-worker-heartbeat.js';
 import { batchLane } from './0007-batch-lane.js';
 import { unfinishedBatchesByKey } from './0008-unfinished-batches-by-key.js';
 import { retentionIndexes } from './0009-retention-indexes.js';
+import { imagesByReference } from './0010-images-by-reference.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   batchLane,
   unfinishedBatchesByKey,
   retentionIndexes,
+  imagesByReference,
 ];

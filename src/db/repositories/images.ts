@@ -10,18 +10,25 @@ export interface NewImage {
   id: string;
   position: number;
   filename: string;
-  sha256: string;
+  /** Uploaded: the sha256 of its bytes; by reference: null until a worker has read them. */
+  sha256: string | null;
   bytes: number;
-  blobKey: string;
+  /** Uploaded: its blob's key; by reference: null. */
+  blobKey: string | null;
+  /** By reference: its s3://BUCKET/KEY; uploaded: absent. */
+  sourceUrl?: string | null;
 }
 
 export interface ImageRecord {
   id: string;
   batchId: string;
   filename: string;
-  sha256: string;
+  /** null for an image by reference that no worker has read yet. */
+  sha256: string | null;
   bytes: number;
-  blobKey: string;
+  /** null for an image by reference (sourceUrl). */
+  blobKey: string | null;
+  sourceUrl: string | null;
   model: string;
   minScore: number;
   status: ImageStatus;
@@ -39,7 +46,7 @@ export interface ImageWithDetections extends ImageRecord {
   detections: Detection[];
 }
 
-const IMAGE_COLUMNS = `i.id, i.batch_id AS "batchId", i.filename, i.sha256, i.bytes::int AS bytes, i.blob_key AS "blobKey",
+const IMAGE_COLUMNS = `i.id, i.batch_id AS "batchId", i.filename, i.sha256, i.bytes::int AS bytes, i.blob_key AS "blobKey", i.source_url AS "sourceUrl",
   i.model, i.min_score AS "minScore", i.status, i.error_code AS "errorCode", i.error_message AS "errorMessage",
   i.width, i.height, i.cache_hit AS "cacheHit", i.model_version AS "modelVersion", i.model_sha256 AS "modelSha256"`;
 
@@ -54,11 +61,14 @@ const DETECTIONS_JSON = `coalesce((
 export async function insertImages(db: Queryable, batchId: string, model: string, minScore: number, images: readonly NewImage[]): Promise<void> {
   const values: unknown[] = [];
   const tuples = images.map((img, n) => {
-    values.push(img.id, batchId, img.position, img.filename, img.sha256, img.bytes, img.blobKey, model, minScore);
-    const b = n * 9;
-    return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`;
+    values.push(img.id, batchId, img.position, img.filename, img.sha256, img.bytes, img.blobKey, model, minScore, img.sourceUrl ?? null);
+    const b = n * 10;
+    return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10})`;
   });
-  await db.query(`INSERT INTO images (id, batch_id, position, filename, sha256, bytes, blob_key, model, min_score) VALUES ${tuples.join(', ')}`, values);
+  await db.query(
+    `INSERT INTO images (id, batch_id, position, filename, sha256, bytes, blob_key, model, min_score, source_url) VALUES ${tuples.join(', ')}`,
+    values,
+  );
 }
 
 export async function getImage(db: Queryable, id: string): Promise<ImageRecord | undefined> {
@@ -90,10 +100,12 @@ export interface EarlierAnswer {
 export interface ClaimedImage {
   id: string;
   batchId: string;
-  sha256: string;
+  /** null: an image by reference not read yet (no earlier answer can be looked up before). */
+  sha256: string | null;
   model: string;
   minScore: number;
-  blobKey: string;
+  blobKey: string | null;
+  sourceUrl: string | null;
   earlier: EarlierAnswer | undefined;
 }
 
@@ -109,12 +121,12 @@ export async function claimImage(db: Queryable, id: string): Promise<ClaimedImag
     `WITH claimed AS (
        UPDATE images SET status = 'running', attempts = attempts + 1
         WHERE id = $1 AND status IN ('queued', 'running')
-       RETURNING id, batch_id, sha256, model, min_score, blob_key
+       RETURNING id, batch_id, sha256, model, min_score, blob_key, source_url
      ), started AS (
        UPDATE batches SET status = 'running', started_at = now()
         WHERE id = (SELECT batch_id FROM claimed) AND status = 'queued'
      )
-     SELECT c.id, c.batch_id AS "batchId", c.sha256, c.model, c.min_score AS "minScore", c.blob_key AS "blobKey",
+     SELECT c.id, c.batch_id AS "batchId", c.sha256, c.model, c.min_score AS "minScore", c.blob_key AS "blobKey", c.source_url AS "sourceUrl",
             e.id AS "earlierId", e.width, e.height, e.model_version AS "modelVersion", e.model_sha256 AS "modelSha256"
        FROM claimed c
        LEFT JOIN LATERAL (
@@ -130,7 +142,32 @@ export async function claimImage(db: Queryable, id: string): Promise<ClaimedImag
     r.earlierId && r.modelVersion && r.modelSha256
       ? { id: r.earlierId, width: r.width, height: r.height, modelVersion: r.modelVersion, modelSha256: r.modelSha256 }
       : undefined;
-  return { id: r.id, batchId: r.batchId, sha256: r.sha256, model: r.model, minScore: r.minScore, blobKey: r.blobKey, earlier };
+  return { id: r.id, batchId: r.batchId, sha256: r.sha256, model: r.model, minScore: r.minScore, blobKey: r.blobKey, sourceUrl: r.sourceUrl, earlier };
+}
+
+/**
+ * An image by reference, once its bytes are read: records their sha256 and
+ * size, and finds an earlier answer for the same bytes, model and threshold
+ * (as claimImage does for an upload), in one round trip.
+ */
+export async function recordReadBytes(db: Queryable, id: string, sha256: string, bytes: number): Promise<EarlierAnswer | undefined> {
+  const { rows } = await db.query<{ id: string; width: number; height: number; modelVersion: string | null; modelSha256: string | null }>(
+    `WITH recorded AS (
+       UPDATE images SET sha256 = $2, bytes = $3 WHERE id = $1 RETURNING id, sha256, model, min_score
+     )
+     SELECT e.id, e.width, e.height, e.model_version AS "modelVersion", e.model_sha256 AS "modelSha256"
+       FROM recorded c
+       JOIN LATERAL (
+         SELECT id, width, height, model_version, model_sha256 FROM images e
+          WHERE e.sha256 = c.sha256 AND e.model = c.model AND e.min_score = c.min_score AND e.status = 'done' AND e.id <> c.id
+          ORDER BY e.finished_at DESC LIMIT 1
+       ) e ON true`,
+    [id, sha256, bytes],
+  );
+  const r = rows[0];
+  return r && r.modelVersion && r.modelSha256
+    ? { id: r.id, width: r.width, height: r.height, modelVersion: r.modelVersion, modelSha256: r.modelSha256 }
+    : undefined;
 }
 
 /**
@@ -202,17 +239,18 @@ export async function failImage(db: Queryable, imageId: string, error: { code: s
 export interface UnfinishedImage {
   id: string;
   batchId: string;
-  blobKey: string;
+  blobKey: string | null;
+  sourceUrl: string | null;
   model: string;
 }
 
 /** Images queued or running, oldest first, at most `limit`. */
 export async function unfinishedImages(db: Queryable, limit: number): Promise<UnfinishedImage[]> {
-  const { rows } = await db.query<{ id: string; batch_id: string; blob_key: string; model: string }>(
-    `SELECT id, batch_id, blob_key, model FROM images WHERE status IN ('queued', 'running') ORDER BY created_at LIMIT $1`,
+  const { rows } = await db.query<{ id: string; batch_id: string; blob_key: string | null; source_url: string | null; model: string }>(
+    `SELECT id, batch_id, blob_key, source_url, model FROM images WHERE status IN ('queued', 'running') ORDER BY created_at LIMIT $1`,
     [limit],
   );
-  return rows.map((r) => ({ id: r.id, batchId: r.batch_id, blobKey: r.blob_key, model: r.model }));
+  return rows.map((r) => ({ id: r.id, batchId: r.batch_id, blobKey: r.blob_key, sourceUrl: r.source_url, model: r.model }));
 }
 
 /**

@@ -5,9 +5,13 @@
 // only themselves, with the error stored and no retry.
 
 import { UnrecoverableError, type Job } from 'bullmq';
+import { createHash } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { BlobStore } from '../../blobs/blob-store.js';
-import { BlobNotFoundError } from '../../blobs/blob-store.js';
-import { claimImage, copyCachedResult, failImage, getImage, saveImageResult } from '../../db/repositories/images.js';
+import { BlobNotFoundError, BlobTooLargeError } from '../../blobs/blob-store.js';
+import { readImageBytes } from '../../blobs/image-bytes.js';
+import { ReferenceRefusedError } from '../../blobs/object-reference.js';
+import { claimImage, copyCachedResult, failImage, getImage, recordReadBytes, saveImageResult } from '../../db/repositories/images.js';
 import type { Pool } from '../../db/pool.js';
 import { formatDevice, isDetectionError, type DetectionResult, type Detector } from '../../detection/index.js';
 import type { Metrics } from '../../metrics/metrics.js';
@@ -17,6 +21,10 @@ import { detectImage, type DetectImageResult } from './definition.js';
 export interface DetectImageDeps {
   pool: Pool;
   blobs: BlobStore;
+  /** The process's S3 client, made on first use: reads images submitted by reference. */
+  s3: () => S3Client;
+  /** IMAGE_MAX_BYTES: a referenced object larger than this (it may have grown since the submit) fails the image. */
+  maxImageBytes: number;
   detectorFor: (model: string) => Promise<Detector>;
   /** Recorded with every result: which process answered (host:pid). */
   workerId: string;
@@ -26,7 +34,7 @@ export interface DetectImageDeps {
 }
 
 export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
-  const { pool, blobs } = deps;
+  const { pool } = deps;
 
   async function fail(imageId: string, error: { code: string; message: string }): Promise<never> {
     await failImage(pool, imageId, error, deps.workerId);
@@ -55,10 +63,26 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
     let bytes: Buffer;
     const readStarted = performance.now();
     try {
-      bytes = await blobs.get(payload.blobKey);
+      bytes = await readImageBytes(deps, { blobKey: payload.blobKey ?? null, sourceUrl: payload.sourceUrl ?? null }, deps.maxImageBytes);
     } catch (err) {
       if (err instanceof BlobNotFoundError && isLastAttempt(job)) return fail(image.id, { code: 'blob_missing', message: err.message });
+      // A referenced object gone (perhaps for a moment) retries like a missing blob; unreadable or too large fails at once.
+      if (err instanceof ReferenceRefusedError && (err.code !== 'object_not_found' || isLastAttempt(job)))
+        return fail(image.id, { code: err.code, message: err.message });
+      if (err instanceof BlobTooLargeError) return fail(image.id, { code: 'too_large', message: `the referenced object has grown past ${err.maxBytes} bytes` });
       throw err;
+    }
+    if (payload.sourceUrl) {
+      // By reference: the sha256 that answers from the cache is known only now (computed here, on the worker).
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const earlier = await recordReadBytes(pool, image.id, sha256, bytes.length);
+      if (earlier) {
+        const count = await copyCachedResult(pool, image.id, earlier, deps.workerId);
+        if (count !== undefined) {
+          deps.metrics?.images.inc({ outcome: 'cache_hit' });
+          return { imageId: image.id, status: 'done', detections: count, cacheHit: true };
+        }
+      }
     }
     const readMs = performance.now() - readStarted;
     let result;
