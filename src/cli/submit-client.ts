@@ -85,6 +85,8 @@ export interface LookoutClient {
   readonly url: string;
   info(signal?: AbortSignal): Promise<ServerInfo>;
   submitBatch(body: UploadBody, signal?: AbortSignal): Promise<SubmittedBatch>;
+  /** POST /v1/batches with a JSON body: images by reference (s3://BUCKET/KEY), model and minScore. */
+  submitReferences(body: { images: Array<{ url: string }>; model?: string; minScore?: number }, signal?: AbortSignal): Promise<SubmittedBatch>;
   batch(id: string, signal?: AbortSignal): Promise<BatchView>;
   results(id: string, signal?: AbortSignal): Promise<BatchResults>;
   /** GET /v1/images/:id/annotated.png as a byte stream. */
@@ -160,6 +162,13 @@ export function createLookoutClient(config: SubmitConfig, fetchImpl: typeof fetc
         // server can refuse an oversized request before reading it.
         duplex: 'half',
         headers: { 'content-type': body.contentType, 'content-length': String(body.contentLength) },
+        signal: signal ?? null,
+      }),
+    submitReferences: (body, signal) =>
+      json('/v1/batches', submittedBatchSchema, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
         signal: signal ?? null,
       }),
     batch: (id, signal) => json(`/v1/batches/${encodeURIComponent(id)}`, batchViewSchema, { signal: signal ?? null }),

@@ -66,7 +66,8 @@ const MAX_RETRY_AFTER_S = 60;
 const MAX_POLL_FAILURES = 20;
 
 interface UploadedImage {
-  image: FoundImage;
+  /** An uploaded file, or (by reference) its s3:// URL as `file`. */
+  image: Pick<FoundImage, 'file' | 'filename' | 'bytes'>;
   batchId: string;
   imageId: string;
 }
@@ -137,6 +138,33 @@ async function uploadRequest(ctx: Context, boundary: string, fields: Record<stri
       await sleep(waitS * 1000, undefined, { signal: ctx.deps.signal });
     }
   }
+}
+
+/** The s3:// arguments as batches of at most `maxFiles` images (JSON bodies); their "file" is the URL. */
+async function submitReferences(ctx: Context, urls: readonly string[], maxFiles: number): Promise<UploadedImage[]> {
+  const submitted: UploadedImage[] = [];
+  for (let from = 0; from < urls.length; from += maxFiles) {
+    const chunk = urls.slice(from, from + maxFiles);
+    let batch: SubmittedBatch;
+    try {
+      batch = await ctx.client.submitReferences(
+        {
+          images: chunk.map((url) => ({ url })),
+          ...(ctx.options.model === undefined ? {} : { model: ctx.options.model }),
+          ...(ctx.options.minScore === undefined ? {} : { minScore: ctx.options.minScore }),
+        },
+        ctx.deps.signal,
+      );
+    } catch (err) {
+      ctx.failedRequest = `the request naming ${plural(chunk.length, 'object')} failed, so none of them was submitted: ${chunk.slice(0, 8).join(', ')}${chunk.length > 8 ? ` and ${chunk.length - 8} more` : ''}`;
+      throw err;
+    }
+    ctx.batches.push({ id: batch.id, images: batch.images.length });
+    batch.images.forEach((img, k) =>
+      submitted.push({ image: { file: chunk[k]!, filename: img.filename, bytes: img.bytes }, batchId: batch.id, imageId: img.id }),
+    );
+  }
+  return submitted;
 }
 
 async function uploadAll(
@@ -245,7 +273,10 @@ async function submit(ctx: Context): Promise<number> {
     }
   }
 
-  const found = await collectImages(options.paths, { maxFileBytes: info.limits.maxFileBytes });
+  // s3://BUCKET/KEY arguments are sent by reference (the server reads them from its bucket); the rest are uploaded.
+  const references = options.paths.filter((p) => p.startsWith('s3://'));
+  const paths = options.paths.filter((p) => !p.startsWith('s3://'));
+  const found = await collectImages(paths, { maxFileBytes: info.limits.maxFileBytes });
   for (const m of found.missing) ctx.say(`no such file or directory: ${m}`);
   const fields: Record<string, string> = {
     ...(options.model === undefined ? {} : { model: options.model }),
@@ -261,7 +292,7 @@ async function submit(ctx: Context): Promise<number> {
     })),
   ];
   reportSkips(ctx, skipped, found.hidden);
-  if (plan.requests.length === 0) {
+  if (plan.requests.length === 0 && references.length === 0) {
     ctx.say(`nothing to upload: no image found in ${options.paths.join(', ')}`);
     return 2;
   }
@@ -271,7 +302,7 @@ async function submit(ctx: Context): Promise<number> {
     plan.requests.reduce((n, r) => n + r.bytes, 0),
     files,
   );
-  const uploaded = await uploadAll(ctx, plan.requests, boundary, fields);
+  const uploaded = [...(await submitReferences(ctx, references, info.limits.maxFiles)), ...(await uploadAll(ctx, plan.requests, boundary, fields))];
   const missingCode = found.missing.length > 0 ? 1 : 0;
   if (!wait) {
     progress.stop();
@@ -381,7 +412,7 @@ export function register(program: Command, _deps: CommandDeps): void {
   program
     .command('submit')
     .description('upload images to a Lookout server (LOOKOUT_URL, LOOKOUT_API_KEY) as batches; --wait for the results')
-    .argument('<path...>', 'image files and folders (walked recursively; only images are sent)')
+    .argument('<path...>', 'image files and folders (walked recursively; only images are sent), or s3://BUCKET/KEY objects the server reads by reference')
     .option('--model <name>', "model to run (default: the server's)")
     .option('--min-score <x>', "minimum score, 0..1 (default: the model's)", minScoreOption)
     .option('--wait', 'follow detection to the end and print the results')
