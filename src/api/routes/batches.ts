@@ -146,6 +146,13 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
             : `images[${i}]: bucket "${ref.bucket}" is not one this server reads from (SUBMIT_S3_BUCKETS)`,
         );
       }
+      // The blob store's own objects are Lookout's, swept and deleted by retention: never the user's.
+      if (config.blobs.store === 's3' && ref.bucket === config.blobs.bucket && ref.key.startsWith(config.blobs.prefix)) {
+        throw new ReferenceRefusedError(
+          'bucket_not_allowed',
+          `images[${i}]: ${s3Url(ref)} is inside the blob store (S3_BUCKET, S3_PREFIX): name objects outside it`,
+        );
+      }
       return ref;
     });
     const { model, minScore, webhookUrl } = await checkSubmitFields(body);
