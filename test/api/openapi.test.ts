@@ -122,7 +122,7 @@ describe('/openapi.json', () => {
     const results = doc.paths['/v1/batches/{id}/results'].get;
     expect(results.parameters[0]).toMatchObject({ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } });
     const image = results.responses['200'].content['application/json'].schema.properties.images.items;
-    expect(Object.keys(image.properties)).toEqual(['id', 'filename', 'sha256', 'width', 'height', 'model', 'status', 'error', 'detections']);
+    expect(Object.keys(image.properties)).toEqual(['id', 'filename', 'sha256', 'source', 'width', 'height', 'model', 'status', 'error', 'detections']);
   });
 
   it('is served without a key; /v1 itself still needs one', async () => {

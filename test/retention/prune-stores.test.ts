@@ -262,9 +262,7 @@ for (const kit of [fsKit, s3Kit])
       expect(await count('images WHERE batch_id = $1', [c])).toBe(2);
     });
 
-    it('an image row with no blob of the store (blob_key NULL, as submit by reference will write) goes with its batch; its object stays', async () => {
-      // What submit by reference's migration will do (a no-op once it has): such a row names no blob of the store.
-      await env.sql('ALTER TABLE images ALTER COLUMN blob_key DROP NOT NULL');
+    it('an image submitted by reference (blob_key NULL, source_url its s3:// URL) goes with its batch; its object stays', async () => {
       const [camera] = await Promise.all(['camera.png'].map(photo));
       const own = randomBytes(1500);
       const ownKey = sha(own);
@@ -276,10 +274,10 @@ for (const kit of [fsKit, s3Kit])
         [batch],
       );
       await env.sql(
-        `INSERT INTO images (id, batch_id, position, filename, sha256, bytes, blob_key, model, min_score, status, finished_at) VALUES
-         ($1, $3, 0, 'camera.png', $4, $5, NULL, 'blazeface-back', 0.75, 'done', now()),
-         ($2, $3, 1, 'upload.bin', $6, $7, $6, 'blazeface-back', 0.75, 'done', now())`,
-        [randomUUID(), randomUUID(), batch, camera!.key, camera!.size, ownKey, own.length],
+        `INSERT INTO images (id, batch_id, position, filename, sha256, bytes, blob_key, source_url, model, min_score, status, finished_at) VALUES
+         ($1, $3, 0, 'camera.png', $4, $5, NULL, $8, 'blazeface-back', 0.75, 'done', now()),
+         ($2, $3, 1, 'upload.bin', $6, $7, $6, NULL, 'blazeface-back', 0.75, 'done', now())`,
+        [randomUUID(), randomUUID(), batch, camera!.key, camera!.size, ownKey, own.length, `s3://${USER_BUCKET}/camera.png`],
       );
       const counts = { batches: 1, images: 2, blobs: 1, bytes: own.length };
       const before = await kit.contents(env.config);

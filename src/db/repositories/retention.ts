@@ -7,15 +7,13 @@ import type { Queryable } from '../pool.js';
 
 /**
  * The one place that says which image rows' blobs are Lookout's own (uploaded
- * into its blob store) and so may be deleted with them. Every image is an
- * upload today. Images submitted by reference (`s3://…`, issue 18, not built
- * yet) are the user's objects and must never be deleted: when their rows get
- * the column that marks them (say `source = 'reference'`, or a non-null
- * `url`), add it here, e.g. `${i}.source = 'upload' AND …`. Until then only a
- * key that is a content address of the store (64 hex digits) counts, which
- * already keeps any key written as a URL away from the store's delete.
+ * into its blob store) and so may be deleted with them: a blob key that is a
+ * content address of the store (64 hex digits). Images submitted by reference
+ * (migration 0010) have no blob key, only `source_url`: their objects are the
+ * user's and are never deleted (NULL ~ pattern is NULL, which every caller
+ * treats as not own).
  */
-const ownBlob = (i: string): string => `${i}.blob_key ~ '^[0-9a-f]{64}$'`;
+const ownBlob = (i: string): string => `(${i}.blob_key IS NOT NULL AND ${i}.blob_key ~ '^[0-9a-f]{64}$')`;
 
 /**
  * A batch retention may delete: final status, finished at or before $1, and
