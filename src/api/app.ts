@@ -52,9 +52,9 @@ export function createApp(services: Services, options: { startup?: StartupGate }
   v1.use(auditRequests(services.pool, services.logger));
   v1.use(requireKey(services.pool, guard));
   v1.use(rateLimiter({ ...limits, name: 'api', perMinute: config.http.rateLimitPerMinute }));
-  // 64 KiB for every JSON body but a batch submitted by reference (up to UPLOAD_MAX_FILES URLs of up to ~1 KiB).
+  // 64 KiB for every JSON body but a batch submitted by reference (up to UPLOAD_MAX_FILES URLs of up to 1,100 characters with file names of up to 255).
   const json = express.json({ limit: '64kb' });
-  const batchJson = express.json({ limit: Math.max(65_536, config.upload.maxFiles * 1_200) });
+  const batchJson = express.json({ limit: Math.max(65_536, config.upload.maxFiles * 3_000) });
   v1.use((req, res, next) => (req.method === 'POST' && req.path === '/batches' ? batchJson : json)(req, res, next));
   mountRoutes(v1, routes);
   app.use('/v1', v1);

@@ -11,7 +11,7 @@ import { isQueueUnavailable } from '../redis/queue-redis.js';
 import { BackupsDisabledError, BackupUnusableError } from '../producers/backup-requests.js';
 import { UnknownQueueError } from '../board/queue-control.js';
 import { WebhookTargetError } from '../security/webhook-target.js';
-import { ReferenceRefusedError } from '../blobs/object-reference.js';
+import { ObjectStoreUnavailableError, ReferenceRefusedError } from '../blobs/object-reference.js';
 
 export class ApiError extends Error {
   constructor(
@@ -45,6 +45,7 @@ export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof UnknownQueueError) return notFound(`queue ${err.queue}`);
   if (err instanceof WebhookTargetError) return new ApiError(400, 'webhook_target_refused', err.message);
   // Submit by reference: a bucket not listed is forbidden to everyone; a bad URL, a missing or unreadable object is the request's fault.
+  if (err instanceof ObjectStoreUnavailableError) return new ApiError(503, 'object_store_unavailable', err.message);
   if (err instanceof ReferenceRefusedError) {
     return new ApiError(err.code === 'bucket_not_allowed' ? 403 : err.code === 'too_large' ? 413 : 400, err.code, err.message);
   }

@@ -15,6 +15,9 @@ import { pipeline } from 'node:stream/promises';
 import { BlobNotFoundError, blobPath, keyOfBlobPath, type BlobStore, type ListedBlob, type PutOptions, type StoredBlob } from './blob-store.js';
 import { meteredStream } from './metered-stream.js';
 
+/** The name put() gives a temporary file under <dir>/tmp. */
+const TEMP_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.part$/;
+
 /** The entries of `dir`; none when it does not exist (nothing uploaded yet). */
 async function entriesOf(dir: string): Promise<Dirent[]> {
   try {
@@ -107,7 +110,8 @@ export function createFsBlobStore(root: string): BlobStore {
       let removed = 0;
       let bytes = 0;
       for (const entry of await entriesOf(tmpDir)) {
-        if (!entry.isFile()) continue;
+        // Only what put() writes there (<uuid>.part): anything else in the folder is not Lookout's.
+        if (!entry.isFile() || !TEMP_NAME.test(entry.name)) continue;
         const file = path.join(tmpDir, entry.name);
         const stats = await statIfThere(file);
         if (!stats || stats.mtime >= olderThan) continue;

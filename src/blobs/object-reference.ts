@@ -17,7 +17,7 @@ export interface ObjectReference {
 export class ReferenceRefusedError extends Error {
   override name = 'ReferenceRefusedError';
   constructor(
-    readonly code: 'invalid_reference' | 'bucket_not_allowed' | 'object_not_found' | 'object_unreadable' | 'too_large',
+    readonly code: 'invalid_reference' | 'bucket_not_allowed' | 'object_not_found' | 'object_unreadable' | 'too_large' | 'empty_input',
     message: string,
   ) {
     super(message);
@@ -37,7 +37,20 @@ export function parseS3Url(url: string): ObjectReference {
   if (!m || !BUCKET.test(m[1]!)) throw new ReferenceRefusedError('invalid_reference', `expected s3://BUCKET/KEY, got "${url.slice(0, 200)}"`);
   const key = m[2]!;
   if (Buffer.byteLength(key) > 1024) throw new ReferenceRefusedError('invalid_reference', 'an S3 key is at most 1,024 bytes');
+  // A store or proxy that normalises paths would read "a/../b" as "b": no such segments, so a key means what it says.
+  if (key.split('/').some((part) => part === '.' || part === '..'))
+    throw new ReferenceRefusedError('invalid_reference', 'an S3 key here has no . or .. segments');
   return { bucket: m[1]!, key };
+}
+
+/** The S3 endpoint did not answer a check as 200, 403 or 404 (down, 5xx, an unexpected 4xx): API 503 object_store_unavailable. */
+export class ObjectStoreUnavailableError extends Error {
+  override name = 'ObjectStoreUnavailableError';
+}
+
+function describeS3Error(err: unknown): string {
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  return `${(err as Error).name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}: ${(err as Error).message}`;
 }
 
 /** `s3://BUCKET/KEY` of a reference. */
@@ -61,9 +74,10 @@ export async function headReference(s3: S3Client, ref: ObjectReference, maxBytes
     const status = statusOf(err);
     if (status === 404) throw new ReferenceRefusedError('object_not_found', `${s3Url(ref)}: no such object`);
     if (status === 403) throw new ReferenceRefusedError('object_unreadable', `${s3Url(ref)}: this server's credentials may not read it`);
-    throw err;
+    throw new ObjectStoreUnavailableError(`${s3Url(ref)}: HeadObject failed: ${describeS3Error(err)}`, { cause: err });
   }
   if (size > maxBytes) throw new ReferenceRefusedError('too_large', `${s3Url(ref)}: ${size} bytes, more than ${maxBytes}`);
+  if (size === 0) throw new ReferenceRefusedError('empty_input', `${s3Url(ref)}: an empty object`);
   return size;
 }
 

@@ -52,6 +52,9 @@ import { meteredStream } from './metered-stream.js';
 
 /** S3's smallest part (5 MiB): a body up to this size goes up as one PutObject. */
 export const PART_BYTES = 5 * 1024 * 1024;
+
+/** The name put() gives a temporary object under <prefix>tmp/. */
+const TEMP_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Parts of one upload in flight at once. */
 const QUEUE_SIZE = 2;
 
@@ -253,7 +256,8 @@ export function createS3BlobStore(client: S3Client, options: S3BlobStoreOptions)
       let bytes = 0;
       for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: tmpPrefix })) {
         for (const object of page.Contents ?? []) {
-          if (!object.Key || !object.LastModified || object.LastModified >= olderThan) continue;
+          // Only what put() writes there (tmp/<uuid>): any other object under tmp/ is not Lookout's.
+          if (!object.Key || !TEMP_NAME.test(object.Key.slice(tmpPrefix.length)) || !object.LastModified || object.LastModified >= olderThan) continue;
           if (!options.dryRun) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key }));
           removed += 1;
           bytes += object.Size ?? 0;

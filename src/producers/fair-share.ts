@@ -236,19 +236,45 @@ return step()
 
 // Now that a batch's jobs are on the queue: vadded = max(vadded, ARGV[1]
 // (one past the batch's last tag)); ARGV[2] its token, no longer in flight;
-// ARGV[3] the job key prefix, then pairs (job id, tag) of its capped jobs,
-// whose tags go in their hashes (ftag). KEYS[1] the fair-share hash, KEYS[2]
-// the allocations in flight. Returns 1 while a renumbering is under way.
+// ARGV[3] the job key prefix, ARGV[4] the highest priority, then pairs (job
+// id, tag) of its capped jobs: their tags go in their hashes (ftag), and when
+// no renumbering is under way (it may have ended while these jobs were being
+// added), each is put at its tag's priority now if that is below the cap, its
+// FIFO counter kept. KEYS[1] the fair-share hash, KEYS[2] the allocations in
+// flight, KEYS[3] the prioritized zset. Returns 1 while a renumbering is
+// under way.
 const CONFIRM = `
+local SHIFT = 4294967296
+local FIRST = ${FIRST_BULK}
 local added = tonumber(redis.call('HGET', KEYS[1], 'vadded') or '0')
 local tag = tonumber(ARGV[1])
 if tag > added then redis.call('HSET', KEYS[1], 'vadded', tag) end
-for i = 4, #ARGV, 2 do
-  local h = ARGV[3] .. ARGV[i]
-  if redis.call('EXISTS', h) == 1 then redis.call('HSET', h, 'ftag', ARGV[i + 1]) end
+local underWay = redis.call('HEXISTS', KEYS[1], 'rn_base') == 1
+local base = tonumber(redis.call('HGET', KEYS[1], 'base') or '0')
+local limit = tonumber(ARGV[4])
+for i = 5, #ARGV, 2 do
+  local id = ARGV[i]
+  local h = ARGV[3] .. id
+  if redis.call('EXISTS', h) == 1 then
+    local t = tonumber(ARGV[i + 1])
+    redis.call('HSET', h, 'ftag', t)
+    if not underWay then
+      local q = t - base + FIRST
+      if q < FIRST then q = FIRST end
+      local p = tonumber(redis.call('HGET', h, 'priority') or '0')
+      if q < p then
+        local score = redis.call('ZSCORE', KEYS[3], id)
+        if score then
+          score = tonumber(score)
+          redis.call('ZADD', KEYS[3], q * SHIFT + (score - math.floor(score / SHIFT) * SHIFT), id)
+        end
+        redis.call('HSET', h, 'priority', q)
+      end
+    end
+  end
 end
 redis.call('ZREM', KEYS[2], ARGV[2])
-if redis.call('HEXISTS', KEYS[1], 'rn_base') == 1 then return 1 end
+if underWay then return 1 end
 return 0
 `;
 
@@ -308,7 +334,7 @@ async function scriptClient(flows: FlowProducer): Promise<ScriptClient> {
   if (!defined.has(client)) {
     client.defineCommand('lookoutFairAllocate', { numberOfKeys: 8, lua: ALLOCATE });
     client.defineCommand('lookoutFairStep', { numberOfKeys: 3, lua: STEP });
-    client.defineCommand('lookoutFairConfirm', { numberOfKeys: 2, lua: CONFIRM });
+    client.defineCommand('lookoutFairConfirm', { numberOfKeys: 3, lua: CONFIRM });
     client.defineCommand('lookoutFairRelease', { numberOfKeys: 2, lua: RELEASE });
     defined.add(client);
   }
@@ -449,9 +475,11 @@ export async function confirmAdded(
     const underWay = await client.lookoutFairConfirm(
       fairHash(prefix),
       inflightKey(prefix),
+      `${prefix}:${detectImage.queue}:prioritized`,
       allocation.tagEnd,
       allocation.token,
       `${prefix}:${detectImage.queue}:`,
+      options.priorityLimit ?? PRIORITY_LIMIT,
       ...capped,
     );
     if (underWay === 1) void driveRenumbering(flows, prefix, options);

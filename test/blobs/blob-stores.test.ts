@@ -2,6 +2,7 @@
 // sweepTemporary; too large, refused, aborted and cut-off uploads leave
 // nothing behind), the S3 one on a real S3 protocol server (s3rver on
 // 127.0.0.1), its bucket looked into with ListObjectsV2.
+import { randomUUID } from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -240,8 +241,11 @@ describe.each(drivers)('the $name blob store', (driver) => {
     const blob = await store.put(streamOf(randomBytes(1000)), { maxBytes: MiB });
     await driver.putForeign('ab/cd/not-a-sha256');
     await driver.putForeign(`${'00'}/${'11'}/${'ff'.repeat(32)}`); // a sha256 in the wrong directory
-    await driver.leaveTemporary('old', 2 * 3600_000);
-    await driver.leaveTemporary('new', 0);
+    // What put() names its temporary files (a uuid), and a user's file under tmp/ that is not Lookout's.
+    const [oldName, newName] = [randomUUID(), randomUUID()];
+    await driver.leaveTemporary(oldName, 2 * 3600_000);
+    await driver.leaveTemporary(newName, 0);
+    await driver.leaveTemporary('quarterly-report', 2 * 3600_000);
     expect((await all(store.list())).map((b) => b.key)).toEqual([blob.key]);
 
     // fs: the file from two hours ago goes, the fresh one stays. s3 sets LastModified itself, so
@@ -249,11 +253,13 @@ describe.each(drivers)('the $name blob store', (driver) => {
     if (driver.name === 'fs') {
       const swept = await store.sweepTemporary(new Date(Date.now() - 3600_000));
       expect(swept).toEqual({ removed: 1, bytes: 100 });
-      expect((await driver.contents()).filter((f) => f.startsWith('tmp'))).toEqual([path.join('tmp', 'new.part')]);
+      expect((await driver.contents()).filter((f) => f.startsWith('tmp')).sort()).toEqual(
+        [path.join('tmp', `${newName}.part`), path.join('tmp', 'quarterly-report.part')].sort(),
+      );
     } else {
       expect(await store.sweepTemporary(new Date(Date.now() - 3600_000))).toEqual({ removed: 0, bytes: 0 });
       expect(await store.sweepTemporary(new Date(Date.now() + 3600_000))).toEqual({ removed: 2, bytes: 200 });
-      expect((await driver.contents()).filter((f) => f.startsWith('tmp'))).toEqual([]);
+      expect((await driver.contents()).filter((f) => f.startsWith('tmp'))).toEqual(['tmp/quarterly-report']);
     }
     expect(await store.has(blob.key)).toBe(true); // blobs are never temporary leftovers
   });

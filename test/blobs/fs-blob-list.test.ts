@@ -2,6 +2,7 @@
 // yields exactly the blobs put stored (key, size, last write), and nothing
 // else in the directory; sweepTemporary removes only temp files older than
 // its cut-off, and with dryRun only counts them.
+import { randomUUID } from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
@@ -61,8 +62,12 @@ describe('fs blob store sweepTemporary()', () => {
   it('removes temp files older than the cut-off, keeps newer ones; dryRun only counts', async () => {
     const tmp = path.join(dir, 'tmp');
     await mkdir(tmp, { recursive: true });
-    const old = path.join(tmp, 'crashed.part');
-    const fresh = path.join(tmp, 'in-flight.part');
+    const old = path.join(tmp, `${randomUUID()}.part`);
+    const fresh = path.join(tmp, `${randomUUID()}.part`);
+    // Not a name put() gives: not Lookout's, never swept.
+    const foreign = path.join(tmp, 'crashed-notes.txt');
+    await writeFile(foreign, 'mine');
+    await utimes(foreign, new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
     await writeFile(old, randomBytes(123));
     await writeFile(fresh, randomBytes(45));
     const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
@@ -74,6 +79,7 @@ describe('fs blob store sweepTemporary()', () => {
     expect(await store.sweepTemporary(oneHourAgo, { dryRun: false })).toEqual({ removed: 1, bytes: 123 });
     expect(existsSync(old)).toBe(false);
     expect(existsSync(fresh)).toBe(true);
+    expect(existsSync(foreign)).toBe(true);
     expect(await store.sweepTemporary(oneHourAgo, { dryRun: false })).toEqual({ removed: 0, bytes: 0 });
   });
 });

@@ -23,6 +23,8 @@ import { authed, createTestEnv, waitForBatch, type TestEnv } from '../helpers/te
 const STORE = 'lookout-store';
 const PHOTOS = 'user-photos';
 const ELSEWHERE = 'not-listed-bucket';
+/** What the user's bucket holds, before and after. */
+const USER_OBJECTS = [...ALL_PHOTOS.map((n) => `incoming/${n}`), 'incoming/empty.png', 'incoming/explodes.png'].sort();
 
 let s3: TestS3Server;
 let env: TestEnv;
@@ -39,6 +41,11 @@ async function startCountingProxy(target: string): Promise<string> {
   const upstream = new URL(target);
   proxy = http.createServer((req, res) => {
     seen.push({ method: req.method!, path: decodeURIComponent(req.url!.split('?')[0]!) });
+    // An endpoint that fails (a 5xx) for one object.
+    if (req.url!.includes('explodes')) {
+      res.writeHead(500).end();
+      return;
+    }
     const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode!, answer.headers);
       answer.pipe(res);
@@ -68,6 +75,8 @@ beforeAll(async () => {
     await s3.client.send(new PutObjectCommand({ Bucket: PHOTOS, Key: `incoming/${name}`, Body: bytes }));
     await s3.client.send(new PutObjectCommand({ Bucket: ELSEWHERE, Key: name, Body: bytes }));
   }
+  await s3.client.send(new PutObjectCommand({ Bucket: PHOTOS, Key: 'incoming/empty.png', Body: Buffer.alloc(0) }));
+  await s3.client.send(new PutObjectCommand({ Bucket: PHOTOS, Key: 'incoming/explodes.png', Body: await readPhoto('coffee.png') }));
   const proxied = await startCountingProxy(s3.endpoint);
   env = await createTestEnv('s3_references', { ...s3.env(STORE, 'blobs/'), SUBMIT_S3_BUCKETS: `${PHOTOS}, ${STORE}` });
   // The API process's S3 traffic goes through the counting proxy; the worker's straight to the server.
@@ -111,7 +120,7 @@ describe('POST /v1/batches by reference (s3://BUCKET/KEY)', () => {
       expect(onPhotos.filter((r) => r.method !== 'HEAD')).toEqual([]);
       // Nothing copied into the blob store, the user's objects where they were.
       expect(await s3.keys(STORE)).toEqual([]);
-      expect(await s3.keys(PHOTOS)).toEqual(ALL_PHOTOS.map((n) => `incoming/${n}`).sort());
+      expect(await s3.keys(PHOTOS)).toEqual(USER_OBJECTS);
     },
   );
 
@@ -128,6 +137,9 @@ describe('POST /v1/batches by reference (s3://BUCKET/KEY)', () => {
     ["the blob store's own objects", { images: [{ url: `s3://${STORE}/blobs/ab/cd/${'ab'.padEnd(64, 'c')}` }] }, 403, 'bucket_not_allowed'],
     ['an object that is not there', { images: [{ url: `s3://${PHOTOS}/incoming/nope.png` }] }, 400, 'object_not_found'],
     ['not an s3:// URL', { images: [{ url: 'https://example.invalid/x.png' }] }, 400, 'invalid_reference'],
+    ['a key with a .. segment', { images: [{ url: `s3://${STORE}/x/../blobs/ab/cd/${'ab'.padEnd(64, 'c')}` }] }, 400, 'invalid_reference'],
+    ['an empty object', { images: [{ url: `s3://${PHOTOS}/incoming/empty.png` }] }, 400, 'empty_input'],
+    ['an object the endpoint fails to answer for (HTTP 500)', { images: [{ url: `s3://${PHOTOS}/incoming/explodes.png` }] }, 503, 'object_store_unavailable'],
     ['no images', { images: [] }, 400, 'bad_request'],
     ['an unknown field', { images: [{ url: `s3://${PHOTOS}/incoming/coffee.png` }], colour: 'red' }, 400, 'bad_request'],
   ])('refuses %s (%j): %i %s, nothing submitted', async (_what, body, status, code) => {
@@ -165,6 +177,6 @@ describe('POST /v1/batches by reference (s3://BUCKET/KEY)', () => {
     } finally {
       store.close();
     }
-    expect(await s3.keys(PHOTOS)).toEqual(ALL_PHOTOS.map((n) => `incoming/${n}`).sort());
+    expect(await s3.keys(PHOTOS)).toEqual(USER_OBJECTS);
   });
 });

@@ -92,11 +92,11 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
           description:
             'A file, the request, the file, field or part count is over its limit (too_large, too_many_files, too_many_fields, too_many_parts, too_many_pixels)',
         },
-        403: { description: 'A referenced bucket is not in SUBMIT_S3_BUCKETS (bucket_not_allowed)' },
+        403: { description: 'A referenced bucket is not in SUBMIT_S3_BUCKETS, or the key is inside the blob store (bucket_not_allowed)' },
         415: { description: 'A file is not a supported image (unsupported_format)' },
         503: {
           description:
-            'The queue is unreachable; nothing was kept (queue_unavailable); or UPLOADS_IN_FLIGHT_MAX uploads are already being received, with Retry-After (too_many_uploads)',
+            'The queue is unreachable; nothing was kept (queue_unavailable); or UPLOADS_IN_FLIGHT_MAX uploads are already being received, with Retry-After (too_many_uploads); or (by reference) the S3 endpoint did not answer a HeadObject as expected (object_store_unavailable)',
         },
       },
     },
@@ -166,7 +166,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
         model,
         minScore,
         files: refs.map((ref, i) => ({
-          filename: body.images[i]!.filename ?? ref.key.split('/').pop()!,
+          filename: body.images[i]!.filename ?? (ref.key.split('/').filter(Boolean).pop() || 'image'),
           sha256: null,
           bytes: sizes[i]!,
           blobKey: null,

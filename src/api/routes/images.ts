@@ -4,6 +4,7 @@
 import { create as contentDisposition } from 'content-disposition';
 import { z } from 'zod';
 import { readImageBytes, type ImageBytesSource } from '../../blobs/image-bytes.js';
+import { ReferenceRefusedError } from '../../blobs/object-reference.js';
 import { getImage, getImageWithDetections, type ImageRecord } from '../../db/repositories/images.js';
 import { annotateImage, exifOrientation, previewImage } from '../../detection/index.js';
 import { MEDIA_TYPES, sniffImageFormat } from '../../detection/image-format.js';
@@ -28,11 +29,20 @@ function finished<T extends ImageRecord>(image: T | undefined, id: string): T {
 
 /** What every /images/:id route shares. */
 const base = { method: 'get', tag: 'images', role: 'viewer', params: imageId, notFound: 'image' } as const;
-const NOT_DONE = { 409: { description: 'Not finished yet (not_ready) or failed (image_failed)' } };
+const NOT_DONE = {
+  409: { description: 'Not finished yet (not_ready) or failed (image_failed)' },
+  502: { description: 'An image submitted by reference whose object this server may no longer read (object_unreadable)' },
+};
 
 export function imagesRoutes(services: Services): ApiRoute[] {
   // Its blob, or (an image submitted by reference) its object in the user's bucket, read when asked for.
-  const bytesOf = (image: ImageBytesSource) => readImageBytes(services, image, services.config.limits.maxBytes);
+  // Its object gone since (404) or no longer readable by this server (502): not the request's fault.
+  const bytesOf = (image: ImageBytesSource) =>
+    readImageBytes(services, image, services.config.limits.maxBytes).catch((err: unknown) => {
+      if (err instanceof ReferenceRefusedError && err.code === 'object_not_found') throw new ApiError(404, 'object_not_found', err.message);
+      if (err instanceof ReferenceRefusedError) throw new ApiError(502, err.code, err.message);
+      throw err;
+    });
   const annotated = route(
     {
       ...base,

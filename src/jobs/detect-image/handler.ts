@@ -70,6 +70,8 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
       if (err instanceof ReferenceRefusedError && (err.code !== 'object_not_found' || isLastAttempt(job)))
         return fail(image.id, { code: err.code, message: err.message });
       if (err instanceof BlobTooLargeError) return fail(image.id, { code: 'too_large', message: `the referenced object has grown past ${err.maxBytes} bytes` });
+      // Anything else (the store away, a 5xx, an unexpected 4xx) retries; the last attempt fails the image, so its batch ends.
+      if (isLastAttempt(job)) return fail(image.id, { code: 'read_failed', message: `could not read the image's bytes: ${(err as Error).message}` });
       throw err;
     }
     if (payload.sourceUrl) {
