@@ -2,7 +2,7 @@
 // limit), to be put at its tag when the steps reach that level. With the default chunk (2,000) and 2,000
 // jobs waiting the renumbering can end before that batch's jobs are on the queue: its confirmation then
 // puts them at their tags, so they do not stay behind every waiting job (and every later batch).
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';

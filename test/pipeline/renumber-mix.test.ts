@@ -2,7 +2,7 @@
 // submits, the reconciler's requeue allocation and a retry by hand run. After it ends, every waiting job
 // is in the order of its tag.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Worker, type Job, type Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/runtime/services.js';
