@@ -9,7 +9,7 @@ import { imagesAhead } from '../../producers/fair-share.js';
 import { headReference, parseS3Url, ReferenceRefusedError, s3Url } from '../../blobs/object-reference.js';
 import { detectImage } from '../../jobs/detect-image/definition.js';
 import { isFinished } from '../../wire/batch-status.js';
-import { discardUploadedBlobs, submitBatch } from '../../producers/submit-batch.js';
+import { discardUploadedBlobs, submitBatch, type SubmitBatchInput } from '../../producers/submit-batch.js';
 import type { Services } from '../../runtime/services.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { receiveUpload } from '../receive-upload.js';
@@ -155,25 +155,28 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       }
       return ref;
     });
-    const { model, minScore, webhookUrl } = await checkSubmitFields(body);
+    const checked = await checkSubmitFields(body);
     const limit = pLimit(HEAD_CONCURRENCY);
     const sizes = await Promise.all(refs.map((ref) => limit(() => headReference(services.s3(), ref, config.limits.maxBytes))));
+    return submitAs(
+      req,
+      checked,
+      refs.map((ref, i) => ({
+        filename: body.images[i]!.filename ?? (ref.key.split('/').filter(Boolean).pop() || 'image'),
+        sha256: null,
+        bytes: sizes[i]!,
+        blobKey: null,
+        sourceUrl: s3Url(ref),
+      })),
+    );
+  }
+
+  /** Submits a checked batch as the request's key (submitBatch: rows, then the flow; audited). */
+  function submitAs(req: Request, fields: { model: string; minScore: number; webhookUrl?: string }, files: SubmitBatchInput['files']) {
+    // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
     return submitBatch(
       { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix, interactiveMaxImages: config.interactiveMaxImages },
-      {
-        actor: req.principal!.actor,
-        keyId: req.principal!.keyId,
-        model,
-        minScore,
-        files: refs.map((ref, i) => ({
-          filename: body.images[i]!.filename ?? (ref.key.split('/').filter(Boolean).pop() || 'image'),
-          sha256: null,
-          bytes: sizes[i]!,
-          blobKey: null,
-          sourceUrl: s3Url(ref),
-        })),
-        ...(webhookUrl ? { webhookUrl } : {}),
-      },
+      { actor: req.principal!.actor, keyId: req.principal!.keyId, ...fields, files },
     );
   }
 
@@ -209,19 +212,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     );
     const fields = submitFields.safeParse(upload.fields);
     if (!fields.success) throw badRequest(zodIssues(fields.error, 'field'));
-    const { model, minScore, webhookUrl } = await checkSubmitFields(fields.data);
-    // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
-    return submitBatch(
-      { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix, interactiveMaxImages: config.interactiveMaxImages },
-      {
-        actor: req.principal!.actor,
-        keyId: req.principal!.keyId,
-        model,
-        minScore,
-        files: upload.files,
-        ...(webhookUrl ? { webhookUrl } : {}),
-      },
-    );
+    return submitAs(req, await checkSubmitFields(fields.data), upload.files);
   }
 
   const list = route(
