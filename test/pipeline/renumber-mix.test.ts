@@ -72,7 +72,6 @@ describe.each([1, 2, 5])('renumbering under way, chunk %i', (chunk) => {
     const t = randomUUID();
     const j = (await w.getNextJob(t)) as Job;
     await j.moveToFailed(new Error('transient'), t);
-    console.log('retried', j.id, await detect.getJobState(j.id!), (await detect.getJob(j.id!))!.priority);
     // C submits; the reconciler puts back 2 of A's images (requeue).
     const c = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: `C-${randomUUID()}`, n: 4 }, opts);
     const r = await allocatePriorities(services.flows, prefix(), { lane: 'bulk', fairKey: A, n: 2, requeue: true }, opts);
@@ -90,7 +89,6 @@ describe.each([1, 2, 5])('renumbering under way, chunk %i', (chunk) => {
     const ord = await order();
     const tags = ord.map((id) => tagOfJob.get(id)!);
     const prios = await Promise.all(ord.map(async (id) => (await detect.getJob(id))!.priority));
-    console.log(`chunk ${chunk}`, JSON.stringify(ord.map((id, i) => `${id}:${tags[i]}:${prios[i]}`)), JSON.stringify(fair));
     await w.close();
     expect(Math.min(...prios)).toBeGreaterThanOrEqual(FIRST_BULK);
     expect(Math.max(...prios)).toBeLessThanOrEqual(limit);
