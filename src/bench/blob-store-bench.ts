@@ -10,15 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
-import { createApiKey } from '../auth/api-keys.js';
 import { createS3Client } from '../blobs/s3-client.js';
-import { startApi } from '../api/server.js';
-import { prepareDatabase } from '../runtime/prepare-database.js';
 import { openServices } from '../runtime/services.js';
-import { OPS_QUEUES, startWorkerProcess } from '../workers/worker-process.js';
 import { openBenchScratch } from './bench-scratch.js';
 import { LOCAL_S3_CREDENTIALS, startLocalS3Server } from './local-s3-server.js';
-import { buildForms, busySince, cpuSample, upload, waitDone, writeVariants } from './pipeline-bench.js';
+import { buildForms, busySince, cpuSample, startLookoutAll, upload, waitDone, writeVariants } from './pipeline-bench.js';
 
 const BUCKET = 'lookout-bench';
 
@@ -80,15 +76,9 @@ export async function runBlobStoreBench(options: BlobStoreBenchOptions): Promise
       concurrency = config.worker.concurrency;
       const services = openServices(config, pino({ level: 'warn' }));
       try {
-        await prepareDatabase(services);
-        const detect = await startWorkerProcess(services, { queues: ['detect'], concurrency: config.worker.concurrency });
-        const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
-        const api = await startApi(services, 0);
-        const url = `http://127.0.0.1:${api.port}`;
+        const lookout = await startLookoutAll(services, { photos: options.photos, work, warmTag: `warm-${i}` });
+        const { url, token } = lookout;
         try {
-          const { token } = await createApiKey(services.pool, { name: 'bench', role: 'submitter', actor: 'bench' });
-          const [warm] = await buildForms(await writeVariants(options.photos, 6, work, `warm-${i}`), 6);
-          await waitDone(url, token, await upload(url, token, warm!), 20);
           const forms = await buildForms(await writeVariants(options.photos, options.images, work, `round-${i}`), options.batchSize);
           batches = forms.length;
           const cpu = cpuSample();
@@ -111,9 +101,7 @@ export async function runBlobStoreBench(options: BlobStoreBenchOptions): Promise
             `blob store ${store} round ${i + 1}: ${round.imagesPerSec.toFixed(1)} images/s, ${round.coreMsPerImage.toFixed(1)} core-ms per image (Lookout ${round.lookoutCoreMsPerImage.toFixed(1)}, s3rver ${round.s3rverCoreMsPerImage.toFixed(1)})`,
           );
         } finally {
-          await api.close();
-          await detect.close(5000);
-          await ops.close(5000);
+          await lookout.close();
         }
       } finally {
         await services.close();

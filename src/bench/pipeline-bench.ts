@@ -13,7 +13,7 @@ import { ModelRegistry } from '../detection/index.js';
 import { prepareDatabase } from '../runtime/prepare-database.js';
 import { startApi } from '../api/server.js';
 import { OPS_QUEUES, startWorkerProcess } from '../workers/worker-process.js';
-import { openServices } from '../runtime/services.js';
+import { openServices, type Services } from '../runtime/services.js';
 import { bareLoop, median, type Row } from './engine-bench.js';
 import { openBenchScratch } from './bench-scratch.js';
 import { percentile } from './stats.js';
@@ -101,6 +101,42 @@ export async function waitDone(url: string, key: string, id: string, pollMs: num
   }
 }
 
+/** `lookout all` in this process, for a bench: its URL, a submitter key, and close(). */
+export interface RunningLookout {
+  url: string;
+  token: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Migrates, starts a detect worker (the config's concurrency), an ops worker
+ * and the API on a free port over `services`, makes a submitter key, and runs
+ * one warm-up batch of 6 photo variants (written under `work`, named by
+ * `warmTag`), so a round's first images pay no model load. close() stops the
+ * API and both workers (not the services).
+ */
+export async function startLookoutAll(services: Services, options: { photos: string[]; work: string; warmTag: string }): Promise<RunningLookout> {
+  await prepareDatabase(services);
+  const detect = await startWorkerProcess(services, { queues: ['detect'], concurrency: services.config.worker.concurrency });
+  const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
+  const api = await startApi(services, 0);
+  const close = async () => {
+    await api.close();
+    await detect.close(5000);
+    await ops.close(5000);
+  };
+  try {
+    const url = `http://127.0.0.1:${api.port}`;
+    const { token } = await createApiKey(services.pool, { name: 'bench', role: 'submitter', actor: 'bench' });
+    const [warm] = await buildForms(await writeVariants(options.photos, 6, options.work, options.warmTag), 6);
+    await waitDone(url, token, await upload(url, token, warm!), 20);
+    return { url, token, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
 export async function runPipelineBench(options: PipelineBenchOptions): Promise<PipelineBenchResult> {
   const scratch = await openBenchScratch(options.env, 'pipeline');
   const { work, config } = scratch;
@@ -123,16 +159,9 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
 
   const services = openServices(config, logger);
   try {
-    await prepareDatabase(services);
-    const detect = await startWorkerProcess(services, { queues: ['detect'], concurrency: config.worker.concurrency });
-    const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
-    const api = await startApi(services, 0);
-    const url = `http://127.0.0.1:${api.port}`;
+    const lookout = await startLookoutAll(services, { photos: options.photos, work, warmTag: 'warm' });
+    const { url, token } = lookout;
     try {
-      const { token } = await createApiKey(services.pool, { name: 'bench', role: 'submitter', actor: 'bench' });
-      const [warm] = await buildForms(await writeVariants(options.photos, 6, work, 'warm'), 6);
-      await waitDone(url, token, await upload(url, token, warm!), 20);
-
       const submitAll = async (forms: FormData[]) => {
         const ids: string[] = [];
         for (const form of forms) ids.push(await upload(url, token, form));
@@ -181,9 +210,7 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
         latencyP95Ms: percentile(latencies, 95),
       };
     } finally {
-      await api.close();
-      await detect.close(5000);
-      await ops.close(5000);
+      await lookout.close();
     }
   } finally {
     await services.close();

@@ -65,7 +65,7 @@ export async function controlQueue(
       // BullMQ puts them on the plain wait list, ahead of every prioritized job: back into the lanes.
       const fair =
         name === detectImage.queue && deps.flows && deps.prefix !== undefined
-          ? fairRetryPriorities({ flows: deps.flows, pool: deps.pool, prefix: deps.prefix, detect: queue })
+          ? fairRetryPriorities({ flows: deps.flows, pool: deps.pool, prefix: deps.prefix })
           : undefined;
       await restorePriorities(queue, undefined, fair);
       break;

@@ -56,7 +56,7 @@ export async function restorePriorities(queue: Queue | Worker, jobIds?: readonly
  * retry by hand at the front of its key's fair line instead of at its old
  * place (src/producers/fair-retry.ts).
  */
-export type AssignPriorities = (jobIds: readonly string[]) => Promise<{ priorities: ReadonlyMap<string, number>; settle(): Promise<void> }>;
+export type AssignPriorities = (jobs: readonly Job[]) => Promise<{ priorities: ReadonlyMap<string, number>; settle(): Promise<void> }>;
 
 /** Those of `ids` (on the wait or paused list) with a priority, moved; counted when they are in the prioritized set after. */
 async function restoreAmong(queue: Queue | Worker, client: Redis, ids: readonly string[], assign?: AssignPriorities): Promise<number> {
@@ -67,13 +67,14 @@ async function restoreAmong(queue: Queue | Worker, client: Redis, ids: readonly 
     if (Number(stored[i] ?? 0) > 0) own.set(id, Number(stored[i]));
   });
   if (own.size === 0) return 0;
-  const assigned = assign ? await assign([...own.keys()]) : undefined;
+  // Each job read once, for the assigner and for the move.
+  const jobs = (await Promise.all([...own.keys()].map((id) => Job.fromId(queue as Queue, id)))).filter((job): job is Job => job !== undefined);
+  const assigned = assign ? await assign(jobs) : undefined;
   let moved = 0;
   try {
-    for (const [id, priority] of own) {
-      const job = await Job.fromId(queue as Queue, id);
-      if (!job) continue;
-      await job.changePriority({ priority: assigned?.priorities.get(id) ?? priority });
+    for (const job of jobs) {
+      const id = job.id!;
+      await job.changePriority({ priority: assigned?.priorities.get(id) ?? own.get(id)! });
       if ((await client.zscore(queue.keys.prioritized!, id)) !== null) moved++;
     }
   } finally {

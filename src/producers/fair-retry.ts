@@ -6,24 +6,24 @@
 // key's retried images, as the reconciler does), so one key's failed set does
 // not run ahead of every other key, nor behind everything. Interactive images
 // get the interactive priority; a job with no image row keeps its own.
-import { Job, type FlowProducer, type Queue } from 'bullmq';
+import type { FlowProducer } from 'bullmq';
 import type { Pool } from '../db/pool.js';
 import { imageSchedulingOf } from '../db/repositories/images.js';
 import type { AssignPriorities } from '../jobs/restore-priorities.js';
 import { allocatePriorities, confirmAdded, INTERACTIVE_PRIORITY, type FairShareOptions, type Priorities } from './fair-share.js';
 
 /**
- * The AssignPriorities of retried detect jobs (see above). `jobIds` in the
+ * The AssignPriorities of retried detect jobs (see above). `jobs` in the
  * order they would have run; each key's images keep that order.
  * @throws what Postgres or Redis throw (nothing is moved then)
  */
-export function fairRetryPriorities(deps: { flows: FlowProducer; pool: Pool; prefix: string; detect: Queue; fairShare?: FairShareOptions }): AssignPriorities {
-  return async (jobIds) => {
+export function fairRetryPriorities(deps: { flows: FlowProducer; pool: Pool; prefix: string; fairShare?: FairShareOptions }): AssignPriorities {
+  return async (jobs) => {
+    const jobIds = jobs.map((job) => job.id!);
     const imageOf = new Map<string, string>();
-    for (const id of jobIds) {
-      const job = await Job.fromId(deps.detect, id);
-      const imageId = (job?.data as { imageId?: unknown } | undefined)?.imageId;
-      if (typeof imageId === 'string') imageOf.set(id, imageId);
+    for (const job of jobs) {
+      const imageId = (job.data as { imageId?: unknown } | undefined)?.imageId;
+      if (typeof imageId === 'string') imageOf.set(job.id!, imageId);
     }
     const scheduling = await imageSchedulingOf(deps.pool, [...imageOf.values()]);
     const priorities = new Map<string, number>();

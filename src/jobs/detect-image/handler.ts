@@ -11,7 +11,7 @@ import type { BlobStore } from '../../blobs/blob-store.js';
 import { BlobNotFoundError, BlobTooLargeError } from '../../blobs/blob-store.js';
 import { readImageBytes } from '../../blobs/image-bytes.js';
 import { ReferenceRefusedError } from '../../blobs/object-reference.js';
-import { claimImage, copyCachedResult, failImage, getImage, recordReadBytes, saveImageResult } from '../../db/repositories/images.js';
+import { claimImage, copyCachedResult, failImage, getImage, recordReadBytes, saveImageResult, type EarlierAnswer } from '../../db/repositories/images.js';
 import type { Pool } from '../../db/pool.js';
 import { formatDevice, isDetectionError, type DetectionResult, type Detector } from '../../detection/index.js';
 import type { Metrics } from '../../metrics/metrics.js';
@@ -42,6 +42,17 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
     throw new UnrecoverableError(`${error.code}: ${error.message}`);
   }
 
+  /**
+   * Answers `imageId` with `earlier`'s detections (same bytes, model and threshold), or undefined
+   * when there is none or it was pruned since it was found: then the model runs.
+   */
+  async function answerFromCache(imageId: string, earlier: EarlierAnswer | undefined): Promise<DetectImageResult | undefined> {
+    const copied = earlier && (await copyCachedResult(pool, imageId, earlier, deps.workerId));
+    if (copied === undefined) return undefined;
+    deps.metrics?.images.inc({ outcome: 'cache_hit' });
+    return { imageId, status: 'done', detections: copied, cacheHit: true };
+  }
+
   return async function handleDetectImage(job: Job): Promise<DetectImageResult> {
     const payload = parsePayload(detectImage, job);
     // Queued to first start (a retry's wait is its backoff, not the queue's).
@@ -53,12 +64,8 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
       // Redelivered after it finished (a stalled job run twice): nothing to do.
       return { imageId: payload.imageId, status: 'skipped', detections: 0, cacheHit: false };
     }
-    // Undefined: the earlier image was pruned since the claim found it; run the model instead.
-    const copied = image.earlier && (await copyCachedResult(pool, image.id, image.earlier, deps.workerId));
-    if (copied !== undefined) {
-      deps.metrics?.images.inc({ outcome: 'cache_hit' });
-      return { imageId: image.id, status: 'done', detections: copied, cacheHit: true };
-    }
+    const cached = await answerFromCache(image.id, image.earlier);
+    if (cached) return cached;
 
     let bytes: Buffer;
     const readStarted = performance.now();
@@ -77,14 +84,8 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
     if (payload.sourceUrl) {
       // By reference: the sha256 that answers from the cache is known only now (computed here, on the worker).
       const sha256 = createHash('sha256').update(bytes).digest('hex');
-      const earlier = await recordReadBytes(pool, image.id, sha256, bytes.length);
-      if (earlier) {
-        const count = await copyCachedResult(pool, image.id, earlier, deps.workerId);
-        if (count !== undefined) {
-          deps.metrics?.images.inc({ outcome: 'cache_hit' });
-          return { imageId: image.id, status: 'done', detections: count, cacheHit: true };
-        }
-      }
+      const readCached = await answerFromCache(image.id, await recordReadBytes(pool, image.id, sha256, bytes.length));
+      if (readCached) return readCached;
     }
     const readMs = performance.now() - readStarted;
     let result;
