@@ -76,6 +76,27 @@ const isNotFound = (err: unknown): boolean => {
   return name === 'NotFound' || name === 'NoSuchKey' || statusOf(err) === 404;
 };
 
+/**
+ * `command` (a PutObject of a whole body whose sha256 is `sha256Hex`) sent
+ * with that digest instead of the SDK hashing the body again: as its
+ * ChecksumSHA256 (the store checks the bytes it received against it and
+ * refuses a mismatch, BadDigest, so the content address is verified end to
+ * end; the SDK then computes no CRC32 of its own) and as SigV4's payload hash
+ * (x-amz-content-sha256, which the signer takes as given when present).
+ */
+function putWithKnownSha256(command: PutObjectCommand, sha256Hex: string): PutObjectCommand {
+  command.input.ChecksumSHA256 = Buffer.from(sha256Hex, 'hex').toString('base64');
+  command.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers['x-amz-content-sha256'] = sha256Hex;
+      return next(args);
+    },
+    { step: 'build', name: 'lookoutKnownPayloadSha256' },
+  );
+  return command;
+}
+
 /** A copy source (bucket/key) with the key URL-encoded segment by segment, as CopyObject expects. */
 const copySource = (bucket: string, key: string): string => `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
 
@@ -204,7 +225,9 @@ export function createS3BlobStore(client: S3Client, options: S3BlobStoreOptions)
       if (small) {
         // The sha256 was known before a byte went out: straight to the address. A PUT is atomic, and
         // the same key for the same bytes (a blob already there is only renewed: FRESH_BLOB_MS).
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: finalKey, Body: small, ContentType: 'application/octet-stream' }));
+        await client.send(
+          putWithKnownSha256(new PutObjectCommand({ Bucket: bucket, Key: finalKey, Body: small, ContentType: 'application/octet-stream' }), sha256),
+        );
       } else {
         try {
           const existing = await storedAt(finalKey);

@@ -10,7 +10,14 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import { assertKeyStillValid } from '../auth/api-keys.js';
 import { appendAudit } from '../db/repositories/audit-log.js';
 import { deleteBatch, insertBatch, interactiveImagesInFlight } from '../db/repositories/batches.js';
-import { holdBlobRemovals, lockForBlobRemoval, unreferencedBlobKeys } from '../db/repositories/blob-references.js';
+import {
+  blobsRemovedSince,
+  holdBlobRemovals,
+  lockForBlobRemoval,
+  recordBlobRemovals,
+  unreferencedBlobKeys,
+  type BlobRemovalMark,
+} from '../db/repositories/blob-references.js';
 import { insertImages } from '../db/repositories/images.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 import { enqueueBatchFlow } from './batch-flow.js';
@@ -38,6 +45,8 @@ export interface SubmitBatchInput {
   /** Already in the blob store (receiveUpload). */
   /** Uploaded (already in the blob store: receiveUpload), or by reference (sourceUrl, checked by the caller; sha256 and blobKey null). */
   files: Array<{ filename: string; sha256: string | null; bytes: number; blobKey: string | null; sourceUrl?: string }>;
+  /** blobRemovalMark, read before the first of these blobs was stored (or, for blobs already stored, before their keys were read). */
+  removalMark: BlobRemovalMark;
 }
 
 export interface SubmitBatchDeps {
@@ -67,13 +76,16 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
   await withTransaction(deps.pool, async (db) => {
     // A failed submit of the same bytes, or retention (src/retention), may
     // have removed a blob this one uploaded (it had no rows yet); checked
-    // under the lock that removal takes.
+    // under the lock that removal takes, against the removals recorded since
+    // this request began (one query, not a HEAD per blob).
     // Authenticated when the upload began; it may have been revoked or have
     // expired by its last byte. Locked until commit: a revocation waits.
     await assertKeyStillValid(db, input.keyId);
     await holdBlobRemovals(db);
-    const present = await Promise.all(keys.map((key) => deps.blobs.has(key)));
-    if (present.includes(false))
+    const removed = await blobsRemovedSince(db, input.removalMark, keys);
+    // A request received for longer than removals are remembered: the blob store is asked about each blob.
+    const gone = removed ?? (await Promise.all(keys.map(async (key) => ((await deps.blobs.has(key)) ? [] : [key])))).flat();
+    if (gone.length > 0)
       throw new QueueUnavailableError('an uploaded image was removed at the same time (a failed submit of the same bytes, or a prune); send the request again');
     // The interactive lane is charged to the key: at most INTERACTIVE_MAX_IMAGES of its images in
     // the lane at a time; a small batch beyond that takes the key's fair share in bulk instead.
@@ -134,11 +146,13 @@ export async function discardUploadedBlobs(deps: Pick<SubmitBatchDeps, 'pool' | 
   if (keys.length === 0) return;
   await withTransaction(deps.pool, async (db) => {
     await lockForBlobRemoval(db);
-    await removeBlobs(deps.blobs, await unreferencedBlobKeys(db, keys));
+    const unreferenced = await unreferencedBlobKeys(db, keys);
+    await recordBlobRemovals(db, unreferenced);
+    await removeBlobs(deps.blobs, unreferenced);
   }).catch(() => undefined);
 }
 
-/** Removed while the lock is held: a submit inserting rows for one of them waits, then sees it gone. */
+/** Removed while the lock is held: a submit inserting rows for one of them waits, then sees it recorded as removed. */
 async function removeBlobs(blobs: BlobStore, keys: readonly string[]): Promise<void> {
   await Promise.all(keys.map((key) => blobs.delete(key)));
 }

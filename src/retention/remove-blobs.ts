@@ -2,12 +2,12 @@
 // page of keys is checked and removed inside one transaction holding the
 // blob-removal lock (src/db/repositories/blob-references.ts), so a submit
 // inserting rows for one of these keys either committed first (the key is
-// referenced and stays) or waits and then finds the blob gone (its request
-// is refused whole, nothing dangling). Pages keep the lock short: submits
+// referenced and stays) or waits and then finds the blob recorded as removed
+// (its request is refused whole, nothing dangling). Pages keep the lock short: submits
 // wait at most one page of deletes.
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.js';
-import { lockForBlobRemoval, unreferencedBlobKeys } from '../db/repositories/blob-references.js';
+import { lockForBlobRemoval, recordBlobRemovals, unreferencedBlobKeys } from '../db/repositories/blob-references.js';
 import { withTransaction, type Pool } from '../db/pool.js';
 
 /** Keys checked and removed per hold of the blob-removal lock. */
@@ -58,6 +58,7 @@ export async function removeUnreferencedBlobs(
     await withTransaction(deps.pool, async (tx) => {
       await lockForBlobRemoval(tx);
       const keys = await unreferencedBlobKeys(tx, [...size.keys()]);
+      await recordBlobRemovals(tx, keys); // a submit that stored one of them meanwhile sees it
       const outcomes = await settleEach(keys, DELETES_IN_FLIGHT, (key) => deps.blobs.delete(key));
       const removed = keys.filter((_, i) => outcomes[i]!.status === 'fulfilled');
       const refused = keys.flatMap((key, i) => {

@@ -8,8 +8,6 @@
 // cache; prune never deletes them. Real S3 protocol server (s3rver on
 // 127.0.0.1), Redis, Postgres and model.
 import { createHash } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBlobStore } from '../../src/blobs/open-blob-store.js';
@@ -17,6 +15,7 @@ import { prune } from '../../src/retention/prune.js';
 import type { Services } from '../../src/runtime/services.js';
 import { ALL_PHOTOS, EXPECTED_FACES, readPhoto } from '../helpers/photos.js';
 import { runCli } from '../helpers/run-cli.js';
+import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { startS3Server, type TestS3Server } from '../helpers/s3-server.js';
 import { authed, createTestEnv, waitForBatch, type TestEnv } from '../helpers/test-env.js';
 
@@ -32,30 +31,9 @@ let apiServices: Services;
 let workerServices: Services;
 let url: string;
 let key: string;
-let proxy: http.Server;
-/** Every request the API's S3 client made: method and path. */
-const seen: Array<{ method: string; path: string }> = [];
-
-/** An HTTP proxy in front of the S3 server that records each request (headers passed as they are: the signature holds). */
-async function startCountingProxy(target: string): Promise<string> {
-  const upstream = new URL(target);
-  proxy = http.createServer((req, res) => {
-    seen.push({ method: req.method!, path: decodeURIComponent(req.url!.split('?')[0]!) });
-    // An endpoint that fails (a 5xx) for one object.
-    if (req.url!.includes('explodes')) {
-      res.writeHead(500).end();
-      return;
-    }
-    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-}
+let proxy: S3Proxy;
+/** Every request the API's S3 client made (through the proxy). */
+const seen = () => proxy.seen;
 
 async function submitJson(body: unknown): Promise<{ status: number; body: Record<string, any> }> {
   const res = await fetch(`${url}/v1/batches`, {
@@ -77,10 +55,11 @@ beforeAll(async () => {
   }
   await s3.client.send(new PutObjectCommand({ Bucket: PHOTOS, Key: 'incoming/empty.png', Body: Buffer.alloc(0) }));
   await s3.client.send(new PutObjectCommand({ Bucket: PHOTOS, Key: 'incoming/explodes.png', Body: await readPhoto('coffee.png') }));
-  const proxied = await startCountingProxy(s3.endpoint);
+  // An endpoint that fails (a 5xx) for one object.
+  proxy = await startS3Proxy(s3.endpoint, { fail: (path) => path.includes('explodes') });
   env = await createTestEnv('s3_references', { ...s3.env(STORE, 'blobs/'), SUBMIT_S3_BUCKETS: `${PHOTOS}, ${STORE}` });
   // The API process's S3 traffic goes through the counting proxy; the worker's straight to the server.
-  apiServices = await env.open((c) => ({ ...c, s3: { ...c.s3, endpoint: proxied } }));
+  apiServices = await env.open((c) => ({ ...c, s3: { ...c.s3, endpoint: proxy.endpoint } }));
   workerServices = await env.open();
   url = (await env.api(apiServices)).url;
   key = await env.key(apiServices, 'submitter');
@@ -88,7 +67,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await env?.cleanup();
-  await new Promise((r) => proxy?.close(r));
+  await proxy?.close();
   await s3?.close();
 });
 
@@ -115,7 +94,7 @@ describe('POST /v1/batches by reference (s3://BUCKET/KEY)', () => {
       for (const img of results.images) expect(img.sha256).toBe(sha256(await readPhoto(img.filename)));
 
       // The API's S3 requests for the referenced objects: one HeadObject each, not one GetObject.
-      const onPhotos = seen.filter((r) => r.path.startsWith(`/${PHOTOS}/`));
+      const onPhotos = seen().filter((r) => r.path.startsWith(`/${PHOTOS}/`));
       expect(onPhotos.filter((r) => r.method === 'HEAD')).toHaveLength(6);
       expect(onPhotos.filter((r) => r.method !== 'HEAD')).toEqual([]);
       // Nothing copied into the blob store, the user's objects where they were.

@@ -3,6 +3,7 @@
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { getBatch, listBatches } from '../../db/repositories/batches.js';
+import { blobRemovalMark, type BlobRemovalMark } from '../../db/repositories/blob-references.js';
 import { listBatchImages, queuedImageIds } from '../../db/repositories/images.js';
 import { isQueueUnavailable, whenRedisReady } from '../../redis/queue-redis.js';
 import { imagesAhead } from '../../producers/fair-share.js';
@@ -115,7 +116,9 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       // unknown model, refused webhook, cut off, Redis gone) leaves none of
       // them behind.
       const storedKeys: string[] = [];
-      const batch = await acceptBatch(req, (key) => storedKeys.push(key)).catch(async (err: unknown) => {
+      // Blob removals after this point refuse the submit if they took one of its blobs (submitBatch).
+      const removalMark = await blobRemovalMark(pool);
+      const batch = await acceptBatch(req, removalMark, (key) => storedKeys.push(key)).catch(async (err: unknown) => {
         await discardUploadedBlobs({ pool, blobs: services.blobs }, storedKeys);
         throw err;
       });
@@ -161,6 +164,8 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     return submitAs(
       req,
       checked,
+      // No blobs of the store's own: nothing a removal could take.
+      await blobRemovalMark(pool),
       refs.map((ref, i) => ({
         filename: body.images[i]!.filename ?? (ref.key.split('/').filter(Boolean).pop() || 'image'),
         sha256: null,
@@ -172,11 +177,16 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
   }
 
   /** Submits a checked batch as the request's key (submitBatch: rows, then the flow; audited). */
-  function submitAs(req: Request, fields: { model: string; minScore: number; webhookUrl?: string }, files: SubmitBatchInput['files']) {
+  function submitAs(
+    req: Request,
+    fields: { model: string; minScore: number; webhookUrl?: string },
+    removalMark: BlobRemovalMark,
+    files: SubmitBatchInput['files'],
+  ) {
     // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
     return submitBatch(
       { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix, interactiveMaxImages: config.interactiveMaxImages },
-      { actor: req.principal!.actor, keyId: req.principal!.keyId, ...fields, files },
+      { actor: req.principal!.actor, keyId: req.principal!.keyId, ...fields, files, removalMark },
     );
   }
 
@@ -197,7 +207,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
   }
 
   /** Receives the upload, checks its fields and submits the batch; `onStored` hears each blob stored. */
-  async function acceptBatch(req: Request, onStored: (blobKey: string) => void) {
+  async function acceptBatch(req: Request, removalMark: BlobRemovalMark, onStored: (blobKey: string) => void) {
     const upload = await receiveUpload(
       req,
       services.blobs,
@@ -212,7 +222,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     );
     const fields = submitFields.safeParse(upload.fields);
     if (!fields.success) throw badRequest(zodIssues(fields.error, 'field'));
-    return submitAs(req, await checkSubmitFields(fields.data), upload.files);
+    return submitAs(req, await checkSubmitFields(fields.data), removalMark, upload.files);
   }
 
   const list = route(
