@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/config.js';
+import { unusedVariableWarnings } from '../../config/config-warnings.js';
 import type { Device } from '../../detection/index.js';
 import { openServices, type Services } from '../../runtime/services.js';
 import { prepareDatabase } from '../../runtime/prepare-database.js';
@@ -23,6 +24,13 @@ import { parseDeviceOption, parsePositiveInt, parseQueues } from '../options.js'
 import { databaseCliError } from '../with-database.js';
 
 type Stoppable = { close(): Promise<void> };
+
+/** The server process's logger, having said what in the configuration has no effect (unusedVariableWarnings). */
+function startLogger(config: Config): Logger {
+  const logger = serviceLogger(config);
+  for (const warning of unusedVariableWarnings(config)) logger.warn(warning);
+  return logger;
+}
 
 /** How long a signal received while the process is still starting waits for the start to finish before closing what has started (ms). */
 export const STARTUP_GRACE_MS = 15_000;
@@ -147,7 +155,7 @@ export function register(program: Command, deps: CommandDeps): void {
     .description('migrations, API, Bull Board, one detect worker and one ops worker in one process (npm start)')
     .action(async () => {
       const config = deps.config();
-      await runAll(config, serviceLogger(config)).catch((err: unknown) => {
+      await runAll(config, startLogger(config)).catch((err: unknown) => {
         throw databaseCliError(err, config.databaseUrl);
       });
     });
@@ -157,7 +165,7 @@ export function register(program: Command, deps: CommandDeps): void {
     .description('the HTTP API and Bull Board alone')
     .action(async () => {
       const config = deps.config();
-      await runApi(config, serviceLogger(config)).catch((err: unknown) => {
+      await runApi(config, startLogger(config)).catch((err: unknown) => {
         throw databaseCliError(err, config.databaseUrl);
       });
     });
@@ -170,7 +178,7 @@ export function register(program: Command, deps: CommandDeps): void {
     .option('--concurrency <n>', 'jobs in flight per queue (default: DETECT_CONCURRENCY)', parsePositiveInt)
     .action(async (opts: { queues: string[]; device?: string; concurrency?: number }) => {
       const config = deps.config();
-      await runWorker(config, serviceLogger(config), {
+      await runWorker(config, startLogger(config), {
         queues: opts.queues,
         ...(opts.device ? { device: parseDevice(opts.device) } : {}),
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
