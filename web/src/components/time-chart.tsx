@@ -1,7 +1,8 @@
 // A time-series chart (uPlot on a canvas) in the console's dark theme: a
 // title with its unit, a time axis in the browser's local time across the
 // whole chosen window, a value axis formatted for people, a legend that shows
-// the values under the cursor (a click on an entry hides that line), gaps
+// the values under the cursor while it is over the plot (a click on an entry
+// hides that line), gaps
 // where a series has null, and a width that follows its container. The
 // uPlot instance is made once per chart and fed new data on every poll.
 import { useEffect, useRef } from 'react';
@@ -45,6 +46,16 @@ const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 /** The local date and time of an epoch-seconds x, for the legend. */
 const localTime = (s: number) =>
   new Date(s * 1000).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+/** The indices of values with a gap (or the end) on both sides, or null when there is none. */
+function isolated(values: ArrayLike<number | null | undefined>): number[] | null {
+  const out: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== null && v !== undefined && (i === 0 || values[i - 1] == null) && (i === values.length - 1 || values[i + 1] == null)) out.push(i);
+  }
+  return out.length > 0 ? out : null;
+}
 
 /** Translucent version of a #rrggbb colour for an area fill. */
 function translucent(hex: string, alpha: number): string {
@@ -101,13 +112,16 @@ export function TimeChart({ id, title, unit, note, lines, data, range, format, e
           stroke: line.color,
           width: 2,
           spanGaps: false,
-          points: { show: false },
+          // A value between two gaps has no line to draw: a dot then, so it is not lost.
+          points: { show: false, size: 5, fill: line.color, stroke: line.color, filter: (u, i) => isolated(u.data[i]!) },
           value: (_u, v) => formatRef.current(v),
           ...(line.area ? { fill: translucent(line.color, 0.15) } : {}),
           ...(line.dash ? { dash: line.dash } : {}),
         })),
       ],
       hooks: {
+        // The legend's values are those under the cursor: shown only while it is over the plot.
+        setLegend: [(u) => figure.classList.toggle('hovering', u.cursor.idx !== null && u.cursor.idx !== undefined)],
         draw: [
           () => {
             draws++;

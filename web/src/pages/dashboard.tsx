@@ -80,7 +80,7 @@ export function DashboardPage({ client }: { client: Client }) {
     >
       <ErrorNote error={stats.error ?? health.error} />
       {health.data && (
-        <section className={`problems ${problems.length === 0 ? 'problems-none' : ''}`} data-testid="problems">
+        <section className={`problems problems-${health.data.status}`} data-testid="problems">
           <h2>
             Health <StatusBadge status={health.data.status} />
           </h2>
@@ -109,14 +109,14 @@ export function DashboardPage({ client }: { client: Client }) {
         />
         <Tile label="detect jobs waiting now" value={detect ? String((detect.counts.waiting ?? 0) + (detect.counts.prioritized ?? 0)) : '…'} href="#/queues" />
         <Tile label="detect jobs running now" value={detect ? String(detect.counts.active ?? 0) : '…'} href="#/queues" />
-        <Tile label={`images done, ${win.words}`} value={current ? String(total(current.stats.series.imagesDone)) : '…'} />
+        <Tile label={`images done in ${win.words}`} value={current ? String(total(current.stats.series.imagesDone)) : '…'} />
         <Tile
-          label={`images failed, ${win.words}`}
+          label={`images failed in ${win.words}`}
           value={current ? String(total(current.stats.series.imagesFailed)) : '…'}
           href="#/failures"
           bad={current !== undefined && total(current.stats.series.imagesFailed) > 0}
         />
-        <Tile label={`cache hits, ${win.words}`} value={current ? String(total(current.stats.series.cacheHits)) : '…'} />
+        <Tile label={`cache hits in ${win.words}`} value={current ? String(total(current.stats.series.cacheHits)) : '…'} />
       </div>
 
       {current && (
