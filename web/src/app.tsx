@@ -120,7 +120,7 @@ function Route({ client, me, path }: { client: Client; me: Me; path: string }) {
   if ((params = match('/batches/:id/images/:imageId', path)))
     return <ImagePage key={params.id} client={client} batchId={params.id!} imageId={params.imageId!} />;
   if ((params = match('/batches/:id', path))) return <BatchPage key={params.id} client={client} me={me} batchId={params.id!} />;
-  if (match('/dashboard', path)) return <DashboardPage client={client} />;
+  if (match('/dashboard', path)) return <DashboardPage client={client} me={me} />;
   if (match('/batches', path)) return <BatchesPage client={client} me={me} />;
   if (match('/failures', path)) return <FailuresPage client={client} me={me} />;
   if (match('/upload', path) && atLeast(me.role, 'submitter')) return <UploadPage client={client} />;

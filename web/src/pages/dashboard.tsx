@@ -3,7 +3,7 @@
 // chosen window (1 h, 24 h, 7 d) from GET /v1/stats, refreshed live. A fleet
 // with nothing to chart says what to do instead of drawing empty axes.
 import { useMemo, useState } from 'react';
-import type { Client, HealthCheck, QueueList, Stats, WorkerList } from '../api.js';
+import { atLeast, type Client, type HealthCheck, type Me, type QueueList, type Stats, type WorkerList } from '../api.js';
 import { alignSeries, formatCount, formatDurationMs, total, type AlignedSeries, type StatsPoint } from '../chart-data.js';
 import { ErrorNote, Page, StatusBadge, when } from '../components/common.js';
 import { TimeChart, type ChartLine } from '../components/time-chart.js';
@@ -41,7 +41,7 @@ const STAGES = [
 /** "1 min", "5 min", "1 h": a bucket in words. */
 const stepWords = (s: number) => (s % 3600 === 0 ? `${s / 3600} h` : s % 60 === 0 ? `${s / 60} min` : `${s} s`);
 
-export function DashboardPage({ client }: { client: Client }) {
+export function DashboardPage({ client, me }: { client: Client; me: Me }) {
   const [windowId, setWindowId] = useState('1h');
   const win = WINDOWS.find((w) => w.id === windowId) ?? WINDOWS[0]!;
 
@@ -194,7 +194,15 @@ function Charts({
             </li>
           )}
           <li>
-            Submit images from <a href="#/upload">Upload</a> or with <code>npx lookout submit ./photos --wait</code>; the charts fill in as workers finish them.
+            Submit images{' '}
+            {canUpload ? (
+              <>
+                from <a href="#/upload">Upload</a> or{' '}
+              </>
+            ) : (
+              ''
+            )}
+            with <code>npx lookout submit ./photos --wait</code> (a submitter&apos;s key); the charts fill in as workers finish them.
           </li>
           {win.id !== '7d' && <li>Or choose a longer window above.</li>}
         </ul>
