@@ -126,6 +126,7 @@ export function DashboardPage({ client, me }: { client: Client; me: Me }) {
           untilMs={current.untilMs}
           win={win}
           liveDetectWorkers={workers.data ? detectWorkers.length : undefined}
+          canUpload={atLeast(me.role, 'submitter')}
         />
       )}
       {!current && !stats.error && <p className="loading">Loading {win.words}…</p>}
@@ -153,12 +154,14 @@ function Charts({
   untilMs,
   win,
   liveDetectWorkers,
+  canUpload,
 }: {
   stats: Stats;
   sinceMs: number;
   untilMs: number;
   win: ChartWindow;
   liveDetectWorkers: number | undefined;
+  canUpload: boolean;
 }) {
   const { series } = stats;
   const stepMs = stats.step * 1000;
