@@ -38,6 +38,8 @@ export interface SubmitBatchInput {
   /** Already in the blob store (receiveUpload). */
   /** Uploaded (already in the blob store: receiveUpload), or by reference (sourceUrl, checked by the caller; sha256 and blobKey null). */
   files: Array<{ filename: string; sha256: string | null; bytes: number; blobKey: string | null; sourceUrl?: string }>;
+  /** A re-run (rerun-batch.ts): the batch whose images these are, named in the audit row. */
+  rerunOf?: string;
 }
 
 export interface SubmitBatchDeps {
@@ -116,7 +118,7 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
     actor: input.actor,
     action: 'batch.submit',
     target: batchId,
-    details: { images: images.length, model: input.model, minScore: input.minScore },
+    details: { images: images.length, model: input.model, minScore: input.minScore, ...(input.rerunOf ? { rerunOf: input.rerunOf } : {}) },
   });
   return {
     id: batchId,
