@@ -5,19 +5,20 @@
 // is built from, with dates as the ISO strings JSON carries. Types only: no
 // schema library in the bundle.
 // Runtime values come only from zod-free modules (roles.ts, batch-status.ts, status-lists.ts).
-import type { BatchListItem as BatchListItemBase, SubmittedBatch } from '../../src/wire/batches.js';
+import type { SubmittedBatch } from '../../src/wire/batches.js';
 
 export { ROLES, roleAtLeast as atLeast, type Role } from '../../src/wire/roles.js';
 export type { Me, Info } from '../../src/wire/info.js';
-export type { BatchView, BatchResults, Detection, ImageResult, Progress } from '../../src/wire/batches.js';
+export type { BatchList, BatchListItem, BatchView, DeletedBatch, BatchResults, Detection, ImageResult, Progress } from '../../src/wire/batches.js';
 export type { Alert, AlertList, HealthCheck, SilenceBody, SilencedAlert, WorkerList, WorkerView } from '../../src/wire/fleet.js';
 export type { AlertStatus, BackupStatus, HealthStatus } from '../../src/wire/status-lists.js';
 export type { BackupList, BackupStarted, BackupView } from '../../src/wire/backups.js';
 export type { CreatedKey, KeyList, KeyView, NewKey, RevokedKey } from '../../src/wire/keys.js';
 export type { GlobalConcurrencyBody, GlobalConcurrencyResult, QueueAction, QueueControlResult, QueueList, QueueView } from '../../src/wire/queues.js';
 export { isFinished, type BatchStatus, type ImageStatus } from '../../src/wire/batch-status.js';
+export type { ImageList, ImageListItem, RetryImagesBody, RetryImagesResult, RetrySkipReason } from '../../src/wire/images.js';
 
-// Issue 19's answers, as their contracts say, until the API's branches bring their wire types.
+// GET /v1/stats, as the issue's contract says, until the API's branch brings its wire type.
 type Point = [number, number | null];
 /** GET /v1/stats: each series as [epochMs, value] per `step` seconds; percentiles null for an empty bucket. */
 export interface Stats {
@@ -32,27 +33,6 @@ export interface Stats {
     detectWaiting: Point[];
   };
 }
-/** One of GET /v1/images's `images`. */
-export interface ImageListItem {
-  id: string;
-  batchId: string;
-  filename: string;
-  status: string;
-  error: { code: string; message: string | null } | null;
-  model: string;
-  finishedAt: string | null;
-}
-/** One of GET /v1/batches's `batches`, with the detections counted and the submitting key's name. */
-export type BatchListItem = BatchListItemBase & { detections?: number | null; createdByName?: string | null };
-export interface BatchList {
-  batches: BatchListItem[];
-}
-/** GET /v1/images: newest first; `next` is the cursor of the next page. */
-export interface ImageList {
-  images: ImageListItem[];
-  next?: string | null;
-}
-
 export class ApiError extends Error {
   constructor(
     readonly status: number,

@@ -4,7 +4,8 @@
 // The results download as CSV (any role); submitters re-run a finished batch
 // with another model or threshold, operators delete a finished one.
 import { useRef, useState, type FormEvent } from 'react';
-import { atLeast, isFinished, type BatchResults, type BatchView, type Client, type Info, type Me } from '../api.js';
+import { atLeast, isFinished, type BatchResults, type BatchView, type Client, type DeletedBatch, type Info, type Me } from '../api.js';
+import { formatBytes, plural } from '../../../src/text/format.js';
 import { BatchProgress, ErrorNote, labelCounts, Page, saveDownload, StatusBadge, when } from '../components/common.js';
 import { DetectionImage, THUMBNAIL_SIZE } from '../components/detection-image.js';
 import { foundSummary } from '../found-summary.js';
@@ -28,6 +29,7 @@ export function BatchPage({ client, me, batchId }: { client: Client; me: Me; bat
     { done: (d) => isFinished(d.batch.status) },
   );
   const [actionError, setActionError] = useState<Error>();
+  const [deleted, setDeleted] = useState<DeletedBatch>();
   const batch = data?.batch;
   const images = data?.results.images ?? [];
   const model = images[0]?.model.name;
@@ -42,6 +44,28 @@ export function BatchPage({ client, me, batchId }: { client: Client; me: Me; bat
       setActionError(err instanceof Error ? err : new Error(String(err)));
     }
   };
+  if (deleted) {
+    const { blobs } = deleted;
+    return (
+      <Page
+        title={
+          <>
+            Batch <code>{batchId.slice(0, 8)}</code> deleted
+          </>
+        }
+        actions={<a href="#/batches">All batches</a>}
+      >
+        <p className="notice" data-testid="deleted" role="status">
+          Deleted {plural(deleted.images, 'image')} and {plural(deleted.detections, 'detection')}; {plural(blobs.removed, 'stored file')} removed (
+          {formatBytes(blobs.bytes)}){blobs.kept > 0 ? `, ${blobs.kept} kept (other batches use them)` : ''}
+          {blobs.failed > 0 ? `, ${blobs.failed} the store refused to delete (a later prune sweeps them)` : ''}.
+        </p>
+        <p>
+          <a href="#/batches">Back to all batches</a>
+        </p>
+      </Page>
+    );
+  }
   return (
     <Page
       title={
@@ -80,7 +104,7 @@ export function BatchPage({ client, me, batchId }: { client: Client; me: Me; bat
       {finished && atLeast(me.role, 'submitter') && (
         <div className="batch-actions">
           <RerunForm client={client} batchId={batchId} model={model} />
-          {atLeast(me.role, 'operator') && <DeleteBatch client={client} batchId={batchId} images={batch.progress.total} />}
+          {atLeast(me.role, 'operator') && <DeleteBatch client={client} batchId={batchId} images={batch.progress.total} onDeleted={setDeleted} />}
         </div>
       )}
       <ul className="grid" data-testid="image-grid">
@@ -153,7 +177,8 @@ function RerunForm({ client, batchId, model }: { client: Client; batchId: string
     <form className="panel" data-testid="rerun" onSubmit={(e) => void submit(e)}>
       <h2>Re-run</h2>
       <p className="hint">
-        A new batch over these images, without uploading them again; an image already answered with the same model and threshold comes from the cache.
+        A new batch over these images, nothing uploaded again. Min score left blank: this batch&apos;s with its own model, the model&apos;s default with
+        another. An image already answered with the same model and score comes from the cache.
       </p>
       <div className="form-row">
         <label className="inline">
@@ -176,8 +201,8 @@ function RerunForm({ client, batchId, model }: { client: Client; batchId: string
             min={0}
             max={1}
             step={0.05}
-            className="narrow-number"
-            placeholder={spec ? String(spec.defaultMinScore) : 'default'}
+            className="score-input"
+            placeholder={selected === model ? "this batch's" : spec ? `default ${spec.defaultMinScore}` : 'default'}
             value={minScore}
             onChange={(e) => setMinScore(e.target.value)}
           />
@@ -192,7 +217,7 @@ function RerunForm({ client, batchId, model }: { client: Client; batchId: string
 }
 
 /** Deletes the batch, its results and its stored images (unless another batch uses them), after a confirmation. */
-function DeleteBatch({ client, batchId, images }: { client: Client; batchId: string; images: number }) {
+function DeleteBatch({ client, batchId, images, onDeleted }: { client: Client; batchId: string; images: number; onDeleted: (what: DeletedBatch) => void }) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Error>();
@@ -200,8 +225,7 @@ function DeleteBatch({ client, batchId, images }: { client: Client; batchId: str
     setBusy(true);
     setError(undefined);
     try {
-      await client.del(`/v1/batches/${batchId}`);
-      navigate('/batches');
+      onDeleted(await client.del<DeletedBatch>(`/v1/batches/${batchId}`));
     } catch (err) {
       setError(err instanceof Error ? err : new Error(String(err)));
       setBusy(false);

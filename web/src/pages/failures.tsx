@@ -3,7 +3,17 @@
 // at a time ("Load more" follows the answer's cursor). Operators select rows
 // and retry them in place (POST /v1/images/retry), and are told what happened.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { atLeast, type Client, type ImageList, type ImageListItem, type Info, type Me } from '../api.js';
+import {
+  atLeast,
+  type Client,
+  type ImageList,
+  type ImageListItem,
+  type Info,
+  type Me,
+  type RetryImagesBody,
+  type RetryImagesResult,
+  type RetrySkipReason,
+} from '../api.js';
 import { ErrorNote, Page, when } from '../components/common.js';
 import { usePoll } from '../use-poll.js';
 import { plural } from '../../../src/text/format.js';
@@ -51,12 +61,28 @@ function queryFor(filters: Filters, cursor?: string): string {
   return `/v1/images?${q}`;
 }
 
-/** What POST /v1/images/retry answered, in a sentence. */
-function retriedSentence(asked: number, answer: Record<string, unknown>): string {
-  const retried = typeof answer.retried === 'number' ? answer.retried : Array.isArray(answer.retried) ? answer.retried.length : undefined;
-  if (retried === undefined) return `Asked to retry ${plural(asked, 'image')}.`;
-  const skipped = asked - retried;
-  return `${plural(retried, 'image')} queued again${skipped > 0 ? `; ${skipped} not (no longer failed, or gone)` : ''}. They leave this list while they run; Refresh to see what failed again.`;
+// Why an image was not retried, for people (RETRY_SKIP_REASONS).
+const SKIPPED: Record<RetrySkipReason, string> = {
+  not_found: 'gone',
+  not_failed: 'no longer failed',
+  batch_unfinished: 'its batch is still running: retry once it has finished',
+  job_live: 'already on the queue',
+  queue_unavailable: 'the queue did not answer',
+};
+
+/** What POST /v1/images/retry answered, in a sentence: how many went back on the queue, and why the others did not. */
+function retriedSentence(result: RetryImagesResult): string {
+  const { retried, skipped } = result;
+  const batches = new Set(retried.map((r) => r.batchId)).size;
+  const parts: string[] = [];
+  if (retried.length > 0)
+    parts.push(
+      `${plural(retried.length, 'image')} queued again, in ${plural(batches, 'batch', 'batches')}; they leave this list while they run (Refresh to see any that fail again).`,
+    );
+  const reasons = new Map<string, number>();
+  for (const s of skipped) reasons.set(SKIPPED[s.reason] ?? s.reason, (reasons.get(SKIPPED[s.reason] ?? s.reason) ?? 0) + 1);
+  if (skipped.length > 0) parts.push(`Not retried: ${[...reasons].map(([why, n]) => `${plural(n, 'image')} (${why})`).join(', ')}.`);
+  return parts.join(' ') || 'Nothing to retry.';
 }
 
 export function FailuresPage({ client, me }: { client: Client; me: Me }) {
@@ -120,8 +146,8 @@ export function FailuresPage({ client, me }: { client: Client; me: Me }) {
     setMessage(undefined);
     setError(undefined);
     try {
-      const answer = await client.post<Record<string, unknown>>('/v1/images/retry', { ids });
-      setMessage(retriedSentence(ids.length, answer));
+      const body: RetryImagesBody = { ids };
+      setMessage(retriedSentence(await client.post<RetryImagesResult>('/v1/images/retry', body)));
       refresh();
     } catch (err) {
       setError(err instanceof Error ? err : new Error(String(err)));
