@@ -82,7 +82,16 @@ describe('numbers for people', () => {
   });
 
   it('formats durations and counts', () => {
-    expect([0.84, 850, 12_345, 270_000, 7_560_000, null].map(formatDurationMs)).toEqual(['0.8 ms', '850 ms', '12 s', '4.5 min', '2.1 h', '—']);
+    expect([0, 0.02, 0.84, 850, 12_345, 270_000, 7_560_000, null].map(formatDurationMs)).toEqual([
+      '0 ms',
+      '<0.1 ms',
+      '0.8 ms',
+      '850 ms',
+      '12 s',
+      '4.5 min',
+      '2.1 h',
+      '—',
+    ]);
     expect([0, 0.25, 2.5, 12, 123.4, 12_345, null].map(formatCount)).toEqual(['0', '0.25', '2.5', '12', '123', '12.3k', '—']);
   });
 });

@@ -150,13 +150,27 @@ describe('the console over time and across batches', () => {
     await page.click('button:text-is("24 h")');
     await page.waitForSelector('[data-tile="images done in the last 24 hours"]');
     await page.waitForFunction(() => Number((globalThis as any).document.querySelector('[data-chart=throughput]')?.dataset.points) > 0);
-    // Narrower: the charts follow the window's width.
-    const before = await page.$eval('[data-chart=throughput] canvas', (c: any) => c.getBoundingClientRect().width as number);
-    await page.setViewportSize({ width: 700, height: 900 });
-    await page.waitForFunction(
-      (w) => (globalThis as any).document.querySelector('[data-chart=throughput] canvas').getBoundingClientRect().width < w - 50,
-      before,
-    );
+    // The charts follow the page's width: as wide as their box at 1280 px (two columns), and again at 1800 px and 700 px (one column).
+    const fits = () =>
+      page.waitForFunction(() =>
+        [...(globalThis as any).document.querySelectorAll('[data-testid=chart]')].every((figure: any) => {
+          const canvas = figure.querySelector('canvas').getBoundingClientRect().width;
+          return Math.abs(canvas - figure.querySelector('.chart-plot').clientWidth) <= 2;
+        }),
+      );
+    const width = () => page.$eval('[data-chart=throughput] canvas', (c: any) => Math.round(c.getBoundingClientRect().width as number));
+    await fits();
+    const widths = [await width()];
+    for (const viewport of [1800, 700]) {
+      await page.setViewportSize({ width: viewport, height: 900 });
+      await page.waitForFunction(
+        (w) => Math.round((globalThis as any).document.querySelector('[data-chart=throughput] canvas').getBoundingClientRect().width) !== w,
+        widths.at(-1)!,
+      );
+      await fits();
+      widths.push(await width());
+    }
+    expect(new Set(widths).size).toBe(3);
     await page.context().close();
   }, 180_000);
 

@@ -16,23 +16,9 @@ export type { BackupList, BackupStarted, BackupView } from '../../src/wire/backu
 export type { CreatedKey, KeyList, KeyView, NewKey, RevokedKey } from '../../src/wire/keys.js';
 export type { GlobalConcurrencyBody, GlobalConcurrencyResult, QueueAction, QueueControlResult, QueueList, QueueView } from '../../src/wire/queues.js';
 export { isFinished, type BatchStatus, type ImageStatus } from '../../src/wire/batch-status.js';
+export type { Stats } from '../../src/wire/stats.js';
 export type { ImageList, ImageListItem, RetryImagesBody, RetryImagesResult, RetrySkipReason } from '../../src/wire/images.js';
 
-// GET /v1/stats, as the issue's contract says, until the API's branch brings its wire type.
-type Point = [number, number | null];
-/** GET /v1/stats: each series as [epochMs, value] per `step` seconds; percentiles null for an empty bucket. */
-export interface Stats {
-  step: number;
-  series: {
-    imagesDone: Point[];
-    imagesFailed: Point[];
-    cacheHits: Point[];
-    latencyP50Ms: Point[];
-    latencyP95Ms: Point[];
-    stageP50Ms: { decode: Point[]; preprocess: Point[]; inference: Point[]; postprocess: Point[] };
-    detectWaiting: Point[];
-  };
-}
 export class ApiError extends Error {
   constructor(
     readonly status: number,

@@ -71,12 +71,13 @@ export function total(points: ReadonlyArray<StatsPoint> | undefined): number {
 }
 
 /**
- * A duration for an axis or a legend: "0.8 ms", "850 ms", "12.3 s", "4.5 min", "2.1 h".
+ * A duration for an axis or a legend: "<0.1 ms", "0.8 ms", "850 ms", "12 s", "4.5 min", "2.1 h".
  * null → "—".
  */
 export function formatDurationMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
   const trim = (n: number) => String(Number(n.toFixed(n < 10 ? 1 : 0)));
+  if (ms > 0 && ms < 0.05) return '<0.1 ms';
   if (ms < 1000) return `${trim(ms)} ms`;
   if (ms < 60_000) return `${trim(ms / 1000)} s`;
   if (ms < 3_600_000) return `${trim(ms / 60_000)} min`;

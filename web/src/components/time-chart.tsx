@@ -1,8 +1,8 @@
 // A time-series chart (uPlot on a canvas) in the console's dark theme: a
 // title with its unit, a time axis in the browser's local time across the
 // whole chosen window, a value axis formatted for people, a legend that shows
-// the values under the cursor while it is over the plot (a click on an entry
-// hides that line), gaps
+// the values under the cursor, or each line's latest value (a click on an
+// entry hides that line), gaps
 // where a series has null, and a width that follows its container. The
 // uPlot instance is made once per chart and fed new data on every poll.
 import { useEffect, useRef } from 'react';
@@ -33,6 +33,8 @@ export interface TimeChartProps {
   range: { since: number; until: number };
   /** Formats a y value for the axis and the legend. */
   format: (v: number | null) => string;
+  /** Whole numbers only on the value axis (a count of jobs): no 0.2 ticks. */
+  integer?: boolean;
   /** Shown over the plot while no line has a value above zero. */
   emptyNote?: string;
   height?: number;
@@ -41,11 +43,19 @@ export interface TimeChartProps {
 // styles.css's --muted and --line: canvas text and grid cannot read CSS variables.
 const MUTED = '#9aa3b2';
 const GRID = '#2a2f3a';
+/** Tick steps for a count axis: 1, 2, 5, 10, 20, 50, … */
+const INTEGER_STEPS = [1, 2, 5].flatMap((m) => [1, 10, 100, 1000, 10_000, 100_000, 1_000_000].map((p) => m * p)).sort((a, b) => a - b);
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
 /** The local date and time of an epoch-seconds x, for the legend. */
 const localTime = (s: number) =>
   new Date(s * 1000).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+/** The last value that is not null, or null. */
+function latest(values: ArrayLike<number | null | undefined>): number | null {
+  for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null && values[i] !== undefined) return values[i]!;
+  return null;
+}
 
 /** The indices of values with a gap (or the end) on both sides, or null when there is none. */
 function isolated(values: ArrayLike<number | null | undefined>): number[] | null {
@@ -63,7 +73,7 @@ function translucent(hex: string, alpha: number): string {
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }
 
-export function TimeChart({ id, title, unit, note, lines, data, range, format, emptyNote, height = 220 }: TimeChartProps) {
+export function TimeChart({ id, title, unit, note, lines, data, range, format, integer = false, emptyNote, height = 220 }: TimeChartProps) {
   const plotRef = useRef<HTMLDivElement>(null);
   const figureRef = useRef<HTMLElement>(null);
   const chart = useRef<uPlot | null>(null);
@@ -103,25 +113,25 @@ export function TimeChart({ id, title, unit, note, lines, data, range, format, e
           grid: { stroke: GRID, width: 1 },
           ticks: { stroke: GRID, width: 1 },
           values: (_u, splits) => splits.map((v) => formatRef.current(v)),
+          ...(integer ? { incrs: INTEGER_STEPS } : {}),
         },
       ],
       series: [
-        { label: 'time', value: (_u, v) => (v === null ? '—' : localTime(v)) },
+        // Without the cursor on the plot, the legend shows each line's latest value.
+        { label: 'time', value: (_u, v) => (v === null ? 'latest' : localTime(v)) },
         ...lines.map((line): uPlot.Series => ({
           label: line.label,
           stroke: line.color,
           width: 2,
           spanGaps: false,
           // A value between two gaps has no line to draw: a dot then, so it is not lost.
-          points: { show: false, size: 5, fill: line.color, stroke: line.color, filter: (u, i) => isolated(u.data[i]!) },
-          value: (_u, v) => formatRef.current(v),
+          points: { show: false, size: 7, fill: line.color, stroke: line.color, filter: (u, i) => isolated(u.data[i]!) },
+          value: (u, v, i, idx) => formatRef.current(idx == null ? latest(u.data[i]!) : v),
           ...(line.area ? { fill: translucent(line.color, 0.15) } : {}),
           ...(line.dash ? { dash: line.dash } : {}),
         })),
       ],
       hooks: {
-        // The legend's values are those under the cursor: shown only while it is over the plot.
-        setLegend: [(u) => figure.classList.toggle('hovering', u.cursor.idx !== null && u.cursor.idx !== undefined)],
         draw: [
           () => {
             draws++;
@@ -143,7 +153,7 @@ export function TimeChart({ id, title, unit, note, lines, data, range, format, e
       chart.current = null;
     };
     // Data is fed by the effect below: a new instance only for a new shape.
-  }, [shape, height]);
+  }, [shape, height, integer]);
 
   useEffect(() => {
     chart.current?.setData(data, true);

@@ -183,6 +183,7 @@ function Charts({
   const range = { since: sinceMs / 1000, until: untilMs / 1000 };
   const finished = total(series.imagesDone) + total(series.imagesFailed);
   const waited = total(series.detectWaiting) > 0;
+  const sampled = series.detectWaiting.some(([, v]) => v !== null);
 
   if (finished === 0 && !waited) {
     return (
@@ -262,10 +263,15 @@ function Charts({
         unit="jobs waiting"
         note={`Detect jobs waiting for a worker, from the health probes' samples; gaps where no probe ran.`}
         lines={[{ label: 'waiting', color: COLOR.backlog, area: true }]}
+        integer
         data={data.backlog}
         range={range}
         format={(v) => (v === null ? '—' : formatCount(v))}
-        emptyNote={`No detect job waited in ${win.words}${liveDetectWorkers === 0 ? '' : ': workers kept up'}.`}
+        emptyNote={
+          sampled
+            ? `No detect job waited in ${win.words}${liveDetectWorkers === 0 ? '' : ': workers kept up'}.`
+            : `No health probe ran in ${win.words}: the ops worker (queue health) samples the backlog.`
+        }
       />
       <p className="hint charts-footer">
         {plural(finished, 'image')} finished in {win.words}. Times are local ({Intl.DateTimeFormat().resolvedOptions().timeZone}); refreshed every{' '}
