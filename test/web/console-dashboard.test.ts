@@ -232,6 +232,7 @@ describe('the console over time and across batches', () => {
     await page.click('[data-filename="coffee.png"] .card-text a');
     await page.waitForSelector('[data-testid=no-detections]');
     expect(await page.locator('[data-testid=detections]').count()).toBe(0);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console-image-nothing-found.png') });
     await page.goBack();
 
     // CSV: what the API serves to the key, byte for byte, under its file name.

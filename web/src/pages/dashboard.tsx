@@ -55,7 +55,7 @@ export function DashboardPage({ client, me }: { client: Client; me: Me }) {
     win.pollMs,
     { key: win.id },
   );
-  const health = usePoll(async () => (await client.getAny<HealthCheck>('/v1/health')).body, 10_000);
+  const health = usePoll(async () => (await client.getAny<HealthCheck>('/v1/health')).body, 5000);
   const workers = usePoll(() => client.get<WorkerList>('/v1/workers'), 10_000);
   const queues = usePoll(() => client.get<QueueList>('/v1/queues'), 10_000);
 
