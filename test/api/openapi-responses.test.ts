@@ -86,6 +86,7 @@ describe('every documented GET answers as documented', () => {
         '/v1/images/{id}/original 200',
         '/v1/backups/{id} 200',
         '/v1/workers 200',
+        '/v1/stats 200',
         '/v1/queues 200',
         '/v1/me 200',
         '/v1/info 200',

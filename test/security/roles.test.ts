@@ -50,6 +50,7 @@ const API: RouteCase[] = [
   { method: 'GET', path: () => '/v1/health', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/workers', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/alerts', needs: 'viewer' },
+  { method: 'GET', path: () => '/v1/stats', needs: 'viewer' },
   {
     method: 'POST',
     path: () => '/v1/batches',
