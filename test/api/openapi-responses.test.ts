@@ -81,6 +81,7 @@ describe('every documented GET answers as documented', () => {
         '/v1/batches 200',
         '/v1/batches/{id} 200',
         '/v1/batches/{id}/results 200',
+        '/v1/images 200',
         '/v1/images/{id}/preview.jpg 200',
         '/v1/images/{id}/annotated.png 200',
         '/v1/images/{id}/original 200',
