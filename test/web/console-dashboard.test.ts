@@ -3,7 +3,8 @@
 // lands on #/dashboard, which says what to do while the fleet has done
 // nothing and draws its charts (canvas pixels in the lines' colours, not just
 // elements) once a batch has run; the failures page finds a cut-off JPEG by
-// its filters, hides it with one that does not match, and retries it; the
+// its filters, hides it with one that does not match, and retries it, and
+// pages 51 more with "Load more" and retries them all at once; the
 // batch page downloads the CSV the API serves, re-runs the batch with another
 // model into a new batch that finishes, and deletes it. Screenshots go to
 // test/artifacts. Browser-side code is passed as functions over `any`: the
@@ -133,11 +134,16 @@ describe('the console over time and across batches', () => {
     const charts = await chartsDrawn(page);
     const withData = Object.entries(charts).filter(([, c]) => c.points > 0);
     expect(withData.map(([id]) => id)).toEqual(expect.arrayContaining(['throughput', 'latency', 'stages']));
-    // Drawn: each such chart's first line shows on its canvas in its own colour.
+    // Drawn: each such chart's lines (or dots, for a lone value) show on its canvas in their own colours.
     for (const [id, c] of withData) {
       expect(c.drawn, id).toBeGreaterThan(0);
-      expect(c.pixels[0], `${id}: pixels of its first line's colour`).toBeGreaterThan(3);
+      expect(
+        c.pixels.reduce((a, b) => a + b, 0),
+        `${id}: pixels of its lines' colours (${c.pixels.join(', ')})`,
+      ).toBeGreaterThan(20);
     }
+    // Images per minute: the done line itself.
+    expect(charts.throughput!.pixels[0]).toBeGreaterThan(20);
     // The tiles count the batch: 6 done, the cut-off one failed.
     const tile = (label: string) => page.textContent(`[data-tile="${label}"] .tile-value`);
     expect(Number(await tile('images done in the last hour'))).toBe(ALL_PHOTOS.length);
@@ -189,7 +195,7 @@ describe('the console over time and across batches', () => {
     const noneShown = () => page.waitForSelector('[data-testid=no-failures]');
     // Part of the file name: found.
     await page.fill('input[name=q]', 'off-sc');
-    await expect.poll(shown).toEqual([CUT_OFF]);
+    await expect.poll(shown, { timeout: 10_000 }).toEqual([CUT_OFF]);
     // A name that matches nothing: hidden.
     await page.fill('input[name=q]', 'no-such-file');
     await noneShown();
@@ -197,7 +203,7 @@ describe('the console over time and across batches', () => {
     await row.waitFor();
     // Its error code: found; another code: hidden.
     await page.fill('input[name=error]', cutOff.code);
-    await expect.poll(shown).toEqual([CUT_OFF]);
+    await expect.poll(shown, { timeout: 10_000 }).toEqual([CUT_OFF]);
     await page.fill('input[name=error]', cutOff.code === 'unsupported_format' ? 'too_large' : 'unsupported_format');
     await noneShown();
     await page.fill('input[name=error]', '');
@@ -272,6 +278,36 @@ describe('the console over time and across batches', () => {
     expect((await fetch(`${url}/v1/batches/${rerunId}`, authed(operator))).status).toBe(404);
     await page.context().close();
   }, 240_000);
+
+  it('the failures page pages: 50 rows, then "Load more" brings the rest', async () => {
+    // 51 more failures: a PNG signature and then nothing decodable, under names of their own.
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 9, g: 99, b: 199 } } })
+      .png()
+      .toBuffer();
+    const broken = Array.from({ length: 51 }, (_, i) => ({ name: `broken-${String(i).padStart(2, '0')}.png`, bytes: png.subarray(0, 40) }));
+    const { body } = await submit(url, operator, broken);
+    expect((await waitForBatch(url, operator, body.id, 120_000)).status).toBe('failed');
+
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${url}/#/failures`);
+    await page.fill('input[name=q]', 'broken-');
+    const rows = page.locator('[data-testid=failures] tbody tr');
+    const names = () => page.$$eval('[data-testid=failures] tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-filename')!));
+    // 50 broken ones shown (the unfiltered list's first page is them too: Load more stays disabled until the filtered list has come).
+    await expect.poll(async () => (await names()).filter((n) => n.startsWith('broken-')).length, { timeout: 10_000 }).toBe(50);
+    expect(await rows.count()).toBe(50);
+    await page.click('[data-testid=load-more]');
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(51);
+    expect(await page.locator('[data-testid=load-more]').count()).toBe(0);
+    // Each once.
+    expect(new Set(await names()).size).toBe(51);
+    // Select every row shown and retry: all 51 go back on the queue, in one batch.
+    await page.check('input[aria-label="select every row shown"]');
+    await page.click('[data-testid=retry]');
+    expect(await page.textContent('[data-testid=retry-result]')).toMatch(/^51 images queued again, in 1 batch;/);
+    await page.context().close();
+  }, 180_000);
 
   it('logged no page error on any page', () => {
     expect(pageErrors).toEqual([]);

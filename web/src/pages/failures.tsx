@@ -103,6 +103,8 @@ export function FailuresPage({ client, me }: { client: Client; me: Me }) {
   const [message, setMessage] = useState<string>();
   const [tick, setTick] = useState(0);
   const refresh = useCallback(() => setTick((t) => t + 1), []);
+  // The filters the rows shown answer; until the list for new ones has come, it is dimmed and cannot be paged.
+  const [shownFor, setShownFor] = useState<Filters>();
   // Only the latest request's answer is shown (a slow answer to an older filter is dropped).
   const latest = useRef(0);
 
@@ -116,6 +118,7 @@ export function FailuresPage({ client, me }: { client: Client; me: Me }) {
         if (request !== latest.current) return;
         setRows((old) => (cursor ? [...(old ?? []), ...page.images] : page.images));
         setNext(page.next ?? null);
+        setShownFor(filters);
       } catch (err) {
         if (request === latest.current) setError(err instanceof Error ? err : new Error(String(err)));
       } finally {
@@ -131,6 +134,7 @@ export function FailuresPage({ client, me }: { client: Client; me: Me }) {
 
   const { data: info } = usePoll(() => client.get<Info>('/v1/info'), 60_000);
   const codes = [...new Set([...KNOWN_CODES, ...(rows ?? []).flatMap((r) => (r.error ? [r.error.code] : []))])].sort();
+  const current = shownFor === filters && typed === filters.q;
   const filtered = filters.error !== '' || filters.q !== '' || filters.model !== '' || filters.since !== 'any';
 
   const toggle = (id: string) =>
@@ -239,7 +243,7 @@ export function FailuresPage({ client, me }: { client: Client; me: Me }) {
         </p>
       )}
       {rows && rows.length > 0 && (
-        <table className="table" data-testid="failures">
+        <table className={`table ${current ? '' : 'stale'}`} data-testid="failures">
           <thead>
             <tr>
               {operator && (
@@ -294,7 +298,7 @@ export function FailuresPage({ client, me }: { client: Client; me: Me }) {
       <div className="pager">
         {rows && <span className="hint">{plural(rows.length, 'failed image')} shown</span>}
         {next && (
-          <button type="button" className="link" data-testid="load-more" disabled={loading} onClick={() => void load(next)}>
+          <button type="button" className="link" data-testid="load-more" disabled={loading || !current} onClick={() => void load(next)}>
             Load more
           </button>
         )}
