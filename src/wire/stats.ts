@@ -29,8 +29,8 @@ export const statsSchema = z.object({
     imagesDone: counts('images finished done (cache hits included), by finish time'),
     imagesFailed: counts('images finished failed, by finish time'),
     cacheHits: counts('images answered from the cache, by finish time (part of imagesDone)'),
-    latencyP50Ms: values('median time from queued to finished (done and failed images), ms, within 4.4 %'),
-    latencyP95Ms: values('95th percentile of the time from queued to finished, ms, within 4.4 %'),
+    latencyP50Ms: values('median time from queued to finished (done and failed images), ms, within 4.5 %'),
+    latencyP95Ms: values('95th percentile of the time from queued to finished, ms, within 4.5 %'),
     stageP50Ms: z
       .object({
         decode: values('median decode time of images the model ran on, ms'),
@@ -38,7 +38,7 @@ export const statsSchema = z.object({
         inference: values('median inference time, ms'),
         postprocess: values('median postprocess time, ms'),
       })
-      .describe('per stage, images the model ran on (not cache hits); ms, within 4.4 %'),
+      .describe('per stage, images the model ran on (not cache hits); ms, within 4.5 %'),
     detectWaiting: values('jobs waiting on the detect queue: the most any health probe of the step saw'),
   }),
 });

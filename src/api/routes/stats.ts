@@ -40,7 +40,7 @@ export function statsRoutes(services: Services): ApiRoute[] {
           'One point per step in every series, at the same times (ms since the epoch, the start of each step; steps aligned to the epoch; the window ' +
           `widened to whole steps). Counts are 0 in a step without images; percentiles and the backlog are null there. At most ${STATS_MAX_POINTS} points. ` +
           'Counts and latency come from the images (by the time they finished); stage medians from images the model ran on; ' +
-          'percentiles are read from log-scale histograms, within 4.4 %; the backlog is what the health probes recorded.',
+          'percentiles are read from log-scale histograms, within 4.5 %; the backlog is what the health probes recorded.',
         tag: 'fleet',
         role: 'viewer',
         query: statsQuery,
