@@ -33,6 +33,8 @@ describe('migrations', () => {
       'batches',
       'detections',
       'health_checks',
+      'image_stats_pending',
+      'image_stats_rollup',
       'images',
       'lookout_migrations',
       'milestones',
