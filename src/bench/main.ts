@@ -2,14 +2,15 @@
 // tables, rewrites the generated sections of docs/benchmarks.md, and with
 // --json ends with one JSON line of the headline numbers.
 //
-// Parts: engine, pipeline, blob-store, client, scheduling, backup; name some
+// Parts: engine, pipeline, blob-store, client, scheduling, backup, image-list; name some
 // to run only those (`npm run bench -- scheduling`), or skip some with
 // --skip-<part>. Options: --images N (engine, default 504), --pipeline-images N (default 312),
 // --blob-store-images N (default 312), --blob-store-rounds N (per store, default 2),
 // --batch-size N (default 52), --latency-samples N (default 30),
 // --backup-mb N (MiB, default 220), --models a,b (engine), --photos DIR,
 // --client-images N (default 312), --scheduling-backlog N (default 2000),
-// --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --skip-engine, --skip-pipeline,
+// --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --image-list-rows N (default
+// 1000000), --image-list-samples N (default 30), --skip-image-list, --skip-engine, --skip-pipeline,
 // --skip-blob-store, --skip-backup, --skip-client, --skip-scheduling, --no-write, --json.
 // The blob-store part starts s3rver (a development dependency) on 127.0.0.1.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
@@ -29,6 +30,7 @@ import { runBlobStoreBench, type BlobStoreBenchResult } from './blob-store-bench
 import { runBackupBench, type BackupBenchResult } from './backup-bench.js';
 import { runClientBench, type ClientBenchResult } from './client-bench.js';
 import { runSchedulingBench, type SchedulingBenchResult } from './scheduling-bench.js';
+import { runImageListBench, type ImageListBenchResult } from './image-list-bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -155,7 +157,23 @@ function schedulingTable(r: SchedulingBenchResult): string {
   ].join('\n');
 }
 
-const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'backup'] as const;
+function imageListTable(r: ImageListBenchResult): string {
+  return [
+    `${r.rows.toLocaleString('en')} image rows (${r.tableMb} MiB with their indexes), generated in ${r.generateSeconds.toFixed(0)} s; ` +
+      `migration 0012 built its indexes on them in ${r.migrationSeconds.toFixed(1)} s (writes to images wait meanwhile); ` +
+      `trigram index for q: ${r.trigramIndex ? 'yes (pg_trgm)' : 'no (pg_trgm not available)'}. ` +
+      `An image's two status writes (claim, answer): ${r.statusWritesUs.without.toFixed(0)} µs without 0012's indexes, ${r.statusWritesUs.with.toFixed(0)} µs with them.`,
+    '',
+    '| GET /v1/images (limit 50) | rows | first page p50 | p95 | next page (cursor) p50 | p95 |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...r.cases.map(
+      (c) =>
+        `| ${c.name} | ${c.rows} | ${c.firstP50Ms.toFixed(1)} ms | ${c.firstP95Ms.toFixed(1)} ms | ${Number.isNaN(c.nextP50Ms) ? '-' : `${c.nextP50Ms.toFixed(1)} ms`} | ${Number.isNaN(c.nextP95Ms) ? '-' : `${c.nextP95Ms.toFixed(1)} ms`} |`,
+    ),
+  ].join('\n');
+}
+
+const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'backup', 'image-list'] as const;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -180,6 +198,9 @@ async function main(): Promise<void> {
       'scheduling-bulk': { type: 'string', default: '1000' },
       'client-images': { type: 'string', default: '312' },
       'backup-mb': { type: 'string', default: '220' },
+      'skip-image-list': { type: 'boolean', default: false },
+      'image-list-rows': { type: 'string', default: '1000000' },
+      'image-list-samples': { type: 'string', default: '30' },
       'no-write': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -188,7 +209,7 @@ async function main(): Promise<void> {
     if (!(PARTS as readonly string[]).includes(p)) throw new Error(`unknown part "${p}": one of ${PARTS.join(', ')}`);
   }
   const runs = (part: (typeof PARTS)[number]): boolean => (positionals.length > 0 ? positionals.includes(part) : !values[`skip-${part}`]);
-  // The scheduling and backup parts make their own data; the others read the photos.
+  // The scheduling, backup and image-list parts make their own data; the others read the photos.
   const needsPhotos = runs('engine') || runs('pipeline') || runs('blob-store') || runs('client');
   if (needsPhotos && !existsSync(values.photos)) throw new Error(`no photos at ${values.photos}: run "npm run fixtures" first`);
   const photos = needsPhotos
@@ -294,6 +315,22 @@ async function main(): Promise<void> {
       await replaceSection(
         'scheduling-bench',
         `Measured on ${machine()}; API, detect worker and ops worker in one process (\`lookout all\`), distinct 32x32 PNGs.\n\n${schedulingTable(result)}`,
+      );
+    }
+  }
+
+  if (runs('image-list')) {
+    const result = await runImageListBench({
+      rows: positive('image-list-rows', values['image-list-rows']),
+      samples: positive('image-list-samples', values['image-list-samples']),
+      env: process.env,
+      log,
+    });
+    log(`\n${imageListTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection(
+        'image-list-bench',
+        `Measured on ${machine()}; Postgres on the same machine, listImages (the route's statement) called in-process.\n\n${imageListTable(result)}`,
       );
     }
   }
