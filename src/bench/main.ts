@@ -2,7 +2,7 @@
 // tables, rewrites the generated sections of docs/benchmarks.md, and with
 // --json ends with one JSON line of the headline numbers.
 //
-// Parts: engine, pipeline, blob-store, client, scheduling, stats, backup; name some
+// Parts: engine, pipeline, blob-store, client, scheduling, stats, backup, image-list; name some
 // to run only those (`npm run bench -- scheduling`), or skip some with
 // --skip-<part>. Options: --images N (engine, default 504), --pipeline-images N (default 312),
 // --blob-store-images N (default 312), --blob-store-rounds N (per store, default 2),
@@ -11,8 +11,9 @@
 // --client-images N (default 312), --scheduling-backlog N (default 2000),
 // --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --stats-images N (default
 // 10000000), --stats-samples N (default 40), --stats-drop (drop the stats bench's database, kept by
-// default for the next run), --skip-engine, --skip-pipeline,
-// --skip-blob-store, --skip-backup, --skip-client, --skip-scheduling, --skip-stats, --no-write, --json.
+// default for the next run), --image-list-rows N (default 1000000), --image-list-samples N (default 30),
+// --skip-engine, --skip-pipeline, --skip-blob-store, --skip-backup, --skip-client, --skip-scheduling,
+// --skip-stats, --skip-image-list, --no-write, --json.
 // The blob-store part starts s3rver (a development dependency) on 127.0.0.1.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
 // creates and drops its own databases; the stats part keeps lookout_bench_stats
@@ -33,6 +34,7 @@ import { runBackupBench, type BackupBenchResult } from './backup-bench.js';
 import { runClientBench, type ClientBenchResult } from './client-bench.js';
 import { runSchedulingBench, type SchedulingBenchResult } from './scheduling-bench.js';
 import { runStatsBench, STATS_BENCH_DATABASE, type StatsBenchResult } from './fleet-stats-bench.js';
+import { runImageListBench, type ImageListBenchResult } from './image-list-bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -178,7 +180,24 @@ function statsTable(r: StatsBenchResult): string {
   ].join('\n');
 }
 
-const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'stats', 'backup'] as const;
+
+function imageListTable(r: ImageListBenchResult): string {
+  return [
+    `${r.rows.toLocaleString('en')} image rows (${r.tableMb} MiB with their indexes), generated in ${r.generateSeconds.toFixed(0)} s; ` +
+      `migration 0012 built its indexes on them in ${r.migrationSeconds.toFixed(1)} s (writes to images wait meanwhile); ` +
+      `trigram index for q: ${r.trigramIndex ? 'yes (pg_trgm)' : 'no (pg_trgm not available)'}. ` +
+      `An image's two status writes (claim, answer): ${r.statusWritesUs.without.toFixed(0)} µs without 0012's indexes, ${r.statusWritesUs.with.toFixed(0)} µs with them.`,
+    '',
+    '| GET /v1/images (limit 50) | rows | first page p50 | p95 | next page (cursor) p50 | p95 |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...r.cases.map(
+      (c) =>
+        `| ${c.name} | ${c.rows} | ${c.firstP50Ms.toFixed(1)} ms | ${c.firstP95Ms.toFixed(1)} ms | ${Number.isNaN(c.nextP50Ms) ? '-' : `${c.nextP50Ms.toFixed(1)} ms`} | ${Number.isNaN(c.nextP95Ms) ? '-' : `${c.nextP95Ms.toFixed(1)} ms`} |`,
+    ),
+  ].join('\n');
+}
+
+const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'stats', 'backup', 'image-list'] as const;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -207,6 +226,9 @@ async function main(): Promise<void> {
       'stats-drop': { type: 'boolean', default: false },
       'client-images': { type: 'string', default: '312' },
       'backup-mb': { type: 'string', default: '220' },
+      'skip-image-list': { type: 'boolean', default: false },
+      'image-list-rows': { type: 'string', default: '1000000' },
+      'image-list-samples': { type: 'string', default: '30' },
       'no-write': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -215,7 +237,7 @@ async function main(): Promise<void> {
     if (!(PARTS as readonly string[]).includes(p)) throw new Error(`unknown part "${p}": one of ${PARTS.join(', ')}`);
   }
   const runs = (part: (typeof PARTS)[number]): boolean => (positionals.length > 0 ? positionals.includes(part) : !values[`skip-${part}`]);
-  // The scheduling, stats and backup parts make their own data; the others read the photos.
+  // The scheduling, stats, backup and image-list parts make their own data; the others read the photos.
   const needsPhotos = runs('engine') || runs('pipeline') || runs('blob-store') || runs('client');
   if (needsPhotos && !existsSync(values.photos)) throw new Error(`no photos at ${values.photos}: run "npm run fixtures" first`);
   const photos = needsPhotos
@@ -338,6 +360,22 @@ async function main(): Promise<void> {
       await replaceSection(
         'stats-bench',
         `Measured on ${machine()}; the API (\`lookout api\`'s app) and Postgres on the same machine, database \`${STATS_BENCH_DATABASE}\`, requests one at a time.\n\n${statsTable(result)}`,
+      );
+    }
+  }
+
+  if (runs('image-list')) {
+    const result = await runImageListBench({
+      rows: positive('image-list-rows', values['image-list-rows']),
+      samples: positive('image-list-samples', values['image-list-samples']),
+      env: process.env,
+      log,
+    });
+    log(`\n${imageListTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection(
+        'image-list-bench',
+        `Measured on ${machine()}; Postgres on the same machine, listImages (the route's statement) called in-process.\n\n${imageListTable(result)}`,
       );
     }
   }

@@ -119,12 +119,14 @@ describe('GET /v1/images', () => {
   });
 
   it("matches % and _ in q as themselves, not as LIKE's wildcards", async () => {
-    expect((await list(`?q=${encodeURIComponent('%_')}`)).body.images.map((r: any) => r.filename)).toEqual(['100%_sure.png']);
-    expect((await list(`?q=${encodeURIComponent('0%')}`)).body.images.map((r: any) => r.filename)).toEqual(['100%_sure.png']);
-    // Unescaped, _ would match every name (one character) and % would too.
-    expect((await list(`?q=${encodeURIComponent('_')}`)).body.images.map((r: any) => r.filename).sort()).toEqual(['100%_sure.png', 'motorcycle_left.png']);
-    expect((await list(`?q=${encodeURIComponent('%')}`)).body.images.map((r: any) => r.filename)).toEqual(['100%_sure.png']);
-    expect((await list(`?q=${encodeURIComponent('\\')}`)).body.images).toEqual([]);
+    const names = async (q: string) => (await list(`?q=${encodeURIComponent(q)}`)).body.images.map((r: any) => r.filename).sort();
+    expect(await names('0%_')).toEqual(['100%_sure.png']);
+    // Unescaped, % and _ would match any text and any one character: 100x-sure.png and more.
+    expect(await names('%_s')).toEqual(['100%_sure.png']);
+    expect(await names('00_')).toEqual([]); // unescaped: both 100% and 100x
+    expect(await names('00%')).toEqual(['100%_sure.png']); // unescaped: both
+    expect(await names('e_l')).toEqual(['motorcycle_left.png']);
+    expect(await names('\\%_')).toEqual([]);
   });
 
   it('filters by model, since and before (the listed time: finishedAt, else createdAt)', async () => {
@@ -171,6 +173,7 @@ describe('GET /v1/images', () => {
     ['?since=2025-01-02T00:00:00Z&before=2025-01-01T00:00:00Z', 'since'],
     ['?unknown=1', 'unknown'],
     ['?q=', 'q'],
+    ['?q=ab', 'at least 3 characters'],
     ['?cursor=bm90IGEgY3Vyc29y', 'cursor'],
     ['?status=failed&status=done', 'status'],
   ])('answers 400 naming the bad parameter: %s', async (query, named) => {
@@ -216,10 +219,14 @@ describe('POST /v1/images/retry', () => {
     ]);
     expect(row).toEqual({ status: 'failed', error_code: 'corrupt_image', attempts: 2 });
 
-    const audit = await env.sql<{ actor: string; action: string; details: Record<string, any> }>(
-      `SELECT actor, action, details FROM audit_log WHERE target = $1 AND action LIKE 'batch.%' ORDER BY id`,
-      [batchId],
-    );
+    // The batch's status is written just before its batch.finished row.
+    const audit = await until('the second batch.finished row', async () => {
+      const rows = await env.sql<{ actor: string; action: string; details: Record<string, any> }>(
+        `SELECT actor, action, details FROM audit_log WHERE target = $1 AND action LIKE 'batch.%' ORDER BY id`,
+        [batchId],
+      );
+      return rows.length >= 4 ? rows : undefined;
+    });
     const [me] = await env.sql<{ id: string }>(`SELECT id FROM api_keys WHERE name = 'test-operator'`);
     expect(audit.map((a) => a.action)).toEqual(['batch.submit', 'batch.finished', 'batch.retry', 'batch.finished']);
     expect(audit[2]).toMatchObject({ actor: `key:${me!.id}`, details: { images: [cutId], previousStatus: 'completed_with_errors' } });

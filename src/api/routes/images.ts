@@ -35,7 +35,12 @@ const listQuery = z
       .regex(/^[a-z0-9_]{1,64}$/, { error: 'expected an error code such as corrupt_image' })
       .optional()
       .describe('an error code (corrupt_image, unsupported_format, blob_missing, ...): failed images with that error'),
-    q: z.string().min(1).max(255).optional().describe('part of the file name, case-insensitive; % and _ match themselves'),
+    q: z
+      .string()
+      .min(3, { error: 'q needs at least 3 characters (the file-name index matches three at a time)' })
+      .max(255)
+      .optional()
+      .describe('part of the file name, at least 3 characters, case-insensitive; % and _ match themselves'),
     model: z.string().min(1).max(200).optional().describe('the model name the images were submitted for'),
     since: isoTime.optional().describe('listed at or after (ISO 8601); the listed time is finishedAt, or createdAt while queued or running'),
     before: isoTime.optional().describe('listed before (ISO 8601)'),

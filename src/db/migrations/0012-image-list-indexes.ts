@@ -8,8 +8,16 @@
 //   failures page).
 // - images_listed_by_error: failed images by error code, in that order; partial
 //   (only rows with an error), so it stays as small as the failures.
+// - images_listed_by_model: the same per model (model=...: without it, a
+//   model with few images is a walk through the whole table: 0.26 s at 2
+//   million rows for one with none, docs/benchmarks.md).
+// - images_listed_failed_by_model: failed images by model, in that order
+//   (status=failed&model=...: without it, a model with few failures is a
+//   walk through every failure, or every image of the model); partial, as
+//   small as the failures.
 // - images_filename_trgm: `q`, a substring of the file name, matched with
-//   ILIKE through pg_trgm's trigram GIN index, when pg_trgm can be had. It is
+//   ILIKE through pg_trgm's trigram GIN index (q has at least 3 characters:
+//   a trigram's; shorter, no index narrows it), when pg_trgm can be had. It is
 //   one of PostgreSQL's contrib extensions and "trusted" (PostgreSQL 13 on):
 //   a role with CREATE on the database may install it. Where it is not
 //   available, or this role may not create it, the migration goes on without
@@ -47,6 +55,9 @@ export const imageListIndexes: Migration = {
       CREATE INDEX images_listed_by_status ON images (status, (coalesce(finished_at, created_at)) DESC, id DESC);
       CREATE INDEX images_listed_by_error ON images (error_code, (coalesce(finished_at, created_at)) DESC, id DESC)
         WHERE error_code IS NOT NULL;
+      CREATE INDEX images_listed_by_model ON images (model, (coalesce(finished_at, created_at)) DESC, id DESC);
+      CREATE INDEX images_listed_failed_by_model ON images (model, (coalesce(finished_at, created_at)) DESC, id DESC)
+        WHERE status = 'failed';
     `);
     if (await trigramsAvailable(db)) {
       // The operator class is schema-qualified where the extension lives (a search_path without it still finds it).
@@ -61,6 +72,8 @@ export const imageListIndexes: Migration = {
     // pg_trgm stays: other databases' objects or an operator's may use it, and it holds no data.
     await db.query(`
       DROP INDEX IF EXISTS images_filename_trgm;
+      DROP INDEX images_listed_failed_by_model;
+      DROP INDEX images_listed_by_model;
       DROP INDEX images_listed_by_error;
       DROP INDEX images_listed_by_status;
       DROP INDEX images_listed;
