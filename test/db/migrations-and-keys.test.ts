@@ -31,6 +31,7 @@ describe('migrations', () => {
       'audit_log',
       'backups',
       'batches',
+      'blob_removals',
       'detections',
       'health_checks',
       'image_stats_pending',
