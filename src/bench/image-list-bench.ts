@@ -6,7 +6,7 @@
 // indexes cost each image's status writes (a claim and an answer), measured
 // twice each way, alternately.
 import { createPool } from '../db/pool.js';
-import { generateImageRows, timeStatusWrites } from '../db/generate-image-rows.js';
+import { generateImageRows, imagesTableFacts, timeStatusWrites } from '../db/generate-image-rows.js';
 import { listImages, type ImageListFilter } from '../db/repositories/image-list.js';
 import { migrateDown, migrateUp } from '../db/migrate.js';
 import { ensureDatabase } from '../db/pool.js';
@@ -90,15 +90,13 @@ export async function runImageListBench(options: {
     without.push(await timeStatusWrites(pool, 2000, 5000));
     await migrateUp(pool);
     withIndexes.push(await timeStatusWrites(pool, 2000, 7000));
-    const facts = await pool.query<{ mb: string; trgm: boolean }>(
-      `SELECT (pg_total_relation_size('images') / 1048576)::text AS mb, EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'images_filename_trgm') AS trgm`,
-    );
+    const facts = await imagesTableFacts(pool);
     const result: ImageListBenchResult = {
       rows,
-      tableMb: Number(facts.rows[0]!.mb),
+      tableMb: facts.mb,
       generateSeconds,
       migrationSeconds,
-      trigramIndex: facts.rows[0]!.trgm,
+      trigramIndex: facts.trigramIndex,
       cases: [],
       statusWritesUs: { with: (withIndexes[0]! + withIndexes[1]!) / 2, without: (without[0]! + without[1]!) / 2 },
     };

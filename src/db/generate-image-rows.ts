@@ -83,3 +83,11 @@ export async function timeStatusWrites(pool: Pool, n: number, skip: number): Pro
     client.release();
   }
 }
+
+/** The images table's size with its indexes (MiB), and whether migration 0012 made its trigram index. */
+export async function imagesTableFacts(pool: Pool): Promise<{ mb: number; trigramIndex: boolean }> {
+  const { rows } = await pool.query<{ mb: string; trgm: boolean }>(
+    `SELECT (pg_total_relation_size('images') / 1048576)::text AS mb, EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'images_filename_trgm') AS trgm`,
+  );
+  return { mb: Number(rows[0]!.mb), trigramIndex: rows[0]!.trgm };
+}

@@ -89,6 +89,17 @@ export const batchResultsSchema = z.object({
   images: z.array(imageResultSchema),
 });
 
+/**
+ * POST /v1/batches/:id/rerun's body, as a type: its schema is the route's
+ * (src/api/routes/batches.ts), where the minScore grammar of src/text lives.
+ */
+export interface RerunBody {
+  /** Default: the batch's own model. */
+  model?: string;
+  /** A decimal from 0 to 1; default: the batch's own when the model is the batch's, else the model's default. */
+  minScore?: number;
+}
+
 /** 202 to POST /v1/batches/:id/rerun: the new batch. */
 export const rerunBatchSchema = z.object({ id: z.uuid() });
 

@@ -142,6 +142,9 @@ describe('GET /v1/images', () => {
     expect(new Set([...since, ...before].map((r) => r.id))).toEqual(new Set(all.map((r) => r.id)));
     expect(since.length + before.length).toBe(all.length);
     expect((await list(`?since=${new Date(Date.now() + 60_000).toISOString()}`)).body.images).toEqual([]);
+    // The same instant with another offset (its + sent as %2B) is the same filter.
+    const shifted = new Date(Date.parse(middle) + 2 * 3_600_000).toISOString().replace('Z', '+02:00');
+    expect((await list(`?since=${encodeURIComponent(shifted)}&limit=500`)).body.images).toEqual(since);
   });
 
   it('lists newest first; pages of 2 return every image exactly once', async () => {

@@ -24,7 +24,7 @@ const imageId = z.object({ id: z.uuid() });
 
 /** An ISO 8601 date-time with its offset (2025-01-02T03:04:05Z, ...+02:00), as a Date. */
 const isoTime = z.iso
-  .datetime({ offset: true, error: 'expected an ISO 8601 date-time with its offset, such as 2025-01-02T03:04:05Z' })
+  .datetime({ offset: true, error: 'expected an ISO 8601 date-time with its offset, such as 2025-01-02T03:04:05Z (a + sent as %2B)' })
   .transform((text) => new Date(text));
 
 const listQuery = z
