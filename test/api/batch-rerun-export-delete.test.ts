@@ -157,22 +157,22 @@ describe('GET /v1/batches/:id/results?format=csv', () => {
     const text = await res.text();
     expect(text.endsWith('\r\n')).toBe(true);
     const [header, ...records] = parseCsv(text);
-    expect(header).toEqual(['batch_id', 'image_id', 'filename', 'model', 'status', 'label', 'score', 'x1', 'y1', 'x2', 'y2', 'error_code', 'error_message']);
+    expect(header).toEqual(['batch', 'image_id', 'filename', 'model', 'label', 'score', 'x1', 'y1', 'x2', 'y2', 'error_code', 'error_message', 'status']);
 
     const json = await results(batchId);
     const expected = json.images.flatMap((img: any) => {
       // The file name starting with = is written as text (a leading apostrophe); the rest as they are.
       const name = img.filename.startsWith('=') ? `'${img.filename}` : img.filename;
-      const image = [batchId, img.id, name, img.model.name, img.status];
-      const error = [img.error?.code ?? '', img.error?.message ?? ''];
+      const image = [batchId, img.id, name, img.model.name];
+      const error = [img.error?.code ?? '', img.error?.message ?? '', img.status];
       if (img.detections.length === 0) return [[...image, '', '', '', '', '', '', ...error]];
       return img.detections.map((d: any) => [...image, d.label, String(d.score), ...[d.box.x1, d.box.y1, d.box.x2, d.box.y2].map(String), ...error]);
     });
     expect(records).toEqual(expected);
     // 2 faces in 2 images, 4 images with none, 1 failed.
     expect(records).toHaveLength(7);
-    expect(records.filter((r) => r[5] === 'face')).toHaveLength(2);
-    const cut = records.find((r) => r[11] === 'corrupt_image')!;
+    expect(records.filter((r) => r[4] === 'face')).toHaveLength(2);
+    const cut = records.find((r) => r[10] === 'corrupt_image')!;
     expect(cut[2]).toBe(`'${CUT_NAME}`);
     // The raw text quotes the name (comma, quotes, newline), quotes doubled.
     expect(text).toContain(`,"'=cut, ""off"" rocket.jpg",`);

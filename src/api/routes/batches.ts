@@ -331,7 +331,7 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       operationId: 'getBatchResults',
       summary: 'Every image of a batch with its detections or error',
       description:
-        'JSON by default. `format=csv`: a download (Content-Disposition: attachment), one record per detection and one per image with no detection or with an error; columns batch_id, image_id, filename, model, status, label, score, x1, y1, x2, y2, error_code, error_message (RFC 4180, CRLF; text a spreadsheet would run as a formula, starting with = + - @, begins with an apostrophe).',
+        'JSON by default. `format=csv`: a download (Content-Disposition: attachment), one record per detection and one per image with no detection or with an error; columns batch, image_id, filename, model, label, score, x1, y1, x2, y2, error_code, error_message, status (RFC 4180, CRLF; text a spreadsheet would run as a formula, starting with = + - @, begins with an apostrophe).',
       tag: 'batches',
       role: 'viewer',
       params: batchId,
