@@ -2,8 +2,8 @@
 // table, never the table itself, so it costs the same at ten million images
 // as at ten.
 //
-// image_stats_rollup holds, per bucket of finished_at (a minute, and an hour
-// for long windows), how many images finished done, failed and answered from
+// image_stats_rollup holds, per bucket of finished_at (a minute, 5 minutes
+// and an hour: a step reads the largest that divides it), how many images finished done, failed and answered from
 // the cache, and histograms of their queued-to-finished latency and, for
 // images the model ran on, of each stage's time. Histograms are jsonb objects
 // {bin: count} over log-spaced bins, 8 per doubling: bin b holds the times
@@ -59,7 +59,7 @@ function summedCtes(lines: string): string {
   return `
     at_resolution AS (
       SELECT r.seconds AS resolution, date_bin(make_interval(secs => r.seconds), l.finished_at, timestamptz '1970-01-01 00:00:00+00') AS bucket, l.*
-        FROM ${lines} l CROSS JOIN (VALUES (60), (3600)) AS r (seconds)
+        FROM ${lines} l CROSS JOIN (VALUES (60), (300), (3600)) AS r (seconds)
     ), counts AS (
       SELECT resolution, bucket,
              coalesce(sum(sign) FILTER (WHERE NOT failed), 0)::int AS done,
@@ -109,7 +109,7 @@ export const imageStatsRollup: Migration = {
       LOCK TABLE images IN SHARE ROW EXCLUSIVE MODE;
 
       CREATE TABLE image_stats_rollup (
-        resolution integer NOT NULL CHECK (resolution IN (60, 3600)),
+        resolution integer NOT NULL CHECK (resolution IN (60, 300, 3600)),
         bucket timestamptz NOT NULL,
         done integer NOT NULL DEFAULT 0,
         failed integer NOT NULL DEFAULT 0,
