@@ -122,6 +122,8 @@ describe('backup, verify, restore', () => {
       'batches',
       'detections',
       'health_checks',
+      'image_stats_pending',
+      'image_stats_rollup',
       'images',
       'lookout_migrations',
       'milestones',
