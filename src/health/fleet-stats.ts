@@ -5,10 +5,10 @@
 //
 // Steps are whole minutes (whole hours from 3600 s), multiples of the rollup's
 // buckets (1 minute, 5 minutes, an hour): a finer or odd step is rounded up,
-// and the answer says which was used. Points
-// start at multiples of the step since the epoch; the window [since, until)
-// is widened to whole steps, so the first and last points cover a whole step
-// each, and the last one (the current step) fills as images finish.
+// and the answer says which was used. Points start at multiples of the step
+// since the epoch; the window [since, until) is widened to whole steps, so the
+// first and last points cover a whole step each, and the last one (the
+// current step) fills as images finish.
 import type { Pool } from '../db/pool.js';
 import { detectWaitingByStep } from '../db/repositories/health-checks.js';
 import { foldImageStats, ROLLUP_RESOLUTIONS, rollupBuckets, type RollupBucket, type RollupResolution } from '../db/repositories/image-stats.js';

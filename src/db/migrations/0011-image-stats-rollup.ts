@@ -3,9 +3,10 @@
 // as at ten.
 //
 // image_stats_rollup holds, per bucket of finished_at (a minute, 5 minutes
-// and an hour: a step reads the largest that divides it), how many images finished done, failed and answered from
-// the cache, and histograms of their queued-to-finished latency and, for
-// images the model ran on, of each stage's time. Histograms are jsonb objects
+// and an hour: a step reads the largest that divides it), how many images
+// finished done, failed and answered from the cache, and histograms of their
+// queued-to-finished latency and, for images the model ran on, of each
+// stage's time. Histograms are jsonb objects
 // {bin: count} over log-spaced bins, 8 per doubling: bin b holds the times
 // from 2^((b - 80) / 8) ms up to 2^((b - 79) / 8) ms (bin 0 also everything
 // below 1/1024 ms, bin 327 everything from 2^30.875 ms, about 21 days, up).
@@ -26,7 +27,8 @@
 // about HEALTH_INTERVAL's worth.
 //
 // The migration locks images against writes, creates the triggers and
-// counts every finished image already there, in one transaction.
+// counts every finished image already there, in one transaction (writes to
+// images wait for it: minutes at ten million images, see docs/benchmarks.md).
 //
 // The detect backlog is already recorded by every health probe (component
 // queue.detect.backlog, jobs waiting); health_checks.detect_waiting is that
