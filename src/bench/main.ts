@@ -35,6 +35,7 @@ import { runClientBench, type ClientBenchResult } from './client-bench.js';
 import { runSchedulingBench, type SchedulingBenchResult } from './scheduling-bench.js';
 import { runStatsBench, STATS_BENCH_DATABASE, type StatsBenchResult } from './fleet-stats-bench.js';
 import { runImageListBench, type ImageListBenchResult } from './image-list-bench.js';
+import { resolutionFor } from '../health/fleet-stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -169,10 +170,10 @@ function statsTable(r: StatsBenchResult): string {
     '|---|---:|',
     `| images (batches of 100), finished over the 7 days before ${r.data.windowEnd.slice(0, 16)}Z; a probe every 30 s | ${n(r.data.images)} |`,
     `| generating them in SQL through the rollup's triggers, folded every 500,000${r.reused ? ' (an earlier run; this one reused the database)' : ''} | ${minutes(r.data.generatedSeconds)}, of which folding ${minutes(r.data.foldSeconds)} (${n(Math.round(r.data.images / r.data.foldSeconds))} images/s) |`,
-    `| database size / rollup rows (minute, hour) | ${r.databaseGib.toFixed(1)} GiB / ${n(r.rollupRows.minute)}, ${n(r.rollupRows.hour)} |`,
+    `| database size / rollup rows (1 min, 5 min, 1 h) | ${r.databaseGib.toFixed(1)} GiB / ${[60, 300, 3600].map((s) => n(r.rollupRows[s] ?? 0)).join(', ')} |`,
     ...r.queries.map(
       (q) =>
-        `| \`GET /v1/stats\` ${q.name}: ${n(q.points)} points at ${q.step} s, ${n(q.buckets)} ${q.step % 3600 === 0 ? 'hour' : 'minute'} buckets read, ${q.kib.toFixed(0)} KiB; p50 / p95 of ${q.samples} | ${q.p50Ms.toFixed(1)} ms / ${q.p95Ms.toFixed(1)} ms |`,
+        `| \`GET /v1/stats\` ${q.name}: ${n(q.points)} points at ${q.step} s, ${n(q.buckets)} ${{ 60: '1-min', 300: '5-min', 3600: '1-h' }[resolutionFor(q.step)]} buckets read, ${q.kib.toFixed(0)} KiB; p50 / p95 of ${q.samples} | ${q.p50Ms.toFixed(1)} ms / ${q.p95Ms.toFixed(1)} ms |`,
     ),
     `| the same 24 h per minute computed exactly from the images table (${n(r.exactImages)} images; no rollup, one run) | ${r.exactSeconds.toFixed(1)} s |`,
     `| minutes whose counts (done, failed, cache hits) or gaps differ between the rollup and the images table | ${r.countMismatches} of ${n(r.minutes)} |`,

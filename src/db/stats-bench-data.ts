@@ -131,3 +131,17 @@ export async function exactMinutes(pool: Pool, from: Date, to: Date): Promise<Ex
   );
   return rows;
 }
+
+/** After generating: refreshes the planner's statistics and the visibility map (VACUUM ANALYZE of the whole database). */
+export async function vacuumAnalyze(db: Queryable): Promise<void> {
+  await db.query('VACUUM ANALYZE');
+}
+
+/** The bench database's size in bytes, and the rollup's rows per resolution (seconds → rows). */
+export async function statsBenchFacts(db: Queryable): Promise<{ bytes: number; rollupRows: Map<number, number> }> {
+  const { rows: size } = await db.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes');
+  const { rows: rollup } = await db.query<{ resolution: number; n: number }>(
+    'SELECT resolution, count(*)::int AS n FROM image_stats_rollup GROUP BY resolution',
+  );
+  return { bytes: Number(size[0]!.bytes), rollupRows: new Map(rollup.map((r) => [r.resolution, r.n])) };
+}

@@ -3,14 +3,15 @@
 // 0011), and the detect backlog from the health probes' history, as series
 // with one point per step.
 //
-// Steps are whole minutes (whole hours from 3600 s), the rollup's buckets: a
-// finer or odd step is rounded up, and the answer says which was used. Points
-// start at multiples of the step since the epoch; the window [since, until)
-// is widened to whole steps, so the first and last points cover a whole step
-// each, and the last one (the current step) fills as images finish.
+// Steps are whole minutes (whole hours from 3600 s), multiples of the rollup's
+// buckets (1 minute, 5 minutes, an hour): a finer or odd step is rounded up,
+// and the answer says which was used. Points start at multiples of the step
+// since the epoch; the window [since, until) is widened to whole steps, so the
+// first and last points cover a whole step each, and the last one (the
+// current step) fills as images finish.
 import type { Pool } from '../db/pool.js';
 import { detectWaitingByStep } from '../db/repositories/health-checks.js';
-import { foldImageStats, rollupBuckets, type RollupBucket } from '../db/repositories/image-stats.js';
+import { foldImageStats, ROLLUP_RESOLUTIONS, rollupBuckets, type RollupBucket, type RollupResolution } from '../db/repositories/image-stats.js';
 import { addHistogram, quantileMs, type Histogram } from '../db/stats-histogram.js';
 import { STATS_DEFAULT_POINTS, STATS_DEFAULT_STEPS, STATS_DEFAULT_WINDOW_MS, STATS_MAX_POINTS, type Stats } from '../wire/stats.js';
 
@@ -26,6 +27,9 @@ export interface StatsWindow {
 
 /** A step as the rollup can answer it: up to whole minutes, from 3600 s up to whole hours. */
 export const roundStep = (seconds: number): number => (seconds < 3600 ? Math.ceil(seconds / 60) * 60 : Math.ceil(seconds / 3600) * 3600);
+
+/** The rollup buckets a step is read from: the largest size that divides it (so a step of 300 s reads 5-minute buckets, one per point). */
+export const resolutionFor = (step: number): RollupResolution => [...ROLLUP_RESOLUTIONS].reverse().find((r) => step % r === 0) ?? 60;
 
 /** Points a window takes at `step` seconds: the steps [since, until) touches. */
 export const pointsOf = (since: Date, until: Date, step: number): number =>
@@ -112,13 +116,13 @@ function accumulate(buckets: readonly RollupBucket[], window: StatsWindow, mergi
 
 /**
  * GET /v1/stats's answer for a window (resolveStatsWindow): folds the image
- * changes not in the rollup yet, then reads the rollup's minute buckets (hour
- * buckets when the step is whole hours) and the probes' backlog samples.
+ * changes not in the rollup yet, then reads the rollup's buckets of the
+ * largest size that divides the step and the probes' backlog samples.
  * Percentiles are read from merged histograms (within 4.5 %, see
  * stats-histogram.ts).
  */
 export async function fleetStats(pool: Pool, window: StatsWindow): Promise<Stats> {
-  const resolution = window.step % 3600 === 0 ? 3600 : 60;
+  const resolution = resolutionFor(window.step);
   const stepMs = window.step * 1000;
   const from = new Date(window.first);
   const to = new Date(window.first + window.points * stepMs);

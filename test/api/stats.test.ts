@@ -150,8 +150,8 @@ describe('after two batches of the six photos and a cut-off JPEG', () => {
     expect(s.series.detectWaiting[0]![1]).toBeNull();
   });
 
-  it('the same sums at the hour resolution (a step of whole hours) and with merged minutes (300 s)', async () => {
-    for (const step of [3600, 300]) {
+  it('the same sums from every bucket size (1 min, 5 min, 1 h), one per point or merged (120, 900, 7200 s)', async () => {
+    for (const step of [300, 3600, 120, 900, 7200]) {
       const s = (await stats(`?since=${new Date(Date.now() - 15 * MINUTE).toISOString()}&step=${step}`)).body as Stats;
       expect(s.step).toBe(step);
       expect([sum(s.series.imagesDone), sum(s.series.imagesFailed)]).toEqual([12, 2]);

@@ -122,7 +122,9 @@ describe('lookout config check', () => {
   });
 
   it('warns on stderr when S3_BUCKET is set but BLOB_STORE is fs', async () => {
-    const { code, stderr } = await runCli(['config', 'check'], { env: { S3_BUCKET: 'meant-for-images', BACKUP_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') } });
+    const { code, stderr } = await runCli(['config', 'check'], {
+      env: { S3_BUCKET: 'meant-for-images', BACKUP_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') },
+    });
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/warning: S3_BUCKET is set but BLOB_STORE is fs/);
   });

@@ -2,10 +2,11 @@
 // table, never the table itself, so it costs the same at ten million images
 // as at ten.
 //
-// image_stats_rollup holds, per bucket of finished_at (a minute, and an hour
-// for long windows), how many images finished done, failed and answered from
-// the cache, and histograms of their queued-to-finished latency and, for
-// images the model ran on, of each stage's time. Histograms are jsonb objects
+// image_stats_rollup holds, per bucket of finished_at (a minute, 5 minutes
+// and an hour: a step reads the largest that divides it), how many images
+// finished done, failed and answered from the cache, and histograms of their
+// queued-to-finished latency and, for images the model ran on, of each
+// stage's time. Histograms are jsonb objects
 // {bin: count} over log-spaced bins, 8 per doubling: bin b holds the times
 // from 2^((b - 80) / 8) ms up to 2^((b - 79) / 8) ms (bin 0 also everything
 // below 1/1024 ms, bin 327 everything from 2^30.875 ms, about 21 days, up).
@@ -26,7 +27,8 @@
 // about HEALTH_INTERVAL's worth.
 //
 // The migration locks images against writes, creates the triggers and
-// counts every finished image already there, in one transaction.
+// counts every finished image already there, in one transaction (writes to
+// images wait for it: minutes at ten million images, see docs/benchmarks.md).
 //
 // The detect backlog is already recorded by every health probe (component
 // queue.detect.backlog, jobs waiting); health_checks.detect_waiting is that
@@ -49,34 +51,46 @@ function pendingLine(sign: 1 | -1, r: string): string {
 }
 const finished = (r: string) => `${r}.status IN ('done', 'failed') AND ${r}.finished_at IS NOT NULL`;
 
+const EPOCH = "timestamptz '1970-01-01 00:00:00+00'";
+const METRIC_COLUMNS = ['latency', 'decode', 'preprocess', 'inference', 'postprocess'] as const;
+
 /**
  * The common table expressions that sum pending-shaped lines (the CTE or
- * table `lines`, with image_stats_pending's columns) per bucket at both
- * resolutions: `counts` and `hists`.
+ * table `lines`, with image_stats_pending's columns) per bucket at every
+ * resolution: `counts` and `hists`. Lines are summed per minute first, and
+ * the minutes into 5 minutes and hours, so a backfill of many images
+ * aggregates each line once, not once per resolution.
  */
 function summedCtes(lines: string): string {
-  const hist = (metric: string) => `coalesce(jsonb_object_agg(bin, n) FILTER (WHERE metric = '${metric}'), '{}')`;
+  const hist = (code: number) => `coalesce(jsonb_object_agg(bin, n) FILTER (WHERE metric = ${code}), '{}')`;
+  const minute = (column: string) => `date_bin('60 s', ${column}, ${EPOCH})`;
+  const up = (column: string) => `date_bin(make_interval(secs => r.seconds), ${column}, ${EPOCH})`;
+  const metrics = METRIC_COLUMNS.map((m, code) => `(${code}, l.${m}_bin)`).join(', ');
   return `
-    at_resolution AS (
-      SELECT r.seconds AS resolution, date_bin(make_interval(secs => r.seconds), l.finished_at, timestamptz '1970-01-01 00:00:00+00') AS bucket, l.*
-        FROM ${lines} l CROSS JOIN (VALUES (60), (3600)) AS r (seconds)
-    ), counts AS (
-      SELECT resolution, bucket,
-             coalesce(sum(sign) FILTER (WHERE NOT failed), 0)::int AS done,
-             coalesce(sum(sign) FILTER (WHERE failed), 0)::int AS failed,
-             coalesce(sum(sign) FILTER (WHERE NOT failed AND cache_hit), 0)::int AS cache_hits
-        FROM at_resolution GROUP BY resolution, bucket
-    ), bins AS (
-      SELECT a.resolution, a.bucket, m.metric, m.bin, sum(a.sign)::int AS n
-        FROM at_resolution a
-        CROSS JOIN LATERAL (VALUES ('latency', a.latency_bin), ('decode', a.decode_bin), ('preprocess', a.preprocess_bin),
-                                   ('inference', a.inference_bin), ('postprocess', a.postprocess_bin)) AS m (metric, bin)
+    minute_counts AS (
+      SELECT ${minute('finished_at')} AS bucket,
+             coalesce(sum(sign) FILTER (WHERE NOT failed), 0) AS done,
+             coalesce(sum(sign) FILTER (WHERE failed), 0) AS failed,
+             coalesce(sum(sign) FILTER (WHERE NOT failed AND cache_hit), 0) AS cache_hits
+        FROM ${lines} GROUP BY 1
+    ), minute_bins AS (
+      SELECT ${minute('l.finished_at')} AS bucket, m.metric, m.bin, sum(l.sign) AS n
+        FROM ${lines} l CROSS JOIN LATERAL (VALUES ${metrics}) AS m (metric, bin)
        WHERE m.bin IS NOT NULL
+       GROUP BY 1, 2, 3
+      HAVING sum(l.sign) <> 0
+    ), counts AS (
+      SELECT r.seconds AS resolution, ${up('c.bucket')} AS bucket,
+             sum(c.done)::int AS done, sum(c.failed)::int AS failed, sum(c.cache_hits)::int AS cache_hits
+        FROM minute_counts c CROSS JOIN (VALUES (60), (300), (3600)) AS r (seconds)
+       GROUP BY 1, 2
+    ), bins AS (
+      SELECT r.seconds AS resolution, ${up('b.bucket')} AS bucket, b.metric, b.bin, sum(b.n)::int AS n
+        FROM minute_bins b CROSS JOIN (VALUES (60), (300), (3600)) AS r (seconds)
        GROUP BY 1, 2, 3, 4
-      HAVING sum(a.sign) <> 0
+      HAVING sum(b.n) <> 0
     ), hists AS (
-      SELECT resolution, bucket, ${hist('latency')} AS latency_ms, ${hist('decode')} AS decode_ms, ${hist('preprocess')} AS preprocess_ms,
-             ${hist('inference')} AS inference_ms, ${hist('postprocess')} AS postprocess_ms
+      SELECT resolution, bucket, ${METRIC_COLUMNS.map((m, code) => `${hist(code)} AS ${m}_ms`).join(', ')}
         FROM bins GROUP BY resolution, bucket
     )`;
 }
@@ -109,7 +123,7 @@ export const imageStatsRollup: Migration = {
       LOCK TABLE images IN SHARE ROW EXCLUSIVE MODE;
 
       CREATE TABLE image_stats_rollup (
-        resolution integer NOT NULL CHECK (resolution IN (60, 3600)),
+        resolution integer NOT NULL CHECK (resolution IN (60, 300, 3600)),
         bucket timestamptz NOT NULL,
         done integer NOT NULL DEFAULT 0,
         failed integer NOT NULL DEFAULT 0,

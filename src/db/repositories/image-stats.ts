@@ -4,7 +4,7 @@ import type { Queryable } from '../pool.js';
 import type { Histogram } from '../stats-histogram.js';
 
 /** Bucket sizes the rollup keeps, in seconds. */
-export const ROLLUP_RESOLUTIONS = [60, 3600] as const;
+export const ROLLUP_RESOLUTIONS = [60, 300, 3600] as const;
 export type RollupResolution = (typeof ROLLUP_RESOLUTIONS)[number];
 
 /**
