@@ -10,6 +10,7 @@ import { unfinishedBatchesByKey } from './0008-unfinished-batches-by-key.js';
 import { retentionIndexes } from './0009-retention-indexes.js';
 import { imagesByReference } from './0010-images-by-reference.js';
 import { blobRemovals } from './0013-blob-removals.js';
+import { pitr } from './0014-pitr.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   retentionIndexes,
   imagesByReference,
   blobRemovals,
+  pitr,
 ];
