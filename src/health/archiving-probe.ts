@@ -8,6 +8,7 @@ import type { Config } from '../config/config.js';
 import type { Pool } from '../db/pool.js';
 import type { ComponentHealth } from '../db/repositories/health-checks.js';
 import { archiveLagSeconds, archivingFails, readWalArchiving, type WalArchiving } from '../db/repositories/wal-archiving.js';
+import { plural } from '../text/format.js';
 import { scrubSecrets } from '../text/scrub-secrets.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -66,7 +67,7 @@ export function judgeArchiving(a: WalArchiving, config: { stanza: string; config
   }
   const lag = archiveLagSeconds(a);
   const last = a.lastArchivedWal && a.lastArchivedAt ? `last archived ${a.lastArchivedWal} ${ago(a.now, a.lastArchivedAt)}` : 'nothing archived yet';
-  const failures = `${a.failedCount} failed since ${a.statsResetAt ? a.statsResetAt.toISOString() : 'the statistics were reset'}`;
+  const failures = `${a.failedCount} failed (pg_stat_archiver) since ${a.statsResetAt ? a.statsResetAt.toISOString() : 'the statistics were reset'}`;
   if (archivingFails(a)) {
     const what = a.archiveLibrary ? `archive_library ${a.archiveLibrary}` : `archive_command "${command}"${commandHint(command, config.stanza)}`;
     return {
@@ -75,7 +76,7 @@ export function judgeArchiving(a: WalArchiving, config: { stanza: string; config
       value: lag === null ? null : Math.round(lag),
       message:
         `WAL archiving fails: ${what} failed for ${a.lastFailedWal} ${ago(a.now, a.lastFailedAt!)}; ${last}; ${failures}` +
-        (a.pendingSegments ? `; ${a.pendingSegments} segments waiting` : '') +
+        (a.pendingSegments ? `; ${plural(a.pendingSegments, 'segment')} waiting` : '') +
         " (the server log has the command's own error)",
     };
   }
@@ -84,14 +85,14 @@ export function judgeArchiving(a: WalArchiving, config: { stanza: string; config
       ...base,
       status: 'critical',
       value: Math.round(lag),
-      message: `WAL archiving lags: ${a.pendingSegments} segments waiting, ${last} (ALERT_ARCHIVE_LAG_MINUTES is ${config.lagMinutes}); is archive_command hanging?`,
+      message: `WAL archiving lags: ${plural(a.pendingSegments ?? 0, 'segment')} waiting, ${last} (ALERT_ARCHIVE_LAG_MINUTES is ${config.lagMinutes}); is archive_command hanging?`,
     };
   }
   return {
     ...base,
     status: 'ok',
     value: lag === null ? null : Math.round(lag),
-    message: `${last}; ${failures}; ${a.pendingSegments ? `${a.pendingSegments} segments waiting` : 'nothing waiting'}`,
+    message: `${last}; ${failures}; ${a.pendingSegments ? `${plural(a.pendingSegments, 'segment')} waiting` : 'nothing waiting'}`,
   };
 }
 

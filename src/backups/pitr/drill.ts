@@ -14,6 +14,9 @@ import { readRepositoryInfo } from './info.js';
 import { giveToToolUser, PitrToolError, toolUser, type PitrSettings } from './pgbackrest.js';
 import { restoreCluster, stopCluster } from './restore-cluster.js';
 
+/** Seconds to a tenth: what the catalogue, the metrics and the CLI show. */
+const tenths = (s: number): number => Math.round(s * 10) / 10;
+
 export interface DrillDeps {
   settings: PitrSettings;
   /** Lookout's database (DATABASE_URL's) and a role of it: what the copy is checked as. */
@@ -83,7 +86,7 @@ export async function runDrill(deps: DrillDeps): Promise<DrillResult> {
     }).catch((err: unknown) => {
       throw new DrillFailedError(`restore of ${backup.label} failed: ${(err as Error).message}`, backup);
     });
-    const rtoSeconds = restored.restoreSeconds + restored.startSeconds;
+    const rtoSeconds = tenths(restored.restoreSeconds + restored.startSeconds);
     deps.onPhase?.('check');
     const check = await checkRestoredCopy({ socketDir: scratchDir, port, database: deps.database, user: deps.databaseUser }).catch((err: unknown) => {
       throw new DrillFailedError(`the restored copy of ${backup.label} failed its check: ${(err as Error).message}`, backup);
@@ -95,7 +98,7 @@ export async function runDrill(deps: DrillDeps): Promise<DrillResult> {
       backup,
       target,
       lastArchivedAt,
-      rpoSeconds: lastArchivedAt ? Math.max(0, (target.getTime() - lastArchivedAt.getTime()) / 1000) : null,
+      rpoSeconds: lastArchivedAt ? tenths(Math.max(0, (target.getTime() - lastArchivedAt.getTime()) / 1000)) : null,
       rtoSeconds,
       recoveredTo: restored.recoveredTo,
       rowCounts: check.rowCounts,

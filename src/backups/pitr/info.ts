@@ -91,7 +91,7 @@ export async function readRepositoryInfo(settings: PitrSettings, user: ToolUser)
  */
 export async function archivedAt(settings: PitrSettings, user: ToolUser, archiveId: string, wal: string): Promise<Date | undefined> {
   const dir = `archive/${settings.stanza}/${archiveId}/${wal.slice(0, 16)}`;
-  const out = await pgbackrest(settings, user, 'repo-ls', ['--output=json', dir], { timeoutMs: 120_000 });
+  const out = await pgbackrest(settings, user, 'repo-ls', ['--output=json'], { timeoutMs: 120_000, parameters: [dir] });
   let raw: unknown;
   try {
     raw = JSON.parse(out);

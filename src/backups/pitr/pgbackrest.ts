@@ -108,7 +108,7 @@ export function runTool(
 }
 
 /**
- * Runs `pgbackrest --stanza=STANZA [options] COMMAND`.
+ * Runs `pgbackrest --stanza=STANZA [options] COMMAND [parameters]`.
  * @throws PitrToolError as runTool
  */
 export function pgbackrest(
@@ -116,9 +116,14 @@ export function pgbackrest(
   user: ToolUser,
   command: string,
   options: readonly string[] = [],
-  run: { timeoutMs?: number } = {},
+  run: { timeoutMs?: number; parameters?: readonly string[] } = {},
 ): Promise<string> {
-  return runTool('pgbackrest', [`--stanza=${settings.stanza}`, ...options, command], { settings, user, what: `pgbackrest ${command}`, ...run });
+  return runTool('pgbackrest', [`--stanza=${settings.stanza}`, ...options, command, ...(run.parameters ?? [])], {
+    settings,
+    user,
+    what: `pgbackrest ${command}`,
+    ...(run.timeoutMs ? { timeoutMs: run.timeoutMs } : {}),
+  });
 }
 
 /** A PostgreSQL server tool (pg_ctl) of `major`: Debian's versioned directory when present, else the one on PATH. */

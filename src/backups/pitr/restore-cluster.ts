@@ -68,26 +68,32 @@ export function lastTransactionTime(log: string): Date | null {
 }
 
 /**
+ * Whether `dir` may receive a restore: absent (true: it will be created) or an empty directory (false).
+ * @throws PitrRestoreRefused when it holds anything or is not a directory
+ */
+export async function checkEmptyDir(dir: string): Promise<boolean> {
+  const existing = await stat(dir).catch(() => undefined);
+  if (!existing) return true;
+  if (!existing.isDirectory()) throw new PitrRestoreRefused(`${dir} is not a directory: restore into a new, empty directory`);
+  const entries = await readdir(dir);
+  if (entries.length > 0) {
+    throw new PitrRestoreRefused(
+      `${dir} is not empty (${entries.length} entries): point-in-time restores go into a new, empty directory, never over a cluster`,
+    );
+  }
+  return false;
+}
+
+/**
  * Makes sure `dir` can receive a restore: absent (created, mode 0700) or an
- * empty directory. Returns whether it was created.
+ * empty directory (given to the tool user). Returns whether it was created.
  * @throws PitrRestoreRefused when it holds anything or is not a directory
  */
 export async function prepareEmptyDir(dir: string, user: ToolUser): Promise<boolean> {
-  const existing = await stat(dir).catch(() => undefined);
-  if (existing) {
-    if (!existing.isDirectory()) throw new PitrRestoreRefused(`${dir} is not a directory: restore into a new, empty directory`);
-    const entries = await readdir(dir);
-    if (entries.length > 0) {
-      throw new PitrRestoreRefused(
-        `${dir} is not empty (${entries.length} entries): point-in-time restores go into a new, empty directory, never over a cluster`,
-      );
-    }
-    await giveToToolUser(dir, user);
-    return false;
-  }
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const create = await checkEmptyDir(dir);
+  if (create) await mkdir(dir, { recursive: true, mode: 0o700 });
   await giveToToolUser(dir, user);
-  return true;
+  return create;
 }
 
 /** Empties `dir` again (or removes it, when the restore created it). */

@@ -9,7 +9,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { PITR_OFF, pitrSettings } from '../../backups/pitr/backup.js';
 import { readRepositoryInfo, recoveryWindow } from '../../backups/pitr/info.js';
 import { PitrToolError, toolUser } from '../../backups/pitr/pgbackrest.js';
-import { PitrRestoreRefused, restoreCluster } from '../../backups/pitr/restore-cluster.js';
+import { checkEmptyDir, PitrRestoreRefused, restoreCluster } from '../../backups/pitr/restore-cluster.js';
 import { pitrStatus, type PitrStatus } from '../../backups/pitr/status.js';
 import type { Config } from '../../config/config.js';
 import { createPool } from '../../db/pool.js';
@@ -170,6 +170,7 @@ export function register(program: Command, deps: CommandDeps): void {
       }
       const settings = pitrSettings(config.pitr);
       try {
+        await checkEmptyDir(dataDir); // before asking pgBackRest anything
         const user = await toolUser(settings);
         const info = await readRepositoryInfo(settings, user);
         const window = await recoveryWindow(settings, user, info, await archiverIfReachable(config));

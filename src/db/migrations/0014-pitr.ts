@@ -14,8 +14,7 @@ export const pitr: Migration = {
         ADD COLUMN backup_type text CHECK (backup_type IN ('full', 'diff', 'incr')),
         ADD COLUMN rpo_seconds double precision,
         ADD COLUMN rto_seconds double precision,
-        ADD COLUMN recovered_to timestamptz,
-        ADD CONSTRAINT backups_pitr_label CHECK (kind = 'logical' OR status IN ('running', 'failed') OR label IS NOT NULL);
+        ADD COLUMN recovered_to timestamptz;
       CREATE UNIQUE INDEX backups_pitr_label_unique ON backups (label) WHERE kind = 'pitr' AND label IS NOT NULL;
     `);
   },
@@ -23,7 +22,7 @@ export const pitr: Migration = {
     await db.query(`
       DELETE FROM backups WHERE kind = 'pitr';
       DROP INDEX backups_pitr_label_unique;
-      ALTER TABLE backups DROP CONSTRAINT backups_pitr_label, DROP COLUMN kind, DROP COLUMN label, DROP COLUMN backup_type,
+      ALTER TABLE backups DROP COLUMN kind, DROP COLUMN label, DROP COLUMN backup_type,
         DROP COLUMN rpo_seconds, DROP COLUMN rto_seconds, DROP COLUMN recovered_to;
     `);
   },

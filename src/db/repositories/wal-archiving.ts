@@ -51,6 +51,7 @@ export async function readWalArchiving(db: Queryable): Promise<WalArchiving> {
     last_failed_time: Date | null;
     stats_reset: Date | null;
     current_wal: string | null;
+    current_segment: string | null;
     segment_bytes: string;
     in_recovery: boolean;
     now: Date;
@@ -62,6 +63,10 @@ export async function readWalArchiving(db: Queryable): Promise<WalArchiving> {
            a.archived_count::text, a.last_archived_wal, a.last_archived_time, a.failed_count::text, a.last_failed_wal, a.last_failed_time,
            a.stats_reset,
            CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS current_wal,
+           -- The segment being written, from the position itself: pg_walfile_name names the one before a segment boundary.
+           CASE WHEN pg_is_in_recovery() THEN NULL
+                ELSE floor(pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') / (SELECT setting::numeric FROM pg_settings WHERE name = 'wal_segment_size'))::text
+           END AS current_segment,
            (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') AS segment_bytes,
            pg_is_in_recovery() AS in_recovery,
            now() AS now
@@ -70,8 +75,8 @@ export async function readWalArchiving(db: Queryable): Promise<WalArchiving> {
   const segmentBytes = Number(r.segment_bytes);
   // The archiver archives whole segments in order: everything before the one being written is due.
   const pendingSegments =
-    r.current_wal && r.last_archived_wal && /^[0-9A-F]{24}$/.test(r.last_archived_wal)
-      ? Math.max(0, segmentNumber(r.current_wal, segmentBytes) - segmentNumber(r.last_archived_wal, segmentBytes) - 1)
+    r.current_segment !== null && r.last_archived_wal && /^[0-9A-F]{24}$/.test(r.last_archived_wal)
+      ? Math.max(0, Number(r.current_segment) - segmentNumber(r.last_archived_wal, segmentBytes) - 1)
       : null;
   return {
     archiveMode: r.archive_mode,
