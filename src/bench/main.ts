@@ -2,15 +2,18 @@
 // tables, rewrites the generated sections of docs/benchmarks.md, and with
 // --json ends with one JSON line of the headline numbers.
 //
-// Parts: engine, pipeline, blob-store, client, scheduling, backup; name some
+// Parts: engine, pipeline, blob-store, client, scheduling, backup, pitr; name some
 // to run only those (`npm run bench -- scheduling`), or skip some with
 // --skip-<part>. Options: --images N (engine, default 504), --pipeline-images N (default 312),
 // --blob-store-images N (default 312), --blob-store-rounds N (per store, default 2),
 // --batch-size N (default 52), --latency-samples N (default 30),
-// --backup-mb N (MiB, default 220), --models a,b (engine), --photos DIR,
+// --backup-mb N (MiB, default 220), --pitr-mb N (MiB, default 1024), --pitr-heartbeat-seconds N
+// (default 180), --models a,b (engine), --photos DIR,
 // --client-images N (default 312), --scheduling-backlog N (default 2000),
 // --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --skip-engine, --skip-pipeline,
-// --skip-blob-store, --skip-backup, --skip-client, --skip-scheduling, --no-write, --json.
+// --skip-blob-store, --skip-backup, --skip-client, --skip-scheduling, --skip-pitr, --no-write, --json.
+// The pitr part needs pgBackRest and the PostgreSQL server binaries (initdb, pg_ctl) on this machine: it
+// runs a cluster of its own on 127.0.0.1 (as the postgres OS user when run as root).
 // The blob-store part starts s3rver (a development dependency) on 127.0.0.1.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
 // creates and drops its own databases).
@@ -29,6 +32,7 @@ import { runBlobStoreBench, type BlobStoreBenchResult } from './blob-store-bench
 import { runBackupBench, type BackupBenchResult } from './backup-bench.js';
 import { runClientBench, type ClientBenchResult } from './client-bench.js';
 import { runSchedulingBench, type SchedulingBenchResult } from './scheduling-bench.js';
+import { runPitrBench, type PitrBenchResult } from './pitr-bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -114,6 +118,20 @@ function backupTable(r: BackupBenchResult): string {
   ].join('\n');
 }
 
+function pitrTable(r: PitrBenchResult): string {
+  return [
+    '| measure | value |',
+    '|---|---:|',
+    `| database size (pg_database_size), generated | ${r.databaseMb.toFixed(0)} MiB in ${r.generateSeconds.toFixed(0)} s, archived as it was written |`,
+    `| base backup: full, through the pitr queue (pitr-backup job → pgbackrest backup, gz, aes-256-cbc) | ${r.backupSeconds.toFixed(1)} s, ${(r.databaseMb / r.backupSeconds).toFixed(1)} MiB/s of database, ${r.backupStoredMb.toFixed(0)} MiB stored |`,
+    `| RPO exposure, archive_timeout ${r.archiveTimeoutSeconds} s, a write a second: now minus the last archived WAL, sampled each second for ${r.exposure.seconds} s (p50 / max, goal ≤ 60 s) | ${r.exposure.p50.toFixed(1)} s / ${r.exposure.max.toFixed(1)} s |`,
+    `| RPO at a crash (pg_ctl stop -m immediate): the kill's time minus the newest write the restored copy holds | ${r.crashLossSeconds.toFixed(1)} s |`,
+    `| restore of the latest point: pgbackrest restore into a new directory | ${r.restoreSeconds.toFixed(1)} s |`,
+    `| then start, WAL replay and promotion, until it takes writes | ${r.recoverSeconds.toFixed(1)} s |`,
+    `| restore and recovery together (a drill's RTO; the seed's logical restore: one hour) | ${(r.restoreSeconds + r.recoverSeconds).toFixed(1)} s |`,
+  ].join('\n');
+}
+
 function clientTable(r: ClientBenchResult): string {
   const rate = (s: number) => `${s.toFixed(2)} s, ${(r.mebibytes / s).toFixed(0)} MiB/s, ${(r.images / s).toFixed(0)} images/s`;
   return [
@@ -155,7 +173,7 @@ function schedulingTable(r: SchedulingBenchResult): string {
   ].join('\n');
 }
 
-const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'backup'] as const;
+const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'backup', 'pitr'] as const;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -180,6 +198,9 @@ async function main(): Promise<void> {
       'scheduling-bulk': { type: 'string', default: '1000' },
       'client-images': { type: 'string', default: '312' },
       'backup-mb': { type: 'string', default: '220' },
+      'skip-pitr': { type: 'boolean', default: false },
+      'pitr-mb': { type: 'string', default: '1024' },
+      'pitr-heartbeat-seconds': { type: 'string', default: '180' },
       'no-write': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -303,6 +324,24 @@ async function main(): Promise<void> {
     log(`\n${backupTable(result)}\n`);
     if (!values['no-write']) {
       await replaceSection('backup-bench', `Measured on ${machine()}; one ops worker process, Postgres on the same machine.\n\n${backupTable(result)}`);
+    }
+  }
+
+  if (runs('pitr')) {
+    const result = await runPitrBench({
+      targetMb: positive('pitr-mb', values['pitr-mb']),
+      heartbeatSeconds: positive('pitr-heartbeat-seconds', values['pitr-heartbeat-seconds']),
+      env: process.env,
+      log,
+    });
+    log(`\n${pitrTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection(
+        'pitr-bench',
+        `Measured on ${machine()}, cores shared with other work running at the time; PostgreSQL ${result.postgresVersion} and ${result.pgbackrestVersion} ` +
+          "(Debian's) on the same cores and disk, a cluster of the bench's own (fsync on, pgBackRest's defaults: gz, one process), one pitr worker in the bench process.\n\n" +
+          pitrTable(result),
+      );
     }
   }
 

@@ -12,14 +12,14 @@ import { until } from './receivers.js';
 const run = promisify(execFile);
 const randomPort = () => 20_000 + Math.floor(Math.random() * 20_000);
 
-export function pgBin(tool: string): string {
+function pgBin(tool: string): string {
   const root = '/usr/lib/postgresql';
   const version = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0]!;
   return path.join(root, version, 'bin', tool);
 }
 
 /** Runs a PostgreSQL tool as the postgres OS user when we are root (initdb refuses root). */
-export function asPostgres(tool: string, args: string[]) {
+function asPostgres(tool: string, args: string[]) {
   return process.getuid?.() === 0 ? run('runuser', ['-u', 'postgres', '--', pgBin(tool), ...args]) : run(pgBin(tool), args);
 }
 
