@@ -125,7 +125,7 @@ function pitrTable(r: PitrBenchResult): string {
     `| database size (pg_database_size), generated | ${r.databaseMb.toFixed(0)} MiB in ${r.generateSeconds.toFixed(0)} s, archived as it was written |`,
     `| base backup: full, through the pitr queue (pitr-backup job → pgbackrest backup, gz, aes-256-cbc) | ${r.backupSeconds.toFixed(1)} s, ${(r.databaseMb / r.backupSeconds).toFixed(1)} MiB/s of database, ${r.backupStoredMb.toFixed(0)} MiB stored |`,
     `| RPO exposure, archive_timeout ${r.archiveTimeoutSeconds} s, a write a second: now minus the last archived WAL, sampled each second for ${r.exposure.seconds} s (p50 / max, goal ≤ 60 s) | ${r.exposure.p50.toFixed(1)} s / ${r.exposure.max.toFixed(1)} s |`,
-    `| RPO at a crash (pg_ctl stop -m immediate): the kill's time minus the newest write the restored copy holds | ${r.crashLossSeconds.toFixed(1)} s |`,
+    `| RPO at a crash at the end of those ${r.exposure.seconds} s (pg_ctl stop -m immediate): the kill's time minus the newest write the restored copy holds | ${r.crashLossSeconds.toFixed(1)} s |`,
     `| restore of the latest point: pgbackrest restore into a new directory | ${r.restoreSeconds.toFixed(1)} s |`,
     `| then start, WAL replay and promotion, until it takes writes | ${r.recoverSeconds.toFixed(1)} s |`,
     `| restore and recovery together (a drill's RTO; the seed's logical restore: one hour) | ${(r.restoreSeconds + r.recoverSeconds).toFixed(1)} s |`,

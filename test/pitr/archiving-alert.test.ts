@@ -90,7 +90,7 @@ describe('postgres.archiving and the wal_archiving alert', () => {
     const component = await archivingComponent();
     expect(component).toMatchObject({ status: 'critical' });
     const cause =
-      /^WAL archiving fails: archive_command ".*--stanza=wrong archive-push %p" \(it names stanza "wrong"; PGBACKREST_STANZA is "lookout"\) failed for [0-9A-F]{24} .*; 1 segment waiting/;
+      /^WAL archiving fails: archive_command ".*--stanza=wrong archive-push %p" \(it names stanza "wrong"; PGBACKREST_STANZA is "lookout"\) failed for [0-9A-F]{24} .*; \d+ segments? waiting \(the server log has the command.s own error\)$/;
     expect(component!.message).toMatch(cause);
     const alerts = await archivingAlerts();
     expect(alerts).toEqual([

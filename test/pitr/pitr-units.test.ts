@@ -14,6 +14,7 @@ import { commandHint, judgeArchiving } from '../../src/health/archiving-probe.js
 import { ruleFor } from '../../src/alerts/rules.js';
 import { BackupUnusableError, checkRestorable } from '../../src/producers/backup-requests.js';
 import { scrubSecrets } from '../../src/text/scrub-secrets.js';
+import { runCli } from '../helpers/run-cli.js';
 import { defaultWorkerQueues, OPS_QUEUES, opsQueuesFor } from '../../src/workers/worker-process.js';
 
 describe('scrubSecrets', () => {
@@ -181,6 +182,12 @@ describe('settings and processes', () => {
     const on = loadConfig({ PGBACKREST_CONFIG: '/etc/pgbackrest/pgbackrest.conf' });
     expect(opsQueuesFor(on)).toContain('pitr');
     expect(defaultWorkerQueues(on)).toContain('pitr');
+  });
+
+  it('lookout worker --queues pitr without PGBACKREST_CONFIG refuses to start (exit 2), naming the variable', async () => {
+    const res = await runCli(['worker', '--queues', 'pitr'], { env: { PGBACKREST_CONFIG: '', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' } });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^lookout: the pitr queue needs PGBACKREST_CONFIG/m);
   });
 
   it('a pitr row of the catalogue: shown with its kind, label and type; backup verify and restore refuse it, pointing at pitr restore', () => {
