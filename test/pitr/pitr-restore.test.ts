@@ -181,6 +181,16 @@ describe('point-in-time recovery through pgBackRest', () => {
     expect(Date.parse(status.recoveryWindow.to as string)).toBeGreaterThan(target.getTime());
   }, 60_000);
 
+  it("pitr status from a host without pgBackRest: archiving from Postgres alone, the catalogue's backups, no window", async () => {
+    const res = await runCli(['pitr', 'status', '--json'], { env: { ...env.env, PGBACKREST_CONFIG: '' } });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toContain('PGBACKREST_CONFIG is not set here');
+    const status = JSON.parse(res.stdout) as Record<string, any>;
+    expect(status.archiving).toMatchObject({ failedCount: 0, mode: 'on', lastArchivedWal: expect.stringMatching(/^[0-9A-F]{24}$/) });
+    expect(status.backups).toEqual([expect.objectContaining({ type: 'full', label: expect.stringMatching(/F$/) })]);
+    expect(status.recoveryWindow).toBeNull();
+  });
+
   it('/v1/health shows the archiving component, ok', async () => {
     const res = await fetch(`${url}/v1/health`, authed(key));
     const body = (await res.json()) as { components: Array<Record<string, unknown>> };

@@ -140,7 +140,9 @@ export function register(program: Command, deps: CommandDeps): void {
             archiving: await readWalArchiving(pool),
             catalogued: () => listPitrBackups(pool),
           });
-          if (!config.pitr.configFile) note(out, 'lookout pitr: PGBACKREST_CONFIG is not set here: backups from the catalogue, no recovery window');
+          // On stderr even with --json: the answer is partial, and whoever reads it should know why.
+          if (!config.pitr.configFile)
+            process.stderr.write('lookout pitr: PGBACKREST_CONFIG is not set here: backups from the catalogue, no recovery window\n');
           out.out(out.json ? JSON.stringify(status) : statusLines(status).join('\n'));
           return 0;
         } catch (err) {
