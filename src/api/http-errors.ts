@@ -12,6 +12,8 @@ import { BackupsDisabledError, BackupUnusableError } from '../producers/backup-r
 import { UnknownQueueError } from '../board/queue-control.js';
 import { WebhookTargetError } from '../security/webhook-target.js';
 import { ObjectStoreUnavailableError, ReferenceRefusedError } from '../blobs/object-reference.js';
+import { RerunBlobsGoneError } from '../producers/rerun-batch.js';
+import { BatchUnfinishedError } from '../retention/delete-batch.js';
 
 export class ApiError extends Error {
   constructor(
@@ -43,6 +45,8 @@ export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof BackupsDisabledError) return new ApiError(503, 'backups_disabled', err.message);
   if (err instanceof BackupUnusableError) return new ApiError(409, 'backup_unusable', err.message);
   if (err instanceof UnknownQueueError) return notFound(`queue ${err.queue}`);
+  if (err instanceof RerunBlobsGoneError) return new ApiError(409, 'images_gone', err.message);
+  if (err instanceof BatchUnfinishedError) return new ApiError(409, 'batch_unfinished', err.message);
   if (err instanceof WebhookTargetError) return new ApiError(400, 'webhook_target_refused', err.message);
   // Submit by reference: a bucket not listed is forbidden to everyone; a bad URL, a missing or unreadable object is the request's fault.
   if (err instanceof ObjectStoreUnavailableError) return new ApiError(503, 'object_store_unavailable', err.message);

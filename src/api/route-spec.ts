@@ -17,6 +17,8 @@ export interface ResponseSpec {
   schema?: z.ZodType;
   /** Default application/json. */
   contentType?: string;
+  /** Other media types the same status may carry, as text (a query parameter chooses: ?format=csv). */
+  alsoAs?: string[];
 }
 
 type AnyObject = z.ZodObject | undefined;

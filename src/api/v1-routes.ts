@@ -10,6 +10,7 @@ import { fleetRoutes } from './routes/fleet.js';
 import { imagesRoutes } from './routes/images.js';
 import { infoRoutes } from './routes/info.js';
 import { queuesRoutes } from './routes/queues.js';
+import { statsRoutes } from './routes/stats.js';
 
 export function v1Routes(services: Services, guards: { uploadLimit: RequestHandler }): ApiRoute[] {
   return [
@@ -19,6 +20,7 @@ export function v1Routes(services: Services, guards: { uploadLimit: RequestHandl
     ...backupsRoutes(services),
     ...queuesRoutes(services),
     ...fleetRoutes(services),
+    ...statsRoutes(services),
     ...adminRoutes(services),
   ];
 }

@@ -2,7 +2,7 @@
 // tables, rewrites the generated sections of docs/benchmarks.md, and with
 // --json ends with one JSON line of the headline numbers.
 //
-// Parts: engine, pipeline, blob-store, client, scheduling, backup, pitr; name some
+// Parts: engine, pipeline, blob-store, client, scheduling, stats, backup, image-list, pitr; name some
 // to run only those (`npm run bench -- scheduling`), or skip some with
 // --skip-<part>. Options: --images N (engine, default 504), --pipeline-images N (default 312),
 // --blob-store-images N (default 312), --blob-store-rounds N (per store, default 2),
@@ -10,13 +10,17 @@
 // --backup-mb N (MiB, default 220), --pitr-mb N (MiB, default 1024), --pitr-heartbeat-seconds N
 // (default 180), --models a,b (engine), --photos DIR,
 // --client-images N (default 312), --scheduling-backlog N (default 2000),
-// --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --skip-engine, --skip-pipeline,
-// --skip-blob-store, --skip-backup, --skip-client, --skip-scheduling, --skip-pitr, --no-write, --json.
+// --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --stats-images N (default
+// 10000000), --stats-samples N (default 40), --stats-drop (drop the stats bench's database, kept by
+// default for the next run), --image-list-rows N (default 1000000), --image-list-samples N (default 30),
+// --skip-engine, --skip-pipeline, --skip-blob-store, --skip-backup, --skip-client, --skip-scheduling,
+// --skip-stats, --skip-image-list, --skip-pitr, --no-write, --json.
 // The pitr part needs pgBackRest and the PostgreSQL server binaries (initdb, pg_ctl) on this machine: it
 // runs a cluster of its own on 127.0.0.1 (as the postgres OS user when run as root).
 // The blob-store part starts s3rver (a development dependency) on 127.0.0.1.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
-// creates and drops its own databases).
+// creates and drops its own databases; the stats part keeps lookout_bench_stats
+// there unless --stats-drop).
 
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -32,6 +36,8 @@ import { runBlobStoreBench, type BlobStoreBenchResult } from './blob-store-bench
 import { runBackupBench, type BackupBenchResult } from './backup-bench.js';
 import { runClientBench, type ClientBenchResult } from './client-bench.js';
 import { runSchedulingBench, type SchedulingBenchResult } from './scheduling-bench.js';
+import { runStatsBench, STATS_BENCH_DATABASE, type StatsBenchResult } from './fleet-stats-bench.js';
+import { runImageListBench, type ImageListBenchResult } from './image-list-bench.js';
 import { runPitrBench, type PitrBenchResult } from './pitr-bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -173,7 +179,42 @@ function schedulingTable(r: SchedulingBenchResult): string {
   ].join('\n');
 }
 
-const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'backup', 'pitr'] as const;
+function statsTable(r: StatsBenchResult): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const minutes = (s: number) => `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return [
+    '| measure | value |',
+    '|---|---:|',
+    `| images (batches of 100), finished over the 7 days before ${r.data.windowEnd.slice(0, 16)}Z; a probe every 30 s | ${n(r.data.images)} |`,
+    `| generating them in SQL through the rollup's triggers, folded every 500,000${r.reused ? ' (an earlier run; this one reused the database)' : ''} | ${minutes(r.data.generatedSeconds)}, of which folding ${minutes(r.data.foldSeconds)} (${n(Math.round(r.data.images / r.data.foldSeconds))} images/s) |`,
+    `| database size / rollup rows (minute, hour) | ${r.databaseGib.toFixed(1)} GiB / ${n(r.rollupRows.minute)}, ${n(r.rollupRows.hour)} |`,
+    ...r.queries.map(
+      (q) =>
+        `| \`GET /v1/stats\` ${q.name}: ${n(q.points)} points at ${q.step} s, ${n(q.buckets)} ${q.step % 3600 === 0 ? 'hour' : 'minute'} buckets read, ${q.kib.toFixed(0)} KiB; p50 / p95 of ${q.samples} | ${q.p50Ms.toFixed(1)} ms / ${q.p95Ms.toFixed(1)} ms |`,
+    ),
+    `| the same 24 h per minute computed exactly from the images table (${n(r.exactImages)} images; no rollup, one run) | ${r.exactSeconds.toFixed(1)} s |`,
+    `| minutes whose counts (done, failed, cache hits) or gaps differ between the rollup and the images table | ${r.countMismatches} of ${n(r.minutes)} |`,
+    `| largest difference of a rollup percentile from the exact one (percentile_disc), over ${n(r.percentilesCompared)} (bound: 4.43 % + 4-digit rounding) | ${(r.largestPercentileError * 100).toFixed(2)} % |`,
+  ].join('\n');
+}
+
+function imageListTable(r: ImageListBenchResult): string {
+  return [
+    `${r.rows.toLocaleString('en')} image rows (${r.tableMb} MiB with their indexes), generated in ${r.generateSeconds.toFixed(0)} s; ` +
+      `migration 0012 built its indexes on them in ${r.migrationSeconds.toFixed(1)} s (writes to images wait meanwhile); ` +
+      `trigram index for q: ${r.trigramIndex ? 'yes (pg_trgm)' : 'no (pg_trgm not available)'}. ` +
+      `An image's two status writes (claim, answer): ${r.statusWritesUs.without.toFixed(0)} µs without 0012's indexes, ${r.statusWritesUs.with.toFixed(0)} µs with them.`,
+    '',
+    '| GET /v1/images (limit 50) | rows | first page p50 | p95 | next page (cursor) p50 | p95 |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...r.cases.map(
+      (c) =>
+        `| ${c.name} | ${c.rows} | ${c.firstP50Ms.toFixed(1)} ms | ${c.firstP95Ms.toFixed(1)} ms | ${Number.isNaN(c.nextP50Ms) ? '-' : `${c.nextP50Ms.toFixed(1)} ms`} | ${Number.isNaN(c.nextP95Ms) ? '-' : `${c.nextP95Ms.toFixed(1)} ms`} |`,
+    ),
+  ].join('\n');
+}
+
+const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'stats', 'backup', 'image-list', 'pitr'] as const;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -196,11 +237,18 @@ async function main(): Promise<void> {
       'scheduling-backlog': { type: 'string', default: '2000' },
       'scheduling-samples': { type: 'string', default: '30' },
       'scheduling-bulk': { type: 'string', default: '1000' },
+      'skip-stats': { type: 'boolean', default: false },
+      'stats-images': { type: 'string', default: '10000000' },
+      'stats-samples': { type: 'string', default: '40' },
+      'stats-drop': { type: 'boolean', default: false },
       'client-images': { type: 'string', default: '312' },
       'backup-mb': { type: 'string', default: '220' },
       'skip-pitr': { type: 'boolean', default: false },
       'pitr-mb': { type: 'string', default: '1024' },
       'pitr-heartbeat-seconds': { type: 'string', default: '180' },
+      'skip-image-list': { type: 'boolean', default: false },
+      'image-list-rows': { type: 'string', default: '1000000' },
+      'image-list-samples': { type: 'string', default: '30' },
       'no-write': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -209,7 +257,7 @@ async function main(): Promise<void> {
     if (!(PARTS as readonly string[]).includes(p)) throw new Error(`unknown part "${p}": one of ${PARTS.join(', ')}`);
   }
   const runs = (part: (typeof PARTS)[number]): boolean => (positionals.length > 0 ? positionals.includes(part) : !values[`skip-${part}`]);
-  // The scheduling and backup parts make their own data; the others read the photos.
+  // The scheduling, stats, backup and image-list parts make their own data; the others read the photos.
   const needsPhotos = runs('engine') || runs('pipeline') || runs('blob-store') || runs('client');
   if (needsPhotos && !existsSync(values.photos)) throw new Error(`no photos at ${values.photos}: run "npm run fixtures" first`);
   const photos = needsPhotos
@@ -315,6 +363,39 @@ async function main(): Promise<void> {
       await replaceSection(
         'scheduling-bench',
         `Measured on ${machine()}; API, detect worker and ops worker in one process (\`lookout all\`), distinct 32x32 PNGs.\n\n${schedulingTable(result)}`,
+      );
+    }
+  }
+
+  if (runs('stats')) {
+    const result = await runStatsBench({
+      images: positive('stats-images', values['stats-images']),
+      samples: positive('stats-samples', values['stats-samples']),
+      drop: values['stats-drop'],
+      env: process.env,
+      log,
+    });
+    log(`\n${statsTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection(
+        'stats-bench',
+        `Measured on ${machine()}; the API (\`lookout api\`'s app) and Postgres on the same machine, database \`${STATS_BENCH_DATABASE}\`, requests one at a time.\n\n${statsTable(result)}`,
+      );
+    }
+  }
+
+  if (runs('image-list')) {
+    const result = await runImageListBench({
+      rows: positive('image-list-rows', values['image-list-rows']),
+      samples: positive('image-list-samples', values['image-list-samples']),
+      env: process.env,
+      log,
+    });
+    log(`\n${imageListTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection(
+        'image-list-bench',
+        `Measured on ${machine()}; Postgres on the same machine, listImages (the route's statement) called in-process.\n\n${imageListTable(result)}`,
       );
     }
   }

@@ -38,6 +38,8 @@ export interface Config {
   interactiveMaxImages: number;
   /** Where uploaded images are kept (BLOB_STORE and its settings). */
   blobs: BlobStoreConfig;
+  /** Variables that are set but have no effect with the rest of this configuration (S3_BUCKET, S3_PREFIX with BLOB_STORE=fs): warned about, see config-warnings.ts. */
+  unusedVariables: string[];
   /** How to reach S3 (S3_REGION, S3_ENDPOINT, S3_FORCE_PATH_STYLE), whatever the blob store. */
   s3: S3Settings;
   /** SUBMIT_S3_BUCKETS: the buckets whose objects a batch may name by reference (s3://BUCKET/KEY); empty: by upload only. */
@@ -227,6 +229,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queuePrefix: e.LOOKOUT_QUEUE_PREFIX,
     interactiveMaxImages: e.INTERACTIVE_MAX_IMAGES,
     blobs: e.BLOB_STORE === 's3' ? { store: 's3', bucket: e.S3_BUCKET!, prefix: keyPrefix(e.S3_PREFIX) } : { store: 'fs', dir: path.resolve(e.BLOB_DIR) },
+    unusedVariables: e.BLOB_STORE === 's3' ? [] : ['S3_BUCKET', 'S3_PREFIX'].filter((name) => present[name] !== undefined),
     s3: { region: e.S3_REGION, endpoint: e.S3_ENDPOINT, forcePathStyle: e.S3_FORCE_PATH_STYLE },
     submitS3Buckets: e.SUBMIT_S3_BUCKETS,
     modelsDir: path.resolve(e.LOOKOUT_MODELS_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(e.HOME ?? os.homedir(), '.cache'), 'lookout', 'models')),

@@ -54,8 +54,14 @@ export interface ReconcileResult {
   dryRun: boolean;
 }
 
-const LIVE = new Set(['waiting', 'active', 'delayed', 'waiting-children', 'prioritized', 'paused']);
-const LOCK_KEY = 0x72636e6c; // 'rcnl'
+/** BullMQ job states in which a job will still run (or is running). */
+export const LIVE_JOB_STATES: ReadonlySet<string> = new Set(['waiting', 'active', 'delayed', 'waiting-children', 'prioritized', 'paused']);
+/**
+ * The reconciler's lock: one run at a time, and retries by hand of failed
+ * images (retry-images.ts) take it too, so neither puts the same images back
+ * while the other is between their rows and their jobs.
+ */
+export const REQUEUE_LOCK_KEY = 0x72636e6c; // 'rcnl'
 
 async function jobState(queue: Queue, jobId: string): Promise<{ state: string; remove?: () => Promise<void> }> {
   const job = await queue.getJob(jobId);
@@ -102,13 +108,13 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
   const batches = deps.queues.get(finalizeBatch.queue)!;
   const prefix = deps.config.queuePrefix;
 
-  await withAdvisoryLock(deps.pool, LOCK_KEY, async () => {
+  await withAdvisoryLock(deps.pool, REQUEUE_LOCK_KEY, async () => {
     // 1. Unfinished images without a live job.
     const unfinished = await unfinishedImages(deps.pool, limit);
     const lostByBatch = new Map<string, LostImage[]>();
     for (const img of unfinished) {
       const { state, remove } = await jobState(detect, detectImageJobId(img.id));
-      if (LIVE.has(state)) continue;
+      if (LIVE_JOB_STATES.has(state)) continue;
       const list = lostByBatch.get(img.batchId) ?? [];
       list.push({ id: img.id, blobKey: img.blobKey, sourceUrl: img.sourceUrl, model: img.model, ...(remove ? { remove } : {}) });
       lostByBatch.set(img.batchId, list);
@@ -159,7 +165,7 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
     // 2. Batches finished in Postgres whose status never was, with no live parent job.
     for (const batchId of await unclosedFinishedBatches(deps.pool, limit)) {
       const parent = await jobState(batches, finalizeBatchJobId(batchId));
-      if (LIVE.has(parent.state)) continue;
+      if (LIVE_JOB_STATES.has(parent.state)) continue;
       result.finalisedBatches++;
       if (!dryRun) await finishBatch(deps, batchId, 'reconciler');
     }

@@ -47,6 +47,8 @@ export interface SubmitBatchInput {
   files: Array<{ filename: string; sha256: string | null; bytes: number; blobKey: string | null; sourceUrl?: string }>;
   /** blobRemovalMark, read before the first of these blobs was stored (or, for blobs already stored, before their keys were read). */
   removalMark: BlobRemovalMark;
+  /** A re-run (rerun-batch.ts): the batch whose images these are, named in the audit row. */
+  rerunOf?: string;
 }
 
 export interface SubmitBatchDeps {
@@ -128,7 +130,7 @@ export async function submitBatch(deps: SubmitBatchDeps, input: SubmitBatchInput
     actor: input.actor,
     action: 'batch.submit',
     target: batchId,
-    details: { images: images.length, model: input.model, minScore: input.minScore },
+    details: { images: images.length, model: input.model, minScore: input.minScore, ...(input.rerunOf ? { rerunOf: input.rerunOf } : {}) },
   });
   return {
     id: batchId,

@@ -50,7 +50,12 @@ export const batchViewSchema = z.object({
 });
 
 /** One of GET /v1/batches's `batches` (no position: that is read from the queue, one batch at a time). */
-export const batchListItemSchema = batchViewSchema.omit({ position: true }).extend({ model: z.string(), createdBy: z.string() });
+export const batchListItemSchema = batchViewSchema.omit({ position: true }).extend({
+  model: z.string(),
+  createdBy: z.string().describe('who submitted it: key:<id> (an API key), or cli'),
+  createdByName: z.string().nullable().describe('the name of the API key that submitted it; null when it was not a key, or the key was deleted since'),
+  detections: z.int().describe('how many detections its images have so far'),
+});
 /** GET /v1/batches: a page of batches. */
 export const batchListSchema = z.object({ batches: z.array(batchListItemSchema) });
 
@@ -84,6 +89,35 @@ export const batchResultsSchema = z.object({
   images: z.array(imageResultSchema),
 });
 
+/**
+ * POST /v1/batches/:id/rerun's body, as a type: its schema is the route's
+ * (src/api/routes/batches.ts), where the minScore grammar of src/text lives.
+ */
+export interface RerunBody {
+  /** Default: the batch's own model. */
+  model?: string;
+  /** A decimal from 0 to 1; default: the batch's own when the model is the batch's, else the model's default. */
+  minScore?: number;
+}
+
+/** 202 to POST /v1/batches/:id/rerun: the new batch. */
+export const rerunBatchSchema = z.object({ id: z.uuid() });
+
+/** DELETE /v1/batches/:id: what went. */
+export const deletedBatchSchema = z.object({
+  id: z.uuid(),
+  images: z.int(),
+  detections: z.int(),
+  blobs: z
+    .object({
+      removed: z.int(),
+      bytes: z.int().describe('of the blobs removed'),
+      kept: z.int().describe("the batch's blobs other batches' images still use"),
+      failed: z.int().describe('deletes the store refused: left for the orphan sweep of a later prune'),
+    })
+    .describe("the uploaded images' blobs; objects submitted by reference are never deleted"),
+});
+
 export type Progress = z.infer<typeof progressSchema>;
 export type SubmittedBatch = z.infer<typeof submittedBatchSchema>;
 export type BatchView = Json<z.infer<typeof batchViewSchema>>;
@@ -92,3 +126,4 @@ export type BatchList = Json<z.infer<typeof batchListSchema>>;
 export type Detection = z.infer<typeof detectionSchema>;
 export type ImageResult = z.infer<typeof imageResultSchema>;
 export type BatchResults = z.infer<typeof batchResultsSchema>;
+export type DeletedBatch = z.infer<typeof deletedBatchSchema>;

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { configWarnings, unusedVariableWarnings } from '../../src/config/config-warnings.js';
 import { runCli } from '../helpers/run-cli.js';
 
 const problemsOf = (env: Record<string, string>) => {
@@ -25,6 +26,20 @@ describe('BLOB_STORE', () => {
     expect(config.blobs).toEqual({ store: 'fs', dir: path.resolve('data/blobs') });
     expect(config.s3).toEqual({ region: 'us-east-1', endpoint: undefined, forcePathStyle: false });
     expect(loadConfig({ BLOB_DIR: '/srv/blobs', S3_BUCKET: 'ignored-with-fs' }).blobs).toEqual({ store: 'fs', dir: '/srv/blobs' });
+  });
+
+  it('S3_BUCKET or S3_PREFIX with BLOB_STORE=fs: unused, and said so (config check, server start); nothing said otherwise', () => {
+    const warned = (env: Record<string, string>) => unusedVariableWarnings(loadConfig(env));
+    expect(warned({ BLOB_DIR: '/srv/blobs', S3_BUCKET: 'meant-for-images' })).toEqual([
+      'S3_BUCKET is set but BLOB_STORE is fs (the default): uploaded images are kept in BLOB_DIR (/srv/blobs), not in a bucket; set BLOB_STORE=s3 to keep them in S3_BUCKET, or unset S3_BUCKET',
+    ]);
+    expect(warned({ BLOB_STORE: 'fs', S3_BUCKET: 'bucket', S3_PREFIX: 'p/' })[0]).toMatch(/^S3_BUCKET and S3_PREFIX are set but BLOB_STORE is fs/);
+    expect(warned({ S3_PREFIX: 'p/' })[0]).toMatch(/^S3_PREFIX is set but/);
+    // Used by submit by reference whatever the store: never unused.
+    expect(warned({ S3_ENDPOINT: 'http://127.0.0.1:9', S3_REGION: 'eu-west-3', S3_FORCE_PATH_STYLE: 'true', SUBMIT_S3_BUCKETS: 'photos' })).toEqual([]);
+    expect(warned({ BLOB_STORE: 's3', S3_BUCKET: 'bucket', S3_PREFIX: 'p/' })).toEqual([]);
+    expect(warned({})).toEqual([]);
+    expect(configWarnings(loadConfig({ S3_BUCKET: 'bucket' }))).toContainEqual(expect.stringMatching(/^S3_BUCKET is set but BLOB_STORE is fs/));
   });
 
   it('s3: the bucket, the prefix ending in one /, the endpoint, region and path style; BLOB_DIR nowhere', () => {
@@ -104,6 +119,12 @@ describe('lookout config check', () => {
     expect(stdout + stderr).not.toContain(file);
     expect(stdout + stderr).not.toContain(secret);
     expect(stdout + stderr).not.toContain('AKIAEXAMPLEEXAMPLE');
+  });
+
+  it('warns on stderr when S3_BUCKET is set but BLOB_STORE is fs', async () => {
+    const { code, stderr } = await runCli(['config', 'check'], { env: { S3_BUCKET: 'meant-for-images', BACKUP_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') } });
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/warning: S3_BUCKET is set but BLOB_STORE is fs/);
   });
 
   it('refuses BLOB_STORE=s3 without a bucket: exit 2, S3_BUCKET named', async () => {

@@ -45,11 +45,18 @@ const API: RouteCase[] = [
   { method: 'GET', path: () => `/v1/images/${ids.image}/preview.jpg?size=64`, needs: 'viewer' },
   { method: 'GET', path: () => `/v1/images/${ids.image}/original`, needs: 'viewer' },
   { method: 'GET', path: () => '/v1/batches?limit=5', needs: 'viewer' },
+  { method: 'GET', path: () => `/v1/batches/${ids.batch}/results?format=csv`, needs: 'viewer' },
+  { method: 'GET', path: () => '/v1/images?status=failed', needs: 'viewer' },
+  { method: 'POST', path: () => '/v1/images/retry', needs: 'operator', body: json({ ids: [ids.image] }) },
+  { method: 'POST', path: () => `/v1/batches/${ids.batch}/rerun`, needs: 'submitter', body: json({}) },
+  // An unknown batch: the role is checked first; an operator gets 404, nothing is deleted.
+  { method: 'DELETE', path: () => '/v1/batches/00000000-0000-4000-8000-000000000000', needs: 'operator' },
   { method: 'GET', path: () => '/v1/me', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/info', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/health', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/workers', needs: 'viewer' },
   { method: 'GET', path: () => '/v1/alerts', needs: 'viewer' },
+  { method: 'GET', path: () => '/v1/stats', needs: 'viewer' },
   {
     method: 'POST',
     path: () => '/v1/batches',

@@ -296,7 +296,7 @@ describe('the web console', () => {
     const page = await newPage();
     await signIn(page, key);
     await services.pool.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [key.split('_')[1]]);
-    await page.waitForSelector('[data-testid=notice]', { timeout: 15_000 }); // the batches list polls every 2 s
+    await page.waitForSelector('[data-testid=notice]', { timeout: 15_000 }); // the dashboard polls /v1/health every 5 s
     expect(await page.textContent('[data-testid=notice]')).toMatch(/no longer accepts this key/);
     expect(await page.evaluate("sessionStorage.getItem('lookout.apiKey')")).toBeNull();
     await page.context().close();
@@ -305,6 +305,7 @@ describe('the web console', () => {
   it('applies a filter at once, not at the next poll', async () => {
     const page = await newPage();
     await signIn(page, await env.key(services, 'viewer'));
+    await page.goto(`${url}/#/batches`);
     await page.waitForSelector('[data-testid=batches]'); // other keys' batches
     await page.check('text=only mine');
     await page.waitForSelector('text=No batches yet.', { timeout: 1000 }); // the list polls every 2 s

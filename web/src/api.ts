@@ -9,13 +9,15 @@ import type { SubmittedBatch } from '../../src/wire/batches.js';
 
 export { ROLES, roleAtLeast as atLeast, type Role } from '../../src/wire/roles.js';
 export type { Me, Info } from '../../src/wire/info.js';
-export type { BatchList, BatchListItem, BatchView, BatchResults, Detection, ImageResult, Progress } from '../../src/wire/batches.js';
+export type { BatchList, BatchListItem, BatchView, DeletedBatch, BatchResults, Detection, ImageResult, Progress } from '../../src/wire/batches.js';
 export type { Alert, AlertList, HealthCheck, SilenceBody, SilencedAlert, WorkerList, WorkerView } from '../../src/wire/fleet.js';
 export type { AlertStatus, BackupStatus, HealthStatus } from '../../src/wire/status-lists.js';
 export type { BackupList, BackupStarted, BackupView } from '../../src/wire/backups.js';
 export type { CreatedKey, KeyList, KeyView, NewKey, RevokedKey } from '../../src/wire/keys.js';
 export type { GlobalConcurrencyBody, GlobalConcurrencyResult, QueueAction, QueueControlResult, QueueList, QueueView } from '../../src/wire/queues.js';
 export { isFinished, type BatchStatus, type ImageStatus } from '../../src/wire/batch-status.js';
+export type { Stats } from '../../src/wire/stats.js';
+export type { ImageList, ImageListItem, RetryImagesBody, RetryImagesResult, RetrySkipReason } from '../../src/wire/images.js';
 
 export class ApiError extends Error {
   constructor(
@@ -34,6 +36,20 @@ async function errorFrom(res: Response): Promise<ApiError> {
   } catch {
     return new ApiError(res.status, 'error', `${res.status} ${res.statusText}`);
   }
+}
+
+/** The file name a Content-Disposition header gives (RFC 6266: `filename*` first), or undefined. */
+function filenameOf(header: string | null): string | undefined {
+  if (!header) return undefined;
+  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
+  if (extended) {
+    try {
+      return decodeURIComponent(extended[1]!.trim());
+    } catch {
+      // A malformed escape: fall back to the plain name.
+    }
+  }
+  return /filename\s*=\s*"?([^";]+)"?/i.exec(header)?.[1]?.trim();
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -97,10 +113,23 @@ export class Client {
     return (await res.json()) as T;
   }
 
+  /** DELETE; resolves with the answer's JSON, or undefined for an empty answer (204). */
   async del<T>(path: string): Promise<T> {
     const res = await fetch(path, { method: 'DELETE', headers: this.headers() });
     if (!res.ok) throw await this.refused(res);
-    return (await res.json()) as T;
+    const text = await res.text();
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /**
+   * A GET as a download: the body as a blob: URL (a link cannot send the
+   * key) and the file name from Content-Disposition (`filename*` or
+   * `filename`), or `fallback`. The caller revokes the URL.
+   */
+  async download(path: string, fallback: string): Promise<{ url: string; filename: string }> {
+    const res = await this.fetchGet(path);
+    if (!res.ok) throw await this.refused(res);
+    return { url: URL.createObjectURL(await res.blob()), filename: filenameOf(res.headers.get('content-disposition')) ?? fallback };
   }
 
   /** An image route as a blob: URL (an <img> cannot send the key). The caller revokes it. */

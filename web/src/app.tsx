@@ -15,6 +15,8 @@ import { HealthPage } from './pages/health.js';
 import { AlertsPage } from './pages/alerts.js';
 import { BackupsPage } from './pages/backups.js';
 import { KeysPage } from './pages/keys.js';
+import { DashboardPage } from './pages/dashboard.js';
+import { FailuresPage } from './pages/failures.js';
 
 interface NavItem {
   path: string;
@@ -23,7 +25,9 @@ interface NavItem {
 }
 
 const NAV: NavItem[] = [
+  { path: '/dashboard', label: 'Dashboard', role: 'viewer' },
   { path: '/batches', label: 'Batches', role: 'viewer' },
+  { path: '/failures', label: 'Failures', role: 'viewer' },
   { path: '/upload', label: 'Upload', role: 'submitter' },
   { path: '/workers', label: 'Workers', role: 'viewer' },
   { path: '/queues', label: 'Queues', role: 'viewer' },
@@ -85,7 +89,7 @@ function Shell({ client, me, path, onSignOut }: { client: Client; me: Me; path: 
   return (
     <div className="shell">
       <nav className="nav">
-        <a className="brand" href="#/batches">
+        <a className="brand" href="#/dashboard">
           Lookout
         </a>
         {nav.map((n) => (
@@ -115,8 +119,10 @@ function Route({ client, me, path }: { client: Client; me: Me; path: string }) {
   let params: Record<string, string> | null;
   if ((params = match('/batches/:id/images/:imageId', path)))
     return <ImagePage key={params.id} client={client} batchId={params.id!} imageId={params.imageId!} />;
-  if ((params = match('/batches/:id', path))) return <BatchPage key={params.id} client={client} batchId={params.id!} />;
+  if ((params = match('/batches/:id', path))) return <BatchPage key={params.id} client={client} me={me} batchId={params.id!} />;
+  if (match('/dashboard', path)) return <DashboardPage client={client} me={me} />;
   if (match('/batches', path)) return <BatchesPage client={client} me={me} />;
+  if (match('/failures', path)) return <FailuresPage client={client} me={me} />;
   if (match('/upload', path) && atLeast(me.role, 'submitter')) return <UploadPage client={client} />;
   if (match('/workers', path)) return <WorkersPage client={client} />;
   if (match('/queues', path)) return <QueuesPage client={client} me={me} />;
@@ -126,7 +132,7 @@ function Route({ client, me, path }: { client: Client; me: Me; path: string }) {
   if (match('/keys', path) && atLeast(me.role, 'admin')) return <KeysPage client={client} />;
   return (
     <p className="error">
-      Nothing here for your role ({me.role}). <a href="#/batches">Back to batches</a>
+      Nothing here for your role ({me.role}). <a href="#/dashboard">Back to the dashboard</a>
     </p>
   );
 }

@@ -1,10 +1,13 @@
 // Hash routes (#/batches/ID): the API serves one static page, nothing to rewrite.
+// No hash (a fresh sign-in at /) is the dashboard.
 import { useEffect, useState } from 'react';
 
+const DEFAULT_PATH = '/dashboard';
+
 export function useHashPath(): string {
-  const [path, setPath] = useState(() => window.location.hash.replace(/^#/, '') || '/batches');
+  const [path, setPath] = useState(() => window.location.hash.replace(/^#/, '') || DEFAULT_PATH);
   useEffect(() => {
-    const onChange = () => setPath(window.location.hash.replace(/^#/, '') || '/batches');
+    const onChange = () => setPath(window.location.hash.replace(/^#/, '') || DEFAULT_PATH);
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
   }, []);

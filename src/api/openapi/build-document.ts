@@ -48,12 +48,13 @@ function responsesOf(spec: RouteSpec): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [status, r] of Object.entries(spec.responses)) {
     const type = r.contentType ?? 'application/json';
-    out[status] = {
-      description: r.description,
+    const content = {
       ...(r.schema || type !== 'application/json'
-        ? { content: { [type]: { schema: r.schema ? jsonSchema(r.schema, 'output') : { type: 'string', contentMediaType: type } } } }
+        ? { [type]: { schema: r.schema ? jsonSchema(r.schema, 'output') : { type: 'string', contentMediaType: type } } }
         : {}),
+      ...Object.fromEntries((r.alsoAs ?? []).map((other) => [other, { schema: { type: 'string', contentMediaType: other } }])),
     };
+    out[status] = { description: r.description, ...(Object.keys(content).length > 0 ? { content } : {}) };
   }
   const implied = [
     401,

@@ -1,5 +1,7 @@
-// /v1/batches: submit a batch (multipart upload), list batches, read one's
-// status and results.
+// /v1/batches: submit a batch (multipart upload or by reference), list
+// batches, read one's status and results (JSON or CSV), re-run one over the
+// same images, delete a finished one.
+import { create as contentDisposition } from 'content-disposition';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { getBatch, listBatches } from '../../db/repositories/batches.js';
@@ -11,6 +13,9 @@ import { headReference, parseS3Url, ReferenceRefusedError, s3Url } from '../../b
 import { detectImage } from '../../jobs/detect-image/definition.js';
 import { isFinished } from '../../wire/batch-status.js';
 import { discardUploadedBlobs, submitBatch, type SubmitBatchInput } from '../../producers/submit-batch.js';
+import { rerunFiles } from '../../producers/rerun-batch.js';
+import { deleteBatchAndBlobs } from '../../retention/delete-batch.js';
+import { batchResultsCsv, batchResultsFilename } from '../batch-results-csv.js';
 import type { Services } from '../../runtime/services.js';
 import { ApiError, badRequest, notFound } from '../http-errors.js';
 import { receiveUpload } from '../receive-upload.js';
@@ -20,7 +25,15 @@ import { route, type ApiRoute } from '../route-spec.js';
 import { zodIssues } from '../../text/zod-issues.js';
 import { minScoreSchema } from '../../text/min-score.js';
 import type { Request, RequestHandler } from 'express';
-import { batchListSchema, batchResultsSchema, batchStatusSchema, batchViewSchema, submittedBatchSchema } from '../../wire/batches.js';
+import {
+  batchListSchema,
+  batchResultsSchema,
+  batchStatusSchema,
+  batchViewSchema,
+  deletedBatchSchema,
+  rerunBatchSchema,
+  submittedBatchSchema,
+} from '../../wire/batches.js';
 
 const submitFields = z
   .object({
@@ -51,6 +64,23 @@ const referenceBody = z
 const HEAD_CONCURRENCY = 16;
 
 const batchId = z.object({ id: z.uuid() });
+
+const resultsQuery = z
+  .object({
+    format: z
+      .enum(['json', 'csv'])
+      .default('json')
+      .describe('csv: one record per detection, and one per image with none or with an error (columns in the README); default json'),
+  })
+  .strict();
+
+/** POST /v1/batches/:id/rerun's body: another model or threshold for the same images. */
+const rerunBody = z
+  .object({
+    model: z.string().min(1).optional().describe("model name (GET /v1/info lists them); default: the batch's own model"),
+    minScore: minScoreSchema.describe("minimum score, a decimal from 0 to 1; default: the batch's own when the model is the batch's, else the model's default"),
+  })
+  .strict();
 
 /** How many of a batch's queued images GET /v1/batches/:id looks up on the queue for its position. */
 const POSITION_LOOKAHEAD = 64;
@@ -139,28 +169,9 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     if (body.images.length > config.upload.maxFiles) {
       throw new ApiError(413, 'too_many_files', `at most ${config.upload.maxFiles} images a batch (UPLOAD_MAX_FILES); got ${body.images.length}`);
     }
-    const refs = body.images.map((img, i) => {
-      const ref = parseS3Url(img.url); // ReferenceRefusedError invalid_reference: 400
-      if (!config.submitS3Buckets.includes(ref.bucket)) {
-        throw new ReferenceRefusedError(
-          'bucket_not_allowed',
-          config.submitS3Buckets.length === 0
-            ? 'this server takes no images by reference (SUBMIT_S3_BUCKETS is empty): upload them'
-            : `images[${i}]: bucket "${ref.bucket}" is not one this server reads from (SUBMIT_S3_BUCKETS)`,
-        );
-      }
-      // The blob store's own objects are Lookout's, swept and deleted by retention: never the user's.
-      if (config.blobs.store === 's3' && ref.bucket === config.blobs.bucket && ref.key.startsWith(config.blobs.prefix)) {
-        throw new ReferenceRefusedError(
-          'bucket_not_allowed',
-          `images[${i}]: ${s3Url(ref)} is inside the blob store (S3_BUCKET, S3_PREFIX): name objects outside it`,
-        );
-      }
-      return ref;
-    });
+    const refs = body.images.map((img, i) => allowedReference(img.url, `images[${i}]`));
     const checked = await checkSubmitFields(body);
-    const limit = pLimit(HEAD_CONCURRENCY);
-    const sizes = await Promise.all(refs.map((ref) => limit(() => headReference(services.s3(), ref, config.limits.maxBytes))));
+    const sizes = await headReferences(refs);
     return submitAs(
       req,
       checked,
@@ -176,17 +187,45 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     );
   }
 
-  /** Submits a checked batch as the request's key (submitBatch: rows, then the flow; audited). */
+  /**
+   * An s3:// URL parsed and allowed: in a bucket SUBMIT_S3_BUCKETS lists, not inside the blob store.
+   * @throws ReferenceRefusedError invalid_reference (400), bucket_not_allowed (403)
+   */
+  function allowedReference(url: string, where: string) {
+    const ref = parseS3Url(url); // ReferenceRefusedError invalid_reference: 400
+    if (!config.submitS3Buckets.includes(ref.bucket)) {
+      throw new ReferenceRefusedError(
+        'bucket_not_allowed',
+        config.submitS3Buckets.length === 0
+          ? 'this server takes no images by reference (SUBMIT_S3_BUCKETS is empty): upload them'
+          : `${where}: bucket "${ref.bucket}" is not one this server reads from (SUBMIT_S3_BUCKETS)`,
+      );
+    }
+    // The blob store's own objects are Lookout's, swept and deleted by retention: never the user's.
+    if (config.blobs.store === 's3' && ref.bucket === config.blobs.bucket && ref.key.startsWith(config.blobs.prefix)) {
+      throw new ReferenceRefusedError('bucket_not_allowed', `${where}: ${s3Url(ref)} is inside the blob store (S3_BUCKET, S3_PREFIX): name objects outside it`);
+    }
+    return ref;
+  }
+
+  /** Each object's size from HeadObject (there, readable, at most IMAGE_MAX_BYTES), HEAD_CONCURRENCY at once; never its bytes. */
+  function headReferences(refs: ReturnType<typeof parseS3Url>[]): Promise<number[]> {
+    const limit = pLimit(HEAD_CONCURRENCY);
+    return Promise.all(refs.map((ref) => limit(() => headReference(services.s3(), ref, config.limits.maxBytes))));
+  }
+
+  /** Submits a checked batch as the request's key (submitBatch: rows, then the flow; audited); `rerunOf`: a re-run's source batch. */
   function submitAs(
     req: Request,
     fields: { model: string; minScore: number; webhookUrl?: string },
     removalMark: BlobRemovalMark,
     files: SubmitBatchInput['files'],
+    rerunOf?: string,
   ) {
     // Redis away: QueueUnavailableError, answered 503 queue_unavailable (http-errors.ts).
     return submitBatch(
       { pool, flows: services.flows, blobs: services.blobs, prefix: config.queuePrefix, interactiveMaxImages: config.interactiveMaxImages },
-      { actor: req.principal!.actor, keyId: req.principal!.keyId, ...fields, files, removalMark },
+      { actor: req.principal!.actor, keyId: req.principal!.keyId, ...fields, files, removalMark, ...(rerunOf ? { rerunOf } : {}) },
     );
   }
 
@@ -291,16 +330,26 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
       path: '/batches/:id/results',
       operationId: 'getBatchResults',
       summary: 'Every image of a batch with its detections or error',
+      description:
+        'JSON by default. `format=csv`: a download (Content-Disposition: attachment), one record per detection and one per image with no detection or with an error; columns batch, image_id, filename, model, label, score, x1, y1, x2, y2, error_code, error_message, status (RFC 4180, CRLF; text a spreadsheet would run as a formula, starting with = + - @, begins with an apostrophe).',
       tag: 'batches',
       role: 'viewer',
       params: batchId,
       notFound: 'batch',
-      responses: { 200: { description: 'The results so far', schema: batchResultsSchema } },
+      query: resultsQuery,
+      responses: { 200: { description: 'The results so far', schema: batchResultsSchema, alsoAs: ['text/csv'] } },
     },
-    async ({ res, params }) => {
+    async ({ res, params, query }) => {
       const batch = await getBatch(pool, params.id);
       if (!batch) throw notFound(`batch ${params.id}`);
       const images = await listBatchImages(pool, batch.id);
+      if (query.format === 'csv') {
+        res
+          .type('text/csv; charset=utf-8')
+          .set('Content-Disposition', contentDisposition(batchResultsFilename(batch.id), { type: 'attachment' }))
+          .send(batchResultsCsv(batch.id, images));
+        return;
+      }
       res.json({
         id: batch.id,
         status: batch.status,
@@ -320,5 +369,68 @@ export function batchesRoutes(services: Services, uploadLimit: RequestHandler): 
     },
   );
 
-  return [submit, list, get, getResults];
+  const rerun = route(
+    {
+      method: 'post',
+      path: '/batches/:id/rerun',
+      operationId: 'rerunBatch',
+      summary: 'Run a batch again over the same images, perhaps with another model or threshold',
+      description:
+        "A new batch of the same images, nothing uploaded again: each uploaded image by its stored blob, each image submitted by reference by its s3:// URL (checked again as a submit checks it). The cache rules hold: an image whose bytes, model and threshold were answered before is answered from that answer. Any batch may be re-run, finished or not; the new one is the caller's.",
+      tag: 'batches',
+      role: 'submitter',
+      params: batchId,
+      body: rerunBody,
+      before: [uploadLimit],
+      responses: {
+        202: { description: 'Accepted; Location is the new batch', schema: rerunBatchSchema },
+        403: { description: "An image's bucket is no longer in SUBMIT_S3_BUCKETS (bucket_not_allowed)" },
+        409: { description: "Some of the batch's uploaded images are no longer stored (their blobs were removed): images_gone, naming them" },
+        503: { description: 'The queue is unreachable; nothing was kept (queue_unavailable)' },
+      },
+    },
+    async ({ req, res, params, body }) => {
+      const source = await getBatch(pool, params.id);
+      if (!source) throw notFound(`batch ${params.id}`);
+      await whenRedisReady(services.redis);
+      const model = body.model ?? source.model;
+      // An unknown model or one not on the server: 400, as a submit answers.
+      const fields = await checkSubmitFields({ model, minScore: body.minScore ?? (model === source.model ? source.minScore : undefined) });
+      // Read before the blob keys are: a removal of one of them after this refuses the submit (submitBatch).
+      const removalMark = await blobRemovalMark(pool);
+      // A blob gone: RerunBlobsGoneError, answered 409 images_gone (http-errors.ts).
+      const files = await rerunFiles({ pool, blobs: services.blobs }, source.id);
+      const references = files.flatMap((f, i) => (f.sourceUrl ? [{ i, ref: allowedReference(f.sourceUrl, `image ${f.filename}`) }] : []));
+      const sizes = await headReferences(references.map((r) => r.ref));
+      references.forEach((r, n) => (files[r.i]!.bytes = sizes[n]!));
+      const batch = await submitAs(req, fields, removalMark, files, source.id);
+      res.status(202).location(`/v1/batches/${batch.id}`).json({ id: batch.id });
+    },
+  );
+
+  const remove = route(
+    {
+      method: 'delete',
+      path: '/batches/:id',
+      operationId: 'deleteBatch',
+      summary: 'Delete a finished batch, its images, detections and blobs',
+      description:
+        "Only a finished batch (completed, completed_with_errors or failed, no image queued or running). Its uploaded images' blobs are removed unless another batch's images use them; objects submitted by reference are never deleted. Audited (batch.delete).",
+      tag: 'batches',
+      role: 'operator',
+      params: batchId,
+      responses: {
+        200: { description: 'Deleted: what went', schema: deletedBatchSchema },
+        409: { description: 'The batch is queued or running, or one of its images is (batch_unfinished); nothing was deleted' },
+      },
+    },
+    async ({ req, res, params }) => {
+      // Not finished: BatchUnfinishedError, answered 409 batch_unfinished (http-errors.ts).
+      const deleted = await deleteBatchAndBlobs({ pool, blobs: services.blobs, logger: services.logger }, params.id, req.principal!.actor);
+      if (!deleted) throw notFound(`batch ${params.id}`);
+      res.json(deleted);
+    },
+  );
+
+  return [submit, list, get, getResults, rerun, remove];
 }

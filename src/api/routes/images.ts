@@ -1,8 +1,16 @@
-// /v1/images/:id: the stored image with its detections drawn (annotated.png),
-// a scaled preview (preview.jpg), or the uploaded bytes themselves
-// (original): the console draws the boxes over the last two.
+// /v1/images: images across batches, newest first and filtered (the failures
+// page), and a retry of a selection of failed ones (operator). /v1/images/:id:
+// the stored image with its detections drawn (annotated.png), a scaled
+// preview (preview.jpg), or the uploaded bytes themselves (original): the
+// console draws the boxes over the last two.
 import { create as contentDisposition } from 'content-disposition';
 import { z } from 'zod';
+import { listImages } from '../../db/repositories/image-list.js';
+import { retryFailedImages } from '../../producers/retry-images.js';
+import { whenRedisReady } from '../../redis/queue-redis.js';
+import { imageStatusSchema } from '../../wire/batches.js';
+import { imageListSchema, retryImagesBodySchema, retryImagesResultSchema } from '../../wire/images.js';
+import { decodeListCursor, encodeListCursor } from '../list-cursor.js';
 import { readImageBytes, type ImageBytesSource } from '../../blobs/image-bytes.js';
 import { ReferenceRefusedError } from '../../blobs/object-reference.js';
 import { getImage, getImageWithDetections, type ImageRecord } from '../../db/repositories/images.js';
@@ -13,6 +21,34 @@ import { ApiError, notFound } from '../http-errors.js';
 import { route, type ApiRoute } from '../route-spec.js';
 
 const imageId = z.object({ id: z.uuid() });
+
+/** An ISO 8601 date-time with its offset (2025-01-02T03:04:05Z, ...+02:00), as a Date. */
+const isoTime = z.iso
+  .datetime({ offset: true, error: 'expected an ISO 8601 date-time with its offset, such as 2025-01-02T03:04:05Z (a + sent as %2B)' })
+  .transform((text) => new Date(text));
+
+const listQuery = z
+  .object({
+    status: imageStatusSchema.optional(),
+    error: z
+      .string()
+      .regex(/^[a-z0-9_]{1,64}$/, { error: 'expected an error code such as corrupt_image' })
+      .optional()
+      .describe('an error code (corrupt_image, unsupported_format, blob_missing, ...): failed images with that error'),
+    q: z
+      .string()
+      .min(3, { error: 'q needs at least 3 characters (the file-name index matches three at a time)' })
+      .max(255)
+      .optional()
+      .describe('part of the file name, at least 3 characters, case-insensitive; % and _ match themselves'),
+    model: z.string().min(1).max(200).optional().describe('the model name the images were submitted for'),
+    since: isoTime.optional().describe('listed at or after (ISO 8601); the listed time is finishedAt, or createdAt while queued or running'),
+    before: isoTime.optional().describe('listed before (ISO 8601)'),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().max(200).optional().describe("the previous page's `next`, with the same filters: the page after it"),
+  })
+  .strict()
+  .refine((q) => !q.since || !q.before || q.since < q.before, { error: 'since must be earlier than before', path: ['since'] });
 const previewQuery = z.object({ size: z.coerce.number().int().min(16).max(4096).default(1600).describe('longest side in pixels') }).strict();
 
 /** The image if it is done; 404, or 409 saying why not. */
@@ -101,5 +137,75 @@ export function imagesRoutes(services: Services): ApiRoute[] {
     },
   );
 
-  return [annotated, preview, original];
+  const list = route(
+    {
+      method: 'get',
+      path: '/images',
+      operationId: 'listImages',
+      summary: 'Images across batches, newest first: filter by status, error, file name, model and time',
+      description:
+        "Newest first by each image's listed time: finishedAt, or createdAt while it is queued or running; ties by id. `since` and `before` are ranges of that time. Pages: pass `next` as `cursor` (with the same filters) for the next page; none when there is no more. Every row comes once while the rows do not change; an image that finishes (or is retried) while you page moves to the front and may be missed.",
+      tag: 'images',
+      role: 'viewer',
+      query: listQuery,
+      responses: { 200: { description: 'A page of images', schema: imageListSchema } },
+    },
+    async ({ res, query }) => {
+      // An unreadable cursor: 400 (not a silent first page).
+      const after = query.cursor === undefined ? undefined : decodeListCursor(query.cursor);
+      const rows = await listImages(services.pool, {
+        status: query.status,
+        errorCode: query.error,
+        filenameContains: query.q,
+        model: query.model,
+        since: query.since,
+        before: query.before,
+        after,
+        limit: query.limit + 1,
+      });
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      res.json({
+        images: page.map((r) => ({
+          id: r.id,
+          batchId: r.batchId,
+          filename: r.filename,
+          status: r.status,
+          error: r.errorCode ? { code: r.errorCode, message: r.errorMessage } : null,
+          model: r.model,
+          finishedAt: r.finishedAt,
+          createdAt: r.createdAt,
+        })),
+        ...(rows.length > query.limit && last ? { next: encodeListCursor({ listedAt: last.listedAt, id: last.id }) } : {}),
+      });
+    },
+  );
+
+  const retry = route(
+    {
+      method: 'post',
+      path: '/images/retry',
+      operationId: 'retryImages',
+      summary: 'Retry a selection of failed images, in place, in their own batches',
+      description:
+        "Each failed image of a finished batch runs again as itself; its batch is running again until they have, then finishes again (status, audit, webhook). Retried work takes its API key's fair share, at the front of its line. Every other id is reported in `skipped` with its reason. Audited: one batch.retry row per batch.",
+      tag: 'images',
+      role: 'operator',
+      body: retryImagesBodySchema,
+      responses: {
+        200: { description: 'What was retried and what was not', schema: retryImagesResultSchema },
+        503: { description: 'The queues (Redis) did not answer; nothing was retried (queue_unavailable)' },
+      },
+    },
+    async ({ req, res, body }) => {
+      await whenRedisReady(services.redis);
+      const result = await retryFailedImages(
+        { pool: services.pool, queues: services.queues, flows: services.flows, prefix: services.config.queuePrefix },
+        { actor: req.principal!.actor, ids: body.ids },
+      );
+      res.json(result);
+    },
+  );
+
+  return [list, retry, annotated, preview, original];
 }

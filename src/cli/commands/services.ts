@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/config.js';
+import { unusedVariableWarnings } from '../../config/config-warnings.js';
 import type { Device } from '../../detection/index.js';
 import { openServices, type Services } from '../../runtime/services.js';
 import { prepareDatabase } from '../../runtime/prepare-database.js';
@@ -25,6 +26,13 @@ import { CliError } from '../cli-error.js';
 import { PITR_QUEUE } from '../../jobs/pitr-backup/definition.js';
 
 type Stoppable = { close(): Promise<void> };
+
+/** The server process's logger, having said what in the configuration has no effect (unusedVariableWarnings). */
+function startLogger(config: Config): Logger {
+  const logger = serviceLogger(config);
+  for (const warning of unusedVariableWarnings(config)) logger.warn(warning);
+  return logger;
+}
 
 /** How long a signal received while the process is still starting waits for the start to finish before closing what has started (ms). */
 export const STARTUP_GRACE_MS = 15_000;
@@ -151,7 +159,7 @@ export function register(program: Command, deps: CommandDeps): void {
     .description('migrations, API, Bull Board, one detect worker and one ops worker in one process (npm start)')
     .action(async () => {
       const config = deps.config();
-      await runAll(config, serviceLogger(config)).catch((err: unknown) => {
+      await runAll(config, startLogger(config)).catch((err: unknown) => {
         throw databaseCliError(err, config.databaseUrl);
       });
     });
@@ -161,7 +169,7 @@ export function register(program: Command, deps: CommandDeps): void {
     .description('the HTTP API and Bull Board alone')
     .action(async () => {
       const config = deps.config();
-      await runApi(config, serviceLogger(config)).catch((err: unknown) => {
+      await runApi(config, startLogger(config)).catch((err: unknown) => {
         throw databaseCliError(err, config.databaseUrl);
       });
     });
@@ -180,7 +188,7 @@ export function register(program: Command, deps: CommandDeps): void {
           2,
         );
       }
-      await runWorker(config, serviceLogger(config), {
+      await runWorker(config, startLogger(config), {
         queues: opts.queues ?? defaultWorkerQueues(config),
         ...(opts.device ? { device: parseDevice(opts.device) } : {}),
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),

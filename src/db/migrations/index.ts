@@ -9,6 +9,8 @@ import { batchLane } from './0007-batch-lane.js';
 import { unfinishedBatchesByKey } from './0008-unfinished-batches-by-key.js';
 import { retentionIndexes } from './0009-retention-indexes.js';
 import { imagesByReference } from './0010-images-by-reference.js';
+import { imageStatsRollup } from './0011-image-stats-rollup.js';
+import { imageListIndexes } from './0012-image-list-indexes.js';
 import { blobRemovals } from './0013-blob-removals.js';
 import { pitr } from './0014-pitr.js';
 import type { Migration } from './migration.js';
@@ -24,6 +26,8 @@ export const MIGRATIONS: readonly Migration[] = [
   unfinishedBatchesByKey,
   retentionIndexes,
   imagesByReference,
+  imageStatsRollup,
+  imageListIndexes,
   blobRemovals,
   pitr,
 ];

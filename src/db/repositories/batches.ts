@@ -133,27 +133,38 @@ export interface BatchSummary {
   status: BatchStatus;
   model: string;
   createdBy: string;
+  /** The submitting API key's name; null for a batch not submitted with a key, or whose key was deleted since. */
+  createdByName: string | null;
   progress: { total: number; done: number; failed: number };
+  /** Detections of its images so far. */
+  detections: number;
   createdAt: Date;
   finishedAt: Date | null;
   lane: Lane;
 }
 
-/** Newest first; `before` pages on created_at (the batches_created_at index). */
+/**
+ * Newest first; `before` pages on created_at (the batches_created_at index).
+ * Counts per batch of the page only: its images (images_batch) and their
+ * detections (the detections' (image_id, rank) key).
+ */
 export async function listBatches(db: Queryable, options: { limit: number; before?: Date; createdBy?: string; status?: BatchStatus }): Promise<BatchSummary[]> {
   const { rows } = await db.query<{
     id: string;
     status: BatchStatus;
     model: string;
     created_by: string;
+    created_by_name: string | null;
     total: number;
     done: number;
     failed: number;
+    detections: number;
     created_at: Date;
     finished_at: Date | null;
     lane: Lane;
   }>(
-    `SELECT b.id, b.status, b.model, b.created_by, b.total, b.created_at, b.finished_at, b.lane, c.done, c.failed
+    `SELECT b.id, b.status, b.model, b.created_by, k.name AS created_by_name, b.total, b.created_at, b.finished_at, b.lane,
+            c.done, c.failed, c.detections
        FROM (SELECT * FROM batches
               WHERE ($2::timestamptz IS NULL OR created_at < $2)
                 AND ($3::text IS NULL OR created_by = $3)
@@ -161,8 +172,12 @@ export async function listBatches(db: Queryable, options: { limit: number; befor
               ORDER BY created_at DESC LIMIT $1) b
        CROSS JOIN LATERAL (
          SELECT count(*) FILTER (WHERE i.status = 'done')::int AS done,
-                count(*) FILTER (WHERE i.status = 'failed')::int AS failed
-           FROM images i WHERE i.batch_id = b.id) c
+                count(*) FILTER (WHERE i.status = 'failed')::int AS failed,
+                coalesce(sum(n.detections), 0)::int AS detections
+           FROM images i
+           CROSS JOIN LATERAL (SELECT count(*) AS detections FROM detections d WHERE d.image_id = i.id) n
+          WHERE i.batch_id = b.id) c
+       LEFT JOIN api_keys k ON k.id = b.key_id
       ORDER BY b.created_at DESC`,
     [options.limit, options.before ?? null, options.createdBy ?? null, options.status ?? null],
   );
@@ -171,7 +186,9 @@ export async function listBatches(db: Queryable, options: { limit: number; befor
     status: r.status,
     model: r.model,
     createdBy: r.created_by,
+    createdByName: r.created_by_name,
     progress: { total: r.total, done: r.done, failed: r.failed },
+    detections: r.detections,
     createdAt: r.created_at,
     finishedAt: r.finished_at,
     lane: r.lane,

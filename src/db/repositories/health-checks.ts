@@ -28,3 +28,20 @@ export async function latestHealthCheck(db: Queryable): Promise<HealthCheck | un
   const { rows } = await db.query<HealthCheck>('SELECT at, status, components FROM health_checks ORDER BY at DESC LIMIT 1');
   return rows[0];
 }
+
+/**
+ * The detect queue's backlog as the probes saw it (jobs waiting: the
+ * queue.detect.backlog component, kept in health_checks.detect_waiting), per
+ * step of `stepSeconds` aligned to the epoch, over probes in [from, to): the
+ * most waiting at any probe of the step. Steps without a probe are absent.
+ * `t` is the step's start in ms since the epoch.
+ */
+export async function detectWaitingByStep(db: Queryable, from: Date, to: Date, stepSeconds: number): Promise<Array<{ t: number; waiting: number }>> {
+  const { rows } = await db.query<{ t: number; waiting: number }>(
+    `SELECT (floor(extract(epoch FROM at) / $3) * $3 * 1000)::float8 AS t, max(detect_waiting)::float8 AS waiting
+       FROM health_checks WHERE at >= $1 AND at < $2 AND detect_waiting IS NOT NULL
+      GROUP BY 1 ORDER BY 1`,
+    [from, to, stepSeconds],
+  );
+  return rows;
+}

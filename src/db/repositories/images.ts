@@ -293,3 +293,15 @@ export async function imageSchedulingOf(db: Queryable, imageIds: readonly string
   );
   return new Map(rows.map((r) => [r.id, { lane: r.lane, fairKey: r.fair_key }]));
 }
+
+/** Where a batch's images' bytes are, in its order: what a re-run submits again (no bytes read). */
+export async function batchImageSources(
+  db: Queryable,
+  batchId: string,
+): Promise<Array<{ filename: string; sha256: string | null; bytes: number; blobKey: string | null; sourceUrl: string | null }>> {
+  const { rows } = await db.query<{ filename: string; sha256: string | null; bytes: number; blobKey: string | null; sourceUrl: string | null }>(
+    `SELECT filename, sha256, bytes::int AS bytes, blob_key AS "blobKey", source_url AS "sourceUrl" FROM images WHERE batch_id = $1 ORDER BY position`,
+    [batchId],
+  );
+  return rows;
+}

@@ -1,8 +1,9 @@
 // Retention's statements (src/retention/prune.ts runs them): which finished
 // batches are old enough to go, counting them, and deleting them a chunk at a
-// time with their images and detections. Which blobs may go after them is
+// time with their images and detections; and deleting one finished batch by
+// hand (src/retention/delete-batch.ts, DELETE /v1/batches/:id). Which blobs may go after them is
 // blob-references.ts's question, asked under its lock.
-import { TERMINAL_BATCH_STATUSES } from '../../wire/batch-status.js';
+import { TERMINAL_BATCH_STATUSES, type BatchStatus } from '../../wire/batch-status.js';
 import type { Queryable } from '../pool.js';
 
 /**
@@ -104,5 +105,43 @@ export async function deletePrunableBatches(db: Queryable, ids: readonly string[
     batches: doomed.length,
     images: rows.reduce((n, r) => n + Number(r.images), 0),
     blobs: rows.filter((r) => r.own).map((r) => ({ key: r.key, bytes: Number(r.bytes) })),
+  };
+}
+
+/** deleteFinishedBatch's answer: the batch gone, with its own blob keys to remove if nothing else uses them; or why not. */
+export type DeletedBatch =
+  | { deleted: true; images: number; detections: number; blobs: Array<{ key: string; bytes: number }> }
+  | { deleted: false; status: BatchStatus; unfinishedImages: number };
+
+/**
+ * In the caller's transaction: locks batch `id` (waiting for a retry or
+ * another delete holding it) and, when it is finished (final status, no
+ * image queued or running), deletes its images (detections go by ON DELETE
+ * CASCADE) and the batch. Returns undefined when there is no such batch.
+ */
+export async function deleteFinishedBatch(db: Queryable, id: string): Promise<DeletedBatch | undefined> {
+  const locked = await db.query<{ status: BatchStatus; unfinished: number }>(
+    `SELECT b.status, (SELECT count(*)::int FROM images u WHERE u.batch_id = b.id AND u.status IN ('queued', 'running')) AS unfinished
+       FROM batches b WHERE b.id = $1 FOR UPDATE`,
+    [id],
+  );
+  const batch = locked.rows[0];
+  if (!batch) return undefined;
+  if (!(TERMINAL_BATCH_STATUSES as readonly string[]).includes(batch.status) || batch.unfinished > 0) {
+    return { deleted: false, status: batch.status, unfinishedImages: batch.unfinished };
+  }
+  const { rows } = await db.query<{ key: string | null; bytes: string; images: string; detections: string; own: boolean }>(
+    `WITH gone AS (
+       DELETE FROM images i WHERE i.batch_id = $1
+       RETURNING i.blob_key, i.bytes, ${ownBlob('i')} AS own, (SELECT count(*) FROM detections d WHERE d.image_id = i.id) AS detections)
+     SELECT blob_key AS key, max(bytes) AS bytes, count(*) AS images, sum(detections) AS detections, bool_or(own) AS own FROM gone GROUP BY blob_key`,
+    [id],
+  );
+  await db.query('DELETE FROM batches WHERE id = $1', [id]);
+  return {
+    deleted: true,
+    images: rows.reduce((n, r) => n + Number(r.images), 0),
+    detections: rows.reduce((n, r) => n + Number(r.detections), 0),
+    blobs: rows.filter((r) => r.own && r.key !== null).map((r) => ({ key: r.key!, bytes: Number(r.bytes) })),
   };
 }

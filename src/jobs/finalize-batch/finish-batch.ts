@@ -24,9 +24,11 @@ export interface FinishBatchDeps {
 /**
  * Sets the batch's final status from its images, audits it as `by` (the
  * finalize job's 'system', or 'reconciler', whose row says reconciled) and
- * enqueues its webhook. Returns the batch, or undefined when it does not exist.
+ * enqueues its webhook. `reopening`: the retry by hand that reopened the
+ * batch (the finalize job's payload), whose finish sends the webhook again.
+ * Returns the batch, or undefined when it does not exist.
  */
-export async function finishBatch(deps: FinishBatchDeps, batchId: string, by: 'system' | 'reconciler'): Promise<BatchView | undefined> {
+export async function finishBatch(deps: FinishBatchDeps, batchId: string, by: 'system' | 'reconciler', reopening?: string): Promise<BatchView | undefined> {
   const batch = await finalizeBatchRow(deps.pool, batchId);
   if (!batch) return undefined;
   await appendAudit(deps.pool, {
@@ -34,14 +36,26 @@ export async function finishBatch(deps: FinishBatchDeps, batchId: string, by: 's
     action: 'batch.finished',
     target: batchId,
     outcome: batch.status === 'completed' ? 'ok' : 'error',
-    details: { status: batch.status, ...batch.progress, ...(by === 'reconciler' ? { reconciled: true } : {}) },
+    details: {
+      status: batch.status,
+      ...batch.progress,
+      ...(by === 'reconciler' ? { reconciled: true } : {}),
+      ...(reopening ? { reopening } : {}),
+    },
   });
   if (batch.webhookUrl) {
     const body = {
       event: 'batch.finished',
       batch: { id: batch.id, status: batch.status, progress: batch.progress, createdAt: batch.createdAt, finishedAt: batch.finishedAt },
     };
-    await enqueue(deps.queues, webhook, { url: batch.webhookUrl, event: 'batch.finished', body, signWith: 'batches' }, { occasion: batch.id });
+    await enqueue(
+      deps.queues,
+      webhook,
+      { url: batch.webhookUrl, event: 'batch.finished', body, signWith: 'batches' },
+      {
+        occasion: reopening ? `${batch.id}_retry_${reopening}` : batch.id,
+      },
+    );
   }
   return batch;
 }

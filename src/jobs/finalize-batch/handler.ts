@@ -7,8 +7,8 @@ import { finishBatch, type FinishBatchDeps } from './finish-batch.js';
 
 export function createFinalizeBatchHandler(deps: FinishBatchDeps): JobHandler {
   return async function handleFinalizeBatch(job: Job) {
-    const { batchId } = parsePayload(finalizeBatch, job);
-    const batch = await finishBatch(deps, batchId, 'system');
+    const { batchId, reopening } = parsePayload(finalizeBatch, job);
+    const batch = await finishBatch(deps, batchId, 'system', reopening);
     if (!batch) throw new UnrecoverableError(`batch ${batchId} does not exist`);
     return { batchId, status: batch.status, done: batch.progress.done, failed: batch.progress.failed };
   };

@@ -58,3 +58,12 @@ export function labelCounts(labels: string[]): string {
   for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
   return [...counts].map(([l, n]) => `${l} ×${n}`).join(', ');
 }
+
+/** Saves a blob: URL as a file named `filename` (a click on a temporary link), then revokes the URL. */
+export function saveDownload(url: string, filename: string): void {
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

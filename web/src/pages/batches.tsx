@@ -1,4 +1,5 @@
-// Batches, newest first, refreshed every 2 s: status and progress live.
+// Batches, newest first, refreshed every 2 s: status and progress live, how
+// many images and detections, and the name of the key that submitted each.
 import { useState } from 'react';
 import { atLeast, type BatchList, type Client, type Me } from '../api.js';
 import { BatchProgress, ErrorNote, Page, StatusBadge, when } from '../components/common.js';
@@ -49,8 +50,10 @@ export function BatchesPage({ client, me }: { client: Client; me: Me }) {
               <th>Batch</th>
               <th>Status</th>
               <th>Progress</th>
+              <th className="num">Images</th>
+              <th className="num">Detections</th>
               <th>Model</th>
-              <th>By</th>
+              <th>By (key)</th>
             </tr>
           </thead>
           <tbody>
@@ -68,8 +71,14 @@ export function BatchesPage({ client, me }: { client: Client; me: Me }) {
                 <td className="wide">
                   <BatchProgress progress={b.progress} />
                 </td>
+                <td className="num" data-testid="images">
+                  {b.progress.total}
+                </td>
+                <td className="num" data-testid="detections">
+                  {b.detections ?? '—'}
+                </td>
                 <td>{b.model}</td>
-                <td>{b.createdBy}</td>
+                <td title={`key id ${b.createdBy}`}>{b.createdByName ?? b.createdBy}</td>
               </tr>
             ))}
           </tbody>

@@ -3,7 +3,7 @@
 import { useEffect } from 'react';
 import { type BatchResults, type Client } from '../api.js';
 import { navigate } from '../router.js';
-import { ErrorNote, labelCounts, Page } from '../components/common.js';
+import { ErrorNote, labelCounts, Page, saveDownload } from '../components/common.js';
 import { DetectionImage } from '../components/detection-image.js';
 import { usePoll } from '../use-poll.js';
 
@@ -28,11 +28,7 @@ export function ImagePage({ client, batchId, imageId }: { client: Client; batchI
 
   const download = async () => {
     const url = await client.objectUrl(`/v1/images/${imageId}/annotated.png`);
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `${image?.filename.replace(/\.[^.]*$/, '') ?? imageId}-annotated.png`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    saveDownload(url, `${image?.filename.replace(/\.[^.]*$/, '') ?? imageId}-annotated.png`);
   };
   return (
     <Page
@@ -66,28 +62,34 @@ export function ImagePage({ client, batchId, imageId }: { client: Client; batchI
           />
           <aside>
             <p>
-              {image.width} × {image.height} px · {image.detections.length === 0 ? 'nothing found' : labelCounts(image.detections.map((d) => d.label))}
+              {image.width} × {image.height} px{image.detections.length === 0 ? '' : ` · ${labelCounts(image.detections.map((d) => d.label))}`}
             </p>
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>Label</th>
-                  <th>Score</th>
-                  <th>Box (x1, y1 – x2, y2)</th>
-                </tr>
-              </thead>
-              <tbody>
-                {image.detections.map((d, i) => (
-                  <tr key={i}>
-                    <td>{d.label}</td>
-                    <td>{d.score.toFixed(3)}</td>
-                    <td>
-                      {Math.round(d.box.x1)}, {Math.round(d.box.y1)} – {Math.round(d.box.x2)}, {Math.round(d.box.y2)}
-                    </td>
+            {image.detections.length === 0 ? (
+              <p className="empty" data-testid="no-detections">
+                Nothing found in this image: {image.model.name} scored nothing at or above the batch&apos;s threshold.
+              </p>
+            ) : (
+              <table className="table" data-testid="detections">
+                <thead>
+                  <tr>
+                    <th>Label</th>
+                    <th>Score</th>
+                    <th>Box (x1, y1 – x2, y2)</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {image.detections.map((d, i) => (
+                    <tr key={i}>
+                      <td>{d.label}</td>
+                      <td>{d.score.toFixed(3)}</td>
+                      <td>
+                        {Math.round(d.box.x1)}, {Math.round(d.box.y1)} – {Math.round(d.box.x2)}, {Math.round(d.box.y2)}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
             <button type="button" onClick={() => void download()}>
               Download annotated PNG
             </button>

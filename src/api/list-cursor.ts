@@ -1,0 +1,27 @@
+// The cursor of GET /v1/images's pages: the last row's listed time, to the
+// microsecond, and its id, base64url-encoded. Opaque to clients; an
+// unreadable one is a bad request, never a silent first page.
+import { badRequest } from './http-errors.js';
+
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z) ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+export interface ListPosition {
+  /** UTC, microseconds: 2025-01-02T03:04:05.123456Z. */
+  listedAt: string;
+  id: string;
+}
+
+/** The cursor of the page after the row at `position`. */
+export function encodeListCursor(position: ListPosition): string {
+  return Buffer.from(`${position.listedAt} ${position.id}`, 'utf8').toString('base64url');
+}
+
+/**
+ * The position a cursor names.
+ * @throws ApiError 400 invalid_cursor when it is not one encodeListCursor made
+ */
+export function decodeListCursor(cursor: string): ListPosition {
+  const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match || Number.isNaN(Date.parse(match[1]!))) throw badRequest('cursor: not a cursor this server gave (pass `next` as it came)', 'invalid_cursor');
+  return { listedAt: match[1]!, id: match[2]! };
+}
