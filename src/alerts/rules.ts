@@ -38,6 +38,9 @@ export const RULES: readonly Rule[] = [
   { name: 'redis_memory', matches: (c) => c === 'redis.memory' },
   { name: 'gpu_hot', matches: (c) => c.startsWith('gpu.') },
   { name: 'lost_work', matches: (c) => c === 'reconcile.lost_work' },
+  // WAL not reaching the archive (failing, or waiting past ALERT_ARCHIVE_LAG_MINUTES): point-in-time
+  // recovery stops at the last archived segment. Archiving off is ok there: no alert.
+  { name: 'wal_archiving', matches: (c) => c === 'postgres.archiving' },
   { name: 'dependency_down', matches: () => true },
 ];
 

@@ -2,18 +2,21 @@
 // tables, rewrites the generated sections of docs/benchmarks.md, and with
 // --json ends with one JSON line of the headline numbers.
 //
-// Parts: engine, pipeline, blob-store, client, scheduling, stats, backup, image-list; name some
+// Parts: engine, pipeline, blob-store, client, scheduling, stats, backup, image-list, pitr; name some
 // to run only those (`npm run bench -- scheduling`), or skip some with
 // --skip-<part>. Options: --images N (engine, default 504), --pipeline-images N (default 312),
 // --blob-store-images N (default 312), --blob-store-rounds N (per store, default 2),
 // --batch-size N (default 52), --latency-samples N (default 30),
-// --backup-mb N (MiB, default 220), --models a,b (engine), --photos DIR,
+// --backup-mb N (MiB, default 220), --pitr-mb N (MiB, default 1024), --pitr-heartbeat-seconds N
+// (default 180), --models a,b (engine), --photos DIR,
 // --client-images N (default 312), --scheduling-backlog N (default 2000),
 // --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --stats-images N (default
 // 10000000), --stats-samples N (default 40), --stats-drop (drop the stats bench's database, kept by
 // default for the next run), --image-list-rows N (default 1000000), --image-list-samples N (default 30),
 // --skip-engine, --skip-pipeline, --skip-blob-store, --skip-backup, --skip-client, --skip-scheduling,
-// --skip-stats, --skip-image-list, --no-write, --json.
+// --skip-stats, --skip-image-list, --skip-pitr, --no-write, --json.
+// The pitr part needs pgBackRest and the PostgreSQL server binaries (initdb, pg_ctl) on this machine: it
+// runs a cluster of its own on 127.0.0.1 (as the postgres OS user when run as root).
 // The blob-store part starts s3rver (a development dependency) on 127.0.0.1.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
 // creates and drops its own databases; the stats part keeps lookout_bench_stats
@@ -36,6 +39,7 @@ import { runSchedulingBench, type SchedulingBenchResult } from './scheduling-ben
 import { runStatsBench, STATS_BENCH_DATABASE, type StatsBenchResult } from './fleet-stats-bench.js';
 import { runImageListBench, type ImageListBenchResult } from './image-list-bench.js';
 import { resolutionFor } from '../health/fleet-stats.js';
+import { runPitrBench, type PitrBenchResult } from './pitr-bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -121,6 +125,20 @@ function backupTable(r: BackupBenchResult): string {
   ].join('\n');
 }
 
+function pitrTable(r: PitrBenchResult): string {
+  return [
+    '| measure | value |',
+    '|---|---:|',
+    `| database size (pg_database_size), generated | ${r.databaseMb.toFixed(0)} MiB in ${r.generateSeconds.toFixed(0)} s, archived as it was written |`,
+    `| base backup: full, through the pitr queue (pitr-backup job → pgbackrest backup, gz, aes-256-cbc) | ${r.backupSeconds.toFixed(1)} s, ${(r.databaseMb / r.backupSeconds).toFixed(1)} MiB/s of database, ${r.backupStoredMb.toFixed(0)} MiB stored |`,
+    `| RPO exposure, archive_timeout ${r.archiveTimeoutSeconds} s, a write a second: now minus the last archived WAL, sampled each second for ${r.exposure.seconds} s (p50 / max, goal ≤ 60 s) | ${r.exposure.p50.toFixed(1)} s / ${r.exposure.max.toFixed(1)} s |`,
+    `| RPO at a crash at the end of those ${r.exposure.seconds} s (pg_ctl stop -m immediate): the kill's time minus the newest write the restored copy holds | ${r.crashLossSeconds.toFixed(1)} s |`,
+    `| restore of the latest point: pgbackrest restore into a new directory | ${r.restoreSeconds.toFixed(1)} s |`,
+    `| then start, WAL replay and promotion, until it takes writes | ${r.recoverSeconds.toFixed(1)} s |`,
+    `| restore and recovery together (a drill's RTO; the seed's logical restore: one hour) | ${(r.restoreSeconds + r.recoverSeconds).toFixed(1)} s |`,
+  ].join('\n');
+}
+
 function clientTable(r: ClientBenchResult): string {
   const rate = (s: number) => `${s.toFixed(2)} s, ${(r.mebibytes / s).toFixed(0)} MiB/s, ${(r.images / s).toFixed(0)} images/s`;
   return [
@@ -181,7 +199,6 @@ function statsTable(r: StatsBenchResult): string {
   ].join('\n');
 }
 
-
 function imageListTable(r: ImageListBenchResult): string {
   return [
     `${r.rows.toLocaleString('en')} image rows (${r.tableMb} MiB with their indexes), generated in ${r.generateSeconds.toFixed(0)} s; ` +
@@ -198,7 +215,7 @@ function imageListTable(r: ImageListBenchResult): string {
   ].join('\n');
 }
 
-const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'stats', 'backup', 'image-list'] as const;
+const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'stats', 'backup', 'image-list', 'pitr'] as const;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -227,6 +244,9 @@ async function main(): Promise<void> {
       'stats-drop': { type: 'boolean', default: false },
       'client-images': { type: 'string', default: '312' },
       'backup-mb': { type: 'string', default: '220' },
+      'skip-pitr': { type: 'boolean', default: false },
+      'pitr-mb': { type: 'string', default: '1024' },
+      'pitr-heartbeat-seconds': { type: 'string', default: '180' },
       'skip-image-list': { type: 'boolean', default: false },
       'image-list-rows': { type: 'string', default: '1000000' },
       'image-list-samples': { type: 'string', default: '30' },
@@ -386,6 +406,24 @@ async function main(): Promise<void> {
     log(`\n${backupTable(result)}\n`);
     if (!values['no-write']) {
       await replaceSection('backup-bench', `Measured on ${machine()}; one ops worker process, Postgres on the same machine.\n\n${backupTable(result)}`);
+    }
+  }
+
+  if (runs('pitr')) {
+    const result = await runPitrBench({
+      targetMb: positive('pitr-mb', values['pitr-mb']),
+      heartbeatSeconds: positive('pitr-heartbeat-seconds', values['pitr-heartbeat-seconds']),
+      env: process.env,
+      log,
+    });
+    log(`\n${pitrTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection(
+        'pitr-bench',
+        `Measured on ${machine()}, cores shared with other work running at the time; PostgreSQL ${result.postgresVersion} and ${result.pgbackrestVersion} ` +
+          "(Debian's) on the same cores and disk, a cluster of the bench's own (fsync on, pgBackRest's defaults: gz, one process), one pitr worker in the bench process.\n\n" +
+          pitrTable(result),
+      );
     }
   }
 

@@ -13,6 +13,7 @@ import * as fleet from './commands/fleet.js';
 import * as keys from './commands/keys.js';
 import * as migrate from './commands/migrate.js';
 import * as models from './commands/models.js';
+import * as pitr from './commands/pitr.js';
 import * as prune from './commands/prune.js';
 import * as queues from './commands/queues.js';
 import * as reconcile from './commands/reconcile.js';
@@ -21,7 +22,7 @@ import * as submit from './commands/submit.js';
 import * as workers from './commands/workers.js';
 
 /** In help order: services holds all, api and worker. */
-const COMMANDS: readonly CommandModule[] = [detect, submit, services, fleet, migrate, keys, config, workers, queues, models, reconcile, prune, backup];
+const COMMANDS: readonly CommandModule[] = [detect, submit, services, fleet, migrate, keys, config, workers, queues, models, reconcile, prune, backup, pitr];
 
 export function buildProgram(deps: CommandDeps = { config: configOrExit }): Command {
   const program = new Command('lookout')

@@ -50,6 +50,8 @@ export interface Config {
   /** idleTimeoutMs: an upload that receives no byte for this long is ended (408). */
   upload: { maxFiles: number; maxRequestBytes: number; idleTimeoutMs: number; /** Uploads one API process receives at once; more: 503. */ maxInFlight: number };
   backup: BackupConfig;
+  /** Point-in-time recovery through pgBackRest: on when PGBACKREST_CONFIG is set. */
+  pitr: PitrConfig;
   metricsPort: number | undefined;
   heartbeatMs: number;
   /** Hours a stopped or missing worker stays in the fleet view before its row is dropped. */
@@ -94,6 +96,8 @@ export interface AlertConfig {
   failureRate: number;
   backupMaxAgeHours: number;
   diskMinFreePercent: number;
+  /** WAL waiting to be archived for longer than this (minutes) is an alert (ALERT_ARCHIVE_LAG_MINUTES). */
+  archiveLagMinutes: number;
   gpuMaxCelsius: number;
   repeatMinutes: number;
   webhook: { url: string; secret: string | undefined } | undefined;
@@ -111,6 +115,26 @@ export interface BackupConfig {
   pruneCron: string;
   verifyAfter: boolean;
   keep: { daily: number; weekly: number; monthly: number };
+  timezone: string;
+}
+
+/**
+ * Point-in-time recovery: pgBackRest's own settings, as its environment names
+ * them. `configFile` undefined: PITR is off here (no pitr worker in `lookout
+ * all`, no pitr schedulers); the archiving health component still reads
+ * Postgres, which says whether WAL is archived.
+ */
+export interface PitrConfig {
+  /** PGBACKREST_CONFIG: the pgbackrest.conf every pgbackrest Lookout runs reads (its secrets stay there). */
+  configFile: string | undefined;
+  /** PGBACKREST_STANZA (default lookout). */
+  stanza: string;
+  /** PITR_FULL_CRON, PITR_DIFF_CRON: the full and differential backups; PITR_DRILL_CRON: the restore drill. In BACKUP_TIMEZONE. */
+  fullCron: string;
+  diffCron: string;
+  drillCron: string;
+  /** BACKUP_SCHEDULES: false leaves the pitr schedulers out too. */
+  schedules: boolean;
   timezone: string;
 }
 
@@ -227,6 +251,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keep: { daily: e.BACKUP_KEEP_DAILY, weekly: e.BACKUP_KEEP_WEEKLY, monthly: e.BACKUP_KEEP_MONTHLY },
       timezone: e.BACKUP_TIMEZONE,
     },
+    pitr: {
+      configFile: e.PGBACKREST_CONFIG,
+      stanza: e.PGBACKREST_STANZA,
+      fullCron: e.PITR_FULL_CRON,
+      diffCron: e.PITR_DIFF_CRON,
+      drillCron: e.PITR_DRILL_CRON,
+      schedules: e.BACKUP_SCHEDULES,
+      timezone: e.BACKUP_TIMEZONE,
+    },
     metricsPort: e.METRICS_PORT,
     heartbeatMs: e.HEARTBEAT_MS,
     workerHistoryHours: e.WORKER_HISTORY_HOURS,
@@ -248,6 +281,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       failureRate: e.ALERT_FAILURE_RATE,
       backupMaxAgeHours: e.ALERT_BACKUP_MAX_AGE_HOURS,
       diskMinFreePercent: e.ALERT_DISK_MIN_FREE_PERCENT,
+      archiveLagMinutes: e.ALERT_ARCHIVE_LAG_MINUTES,
       gpuMaxCelsius: e.ALERT_GPU_MAX_CELSIUS,
       repeatMinutes: e.ALERT_REPEAT_MINUTES,
       webhook: e.ALERT_WEBHOOK_URL ? { url: e.ALERT_WEBHOOK_URL, secret: e.ALERT_WEBHOOK_SECRET } : undefined,

@@ -171,6 +171,19 @@ export const envSchema = z.object({
   BACKUP_KEEP_WEEKLY: int(0, 520).default(4),
   BACKUP_KEEP_MONTHLY: int(0, 1200).default(12),
   BACKUP_TIMEZONE: z.string().min(1).default('UTC'),
+  // pgBackRest's own variables (its --config and --stanza), read by Lookout too and passed through to
+  // every pgbackrest it runs. Set: point-in-time recovery is on (README, "Point-in-time recovery").
+  PGBACKREST_CONFIG: z
+    .string()
+    .refine((p) => p.startsWith('/'), { error: 'expected the absolute path of pgbackrest.conf (such as /etc/pgbackrest/pgbackrest.conf)' })
+    .optional(),
+  PGBACKREST_STANZA: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'expected a stanza name: letters, digits, ., _ and -' })
+    .default('lookout'),
+  PITR_FULL_CRON: cron.default('0 1 * * 0'),
+  PITR_DIFF_CRON: cron.default('0 1 * * 1-6'),
+  PITR_DRILL_CRON: cron.default('0 6 * * 0'),
   METRICS_PORT: int(0, 65_535).optional(),
   HEARTBEAT_MS: int(200, 600_000).default(5000),
   WORKER_HISTORY_HOURS: int(1, 8760).default(6),
@@ -184,6 +197,7 @@ export const envSchema = z.object({
   ALERT_FAILURE_RATE: z.coerce.number({ error: 'expected a number from 0 to 1' }).min(0).max(1).default(0.2),
   ALERT_BACKUP_MAX_AGE_HOURS: int(1, 10_000).default(26),
   ALERT_DISK_MIN_FREE_PERCENT: int(0, 100).default(10),
+  ALERT_ARCHIVE_LAG_MINUTES: int(1, 10_000).default(15),
   ALERT_GPU_MAX_CELSIUS: int(0, 150).default(85),
   ALERT_REPEAT_MINUTES: int(0, 100_000).default(240),
   // The same rules as batch webhooks' targets (src/security/webhook-target.ts), as far as syntax goes:

@@ -19,6 +19,7 @@ import { formatBytes, plural } from '../text/format.js';
 import { problemsFirst } from '../text/health-view.js';
 import { readGpus } from './gpus.js';
 import { probeBackupDir } from './backup-dir-probe.js';
+import { ARCHIVING_COMPONENT, probeArchiving } from './archiving-probe.js';
 import { failureRate, MIN_FINISHED, recentOutcomes } from './recent-outcomes.js';
 import { withTimeout } from './with-timeout.js';
 import { whenRedisReady } from '../redis/queue-redis.js';
@@ -29,7 +30,7 @@ export interface ProbeDeps {
   queues: ReadonlyMap<string, Queue>;
   /** The process's blob store: its bucket is probed with BLOB_STORE=s3. */
   blobs: Pick<BlobStore, 'check' | 'location'>;
-  config: Pick<Config, 'blobs' | 'backup' | 'alerts' | 'heartbeatMs'>;
+  config: Pick<Config, 'blobs' | 'backup' | 'alerts' | 'heartbeatMs' | 'pitr'>;
   now: () => Date;
 }
 
@@ -243,6 +244,7 @@ export async function runProbes(deps: ProbeDeps): Promise<HealthCheck> {
   const groups = await Promise.all([
     guarded('redis', () => probeRedis(deps.redis)),
     guarded('postgres', () => probePostgres(deps.pool)),
+    guarded(ARCHIVING_COMPONENT, () => probeArchiving(deps.pool, deps.config)),
     // BLOB_DIR's disk, or the bucket: never both, and with s3 nothing of BLOB_DIR.
     blobStore.store === 'fs'
       ? guarded('disk.blobs', () => probeDisk('disk.blobs', blobStore.dir, deps.config.alerts.diskMinFreePercent))

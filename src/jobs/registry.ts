@@ -20,6 +20,12 @@ import { createBackupPruneHandler } from './backup-prune/handler.js';
 import { retentionPrune } from './retention-prune/definition.js';
 import { createRetentionPruneHandler } from './retention-prune/handler.js';
 
+import type { PitrJobDeps } from './pitr-deps.js';
+import { pitrBackup } from './pitr-backup/definition.js';
+import { createPitrBackupHandler } from './pitr-backup/handler.js';
+import { pitrDrill } from './pitr-drill/definition.js';
+import { createPitrDrillHandler } from './pitr-drill/handler.js';
+
 import type { OpsJobDeps } from './ops-deps.js';
 import { healthProbe } from './health-probe/definition.js';
 import { createHealthProbeHandler } from './health-probe/handler.js';
@@ -30,7 +36,7 @@ import { createAlertEmailHandler } from './alert-email/handler.js';
 import { reconcileJob } from './reconcile/definition.js';
 import { createReconcileHandler } from './reconcile/handler.js';
 
-export type HandlerDeps = DetectImageDeps & BackupJobDeps & OpsJobDeps;
+export type HandlerDeps = DetectImageDeps & BackupJobDeps & OpsJobDeps & PitrJobDeps;
 
 interface Registration {
   type: JobType;
@@ -49,14 +55,18 @@ export const JOB_TYPES: readonly Registration[] = [
   { type: webhook, createHandler: createWebhookHandler },
   { type: alertEmail, createHandler: createAlertEmailHandler },
   { type: reconcileJob, createHandler: createReconcileHandler },
+  { type: pitrBackup, createHandler: createPitrBackupHandler },
+  { type: pitrDrill, createHandler: createPitrDrillHandler },
 ];
 
 /**
  * Queues whose jobs run one at a time per process whatever the worker's
  * concurrency: backups, verifies and restores compete for the same disk and
- * database, and a restore must not race a backup.
+ * database, and a restore must not race a backup. The same for the pitr
+ * queue: pgBackRest takes one backup of a stanza at a time, and a drill's
+ * restore competes with it for the disk.
  */
-export const QUEUE_CONCURRENCY_LIMIT: Readonly<Record<string, number>> = { backup: 1 };
+export const QUEUE_CONCURRENCY_LIMIT: Readonly<Record<string, number>> = { backup: 1, pitr: 1 };
 
 /** Every queue some job type lives on. */
 export const KNOWN_QUEUES: readonly string[] = [...new Set(JOB_TYPES.map((r) => r.type.queue))];

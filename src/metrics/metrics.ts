@@ -2,12 +2,13 @@
 // passed in, no global): default process metrics, queue depth by state, job
 // durations, detection stages, batch sizes, images, detect wait per lane,
 // images waiting per key (top N), worker liveness, the
-// latest health probe values and GPUs where nvidia-smi exists.
+// latest health probe values, the newest restore drill's RPO and RTO, and GPUs where nvidia-smi exists.
 import type { Queue } from 'bullmq';
 import client from 'prom-client';
 import type { Pool } from '../db/pool.js';
 import { latestHealthCheck } from '../db/repositories/health-checks.js';
 import { queuedImagesByKey } from '../db/repositories/images.js';
+import { latestPitrDrill } from '../db/repositories/backups.js';
 import { readGpus } from '../health/gpus.js';
 import { isQueueUnavailable } from '../redis/queue-redis.js';
 import { JOB_COUNT_STATES } from '../wire/queues.js';
@@ -87,6 +88,30 @@ export function createMetrics(deps: { queues: Iterable<Queue>; pool: Pool }): Me
       for (const r of rows) this.set({ key: r.key }, r.images);
     },
   });
+
+  // The newest restore drill's RPO and RTO, from the catalogue at each scrape: any process shows them,
+  // not only the pitr worker that ran the drill. Absent before the first drill. One read per scrape,
+  // shared by the three gauges (a scrape collects them together).
+  let drill: { at: number; value: ReturnType<typeof latestPitrDrill> } | undefined;
+  const latestDrill = () => {
+    if (!drill || Date.now() - drill.at > 1000) drill = { at: Date.now(), value: latestPitrDrill(deps.pool).catch(() => undefined) };
+    return drill.value;
+  };
+  const drillGauge = (name: string, help: string, value: (d: NonNullable<Awaited<ReturnType<typeof latestPitrDrill>>>) => number | null) =>
+    new client.Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const d = await latestDrill();
+        const v = d ? value(d) : null;
+        if (v !== null) this.set(v);
+      },
+    });
+  drillGauge('lookout_pitr_drill_rpo_seconds', "Newest point-in-time restore drill: its target time minus the last archived WAL's time", (d) => d.rpoSeconds);
+  drillGauge('lookout_pitr_drill_rto_seconds', 'Newest point-in-time restore drill: restore and start duration', (d) => d.rtoSeconds);
+  drillGauge('lookout_pitr_drill_timestamp_seconds', 'Newest point-in-time restore drill that passed: when (Unix time)', (d) => d.at.getTime() / 1000);
 
   const gpuGauges = {
     utilization: new client.Gauge({ name: 'lookout_gpu_utilization_ratio', help: 'GPU utilisation 0..1', labelNames: ['gpu'], registers: [registry] }),

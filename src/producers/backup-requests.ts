@@ -35,9 +35,14 @@ export class BackupUnusableError extends Error {
 /**
  * Checks that `backup` can be verified or restored with `backupConfig`, before anything is enqueued.
  * @throws BackupsDisabledError when no key is configured to decrypt anything
- * @throws BackupUnusableError when the backup has no finished file
+ * @throws BackupUnusableError when the backup has no finished file, or is pgBackRest's (kind pitr: `lookout pitr restore` restores those)
  */
-export function checkRestorable(backup: Pick<BackupRecord, 'id' | 'status' | 'file'>, backupConfig: BackupConfig): void {
+export function checkRestorable(backup: Pick<BackupRecord, 'id' | 'status' | 'file' | 'kind'>, backupConfig: BackupConfig): void {
+  if (backup.kind === 'pitr') {
+    throw new BackupUnusableError(
+      `backup ${backup.id} is a point-in-time (pgBackRest) backup of the cluster, not a file of Lookout's: restore it with lookout pitr restore --to TIME --pg-data DIR on the database host`,
+    );
+  }
   if (decryptionKeys(backupConfig).length === 0) throw new BackupsDisabledError();
   if (!backup.file || !isRestorable(backup.status)) {
     throw new BackupUnusableError(

@@ -21,16 +21,19 @@ import { restorePriorities } from '../jobs/restore-priorities.js';
 import { finalizeBatch, finalizeBatchJobId } from '../jobs/finalize-batch/definition.js';
 import { finishBatch } from '../jobs/finalize-batch/finish-batch.js';
 import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
+import { PITR_QUEUE } from '../jobs/pitr-backup/definition.js';
 import { enqueueBatchFlow } from './batch-flow.js';
 import { allocatePriorities, confirmAdded, slicePriorities, type Priorities } from './fair-share.js';
 import type { Lane } from '../wire/batches.js';
 import {
   HEALTH_SCHEDULER_ID,
+  PITR_SCHEDULER_IDS,
   RECONCILE_SCHEDULER_ID,
   RETENTION_SCHEDULER_ID,
   SCHEDULER_IDS,
   syncBackupSchedules,
   syncHealthSchedule,
+  syncPitrSchedules,
   syncReconcileSchedule,
   syncRetentionSchedule,
 } from './schedules.js';
@@ -179,6 +182,12 @@ export async function reconcile(deps: ReconcileDeps, options: { dryRun?: boolean
     }
     if (deps.config.retention.days !== undefined) {
       expected.push([backup, RETENTION_SCHEDULER_ID, () => syncRetentionSchedule(deps.queues, deps.config, deps.logger)]);
+    }
+    if (deps.config.pitr.configFile && deps.config.pitr.schedules) {
+      const pitr = deps.queues.get(PITR_QUEUE)!;
+      for (const id of Object.values(PITR_SCHEDULER_IDS)) {
+        expected.push([pitr, id, () => syncPitrSchedules(deps.queues, deps.config.pitr, deps.logger)]);
+      }
     }
     for (const [queue, id, restore] of expected) {
       if (await queue.getJobScheduler(id)) continue;

@@ -1,18 +1,19 @@
 // The job schedulers (health probes, reconcile, nightly backup, backup prune,
-// retention prune) live in
+// retention prune, pitr backups and drill) live in
 // Redis, so a Redis restarted empty loses them. The process that owns them
-// (it consumes the health or backup queue) syncs them at start and again each
+// (it consumes the health, backup or pitr queue) syncs them at start and again each
 // time its queue connection is ready after a reconnect, then runs
 // `afterReconnect` (the reconciler: work Postgres says is unfinished and the
 // queues lost goes back in), so nobody has to run `lookout reconcile`.
 import { BACKUP_QUEUE } from '../jobs/backup-run/definition.js';
 import { HEALTH_QUEUE } from '../jobs/health-probe/definition.js';
+import { PITR_QUEUE } from '../jobs/pitr-backup/definition.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Queues } from '../jobs/enqueue.js';
 import { isQueueUnavailable } from '../redis/queue-redis.js';
-import { syncBackupSchedules, syncHealthSchedule, syncReconcileSchedule, syncRetentionSchedule } from './schedules.js';
+import { syncBackupSchedules, syncHealthSchedule, syncPitrSchedules, syncReconcileSchedule, syncRetentionSchedule } from './schedules.js';
 
 /** The parts of the process's services (runtime/services.ts) the keeper uses. */
 interface ScheduleDeps {
@@ -33,6 +34,7 @@ export async function syncSchedules(services: ScheduleDeps, queues: readonly str
     await syncHealthSchedule(services.queues, services.config.health.intervalSeconds);
     await syncReconcileSchedule(services.queues, services.config.reconcileIntervalSeconds);
   }
+  if (queues.includes(PITR_QUEUE)) await syncPitrSchedules(services.queues, services.config.pitr, services.logger);
 }
 
 /**
@@ -46,7 +48,7 @@ export async function keepSchedules(
   queues: readonly string[],
   options: { afterReconnect?: () => void } = {},
 ): Promise<{ stop(): void }> {
-  if (!queues.includes(BACKUP_QUEUE) && !queues.includes(HEALTH_QUEUE)) return { stop: () => undefined };
+  if (![BACKUP_QUEUE, HEALTH_QUEUE, PITR_QUEUE].some((q) => queues.includes(q))) return { stop: () => undefined };
   const { logger, redis } = services;
   let running = false;
   const resync = () => {

@@ -5,13 +5,15 @@
 // parsed with its type's schema and its jobs get the type's default options;
 // their ids are BullMQ's (a scheduler names its jobs).
 import type { Logger } from 'pino';
-import type { BackupConfig, Config } from '../config/config.js';
+import type { BackupConfig, Config, PitrConfig } from '../config/config.js';
 import { backupRun, type BackupRunPayload } from '../jobs/backup-run/definition.js';
 import { backupPrune } from '../jobs/backup-prune/definition.js';
 import { queueOf, schedule, type Queues } from '../jobs/enqueue.js';
 import { healthProbe } from '../jobs/health-probe/definition.js';
 import { reconcileJob } from '../jobs/reconcile/definition.js';
 import { retentionPrune } from '../jobs/retention-prune/definition.js';
+import { pitrBackup } from '../jobs/pitr-backup/definition.js';
+import { pitrDrill } from '../jobs/pitr-drill/definition.js';
 
 export const SCHEDULER_IDS = { backup: 'nightly-backup', prune: 'weekly-backup-prune' } as const;
 
@@ -68,4 +70,25 @@ export async function syncRetentionSchedule(
     { actor: 'scheduler', olderThanDays: days },
   );
   logger.info({ retentionDays: days, cron: RETENTION_CRON, timezone: config.backup.timezone }, 'retention schedule synced');
+}
+
+export const PITR_SCHEDULER_IDS = { full: 'pitr-full-backup', diff: 'pitr-diff-backup', drill: 'weekly-pitr-drill' } as const;
+
+/**
+ * Upserts the pitr schedulers (full and differential pgBackRest backups, the
+ * restore drill) when PGBACKREST_CONFIG is set and BACKUP_SCHEDULES is on;
+ * removes them otherwise. Only a process consuming the pitr queue runs this:
+ * the worker on the database host.
+ */
+export async function syncPitrSchedules(queues: Queues, config: PitrConfig, logger: Pick<Logger, 'info'>): Promise<void> {
+  const queue = queueOf(queues, pitrBackup);
+  if (!config.configFile || !config.schedules) {
+    for (const id of Object.values(PITR_SCHEDULER_IDS)) await queue.removeJobScheduler(id);
+    return;
+  }
+  const tz = config.timezone;
+  await schedule(queues, pitrBackup, PITR_SCHEDULER_IDS.full, { pattern: config.fullCron, tz }, { type: 'full', trigger: 'scheduler', actor: 'scheduler' });
+  await schedule(queues, pitrBackup, PITR_SCHEDULER_IDS.diff, { pattern: config.diffCron, tz }, { type: 'diff', trigger: 'scheduler', actor: 'scheduler' });
+  await schedule(queues, pitrDrill, PITR_SCHEDULER_IDS.drill, { pattern: config.drillCron, tz }, { trigger: 'scheduler', actor: 'scheduler' });
+  logger.info({ full: config.fullCron, diff: config.diffCron, drill: config.drillCron, timezone: tz }, 'pitr schedules synced');
 }

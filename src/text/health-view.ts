@@ -40,6 +40,8 @@ export function formatProbeValue(value: number | string | null | undefined, unit
       return `${trim(value, 1)} % free`;
     case 'ms':
       return `${trim(value, 1)} ms`;
+    case 'seconds':
+      return `${trim(value, 1)} s`;
     case 'hours':
       return `${trim(value, 1)} h`;
     case 'celsius':

@@ -6,6 +6,7 @@ import type { BackupStatus } from './status-lists.js';
 /** GET /v1/backups/:id, and one of GET /v1/backups's `backups`. */
 export const backupViewSchema = z.object({
   id: z.uuid(),
+  kind: z.enum(['logical', 'pitr']).describe("logical: Lookout's encrypted pg_dump file; pitr: a pgBackRest backup of the cluster (lookout pitr)"),
   status: z.string(),
   trigger: z.string(),
   createdAt: z.date(),
@@ -15,6 +16,10 @@ export const backupViewSchema = z.object({
   bytes: z.number().nullable(),
   sha256: z.string().nullable(),
   error: z.string().nullable(),
+  label: z.string().nullable().describe("pitr: pgBackRest's backup label"),
+  type: z.enum(['full', 'diff', 'incr']).nullable().describe("pitr: pgBackRest's backup type"),
+  rpoSeconds: z.number().nullable().describe('pitr, after a restore drill: target time minus the last archived WAL time'),
+  rtoSeconds: z.number().nullable().describe('pitr, after a restore drill: restore and start duration'),
 });
 /** GET /v1/backups, newest first. */
 export const backupListSchema = z.object({ backups: z.array(backupViewSchema) });

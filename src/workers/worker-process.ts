@@ -8,7 +8,9 @@ import type { Device } from '../detection/index.js';
 import { formatDevice } from '../detection/index.js';
 import { detectImage } from '../jobs/detect-image/definition.js';
 import { KNOWN_QUEUES } from '../jobs/registry.js';
+import { PITR_QUEUE } from '../jobs/pitr-backup/definition.js';
 import type { Services } from '../runtime/services.js';
+import type { Config } from '../config/config.js';
 import { createDetectorCache, type DetectorCache } from './detector-cache.js';
 import { startWorkers, type RunningWorkers } from './start-workers.js';
 import { newWorkerIdentity, startHeartbeat } from './worker-heartbeat.js';
@@ -28,6 +30,12 @@ export interface RunningWorkerProcess {
 
 export async function startWorkerProcess(services: Services, options: WorkerProcessOptions): Promise<RunningWorkerProcess> {
   const { config, logger } = services;
+  if (options.queues.includes(PITR_QUEUE) && !config.pitr.configFile) {
+    // Every pitr job would fail: say so at start, as for a missing model.
+    throw new Error(
+      'the pitr queue needs PGBACKREST_CONFIG: run its worker on the database host, as the database OS user, with pgBackRest configured (README, "Point-in-time recovery")',
+    );
+  }
   const detectConfig = { ...config.detect, device: options.device ?? config.detect.device };
   const detectors = createDetectorCache({
     registry: services.registry,
@@ -89,5 +97,18 @@ export async function startWorkerProcess(services: Services, options: WorkerProc
   };
 }
 
-/** The queues an ops worker runs (everything but detection). */
-export const OPS_QUEUES = KNOWN_QUEUES.filter((q) => q !== detectImage.queue);
+/**
+ * The queues an ops worker runs everywhere: everything but detection and
+ * pitr (whose worker belongs on the database host, as its OS user).
+ */
+export const OPS_QUEUES = KNOWN_QUEUES.filter((q) => q !== detectImage.queue && q !== PITR_QUEUE);
+
+/** The queues of `lookout all`'s ops worker: OPS_QUEUES, and pitr when PGBACKREST_CONFIG is set (Lookout runs on the database host). */
+export function opsQueuesFor(config: Pick<Config, 'pitr'>): string[] {
+  return config.pitr.configFile ? [...OPS_QUEUES, PITR_QUEUE] : [...OPS_QUEUES];
+}
+
+/** `lookout worker`'s queues when none are named: every queue, pitr only when PGBACKREST_CONFIG is set. */
+export function defaultWorkerQueues(config: Pick<Config, 'pitr'>): string[] {
+  return KNOWN_QUEUES.filter((q) => q !== PITR_QUEUE || config.pitr.configFile !== undefined);
+}

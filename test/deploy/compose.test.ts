@@ -89,6 +89,46 @@ describe('docker-compose.yml, the s3 profile', () => {
   });
 });
 
+describe('docker-compose.yml, the pitr profile', () => {
+  const load = async () =>
+    (parse(await readFile(path.join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, any> }).services;
+  const envOf = (service: Record<string, any>, shell: Record<string, string>) =>
+    Object.fromEntries(Object.entries(service.environment as Record<string, string>).map(([k, v]) => [k, interpolate(String(v), shell)]));
+
+  it('adds a Postgres archiving through pgBackRest, the stanza and a pitr worker beside it, only with --profile pitr', async () => {
+    const services = await load();
+    for (const name of ['postgres-pitr', 'pitr-stanza', 'pitr-worker']) expect(services[name].profiles, name).toEqual(['pitr']);
+    const command = (services['postgres-pitr'].command as string[]).join(' ');
+    expect(command).toContain('archive_mode=on');
+    expect(command).toContain('archive_command=pgbackrest --stanza=lookout archive-push %p');
+    expect(command).toContain('archive_timeout=60');
+    expect(services['pitr-stanza'].entrypoint.concat(services['pitr-stanza'].command)).toEqual(['pgbackrest', '--stanza=lookout', 'stanza-create']);
+    expect(services['pitr-worker'].command).toEqual(['worker', '--queues', 'pitr']);
+    // The worker shares the server's data, socket and repository.
+    expect(services['pitr-worker'].volumes).toEqual(services['postgres-pitr'].volumes);
+    expect(services['postgres-pitr'].volumes).toEqual(expect.arrayContaining(['pgbackrest-repo:/var/lib/pgbackrest', 'pitr-postgres-run:/var/run/postgresql']));
+    const worker = loadConfig(envOf(services['pitr-worker'], {}));
+    expect(worker.pitr).toMatchObject({ configFile: '/etc/pgbackrest/pgbackrest.conf', stanza: 'lookout' });
+    expect(new URL(worker.databaseUrl).hostname).toBe('postgres-pitr');
+    // The ops worker everywhere else has no pitr queue; Lookout follows POSTGRES_HOST to the archiving server.
+    expect(services['ops-worker'].command.join(' ')).not.toContain('pitr');
+    const key = Buffer.alloc(32, 1).toString('base64');
+    expect(new URL(loadConfig(envOf(services.api, { BACKUP_ENCRYPTION_KEY: key })).databaseUrl).hostname).toBe('postgres');
+    expect(new URL(loadConfig(envOf(services.api, { BACKUP_ENCRYPTION_KEY: key, POSTGRES_HOST: 'postgres-pitr' })).databaseUrl).hostname).toBe('postgres-pitr');
+    expect(services.migrate.depends_on['postgres-pitr']).toEqual({ condition: 'service_healthy', required: false });
+  });
+
+  it("its pgbackrest.conf holds no secret: the cipher pass is pgBackRest's own variable", async () => {
+    const conf = await readFile(path.join(REPO_ROOT, 'deploy', 'pitr', 'pgbackrest.conf'), 'utf8');
+    expect(conf).toMatch(/^repo1-cipher-type=aes-256-cbc$/m);
+    expect(conf).not.toMatch(/^repo1-cipher-pass/m);
+    const services = await load();
+    for (const name of ['postgres-pitr', 'pitr-stanza', 'pitr-worker']) {
+      expect(services[name].environment.PGBACKREST_REPO1_CIPHER_PASS, name).toBe('${PGBACKREST_REPO1_CIPHER_PASS:-}');
+    }
+  });
+});
+
 describe('Dockerfile', () => {
   it('is multi-stage, installs production dependencies only and runs as non-root', async () => {
     const dockerfile = await readFile(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');

@@ -64,7 +64,7 @@ describe('401', () => {
     const board = await fetch(`${url}/admin/queues/api/queues`, { headers: { authorization: `Basic ${basic}` } });
     expect(board.status).toBe(200);
     const names = ((await board.json()) as { queues: Array<{ name: string }> }).queues.map((q) => q.name).sort();
-    expect(names).toEqual(['backup', 'batches', 'detect', 'health', 'notify']);
+    expect(names).toEqual(['backup', 'batches', 'detect', 'health', 'notify', 'pitr']);
   });
 });
 

@@ -10,7 +10,7 @@ import type { Device } from '../../detection/index.js';
 import { openServices, type Services } from '../../runtime/services.js';
 import { prepareDatabase } from '../../runtime/prepare-database.js';
 import { startApi } from '../../api/server.js';
-import { OPS_QUEUES, startWorkerProcess } from '../../workers/worker-process.js';
+import { defaultWorkerQueues, opsQueuesFor, startWorkerProcess } from '../../workers/worker-process.js';
 import { guardMemory } from '../../workers/memory-guard.js';
 import { detectImage } from '../../jobs/detect-image/definition.js';
 import { reconcile } from '../../producers/reconcile.js';
@@ -22,6 +22,8 @@ import type { CommandDeps } from '../command-deps.js';
 import { serviceLogger } from '../command-logger.js';
 import { parseDeviceOption, parsePositiveInt, parseQueues } from '../options.js';
 import { databaseCliError } from '../with-database.js';
+import { CliError } from '../cli-error.js';
+import { PITR_QUEUE } from '../../jobs/pitr-backup/definition.js';
 
 type Stoppable = { close(): Promise<void> };
 
@@ -104,10 +106,12 @@ export async function runAll(config: Config, logger: Logger): Promise<void> {
   const startup = (async () => {
     await prepareDatabase(services);
     parts.push(await startApi(services, config.port, { startup: { pending: () => starting } }));
-    await keepSchedulesOf(services, OPS_QUEUES);
+    // pitr only with PGBACKREST_CONFIG: Lookout then runs on the database host, as its OS user.
+    const opsQueues = opsQueuesFor(config);
+    await keepSchedulesOf(services, opsQueues);
     const detect = await startWorkerProcess(services, { queues: [detectImage.queue], concurrency: config.worker.concurrency });
     parts.push({ close: () => detect.close() });
-    const ops = await startWorkerProcess(services, { queues: OPS_QUEUES, concurrency: 4 });
+    const ops = await startWorkerProcess(services, { queues: opsQueues, concurrency: 4 });
     parts.push({ close: () => ops.close() });
   })();
   onShutdown(logger, services, parts, startup);
@@ -173,13 +177,19 @@ export function register(program: Command, deps: CommandDeps): void {
   program
     .command('worker')
     .description('a worker process for the given queues')
-    .option('--queues <list>', `comma-separated queues (known: ${KNOWN_QUEUES.join(', ')})`, parseQueues, [...KNOWN_QUEUES])
+    .option('--queues <list>', `comma-separated queues (known: ${KNOWN_QUEUES.join(', ')}; default: all, pitr only with PGBACKREST_CONFIG)`, parseQueues)
     .option('--device <device>', 'cpu or cuda:N for detection (default: DETECT_DEVICE)', parseDeviceOption)
     .option('--concurrency <n>', 'jobs in flight per queue (default: DETECT_CONCURRENCY)', parsePositiveInt)
-    .action(async (opts: { queues: string[]; device?: string; concurrency?: number }) => {
+    .action(async (opts: { queues?: string[]; device?: string; concurrency?: number }) => {
       const config = deps.config();
+      if (opts.queues?.includes(PITR_QUEUE) && !config.pitr.configFile) {
+        throw new CliError(
+          'the pitr queue needs PGBACKREST_CONFIG: run its worker on the database host, as the database OS user, with pgBackRest configured (README, "Point-in-time recovery")',
+          2,
+        );
+      }
       await runWorker(config, startLogger(config), {
-        queues: opts.queues,
+        queues: opts.queues ?? defaultWorkerQueues(config),
         ...(opts.device ? { device: parseDevice(opts.device) } : {}),
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
       }).catch((err: unknown) => {

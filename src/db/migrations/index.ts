@@ -12,6 +12,7 @@ import { imagesByReference } from './0010-images-by-reference.js';
 import { imageStatsRollup } from './0011-image-stats-rollup.js';
 import { imageListIndexes } from './0012-image-list-indexes.js';
 import { blobRemovals } from './0013-blob-removals.js';
+import { pitr } from './0014-pitr.js';
 import type { Migration } from './migration.js';
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   imageStatsRollup,
   imageListIndexes,
   blobRemovals,
+  pitr,
 ];

@@ -60,3 +60,9 @@ export async function recentReconcileRepairs(db: Queryable): Promise<{ runs: num
   );
   return { runs: rows[0]?.n ?? 0, images: rows[0]?.images ?? 0 };
 }
+
+/** When the newest audit row of `action` was written; undefined when there is none (the pitr benchmark's heartbeat). */
+export async function latestAuditAt(db: Queryable, action: string): Promise<Date | undefined> {
+  const { rows } = await db.query<{ at: Date | null }>('SELECT max(at) AS at FROM audit_log WHERE action = $1', [action]);
+  return rows[0]?.at ?? undefined;
+}

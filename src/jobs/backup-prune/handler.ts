@@ -10,7 +10,8 @@ import { parsePayload, type JobHandler } from '../job-type.js';
 import { backupPrune } from './definition.js';
 
 export async function pruneBackups(deps: Pick<BackupJobDeps, 'pool' | 'backup' | 'now'>, actor: string): Promise<string[]> {
-  const all = await listBackups(deps.pool, 100_000);
+  // pgBackRest's backups follow its own retention (repo1-retention-full): not this policy's.
+  const all = (await listBackups(deps.pool, 100_000)).filter((b) => b.kind === 'logical');
   const ids = backupsToPrune(all, deps.backup.keep, deps.now());
   for (const id of ids) {
     const backup = all.find((b) => b.id === id)!;

@@ -1,0 +1,133 @@
+// Running pgBackRest and the PostgreSQL server tools for point-in-time
+// recovery. Always execFile with an argument array (never a shell), with
+// pgBackRest's own environment passed through (PGBACKREST_CONFIG,
+// PGBACKREST_STANZA and any other PGBACKREST_* the operator set): its secrets
+// stay in its config file, and whatever it writes to stderr is scrubbed
+// before it reaches an error, a log or a job.
+//
+// Who runs them: this process's user, the database's OS user where the pitr
+// worker is meant to run. A process running as root runs them as the owner of
+// PGBACKREST_CONFIG (pgBackRest's user guide makes the file the postgres
+// user's): Postgres refuses to start as root, and pgBackRest run as root
+// would leave repository files the archiver cannot write next to.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chown, stat } from 'node:fs/promises';
+import { scrubSecrets } from '../../text/scrub-secrets.js';
+
+/** pgBackRest's settings, as PGBACKREST_CONFIG and PGBACKREST_STANZA name them. */
+export interface PitrSettings {
+  configFile: string;
+  stanza: string;
+}
+
+/** The OS user pgBackRest and the server tools run as: undefined for this process's own. */
+export type ToolUser = { uid: number; gid: number } | undefined;
+
+/** pgBackRest or a server tool failed, or cannot run here. The message is scrubbed of secrets. */
+export class PitrToolError extends Error {
+  override name = 'PitrToolError';
+  constructor(
+    message: string,
+    /** True when retrying cannot help (not installed, not configured, refused). */
+    readonly permanent = false,
+  ) {
+    super(scrubSecrets(message));
+  }
+}
+
+/**
+ * The user to run the tools as: this process's own (undefined), or when it
+ * is root, PGBACKREST_CONFIG's owner.
+ * @throws PitrToolError (permanent) when root owns the config file too, or it cannot be read
+ */
+export async function toolUser(settings: PitrSettings): Promise<ToolUser> {
+  if (process.getuid?.() !== 0) return undefined;
+  const owner = await stat(settings.configFile).catch((err: NodeJS.ErrnoException) => {
+    throw new PitrToolError(`PGBACKREST_CONFIG ${settings.configFile} cannot be read: ${err.code ?? err.message}`, true);
+  });
+  if (owner.uid === 0) {
+    throw new PitrToolError(
+      `this process runs as root, and root owns PGBACKREST_CONFIG (${settings.configFile}): run Lookout's pitr work as the database's OS user ` +
+        `(runuser -u postgres -- lookout ...), or chown the file to that user, whom Lookout then runs pgbackrest and pg_ctl as`,
+      true,
+    );
+  }
+  return { uid: owner.uid, gid: owner.gid };
+}
+
+/** Gives `path` to the tool user (when this process is root), so pgbackrest and Postgres may write there. */
+export async function giveToToolUser(path: string, user: ToolUser): Promise<void> {
+  if (user) await chown(path, user.uid, user.gid);
+}
+
+/** The environment of every tool: this process's, with pgBackRest's settings as its own variables say them. */
+function toolEnv(settings: PitrSettings): NodeJS.ProcessEnv {
+  return { ...process.env, PGBACKREST_CONFIG: settings.configFile, PGBACKREST_STANZA: settings.stanza, LC_MESSAGES: 'C' };
+}
+
+/** The last lines of a tool's output that say what went wrong, scrubbed. */
+function lastLines(text: string, n = 6): string {
+  return scrubSecrets(text.trim().split('\n').slice(-n).join(' | ').replace(/\s+/g, ' '));
+}
+
+/**
+ * Runs `file` with `args` (no shell) as `user`; resolves with its stdout.
+ * @throws PitrToolError naming the tool, its exit and the end of its stderr (scrubbed); permanent when the tool is missing
+ */
+export function runTool(
+  file: string,
+  args: readonly string[],
+  options: { settings: PitrSettings; user: ToolUser; what?: string; timeoutMs?: number; cwd?: string },
+): Promise<string> {
+  const what = options.what ?? file;
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      [...args],
+      {
+        env: toolEnv(options.settings),
+        maxBuffer: 64 * 1024 * 1024,
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        ...(options.timeoutMs ? { timeout: options.timeoutMs, killSignal: 'SIGTERM' as const } : {}),
+        ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+      },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        // execFile's error: code is the exit status (a number), or an errno name when the tool did not start.
+        const code = (err as { code?: number | string }).code;
+        if (code === 'ENOENT') {
+          reject(new PitrToolError(`${what} is not installed here (${file} not found)${file === 'pgbackrest' ? ': apt-get install pgbackrest' : ''}`, true));
+          return;
+        }
+        const exit = typeof code === 'number' ? `exit ${code}` : ((err as { signal?: string | null }).signal ?? String(code ?? 'failed'));
+        reject(new PitrToolError(`${what} failed (${exit}): ${lastLines(stderr || stdout) || 'no output'}`));
+      },
+    );
+  });
+}
+
+/**
+ * Runs `pgbackrest --stanza=STANZA [options] COMMAND [parameters]`.
+ * @throws PitrToolError as runTool
+ */
+export function pgbackrest(
+  settings: PitrSettings,
+  user: ToolUser,
+  command: string,
+  options: readonly string[] = [],
+  run: { timeoutMs?: number; parameters?: readonly string[] } = {},
+): Promise<string> {
+  return runTool('pgbackrest', [`--stanza=${settings.stanza}`, ...options, command, ...(run.parameters ?? [])], {
+    settings,
+    user,
+    what: `pgbackrest ${command}`,
+    ...(run.timeoutMs ? { timeoutMs: run.timeoutMs } : {}),
+  });
+}
+
+/** A PostgreSQL server tool (pg_ctl) of `major`: Debian's versioned directory when present, else the one on PATH. */
+export function serverTool(tool: 'pg_ctl' | 'postgres', major: string): string {
+  const versioned = `/usr/lib/postgresql/${major}/bin/${tool}`;
+  return existsSync(versioned) ? versioned : tool;
+}

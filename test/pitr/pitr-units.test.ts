@@ -1,0 +1,209 @@
+// The pure parts of point-in-time recovery (issue 20): secrets scrubbed from
+// another program's words, the archiving component's judgement (off is quiet),
+// pgbackrest info parsed at the edge, times as pgBackRest and Postgres write
+// them, the pitr settings and which processes run the pitr queue.
+import { describe, expect, it } from 'vitest';
+import { parseRepositoryInfo } from '../../src/backups/pitr/info.js';
+import { PitrToolError } from '../../src/backups/pitr/pgbackrest.js';
+import { lastTransactionTime, parseLogTime, targetText } from '../../src/backups/pitr/restore-cluster.js';
+import { parseIsoTime } from '../../src/cli/commands/pitr.js';
+import { loadConfig } from '../../src/config/config.js';
+import { backupSummary, type BackupRecord } from '../../src/db/repositories/backups.js';
+import type { WalArchiving } from '../../src/db/repositories/wal-archiving.js';
+import { commandHint, judgeArchiving } from '../../src/health/archiving-probe.js';
+import { ruleFor } from '../../src/alerts/rules.js';
+import { BackupUnusableError, checkRestorable } from '../../src/producers/backup-requests.js';
+import { scrubSecrets } from '../../src/text/scrub-secrets.js';
+import { runCli } from '../helpers/run-cli.js';
+import { defaultWorkerQueues, OPS_QUEUES, opsQueuesFor } from '../../src/workers/worker-process.js';
+
+describe('scrubSecrets', () => {
+  it('masks secret-named options and variables, and known secrets, wherever they appear', () => {
+    expect(scrubSecrets('pgbackrest --repo1-cipher-pass=hunter2xyz --stanza=lookout archive-push %p')).toBe(
+      'pgbackrest --repo1-cipher-pass=******** --stanza=lookout archive-push %p',
+    );
+    expect(scrubSecrets('PGBACKREST_REPO1_CIPHER_PASS=abc pgbackrest backup')).toBe('PGBACKREST_REPO1_CIPHER_PASS=******** pgbackrest backup');
+    expect(scrubSecrets('--repo1-s3-key-secret "a b" --repo1-s3-key AKIA')).toBe('--repo1-s3-key-secret ******** --repo1-s3-key ********');
+    expect(scrubSecrets('ERROR: [029]: unable to decrypt with sekrit-value', ['sekrit-value'])).toBe('ERROR: [029]: unable to decrypt with ********');
+    expect(scrubSecrets('ERROR: [037]: backup command requires option: pg1-path')).toBe('ERROR: [037]: backup command requires option: pg1-path');
+  });
+
+  it('PitrToolError messages are scrubbed', () => {
+    expect(new PitrToolError('pgbackrest failed: --repo1-cipher-pass=topsecret').message).not.toContain('topsecret');
+  });
+});
+
+const reading = (over: Partial<WalArchiving> = {}): WalArchiving => ({
+  archiveMode: 'on',
+  archiveCommand: 'pgbackrest --stanza=lookout archive-push %p',
+  archiveLibrary: '',
+  archiveTimeoutSeconds: 60,
+  archivedCount: 10,
+  lastArchivedWal: '00000001000000000000000A',
+  lastArchivedAt: new Date('2026-01-01T00:00:00Z'),
+  failedCount: 0,
+  lastFailedWal: null,
+  lastFailedAt: null,
+  statsResetAt: new Date('2025-12-31T00:00:00Z'),
+  currentWal: '00000001000000000000000B',
+  pendingSegments: 0,
+  now: new Date('2026-01-01T00:00:30Z'),
+  inRecovery: false,
+  ...over,
+});
+const judged = (over: Partial<WalArchiving> = {}, configured = true) => judgeArchiving(reading(over), { stanza: 'lookout', configured, lagMinutes: 15 });
+
+describe('the postgres.archiving component', () => {
+  it('off is its own quiet state where PITR is not set up, and critical where this process says it is', () => {
+    expect(judged({ archiveMode: 'off' }, false)).toMatchObject({ name: 'postgres.archiving', status: 'ok', value: 'off', threshold: null });
+    expect(judged({ archiveMode: 'off' }, true)).toMatchObject({
+      status: 'critical',
+      value: 'off',
+      message: expect.stringContaining('PGBACKREST_CONFIG is set'),
+    });
+  });
+
+  it('archiving: ok with the last archived WAL, its age and the failed count; an idle server with nothing waiting is not behind', () => {
+    expect(judged()).toMatchObject({
+      status: 'ok',
+      value: 0,
+      threshold: 900,
+      unit: 'seconds',
+      message: 'last archived 00000001000000000000000A 30 s ago; 0 failed (pg_stat_archiver) since 2025-12-31T00:00:00.000Z; nothing waiting',
+    });
+    expect(judged({ now: new Date('2026-01-02T00:00:00Z') })).toMatchObject({ status: 'ok', value: 0 });
+  });
+
+  it('segments waiting past ALERT_ARCHIVE_LAG_MINUTES: critical, as a lag', () => {
+    const late = judged({ pendingSegments: 3, now: new Date('2026-01-01T00:20:00Z') });
+    expect(late).toMatchObject({ status: 'critical', value: 1200 });
+    expect(late.message).toMatch(
+      /^WAL archiving lags: 3 segments waiting, last archived 00000001000000000000000A 20 min ago \(ALERT_ARCHIVE_LAG_MINUTES is 15\)/,
+    );
+    expect(judged({ pendingSegments: 3, now: new Date('2026-01-01T00:10:00Z') })).toMatchObject({ status: 'ok', value: 600 });
+  });
+
+  it('a failing command: critical, naming it (secrets masked) and what it gets wrong; a later success clears it', () => {
+    const failing = judged({
+      archiveCommand: 'pgbackrest --repo1-cipher-pass=letmein --stanza=other archive-push %p',
+      failedCount: 4,
+      lastFailedWal: '00000001000000000000000B',
+      lastFailedAt: new Date('2026-01-01T00:00:20Z'),
+      pendingSegments: 1,
+    });
+    expect(failing.status).toBe('critical');
+    expect(failing.message).toBe(
+      'WAL archiving fails: archive_command "pgbackrest --repo1-cipher-pass=******** --stanza=other archive-push %p" (it names stanza "other"; PGBACKREST_STANZA is "lookout") ' +
+        'failed for 00000001000000000000000B 10 s ago; last archived 00000001000000000000000A 30 s ago; 4 failed (pg_stat_archiver) since 2025-12-31T00:00:00.000Z; ' +
+        "1 segment waiting (the server log has the command's own error)",
+    );
+    expect(judged({ failedCount: 4, lastFailedAt: new Date('2025-12-31T23:00:00Z') }).status).toBe('ok');
+    expect(commandHint('/bin/false', 'lookout')).toBe(' (it does not run pgbackrest)');
+    expect(commandHint('pgbackrest --stanza=lookout archive-push %p', 'lookout')).toBe('');
+  });
+
+  it('archive_mode on with no command: critical (WAL piles up)', () => {
+    expect(judged({ archiveCommand: '' })).toMatchObject({ status: 'critical', message: expect.stringMatching(/archive_command is empty/) });
+  });
+
+  it('alerts under wal_archiving', () => {
+    expect(ruleFor('postgres.archiving')).toBe('wal_archiving');
+  });
+});
+
+const info = (entry: Record<string, unknown>) => JSON.stringify([{ name: 'lookout', status: { code: 0, message: 'ok' }, ...entry }]);
+const backup = (label: string, type: string, start: number, stop: number, error = false) => ({
+  label,
+  type,
+  error,
+  database: { id: 1 },
+  timestamp: { start, stop },
+  info: { size: 1000, delta: 1000, repository: { size: 300, delta: 200 } },
+  archive: { start: null, stop: null },
+});
+
+describe('pgbackrest info, parsed', () => {
+  it("lists the current database's good backups, oldest first, with the repository's bytes", () => {
+    const parsed = parseRepositoryInfo(
+      info({
+        db: [{ id: 1, version: '15' }],
+        archive: [{ id: '15-1', database: { id: 1 }, min: '000000010000000000000001', max: '000000010000000000000009' }],
+        backup: [
+          backup('20260102-010000F_20260103-010000D', 'diff', 1767402000, 1767402060),
+          backup('20260102-010000F', 'full', 1767315600, 1767315700),
+          backup('x', 'incr', 1, 2, true),
+        ],
+      }),
+      'lookout',
+    );
+    expect(parsed.pgVersion).toBe('15');
+    expect(parsed.archive).toEqual({ id: '15-1', max: '000000010000000000000009' });
+    expect(parsed.backups.map((b) => [b.label, b.type, b.storedBytes, b.finishedAt.toISOString()])).toEqual([
+      ['20260102-010000F', 'full', 200, '2026-01-02T01:01:40.000Z'],
+      ['20260102-010000F_20260103-010000D', 'diff', 200, '2026-01-03T01:01:00.000Z'],
+    ]);
+  });
+
+  it('a missing stanza says how to create it; another shape is refused', () => {
+    expect(() => parseRepositoryInfo(info({ status: { code: 1, message: 'missing stanza path' } }), 'lookout')).toThrow(/stanza-create/);
+    expect(() => parseRepositoryInfo(info({}), 'other')).toThrow(/stanza "other" is not in the pgBackRest repository/);
+    expect(() => parseRepositoryInfo('{"not": "an array"}', 'lookout')).toThrow(/another shape/);
+  });
+});
+
+describe('times', () => {
+  it('as pgBackRest --target takes them, as Postgres logs them, and --to', () => {
+    expect(targetText(new Date('2026-05-01T12:30:00.250Z'))).toBe('2026-05-01 12:30:00.250+00');
+    expect(parseLogTime('2026-11-30 06:33:43.981966+00')?.toISOString()).toBe('2026-11-30T06:33:43.981Z');
+    expect(lastTransactionTime('LOG:  redo done\nLOG:  last completed transaction was at log time 2026-11-30 06:33:43.5+00\n')?.toISOString()).toBe(
+      '2026-11-30T06:33:43.500Z',
+    );
+    expect(parseIsoTime('2026-05-01T14:30:00+02:00').toISOString()).toBe('2026-05-01T12:30:00.000Z');
+    expect(() => parseIsoTime('2026-05-01T14:30:00')).toThrow(/with its zone/);
+    expect(() => parseIsoTime('yesterday')).toThrow(/with its zone/);
+  });
+});
+
+describe('settings and processes', () => {
+  it("reads pgBackRest's own variables; pitr is off without PGBACKREST_CONFIG", () => {
+    const off = loadConfig({});
+    expect(off.pitr).toMatchObject({ configFile: undefined, stanza: 'lookout', fullCron: '0 1 * * 0', diffCron: '0 1 * * 1-6', drillCron: '0 6 * * 0' });
+    expect(off.alerts.archiveLagMinutes).toBe(15);
+    const on = loadConfig({ PGBACKREST_CONFIG: '/etc/pgbackrest/pgbackrest.conf', PGBACKREST_STANZA: 'main', ALERT_ARCHIVE_LAG_MINUTES: '5' });
+    expect(on.pitr).toMatchObject({ configFile: '/etc/pgbackrest/pgbackrest.conf', stanza: 'main' });
+    expect(on.alerts.archiveLagMinutes).toBe(5);
+    expect(() => loadConfig({ PGBACKREST_CONFIG: 'relative.conf' })).toThrow(/PGBACKREST_CONFIG: expected the absolute path/);
+  });
+
+  it('the pitr queue is never part of lookout all (or a bare lookout worker) unless PGBACKREST_CONFIG is set', () => {
+    expect(OPS_QUEUES).not.toContain('pitr');
+    expect(opsQueuesFor(loadConfig({}))).not.toContain('pitr');
+    expect(defaultWorkerQueues(loadConfig({}))).not.toContain('pitr');
+    const on = loadConfig({ PGBACKREST_CONFIG: '/etc/pgbackrest/pgbackrest.conf' });
+    expect(opsQueuesFor(on)).toContain('pitr');
+    expect(defaultWorkerQueues(on)).toContain('pitr');
+  });
+
+  it('lookout worker --queues pitr without PGBACKREST_CONFIG refuses to start (exit 2), naming the variable', async () => {
+    const res = await runCli(['worker', '--queues', 'pitr'], { env: { PGBACKREST_CONFIG: '', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' } });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^lookout: the pitr queue needs PGBACKREST_CONFIG/m);
+  });
+
+  it('a pitr row of the catalogue: shown with its kind, label and type; backup verify and restore refuse it, pointing at pitr restore', () => {
+    const row = {
+      id: '00000000-0000-4000-8000-000000000001',
+      kind: 'pitr',
+      status: 'succeeded',
+      trigger: 'manual',
+      file: null,
+      label: '20260101-010000F',
+      backupType: 'full',
+    };
+    expect(backupSummary(row as unknown as BackupRecord)).toMatchObject({ kind: 'pitr', label: '20260101-010000F', type: 'full', file: null });
+    expect(() => checkRestorable(row as unknown as BackupRecord, loadConfig({ BACKUP_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') }).backup)).toThrow(
+      BackupUnusableError,
+    );
+    expect(() => checkRestorable(row as unknown as BackupRecord, loadConfig({}).backup)).toThrow(/lookout pitr restore/);
+  });
+});
