@@ -22,6 +22,17 @@ export function encodeListCursor(position: ListPosition): string {
  */
 export function decodeListCursor(cursor: string): ListPosition {
   const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match || Number.isNaN(Date.parse(match[1]!))) throw badRequest('cursor: not a cursor this server gave (pass `next` as it came)', 'invalid_cursor');
+  if (!match || !isRealInstant(match[1]!)) throw badRequest('cursor: not a cursor this server gave (pass `next` as it came)', 'invalid_cursor');
   return { listedAt: match[1]!, id: match[2]! };
+}
+
+/**
+ * Whether `iso` (the CURSOR form) names a time that exists: Date.parse takes
+ * 2026-02-30 or 24:00 and rolls them over, where Postgres refuses them, so
+ * the time must read back as written (to the millisecond; the microseconds
+ * are digits either way).
+ */
+function isRealInstant(iso: string): boolean {
+  const ms = Date.parse(iso);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 23) === iso.slice(0, 23);
 }

@@ -73,6 +73,7 @@ export function route<P extends AnyObject = undefined, Q extends AnyObject = und
   handle: (input: RouteInput<P, Q, B>) => Promise<void> | void,
 ): ApiRoute {
   const handler: RequestHandler = async (req, res) => {
+    refuseNulCharacters(req);
     let params: unknown;
     if (spec.params) {
       const parsed = spec.params.safeParse(req.params);
@@ -98,6 +99,29 @@ export function route<P extends AnyObject = undefined, Q extends AnyObject = und
     await handle({ req, res, params: params as Out<P>, query: query as Out<Q>, body: body as Out<B> });
   };
   return { spec: spec, handler };
+}
+
+/**
+ * Refuses a request whose path parameters, query or JSON body hold a string
+ * with U+0000 anywhere (keys included): no text value can hold it (Postgres
+ * refuses it in text, and it truncates C strings), so it is a 400 naming
+ * where it was, for every route, instead of each schema having to exclude it.
+ * @throws ApiError 400 bad_request
+ */
+function refuseNulCharacters(req: Request): void {
+  const where = (value: unknown, path: string, depth = 0): string | undefined => {
+    if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+    if (depth > 32 || value === null || typeof value !== 'object') return undefined;
+    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+      const name = Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`;
+      if (key.includes('\u0000')) return path;
+      const found = where(inner, name, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const found = where(req.params, 'path') ?? where(req.query, 'query') ?? where(req.body, 'body');
+  if (found) throw badRequest(`${found.replace(/^(path|query|body)\./, '$1: ')}: holds a NUL character (U+0000), which no text value may hold`);
 }
 
 /** Mounts each route with its role guard; the order given is the match order. */

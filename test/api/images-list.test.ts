@@ -178,6 +178,13 @@ describe('GET /v1/images', () => {
     ['?q=', 'q'],
     ['?q=ab', 'at least 3 characters'],
     ['?cursor=bm90IGEgY3Vyc29y', 'cursor'],
+    // Well-formed cursors naming times that do not exist (Date.parse rolls them over; Postgres refuses them).
+    ...['2026-02-30T07:53:24.582899Z', '2026-11-31T00:00:00.000000Z', '2026-01-01T24:00:00.000000Z', '2026-13-01T00:00:00.000000Z'].map((at) => [
+      `?cursor=${Buffer.from(`${at} 6e8afcf5-5662-422d-87f4-d6f1a092bf16`).toString('base64url')}`,
+      'cursor',
+    ]),
+    ['?q=ab%00c', 'q: holds a NUL character'],
+    ['?model=ab%00c', 'model: holds a NUL character'],
     ['?status=failed&status=done', 'status'],
   ])('answers 400 naming the bad parameter: %s', async (query, named) => {
     const { status, body } = await list(query);
