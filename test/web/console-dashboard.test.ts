@@ -99,6 +99,7 @@ describe('the console over time and across batches', () => {
     const page = await newPage();
     await signIn(page);
     expect(await page.textContent('nav a.active')).toBe('Dashboard');
+    expect(new URL(page.url()).hash).toBe('#/dashboard');
     const empty = await page.waitForSelector('[data-testid=dashboard-empty]');
     expect(await empty.textContent()).toMatch(/Nothing to chart for the last hour.*lookout submit/s);
     expect(await page.locator('[data-testid=chart]').count()).toBe(0);

@@ -1,5 +1,6 @@
 // Hash routes (#/batches/ID): the API serves one static page, nothing to rewrite.
-// No hash (a fresh sign-in at /) is the dashboard.
+// No hash (a fresh sign-in at /) is the dashboard, and the address says so
+// (#/dashboard, replacing /: Back does not return to an empty hash).
 import { useEffect, useState } from 'react';
 
 const DEFAULT_PATH = '/dashboard';
@@ -7,6 +8,7 @@ const DEFAULT_PATH = '/dashboard';
 export function useHashPath(): string {
   const [path, setPath] = useState(() => window.location.hash.replace(/^#/, '') || DEFAULT_PATH);
   useEffect(() => {
+    if (!window.location.hash.replace(/^#/, '')) window.history.replaceState(null, '', `#${DEFAULT_PATH}`);
     const onChange = () => setPath(window.location.hash.replace(/^#/, '') || DEFAULT_PATH);
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
