@@ -16,7 +16,11 @@ export function commandLogger(config: Config, options: { quiet?: boolean } = {})
   return createLogger({ level, pretty: config.log.pretty, destination: 2 });
 }
 
-/** stdout, pretty in development: the log of a long-running process. */
+/**
+ * The log of a long-running process: stdout (pretty in development), or
+ * LOG_FILE rotated; with trace ids on every line written inside a span when
+ * the process is traced.
+ */
 export function serviceLogger(config: Config): Logger {
-  return createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 1 });
+  return createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 1, file: config.log.file, traceIds: config.tracing.enabled });
 }

@@ -1,22 +1,80 @@
 // pino: JSON lines by default, pretty-printed in development. CLI commands
-// that print data on stdout log to stderr so the two never mix.
+// that print data on stdout log to stderr so the two never mix. A server
+// process may write to a rotated file instead (LOG_FILE, pino-roll), and,
+// when it is traced, stamps every line written inside a span with the
+// span's trace_id and span_id.
 
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type Logger } from 'pino';
 import PinoPretty from 'pino-pretty';
+
+/** A log file and its rotation (LOG_FILE, LOG_ROTATE_*). */
+export interface LogFileOptions {
+  /** Absolute path; rotated files get a number before the extension (lookout.1.log, lookout.2.log …). */
+  path: string;
+  /** Rotate when a file reaches this size: a number with k, m or g (no unit: megabytes). */
+  size: string | undefined;
+  /** Rotate daily, hourly or every so many milliseconds. */
+  frequency: 'daily' | 'hourly' | number | undefined;
+  /** At most this many files stay, the one being written included. */
+  keep: number;
+}
 
 export interface LoggerOptions {
   level: string;
   pretty: boolean;
   /** File descriptor: 1 (stdout) for services, 2 (stderr) for CLI commands. */
   destination?: 1 | 2;
+  /** JSON lines to this file (rotated) instead of the destination; LOG_FORMAT does not apply to it. */
+  file?: LogFileOptions | undefined;
+  /** Add trace_id, span_id and trace_flags to every line written inside a span (a traced process). */
+  traceIds?: boolean;
 }
 
 // Never log these, wherever they appear in a log object.
 export const REDACTED_PATHS = ['*.password', '*.secret', '*.token', '*.apiKey', '*.authorization', 'req.headers.authorization', 'req.headers.cookie'];
 
+/**
+ * The active span's ids, under the names OpenTelemetry's log data model and
+ * its pino instrumentation use; nothing outside a span.
+ */
+export function traceFields(): Record<string, string> {
+  const span = trace.getSpan(context.active());
+  if (!span) return {};
+  const ids = span.spanContext();
+  if (!isSpanContextValid(ids)) return {};
+  return { trace_id: ids.traceId, span_id: ids.spanId, trace_flags: `0${ids.traceFlags.toString(16)}` };
+}
+
+/**
+ * pino-roll in a worker thread (pino's transport). At most `keep` files stay:
+ * pino-roll counts the files of the folder it recognises as this log's,
+ * earlier processes' included (removeOtherLogFiles), once the new file
+ * exists, which its synchronous open guarantees (sync: writes happen on the
+ * transport's own thread anyway).
+ */
+function fileTransport(file: LogFileOptions) {
+  return pino.transport({
+    target: 'pino-roll',
+    options: {
+      file: file.path,
+      ...(file.size !== undefined ? { size: file.size } : {}),
+      ...(file.frequency !== undefined ? { frequency: file.frequency } : {}),
+      limit: { count: file.keep, removeOtherLogFiles: true },
+      mkdir: true,
+      sync: true,
+    },
+  });
+}
+
 export function createLogger(options: LoggerOptions): Logger {
   const destination = options.destination ?? 1;
-  const base = { level: options.level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const base = {
+    level: options.level,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    ...(options.traceIds ? { mixin: traceFields } : {}),
+  };
+  if (options.file) return pino(base, fileTransport(options.file));
   if (options.pretty) {
     // A synchronous stream, not a transport thread: lines written right
     // before process.exit are not lost.
