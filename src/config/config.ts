@@ -76,8 +76,8 @@ export interface Config {
 
 /**
  * LOG_FILE: JSON lines written by a pino-roll transport, rotated when a file
- * reaches `size` and/or every `frequency`; at most `keep` files stay, the one
- * being written included.
+ * reaches `size` and/or every `frequency`; at most `keep` files stay (2 or
+ * more), the one being written included.
  */
 export interface LogFileConfig {
   /** Absolute; the rotated files are its name with a number before the extension (lookout.1.log, lookout.2.log …). */

@@ -82,8 +82,8 @@ export const envSchema = z.object({
   LOG_ROTATE_SIZE: z
     .string()
     .trim()
-    .regex(/^\d+(\.\d+)?[kmg]?$/i, { error: 'expected a size such as 500k, 10m or 1g (no unit: megabytes)' })
-    .refine((v) => parseFloat(v) > 0, { error: 'expected a size above 0' })
+    // Not zero: a digit other than 0 somewhere.
+    .regex(/^(?=[\d.]*[1-9])\d+(\.\d+)?[kmg]?$/i, { error: 'expected a size above 0 such as 500k, 10m or 1g (no unit: megabytes)' })
     .optional(),
   LOG_ROTATE_FREQUENCY: z
     .string()
@@ -92,7 +92,8 @@ export const envSchema = z.object({
     .transform((v): 'daily' | 'hourly' | number => (/^\d+$/.test(v) ? Number(v) : (v.toLowerCase() as 'daily' | 'hourly')))
     .refine((v) => typeof v === 'string' || v >= 1000, { error: 'expected at least 1000 milliseconds' })
     .optional(),
-  LOG_ROTATE_KEEP: int(1, 10_000).default(7),
+  // The files kept, the one being written included: at least 2 (src/logging/logger.ts).
+  LOG_ROTATE_KEEP: int(2, 10_000).default(7),
   DETECT_MODEL: z.string().min(1, { error: 'expected a model name' }).default('blazeface-back'),
   DETECT_DEVICE: z
     .string()

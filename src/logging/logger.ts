@@ -16,7 +16,7 @@ export interface LogFileOptions {
   size: string | undefined;
   /** Rotate daily, hourly or every so many milliseconds. */
   frequency: 'daily' | 'hourly' | number | undefined;
-  /** At most this many files stay, the one being written included. */
+  /** At most this many files stay, the one being written included (2 or more). */
   keep: number;
 }
 
@@ -47,11 +47,12 @@ export function traceFields(): Record<string, string> {
 }
 
 /**
- * pino-roll in a worker thread (pino's transport). At most `keep` files stay:
- * pino-roll counts the files of the folder it recognises as this log's,
- * earlier processes' included (removeOtherLogFiles), once the new file
- * exists, which its synchronous open guarantees (sync: writes happen on the
- * transport's own thread anyway).
+ * pino-roll in a worker thread (pino's transport). At most `keep` files stay,
+ * earlier processes' files of the same name included (removeOtherLogFiles).
+ * pino-roll counts the folder's files when it has switched to a new one,
+ * which may not exist yet at that moment (its open is asynchronous): it is
+ * told to keep `keep - 1`, so the folder holds `keep - 1` or `keep` files,
+ * never more.
  */
 function fileTransport(file: LogFileOptions) {
   return pino.transport({
@@ -60,9 +61,8 @@ function fileTransport(file: LogFileOptions) {
       file: file.path,
       ...(file.size !== undefined ? { size: file.size } : {}),
       ...(file.frequency !== undefined ? { frequency: file.frequency } : {}),
-      limit: { count: file.keep, removeOtherLogFiles: true },
+      limit: { count: Math.max(1, file.keep - 1), removeOtherLogFiles: true },
       mkdir: true,
-      sync: true,
     },
   });
 }

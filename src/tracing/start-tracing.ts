@@ -73,8 +73,9 @@ export async function startTracing(config: Config, env: Record<string, string | 
         // Webhooks go to other parties: no span naming their URL (an alert webhook's is a credential), no traceparent sent to them.
         ignoreOutgoingRequestHook: (req) => headerValue(req.headers, 'user-agent') === WEBHOOK_USER_AGENT,
       }),
-      // Routers and route handlers; one span per middleware (helmet, cors, json …) would outnumber the work.
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+      // The route handler's span, and http.route on the request's. Not one span per middleware (helmet, cors, json …)
+      // or per router passed through: they would outnumber the work (the request's path is still read from them).
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
       new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true, enhancedDatabaseReporting: false }),
       new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command }),
     ],

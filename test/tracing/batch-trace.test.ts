@@ -6,6 +6,8 @@
 // really patched their ESM-imported modules. Nothing secret in any export,
 // nothing sent with OTEL_SDK_DISABLED=true, and http/protobuf works too.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../src/bench/otlp-receiver.js';
 import { readPhoto } from '../helpers/photos.js';
@@ -155,13 +157,23 @@ describe('a traced batch', () => {
     expect(lines.some((l) => 'trace_id' in l)).toBe(false);
   });
 
-  it('exports http/protobuf as well, and flushes on SIGTERM', async () => {
-    all = await startTraced({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_SCHEDULE_DELAY: '60000' });
+  it('exports http/protobuf as well, and flushes on SIGTERM; with LOG_FILE the lines, trace ids included, go to the file', async () => {
+    const logFile = path.join(env.env.BLOB_DIR!, 'logs', 'lookout.log');
+    all = await startTraced({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_SCHEDULE_DELAY: '60000', LOG_FILE: logFile });
     expect((await fetch(`${all.url}/v1/batches`, authed(key))).status).toBe(200);
     // Nothing goes before the minute is up but what shutdown sends.
     expect(receiver.exports).toEqual([]);
     expect(await all.stop()).toBe(0);
     expect(receiver.exports.length).toBeGreaterThan(0);
     expect(receiver.exports.every((e) => e.path === '/v1/traces' && e.contentType === 'application/x-protobuf' && e.bytes > 0)).toBe(true);
+
+    // The file (daily rotation by default: lookout.1.log) holds the process's lines to the last, written as it exited.
+    expect(all.output()).not.toContain('"msg"');
+    const lines = jsonLines(await readFile(path.join(path.dirname(logFile), 'lookout.1.log'), 'utf8'));
+    expect(lines.find((l) => l.msg === 'GET /v1/batches 200')).toMatchObject({
+      trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+      span_id: expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
+    expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
   });
 });
