@@ -90,8 +90,8 @@ export interface LogFileConfig {
 }
 
 /**
- * Tracing is on when an OTLP endpoint is set and OTEL_SDK_DISABLED is not
- * true; the SDK and its exporter read the OTEL_* variables themselves
+ * Tracing is on when an OTLP endpoint is set, OTEL_SDK_DISABLED is not true
+ * and OTEL_TRACES_EXPORTER is not none; the SDK and its exporter read the OTEL_* variables themselves
  * (headers, timeouts, sampler), these are what Lookout decides with.
  */
 export interface TracingConfig {
@@ -99,7 +99,7 @@ export interface TracingConfig {
   /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as it is), else OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces). */
   endpoint: string | undefined;
   protocol: 'http/protobuf' | 'http/json';
-  /** OTEL_SERVICE_NAME, default lookout. */
+  /** OTEL_SERVICE_NAME, else service.name of OTEL_RESOURCE_ATTRIBUTES, else lookout. */
   serviceName: string;
 }
 
@@ -191,6 +191,15 @@ export function databaseRolesProblem(databaseUrl: string, ownerUrl: string): str
   return undefined;
 }
 
+/** service.name in OTEL_RESOURCE_ATTRIBUTES (key=value,key=value, values percent-encoded), if there. */
+function serviceNameOf(resourceAttributes: string | undefined): string | undefined {
+  for (const pair of resourceAttributes?.split(',') ?? []) {
+    const [key, value] = pair.split('=', 2).map((p) => p.trim());
+    if (key === 'service.name' && value) return decodeURIComponent(value);
+  }
+  return undefined;
+}
+
 /** S3_PREFIX as keys start: '' when unset, else ending in exactly one '/' ('lookout' and 'lookout/' are the same). */
 const keyPrefix = (prefix: string | undefined): string => (prefix ? `${prefix.replace(/\/+$/, '')}/` : '');
 
@@ -234,10 +243,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         : undefined,
     },
     tracing: {
-      enabled: endpoint !== undefined && e.OTEL_SDK_DISABLED !== true,
+      enabled: endpoint !== undefined && e.OTEL_SDK_DISABLED !== true && e.OTEL_TRACES_EXPORTER !== 'none',
       endpoint,
       protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
-      serviceName: e.OTEL_SERVICE_NAME ?? 'lookout',
+      serviceName: e.OTEL_SERVICE_NAME ?? serviceNameOf(e.OTEL_RESOURCE_ATTRIBUTES) ?? 'lookout',
     },
     detect: {
       model: e.DETECT_MODEL,

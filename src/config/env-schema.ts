@@ -251,11 +251,15 @@ export const envSchema = z.object({
     .regex(/^(true|false)$/i, { error: 'expected true or false' })
     .transform((v) => v.toLowerCase() === 'true')
     .optional(),
+  // otlp (the default) or none (off); the SDK's other exporters (console, zipkin) are not Lookout's.
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'none'], { error: 'expected otlp or none (Lookout exports OTLP over HTTP only)' }).optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint.optional(),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpEndpoint.optional(),
   OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
   OTEL_SERVICE_NAME: z.string().trim().min(1).max(256).optional(),
+  // Read for its service.name only (the SDK reads the rest itself).
+  OTEL_RESOURCE_ATTRIBUTES: z.string().optional(),
   OTEL_TRACES_SAMPLER: z
     .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'], {
       error: 'expected always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio',

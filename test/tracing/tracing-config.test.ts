@@ -31,6 +31,8 @@ describe('tracing configuration', () => {
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'TRUE' }).tracing.enabled).toBe(false);
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'false' }).tracing.enabled).toBe(true);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing.enabled).toBe(false);
+    expect(loadConfig({ OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=eu,service.name=lookout%20eu' }).tracing.serviceName).toBe('lookout eu');
     const traces = loadConfig({
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318',
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://b/v1/traces',
@@ -47,6 +49,7 @@ describe('tracing configuration', () => {
     expect(problems({ OTEL_TRACES_SAMPLER: 'sometimes' })[0]).toMatch(/^OTEL_TRACES_SAMPLER: expected always_on/);
     expect(problems({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' })[0]).toMatch(/^OTEL_TRACES_SAMPLER_ARG/);
     expect(problems({ OTEL_SDK_DISABLED: 'yes please' })[0]).toMatch(/^OTEL_SDK_DISABLED: expected true or false/);
+    expect(problems({ OTEL_TRACES_EXPORTER: 'zipkin' })[0]).toMatch(/^OTEL_TRACES_EXPORTER: expected otlp or none/);
   });
 
   it('never shows an endpoint password: masked in errors and in the effective configuration', () => {
