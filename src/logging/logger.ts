@@ -4,6 +4,8 @@
 // when it is traced, stamps every line written inside a span with the
 // span's trace_id and span_id.
 
+import { mkdirSync, openSync, closeSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
 import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type Logger } from 'pino';
 import PinoPretty from 'pino-pretty';
@@ -46,6 +48,27 @@ export function traceFields(): Record<string, string> {
   return { trace_id: ids.traceId, span_id: ids.spanId, trace_flags: `0${ids.traceFlags.toString(16)}` };
 }
 
+/** LOG_FILE's folder cannot be made or written: said at start, not by a log that stays silent. */
+export class LogFileError extends Error {
+  override readonly name = 'LogFileError';
+}
+
+/**
+ * Makes the log file's folder when missing and writes a probe file there.
+ * @throws LogFileError naming the folder and the system's reason
+ */
+function checkLogFolder(file: string): void {
+  const folder = path.dirname(file);
+  const probe = path.join(folder, `.lookout-log-probe-${process.pid}`);
+  try {
+    mkdirSync(folder, { recursive: true });
+    closeSync(openSync(probe, 'w'));
+    unlinkSync(probe);
+  } catch (err) {
+    throw new LogFileError(`LOG_FILE ${file}: cannot write to ${folder} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
 /**
  * pino-roll in a worker thread (pino's transport). At most `keep` files stay,
  * earlier processes' files of the same name included (removeOtherLogFiles).
@@ -55,7 +78,8 @@ export function traceFields(): Record<string, string> {
  * never more.
  */
 function fileTransport(file: LogFileOptions) {
-  return pino.transport({
+  checkLogFolder(file.path);
+  const transport = pino.transport({
     target: 'pino-roll',
     options: {
       file: file.path,
@@ -65,8 +89,20 @@ function fileTransport(file: LogFileOptions) {
       mkdir: true,
     },
   });
+  // A file that fails later (a full disk, the folder removed) is said once on stderr rather than crashing the process.
+  let said = false;
+  transport.on('error', (err: Error) => {
+    if (said) return;
+    said = true;
+    process.stderr.write(`lookout: LOG_FILE ${file.path}: ${err.message}\n`);
+  });
+  return transport;
 }
 
+/**
+ * A pino logger as `options` say.
+ * @throws LogFileError when LOG_FILE's folder cannot be made or written
+ */
 export function createLogger(options: LoggerOptions): Logger {
   const destination = options.destination ?? 1;
   const base = {

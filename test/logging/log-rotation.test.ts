@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CliError } from '../../src/cli/cli-error.js';
 import { serviceLogger } from '../../src/cli/command-logger.js';
 import type { ConfigError } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -122,6 +123,18 @@ describe('LOG_FILE', () => {
     expect(problem({ LOG_FILE: '/l/x.log', LOG_ROTATE_FREQUENCY: 'weekly' })).toBe('LOG_ROTATE_FREQUENCY');
     expect(problem({ LOG_FILE: '/l/x.log', LOG_ROTATE_FREQUENCY: '10' })).toBe('LOG_ROTATE_FREQUENCY');
     expect(problem({ LOG_FILE: '/l/x.log', LOG_ROTATE_KEEP: '1' })).toBe('LOG_ROTATE_KEEP');
+  });
+
+  it('refuses a LOG_FILE that cannot be written at start, naming it, instead of logging nowhere', async () => {
+    await writeFile(path.join(dir, 'a-file'), 'not a folder');
+    const file = path.join(dir, 'a-file', 'lookout.log');
+    expect(() => serviceLogger(loadConfig({ LOG_FILE: file }))).toThrow(new CliError(`LOG_FILE ${file}: cannot write to ${path.join(dir, 'a-file')} (EEXIST)`));
+    // A folder that does not exist yet is made.
+    const logger = serviceLogger(loadConfig({ LOG_FILE: path.join(dir, 'new', 'deeper', 'lookout.log') }));
+    await transportReady(logger);
+    logger.info('hello');
+    await closeLogger(logger);
+    expect(await readFile(path.join(dir, 'new', 'deeper', 'lookout.1.log'), 'utf8')).toContain('"msg":"hello"');
   });
 
   it("gives each of a fleet's workers a file of its own: one process rotates one set of files", () => {
