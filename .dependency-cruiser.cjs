@@ -12,7 +12,8 @@ const TIERS = [
   // logger, the webhook address rules, the fail-fast Redis connection.
   ['text', 'wire', 'logging', 'detection', 'security', 'redis'],
   ['config'],
-  ['db', 'blobs', 'models'],
+  // tracing: the OpenTelemetry SDK's start (it reads the config) and the helpers every traced part calls.
+  ['db', 'blobs', 'models', 'tracing'],
   ['auth', 'backups', 'health', 'retention'],
   ['metrics', 'alerts'],
   // The job types: queue names, schemas, options, handlers, the registry.

@@ -7,6 +7,7 @@ import { checkRetriedJobState, recogniseBoardWrites } from '../board/board-write
 import cors from 'cors';
 import { requireKey } from './authenticate.js';
 import { requestId } from './request-id.js';
+import { rememberMount, requestLog } from './request-log.js';
 import { securityHeaders } from './security-headers.js';
 import { bodyDeadline } from './body-deadline.js';
 import { auditRequests } from './audit-requests.js';
@@ -35,6 +36,7 @@ export function createApp(services: Services, options: { startup?: StartupGate }
   // Who may set X-Forwarded-For/-Proto: req.ip (rate limits, audit) and req.secure (HSTS).
   app.set('trust proxy', config.http.trustProxy);
   app.use(requestId);
+  app.use(requestLog(services.logger));
   app.use(securityHeaders());
   app.use(bodyDeadline(config.http.bodyTimeoutMs));
   if (config.http.corsOrigins.length > 0) {
@@ -49,6 +51,7 @@ export function createApp(services: Services, options: { startup?: StartupGate }
   // One failed-authentication budget per client address for /v1 and the board together.
   const guard = { failures: failedAuthLimit({ ...limits, perMinute: config.http.anonymousPerMinute }), logger: services.logger };
   const v1 = express.Router();
+  v1.use(rememberMount);
   v1.use(auditRequests(services.pool, services.logger));
   v1.use(requireKey(services.pool, guard));
   v1.use(rateLimiter({ ...limits, name: 'api', perMinute: config.http.rateLimitPerMinute }));
@@ -62,6 +65,7 @@ export function createApp(services: Services, options: { startup?: StartupGate }
 
   app.use(
     BOARD_PATH,
+    rememberMount,
     recogniseBoardWrites(),
     auditBoardWrites,
     auditRequests(services.pool, services.logger),

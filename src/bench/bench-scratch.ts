@@ -11,6 +11,8 @@ import { deleteQueueKeys, dropDatabase } from '../runtime/scratch-resources.js';
 export interface BenchScratch {
   work: string;
   config: Config;
+  /** The environment the config was read from: for a Lookout child process on the same scratch space. */
+  env: Record<string, string | undefined>;
   remove(): Promise<void>;
 }
 
@@ -22,7 +24,7 @@ export async function openBenchScratch(env: Record<string, string | undefined>, 
   dbUrl.pathname = `/lookout_bench_${tag}`;
   adminUrl.pathname = '/postgres';
   const prefix = `bench_${tag}`;
-  const config = loadConfig({
+  const scratchEnv = {
     ...env,
     DATABASE_URL: dbUrl.toString(),
     LOOKOUT_QUEUE_PREFIX: prefix,
@@ -30,10 +32,12 @@ export async function openBenchScratch(env: Record<string, string | undefined>, 
     LOG_LEVEL: 'warn',
     LOG_FORMAT: 'json',
     ...extraEnv,
-  });
+  };
+  const config = loadConfig(scratchEnv);
   return {
     work,
     config,
+    env: scratchEnv,
     async remove() {
       await deleteQueueKeys(config.redisUrl, prefix);
       await dropDatabase(adminUrl.toString(), dbUrl.pathname.slice(1));

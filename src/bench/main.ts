@@ -2,10 +2,11 @@
 // tables, rewrites the generated sections of docs/benchmarks.md, and with
 // --json ends with one JSON line of the headline numbers.
 //
-// Parts: engine, pipeline, blob-store, client, scheduling, stats, backup, image-list, pitr; name some
+// Parts: engine, pipeline, blob-store, tracing, client, scheduling, stats, backup, image-list, pitr; name some
 // to run only those (`npm run bench -- scheduling`), or skip some with
 // --skip-<part>. Options: --images N (engine, default 504), --pipeline-images N (default 312),
 // --blob-store-images N (default 312), --blob-store-rounds N (per store, default 2),
+// --tracing-images N (default 312), --tracing-rounds N (per mode, default 2),
 // --batch-size N (default 52), --latency-samples N (default 30),
 // --backup-mb N (MiB, default 220), --pitr-mb N (MiB, default 1024), --pitr-heartbeat-seconds N
 // (default 180), --models a,b (engine), --photos DIR,
@@ -13,11 +14,12 @@
 // --scheduling-samples N (default 30), --scheduling-bulk N (default 1000), --stats-images N (default
 // 10000000), --stats-samples N (default 40), --stats-drop (drop the stats bench's database, kept by
 // default for the next run), --image-list-rows N (default 1000000), --image-list-samples N (default 30),
-// --skip-engine, --skip-pipeline, --skip-blob-store, --skip-backup, --skip-client, --skip-scheduling,
+// --skip-engine, --skip-pipeline, --skip-blob-store, --skip-tracing, --skip-backup, --skip-client, --skip-scheduling,
 // --skip-stats, --skip-image-list, --skip-pitr, --no-write, --json.
 // The pitr part needs pgBackRest and the PostgreSQL server binaries (initdb, pg_ctl) on this machine: it
 // runs a cluster of its own on 127.0.0.1 (as the postgres OS user when run as root).
-// The blob-store part starts s3rver (a development dependency) on 127.0.0.1.
+// The blob-store part starts s3rver (a development dependency) on 127.0.0.1; the
+// tracing part runs `lookout all` from dist/ (bin/lookout.js) and an OTLP receiver on 127.0.0.1.
 // Pipeline and backup: REDIS_URL and DATABASE_URL (a server URL; the bench
 // creates and drops its own databases; the stats part keeps lookout_bench_stats
 // there unless --stats-drop).
@@ -40,6 +42,7 @@ import { runStatsBench, STATS_BENCH_DATABASE, type StatsBenchResult } from './fl
 import { runImageListBench, type ImageListBenchResult } from './image-list-bench.js';
 import { resolutionFor } from '../health/fleet-stats.js';
 import { runPitrBench, type PitrBenchResult } from './pitr-bench.js';
+import { runTracingBench, type TracingBenchResult } from './tracing-bench.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -109,6 +112,28 @@ function blobStoreTable(r: BlobStoreBenchResult): string {
     `| CPU per image, s3rver's process (each s3 round) | ${cpu('s3', 's3rverCoreMsPerImage')} core-ms |`,
     `| CPU per image, machine-wide (Postgres, Redis and anything else running included), fs / s3 (each round) | ${cpu('fs')} / ${cpu('s3')} core-ms |`,
     `| objects in the bucket after the s3 rounds / images uploaded | ${r.s3Objects} / ${r.s3ObjectsExpected} |`,
+  ].join('\n');
+}
+
+function tracingTable(r: TracingBenchResult): string {
+  const of = (mode: 'on' | 'off', value: (x: TracingBenchResult['rounds'][number]) => string) =>
+    r.rounds
+      .filter((x) => x.mode === mode)
+      .map(value)
+      .join(', ');
+  return [
+    '| measure | value |',
+    '|---|---:|',
+    `| images per round, HTTP → queue → worker → Postgres, upload included, \`lookout all\` in its own process | ${r.images} in ${r.batches} batches |`,
+    `| pipeline images/s, tracing on: OTLP http/protobuf to a receiver on 127.0.0.1 (each round) | ${of('on', (x) => x.imagesPerSec.toFixed(1))} |`,
+    `| pipeline images/s, tracing off: no endpoint, no SDK loaded (each round) | ${of('off', (x) => x.imagesPerSec.toFixed(1))} |`,
+    `| mean, on / off | ${r.onImagesPerSec.toFixed(1)} / ${r.offImagesPerSec.toFixed(1)} |`,
+    `| ratio on to off, of the means (goal ≥ 0.95) | ${r.ratio.toFixed(2)} |`,
+    `| ratio on to off, each pair of rounds run one after the other | ${r.pairRatios.map((x) => x.toFixed(2)).join(', ')} |`,
+    `| CPU per image, the Lookout process, on (each round) | ${of('on', (x) => x.lookoutCoreMsPerImage.toFixed(1))} core-ms |`,
+    `| CPU per image, the Lookout process, off (each round) | ${of('off', (x) => x.lookoutCoreMsPerImage.toFixed(1))} core-ms |`,
+    `| CPU per image, machine-wide, on / off (each round) | ${of('on', (x) => x.coreMsPerImage.toFixed(1))} / ${of('off', (x) => x.coreMsPerImage.toFixed(1))} core-ms |`,
+    `| exported while timed, on: requests, KiB per image (each round) | ${of('on', (x) => `${x.exports}, ${(x.exportedBytes / 1024 / r.images).toFixed(1)}`)} |`,
   ].join('\n');
 }
 
@@ -215,7 +240,7 @@ function imageListTable(r: ImageListBenchResult): string {
   ].join('\n');
 }
 
-const PARTS = ['engine', 'pipeline', 'blob-store', 'client', 'scheduling', 'stats', 'backup', 'image-list', 'pitr'] as const;
+const PARTS = ['engine', 'pipeline', 'blob-store', 'tracing', 'client', 'scheduling', 'stats', 'backup', 'image-list', 'pitr'] as const;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -232,6 +257,9 @@ async function main(): Promise<void> {
       'skip-blob-store': { type: 'boolean', default: false },
       'blob-store-images': { type: 'string', default: '312' },
       'blob-store-rounds': { type: 'string', default: '2' },
+      'skip-tracing': { type: 'boolean', default: false },
+      'tracing-images': { type: 'string', default: '312' },
+      'tracing-rounds': { type: 'string', default: '2' },
       'skip-backup': { type: 'boolean', default: false },
       'skip-client': { type: 'boolean', default: false },
       'skip-scheduling': { type: 'boolean', default: false },
@@ -258,8 +286,8 @@ async function main(): Promise<void> {
     if (!(PARTS as readonly string[]).includes(p)) throw new Error(`unknown part "${p}": one of ${PARTS.join(', ')}`);
   }
   const runs = (part: (typeof PARTS)[number]): boolean => (positionals.length > 0 ? positionals.includes(part) : !values[`skip-${part}`]);
-  // The scheduling, stats, backup and image-list parts make their own data; the others read the photos.
-  const needsPhotos = runs('engine') || runs('pipeline') || runs('blob-store') || runs('client');
+  // The scheduling, stats, backup, image-list and pitr parts make their own data; the others read the photos.
+  const needsPhotos = runs('engine') || runs('pipeline') || runs('blob-store') || runs('tracing') || runs('client');
   if (needsPhotos && !existsSync(values.photos)) throw new Error(`no photos at ${values.photos}: run "npm run fixtures" first`);
   const photos = needsPhotos
     ? (await readdir(values.photos))
@@ -335,6 +363,24 @@ async function main(): Promise<void> {
       await replaceSection(
         'blob-store-bench',
         `Measured on ${machine()}; API, detect worker and ops worker in one process (\`lookout all\`), s3rver in its own process on the same cores; rounds alternating fs, s3, s3, fs.\n\n${blobStoreTable(result)}`,
+      );
+    }
+  }
+
+  if (runs('tracing')) {
+    const result = await runTracingBench({
+      photos,
+      images: positive('tracing-images', values['tracing-images']),
+      batchSize: positive('batch-size', values['batch-size']),
+      rounds: positive('tracing-rounds', values['tracing-rounds']),
+      env: process.env,
+      log,
+    });
+    log(`\n${tracingTable(result)}\n`);
+    if (!values['no-write']) {
+      await replaceSection(
+        'tracing-bench',
+        `Measured on ${machine()}; \`lookout all\` (API, detect worker, ops worker) as a child process per round, the OTLP receiver in the bench's process, all on the same cores; rounds alternating on, off, off, on.\n\n${tracingTable(result)}`,
       );
     }
   }

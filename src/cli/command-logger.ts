@@ -3,7 +3,8 @@
 // worker, fleet) logs on stdout like any service.
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import { createLogger } from '../logging/logger.js';
+import { createLogger, LogFileError } from '../logging/logger.js';
+import { CliError } from './cli-error.js';
 
 /**
  * stderr, at LOG_LEVEL.
@@ -16,7 +17,18 @@ export function commandLogger(config: Config, options: { quiet?: boolean } = {})
   return createLogger({ level, pretty: config.log.pretty, destination: 2 });
 }
 
-/** stdout, pretty in development: the log of a long-running process. */
+/**
+ * The log of a long-running process: stdout (pretty in development), or
+ * LOG_FILE rotated; with trace ids on every line written inside a span when
+ * the process is traced.
+ * @throws CliError (exit 1) when LOG_FILE's folder cannot be made or written
+ */
 export function serviceLogger(config: Config): Logger {
-  return createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 1 });
+  try {
+    return createLogger({ level: config.log.level, pretty: config.log.pretty, destination: 1, file: config.log.file, traceIds: config.tracing.enabled });
+  } catch (err) {
+    // An unwritable LOG_FILE: one line and exit 1 before anything starts, not a process that logs nowhere.
+    if (err instanceof LogFileError) throw new CliError(err.message);
+    throw err;
+  }
 }

@@ -12,7 +12,9 @@ export type Profile = 'development' | 'test' | 'production';
 
 export interface Config {
   profile: Profile;
-  log: { level: RawEnv['LOG_LEVEL']; pretty: boolean };
+  log: { level: RawEnv['LOG_LEVEL']; pretty: boolean; /** LOG_FILE and its rotation; undefined: stdout. */ file: LogFileConfig | undefined };
+  /** OpenTelemetry tracing of the server processes (OTEL_* variables; src/tracing). */
+  tracing: TracingConfig;
   detect: {
     model: string;
     device: Device;
@@ -74,6 +76,35 @@ export interface Config {
     trustProxy: number | string[];
   };
   webhooks: { allowedHosts: string[]; batchSecret: string | undefined };
+}
+
+/**
+ * LOG_FILE: JSON lines written by a pino-roll transport, rotated when a file
+ * reaches `size` and/or every `frequency`; at most `keep` files stay (2 or
+ * more), the one being written included.
+ */
+export interface LogFileConfig {
+  /** Absolute; the rotated files are its name with a number before the extension (lookout.1.log, lookout.2.log …). */
+  path: string;
+  /** pino-roll's size: a number with k, m or g (no unit: megabytes); undefined: no size limit. */
+  size: string | undefined;
+  /** daily, hourly or milliseconds; undefined: by size alone. */
+  frequency: 'daily' | 'hourly' | number | undefined;
+  keep: number;
+}
+
+/**
+ * Tracing is on when an OTLP endpoint is set, OTEL_SDK_DISABLED is not true
+ * and OTEL_TRACES_EXPORTER is not none; the SDK and its exporter read the OTEL_* variables themselves
+ * (headers, timeouts, sampler), these are what Lookout decides with.
+ */
+export interface TracingConfig {
+  enabled: boolean;
+  /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used as it is), else OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces). */
+  endpoint: string | undefined;
+  protocol: 'http/protobuf' | 'http/json';
+  /** OTEL_SERVICE_NAME, else service.name of OTEL_RESOURCE_ATTRIBUTES, else lookout. */
+  serviceName: string;
 }
 
 /**
@@ -154,7 +185,7 @@ function profileOf(env: RawEnv): Profile {
 /** Variables whose whole value is a secret (keys, signing secrets, a webhook URL that is its own credential). */
 const SECRET_VARIABLE = /(KEY|KEYS|SECRET|PASSWORD|TOKEN)$|^ALERT_WEBHOOK_URL$/;
 /** Variables holding a URL that may carry a password. */
-const URL_VARIABLE = /_URL$|^S3_ENDPOINT$/;
+const URL_VARIABLE = /_URL$|^S3_ENDPOINT$|^OTEL_EXPORTER_OTLP(_TRACES)?_ENDPOINT$/;
 
 /**
  * A bad value as an error message may show it: a secret never (only its
@@ -186,6 +217,15 @@ export function databaseRolesProblem(databaseUrl: string, ownerUrl: string): str
   return undefined;
 }
 
+/** service.name in OTEL_RESOURCE_ATTRIBUTES (key=value,key=value, values percent-encoded), if there. */
+function serviceNameOf(resourceAttributes: string | undefined): string | undefined {
+  for (const pair of resourceAttributes?.split(',') ?? []) {
+    const [key, value] = pair.split('=', 2).map((p) => p.trim());
+    if (key === 'service.name' && value) return decodeURIComponent(value);
+  }
+  return undefined;
+}
+
 /** S3_PREFIX as keys start: '' when unset, else ending in exactly one '/' ('lookout' and 'lookout/' are the same). */
 const keyPrefix = (prefix: string | undefined): string => (prefix ? `${prefix.replace(/\/+$/, '')}/` : '');
 
@@ -208,10 +248,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.BLOB_STORE === 's3' && !e.S3_BUCKET) {
     throw new ConfigError([{ variable: 'S3_BUCKET', message: 'required with BLOB_STORE=s3: the bucket that keeps the uploaded images' }]);
   }
+  const rotationWithoutFile = (['LOG_ROTATE_SIZE', 'LOG_ROTATE_FREQUENCY'] as const).find((v) => e[v] !== undefined && !e.LOG_FILE);
+  if (rotationWithoutFile)
+    throw new ConfigError([{ variable: rotationWithoutFile, message: 'only with LOG_FILE: without it logs go to stdout, which is not rotated' }]);
   const profile = profileOf(e);
+  const endpoint = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? e.OTEL_EXPORTER_OTLP_ENDPOINT;
   return {
     profile,
-    log: { level: e.LOG_LEVEL, pretty: e.LOG_FORMAT ? e.LOG_FORMAT === 'pretty' : profile === 'development' },
+    log: {
+      level: e.LOG_LEVEL,
+      pretty: e.LOG_FORMAT ? e.LOG_FORMAT === 'pretty' : profile === 'development',
+      file: e.LOG_FILE
+        ? {
+            path: path.resolve(e.LOG_FILE),
+            size: e.LOG_ROTATE_SIZE,
+            // Neither set: a file a day.
+            frequency: e.LOG_ROTATE_FREQUENCY ?? (e.LOG_ROTATE_SIZE ? undefined : 'daily'),
+            keep: e.LOG_ROTATE_KEEP,
+          }
+        : undefined,
+    },
+    tracing: {
+      enabled: endpoint !== undefined && e.OTEL_SDK_DISABLED !== true && e.OTEL_TRACES_EXPORTER !== 'none',
+      endpoint,
+      protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+      serviceName: e.OTEL_SERVICE_NAME ?? serviceNameOf(e.OTEL_RESOURCE_ATTRIBUTES) ?? 'lookout',
+    },
     detect: {
       model: e.DETECT_MODEL,
       device: parseDevice(e.DETECT_DEVICE),

@@ -60,6 +60,11 @@ export const retentionDays = z
   .transform(Number)
   .pipe(z.number().max(36_500, { error: 'expected at most 36500 days' }));
 
+// OTLP over HTTP: the collector's base URL (the exporter adds /v1/traces) or, for the _TRACES_ variable, the full URL.
+const otlpEndpoint = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://127.0.0.1:4318' });
+// The two exporters Lookout ships (package.json); gRPC would need @opentelemetry/exporter-trace-otlp-grpc.
+const otlpProtocol = z.enum(['http/protobuf', 'http/json'], { error: 'expected http/protobuf or http/json' });
+
 const cron = z.string().regex(/^(\S+\s+){4,5}\S+$/, { error: 'expected a cron expression of 5 or 6 fields' });
 
 export const envSchema = z.object({
@@ -71,6 +76,24 @@ export const envSchema = z.object({
     })
     .default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'expected json or pretty' }).optional(),
+  // A file instead of stdout, rotated by pino-roll (src/logging/logger.ts); the rotation variables need it (config.ts).
+  LOG_FILE: z.string().trim().min(1).optional(),
+  // pino-roll's sizes: a number with k, m or g (no unit: megabytes).
+  LOG_ROTATE_SIZE: z
+    .string()
+    .trim()
+    // Not zero: a digit other than 0 somewhere.
+    .regex(/^(?=[\d.]*[1-9])\d+(\.\d+)?[kmg]?$/i, { error: 'expected a size above 0 such as 500k, 10m or 1g (no unit: megabytes)' })
+    .optional(),
+  LOG_ROTATE_FREQUENCY: z
+    .string()
+    .trim()
+    .regex(/^(daily|hourly|\d+)$/i, { error: 'expected daily, hourly or a number of milliseconds' })
+    .transform((v): 'daily' | 'hourly' | number => (/^\d+$/.test(v) ? Number(v) : (v.toLowerCase() as 'daily' | 'hourly')))
+    .refine((v) => typeof v === 'string' || v >= 1000, { error: 'expected at least 1000 milliseconds' })
+    .optional(),
+  // The files kept, the one being written included: at least 2 (src/logging/logger.ts).
+  LOG_ROTATE_KEEP: int(2, 10_000).default(7),
   DETECT_MODEL: z.string().min(1, { error: 'expected a model name' }).default('blazeface-back'),
   DETECT_DEVICE: z
     .string()
@@ -234,6 +257,33 @@ export const envSchema = z.object({
     .default([]),
   BATCH_WEBHOOK_SECRET: z.string().min(16, { error: 'expected at least 16 characters' }).optional(),
   SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'expected smtp:// or smtps:// URL' }).optional(),
+  // Tracing (src/tracing): the OpenTelemetry SDK's own variables, checked here so that a bad value stops the
+  // process naming it; the SDK and its exporter read them from the environment themselves. No endpoint: off.
+  OTEL_SDK_DISABLED: z
+    .string()
+    .trim()
+    .regex(/^(true|false)$/i, { error: 'expected true or false' })
+    .transform((v) => v.toLowerCase() === 'true')
+    .optional(),
+  // otlp (the default) or none (off); the SDK's other exporters (console, zipkin) are not Lookout's.
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'none'], { error: 'expected otlp or none (Lookout exports OTLP over HTTP only)' }).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpEndpoint.optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).max(256).optional(),
+  // Read for its service.name only (the SDK reads the rest itself).
+  OTEL_RESOURCE_ATTRIBUTES: z.string().optional(),
+  OTEL_TRACES_SAMPLER: z
+    .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'], {
+      error: 'expected always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio',
+    })
+    .optional(),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce
+    .number({ error: 'expected a ratio from 0 to 1' })
+    .min(0, { error: 'expected a ratio from 0 to 1' })
+    .max(1, { error: 'expected a ratio from 0 to 1' })
+    .optional(),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

@@ -52,10 +52,48 @@ export function maskSecrets(config: Config): Record<string, unknown> {
     s3: { ...config.s3, endpoint: config.s3.endpoint ? maskUrl(config.s3.endpoint) : null },
     backup: { ...config.backup, key: config.backup.key ? MASK : null, oldKeys: config.backup.oldKeys.map(() => MASK) },
     webhooks: { ...config.webhooks, batchSecret: config.webhooks.batchSecret ? MASK : null },
+    tracing: { ...config.tracing, endpoint: config.tracing.endpoint ? maskUrl(config.tracing.endpoint) : null },
     alerts: {
       ...config.alerts,
       webhook: config.alerts.webhook ? { url: maskCredentialUrl(config.alerts.webhook.url), secret: config.alerts.webhook.secret ? MASK : null } : null,
       email: config.alerts.email ? { ...config.alerts.email, smtpUrl: maskUrl(config.alerts.email.smtpUrl) } : null,
     },
   };
+}
+
+/** Shorter values are not scrubbed from text: replacing every "ab" would garble it and hide nothing worth hiding. */
+const SHORTEST_SCRUBBED = 4;
+
+/** A URL's password as it is written in the URL and as it reads decoded. */
+function urlPasswords(url: string | undefined): string[] {
+  if (!url) return [];
+  try {
+    const { password } = new URL(url);
+    return password ? [password, decodeURIComponent(password)] : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Every secret value of a configuration as it could appear verbatim in text
+ * (an error message, a URL, a log or span attribute): URL passwords (as
+ * written and decoded), the backup keys (base64 and base64url), the webhook
+ * secrets, the alert webhook URL (its own credential), the AWS secret key
+ * and session token of the environment. Values under 4 characters are left
+ * out. For scrubbing what leaves the process (trace spans, src/tracing).
+ */
+export function secretValues(config: Config, env: Record<string, string | undefined> = {}): string[] {
+  const values = [
+    ...[config.databaseUrl, config.databaseOwnerUrl, config.redisUrl, config.s3.endpoint, config.alerts.email?.smtpUrl, config.tracing.endpoint].flatMap(
+      urlPasswords,
+    ),
+    ...[config.backup.key, ...config.backup.oldKeys].flatMap((k) => (k ? [k.toString('base64'), k.toString('base64url')] : [])),
+    config.webhooks.batchSecret,
+    config.alerts.webhook?.url,
+    config.alerts.webhook?.secret,
+    env.AWS_SECRET_ACCESS_KEY,
+    env.AWS_SESSION_TOKEN,
+  ];
+  return [...new Set(values.filter((v): v is string => typeof v === 'string' && v.length >= SHORTEST_SCRUBBED))];
 }

@@ -21,6 +21,7 @@ import { ModelRegistry } from '../detection/index.js';
 import { KNOWN_QUEUES } from '../jobs/registry.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { createQueueRedis, QUEUE_FAIL_FAST } from '../redis/queue-redis.js';
+import { queueTelemetry } from '../tracing/tracer.js';
 
 export interface Services {
   config: Config;
@@ -69,8 +70,9 @@ export function openServices(config: Config, logger: Logger, registry = new Mode
     away = false;
   });
   const prefix = config.queuePrefix;
-  const queues = new Map(KNOWN_QUEUES.map((name) => [name, new Queue(name, { connection: redis, prefix, ...QUEUE_FAIL_FAST })]));
-  const flows = new FlowProducer({ connection: redis, prefix, ...QUEUE_FAIL_FAST });
+  // In a traced process the queues and the flow producer put their caller's trace context on every job they add.
+  const queues = new Map(KNOWN_QUEUES.map((name) => [name, new Queue(name, { connection: redis, prefix, ...QUEUE_FAIL_FAST, ...queueTelemetry() })]));
+  const flows = new FlowProducer({ connection: redis, prefix, ...QUEUE_FAIL_FAST, ...queueTelemetry() });
   // BullMQ re-emits every connection error on each queue, and prints it with
   // its stack when nobody listens; the connection's listener above logs it once.
   const quiet = (err: Error) => logger.debug({ err: err.message }, 'queue connection error');

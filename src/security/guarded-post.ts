@@ -15,6 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { blockedTargetError, hostOf, isAllowedHost, isBlockedAddress, parseWebhookUrl } from './webhook-target.js';
+import { WEBHOOK_USER_AGENT } from './webhook-user-agent.js';
 
 /** Every address `host` resolves to (A and AAAA); rejects when it does not resolve. */
 export type ResolveAll = (host: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
@@ -95,7 +96,7 @@ export async function postGuarded(rawUrl: string, options: GuardedPostOptions): 
       url,
       {
         method: 'POST',
-        headers: { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
+        headers: { 'user-agent': WEBHOOK_USER_AGENT, ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
         lookup: guardedLookup(options.resolve ?? systemResolve, allowed),
         agent: false, // a connection of its own: never one a previous lookup opened
         signal,

@@ -8,6 +8,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Logger } from 'pino';
 import { buildProcessors, QUEUE_CONCURRENCY_LIMIT, type HandlerDeps } from '../jobs/registry.js';
 import { restorePriorities } from '../jobs/restore-priorities.js';
+import { inJobSpan } from '../tracing/spans.js';
+import { queueTelemetry } from '../tracing/tracer.js';
 
 export interface WorkerOptions {
   queues: readonly string[];
@@ -57,7 +59,8 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       const key = `${queue}:${job.id}`;
       current.set(key, { queue, id: String(job.id), name: job.name, since: new Date().toISOString() });
       try {
-        return await processor(job);
+        // Traced: a span named for the job type, under BullMQ's `process <queue>` span, for the handler to annotate.
+        return await inJobSpan(job, () => processor(job));
       } finally {
         current.delete(key);
       }
@@ -74,6 +77,8 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       stalledInterval: options.lockMs,
       maxStalledCount: 2,
       autorun: true,
+      // Traced: each run continues the trace of whoever added the job (a batch's runs, its submit request's).
+      ...queueTelemetry(),
     });
     const finished = (job: Job | undefined, outcome: 'completed' | 'failed') => {
       if (!job) return;

@@ -43,6 +43,22 @@ export function planFleet(devices: string[], detectPerDevice: number, ops: numbe
   return plan;
 }
 
+/**
+ * A child's LOG_FILE: the fleet's with the child's name before the extension
+ * (/var/log/lookout.log → /var/log/lookout.detect-cpu-0.log), so that each
+ * process rotates a file of its own; pino-roll would otherwise count and
+ * remove the other processes' files as its own.
+ */
+export function childLogFile(logFile: string, child: string): string {
+  const ext = path.extname(logFile);
+  return `${logFile.slice(0, logFile.length - ext.length)}.${child}${ext}`;
+}
+
+/** The environment of a child: the fleet's, with a log file of its own when the fleet has LOG_FILE. */
+function childEnv(env: NodeJS.ProcessEnv, child: string): NodeJS.ProcessEnv {
+  return env.LOG_FILE ? { ...env, LOG_FILE: childLogFile(env.LOG_FILE, child) } : env;
+}
+
 export interface RunningFleet {
   pids(): Record<string, number | undefined>;
   stop(): Promise<void>;
@@ -58,7 +74,10 @@ export function superviseFleet(plan: FleetPlan[], options: { logger: Logger; env
 
   const start = (p: FleetPlan) => {
     const startedAt = Date.now();
-    const child = spawn(process.execPath, [BIN, 'worker', ...p.args], { env: options.env ?? process.env, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [BIN, 'worker', ...p.args], {
+      env: childEnv(options.env ?? process.env, p.name),
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     children.set(p.name, child);
     logger.info({ worker: p.name, pid: child.pid, args: p.args }, 'fleet: worker started');
     child.on('exit', (code, signal) => {

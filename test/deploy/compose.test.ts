@@ -129,6 +129,40 @@ describe('docker-compose.yml, the pitr profile', () => {
   });
 });
 
+describe('docker-compose.yml, the tracing profile', () => {
+  const load = async () =>
+    (parse(await readFile(path.join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, any> }).services;
+  const configOf = (service: Record<string, any>, shell: Record<string, string>) =>
+    loadConfig(Object.fromEntries(Object.entries(service.environment as Record<string, string>).map(([k, v]) => [k, interpolate(String(v), shell)])));
+  const key = Buffer.alloc(32, 1).toString('base64');
+
+  it('adds Jaeger (OTLP over HTTP inside the network, its UI on loopback), only with --profile tracing', async () => {
+    const services = await load();
+    expect(services.jaeger.profiles).toEqual(['tracing']);
+    expect(services.jaeger.image).toMatch(/^jaegertracing\/jaeger:/);
+    expect(services.jaeger.expose).toEqual(['4318']);
+    expect(services.jaeger.ports).toEqual(['127.0.0.1:16686:16686']);
+  });
+
+  it('every Lookout service: tracing off by default, on to Jaeger (or any endpoint) by OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
+    const services = await load();
+    for (const name of ['migrate', 'api', 'detect-worker', 'ops-worker']) {
+      expect(configOf(services[name], { BACKUP_ENCRYPTION_KEY: key }).tracing, name).toEqual({
+        enabled: false,
+        endpoint: undefined,
+        protocol: 'http/protobuf',
+        serviceName: 'lookout',
+      });
+      expect(configOf(services[name], { BACKUP_ENCRYPTION_KEY: key, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' }).tracing, name).toEqual({
+        enabled: true,
+        endpoint: 'http://jaeger:4318',
+        protocol: 'http/protobuf',
+        serviceName: 'lookout',
+      });
+    }
+  });
+});
+
 describe('Dockerfile', () => {
   it('is multi-stage, installs production dependencies only and runs as non-root', async () => {
     const dockerfile = await readFile(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');

@@ -1,6 +1,7 @@
 // Every secret set, a whole day's work done (a batch with a webhook, a
 // backup, an alert by webhook and email, refused requests, config check),
-// all output of `lookout all` at trace level and every answer scanned: no
+// all output of `lookout all` at trace level, every answer and every span it
+// exported (tracing on, OTLP JSON to a receiver of the test's) scanned: no
 // secret value appears anywhere.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOtlpReceiver, type OtlpReceiver } from '../../src/bench/otlp-receiver.js';
 import { readPhoto } from '../helpers/photos.js';
 import { startWebhookReceiver, until } from '../helpers/receivers.js';
 import { REPO_ROOT, runCli } from '../helpers/run-cli.js';
@@ -23,12 +25,14 @@ const SECRETS = {
 
 let env: TestEnv;
 let hooks: Awaited<ReturnType<typeof startWebhookReceiver>>;
+let traces: OtlpReceiver;
 let smtp: SMTPServer;
 const mails: string[] = [];
 let output = '';
 
 beforeAll(async () => {
   hooks = await startWebhookReceiver();
+  traces = await startOtlpReceiver();
   smtp = new SMTPServer({
     hideSTARTTLS: true,
     disabledCommands: ['STARTTLS'],
@@ -53,6 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await env.cleanup();
   await hooks.close();
+  await traces.close();
   await new Promise<void>((resolve) => smtp.close(() => resolve()));
 });
 
@@ -81,6 +86,9 @@ describe('secrets', () => {
       WEBHOOK_ALLOWED_HOSTS: new URL(hooks.url).host,
       ALERT_EMAIL_TO: 'ops@example.test',
       SMTP_URL: `smtp://lookout:${SECRETS.smtpPassword}@127.0.0.1:${smtpPort}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: traces.endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
     };
     const all = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'lookout.js'), 'all'], {
       env: { ...process.env, ...childEnv },
@@ -136,7 +144,16 @@ describe('secrets', () => {
     for (const line of ['"msg":"model loaded"', '"msg":"api listening"', 'alert firing', '"msg":"backup schedules synced"', '"msg":"stopped"']) {
       expect(output).toContain(line);
     }
-    const everything = [output, ...answers, ...mails, ...hooks.received.map((h) => JSON.stringify(h.headers) + h.body)].join('\n');
+    // The spans saw it too: the batch's detect-image runs, the backup, the webhooks' jobs. Webhook receivers get no trace context.
+    for (const name of ['detect-image', 'backup-run', 'webhook', 'alert']) expect(traces.spans.map((sp) => sp.name)).toContain(name);
+    expect(hooks.received.some((h) => 'traceparent' in h.headers)).toBe(false);
+    const everything = [
+      output,
+      ...answers,
+      ...mails,
+      ...hooks.received.map((h) => JSON.stringify(h.headers) + h.body),
+      ...traces.exports.map((e) => e.body ?? ''),
+    ].join('\n');
     for (const [name, value] of Object.entries(SECRETS)) {
       expect(everything.includes(value), `${name} leaked`).toBe(false);
       expect(everything.includes(encodeURIComponent(value)), `${name} leaked (URL-encoded)`).toBe(false);

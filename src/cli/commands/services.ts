@@ -24,6 +24,7 @@ import { parseDeviceOption, parsePositiveInt, parseQueues } from '../options.js'
 import { databaseCliError } from '../with-database.js';
 import { CliError } from '../cli-error.js';
 import { PITR_QUEUE } from '../../jobs/pitr-backup/definition.js';
+import { shutdownTracing } from '../../tracing/start-tracing.js';
 
 type Stoppable = { close(): Promise<void> };
 
@@ -43,7 +44,8 @@ export const STARTUP_GRACE_MS = 15_000;
  * signalled between registering itself and listening would leave a row that
  * looks live and jobs locked until they stall. The first signal waits for
  * `startup` (at most STARTUP_GRACE_MS), then closes `parts` (as pushed so
- * far, in order) and the services, and exits with `exitCode` (0 for a
+ * far, in order) and the services, exports the spans not yet sent (a traced
+ * process), and exits with `exitCode` (0 for a
  * signal); a second signal exits 1 at once. Returns `stop`, for the memory
  * guard.
  */
@@ -72,6 +74,8 @@ function onShutdown(
       clearTimeout(grace);
       for (const part of parts) await part.close().catch((err: unknown) => logger.error({ err }, 'error while closing'));
       await services.close().catch(() => undefined);
+      // The spans of the last jobs still waiting in the exporter's batch.
+      await shutdownTracing();
       logger.info('stopped');
       process.exit(exitCode);
     })();

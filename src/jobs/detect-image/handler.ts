@@ -15,6 +15,7 @@ import { claimImage, copyCachedResult, failImage, getImage, recordReadBytes, sav
 import type { Pool } from '../../db/pool.js';
 import { formatDevice, isDetectionError, type DetectionResult, type Detector } from '../../detection/index.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import { annotateSpan, recordStages, type StageSpan } from '../../tracing/spans.js';
 import { isLastAttempt, parsePayload, type JobHandler } from '../job-type.js';
 import { detectImage, type DetectImageResult } from './definition.js';
 
@@ -50,6 +51,7 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
     const copied = earlier && (await copyCachedResult(pool, imageId, earlier, deps.workerId));
     if (copied === undefined) return undefined;
     deps.metrics?.images.inc({ outcome: 'cache_hit' });
+    annotateSpan({ 'lookout.cache_hit': true, 'lookout.detections.count': copied });
     return { imageId, status: 'done', detections: copied, cacheHit: true };
   }
 
@@ -58,12 +60,14 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
     // Queued to first start (a retry's wait is its backoff, not the queue's).
     if (job.attemptsMade === 0 && job.processedOn)
       deps.metrics?.detectWait.observe({ lane: payload.lane ?? 'bulk' }, Math.max(0, job.processedOn - job.timestamp) / 1000);
+    annotateSpan({ 'lookout.image.id': payload.imageId, 'lookout.model.name': payload.model });
     const image = await claimImage(pool, payload.imageId);
     if (!image) {
       if (!(await getImage(pool, payload.imageId))) throw new UnrecoverableError(`image ${payload.imageId} does not exist`);
       // Redelivered after it finished (a stalled job run twice): nothing to do.
       return { imageId: payload.imageId, status: 'skipped', detections: 0, cacheHit: false };
     }
+    annotateSpan({ 'lookout.batch.id': image.batchId, 'lookout.model.name': image.model });
     const cached = await answerFromCache(image.id, image.earlier);
     if (cached) return cached;
 
@@ -87,11 +91,15 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
       const readCached = await answerFromCache(image.id, await recordReadBytes(pool, image.id, sha256, bytes.length));
       if (readCached) return readCached;
     }
-    const readMs = performance.now() - readStarted;
+    const readEnded = performance.now();
+    const readMs = readEnded - readStarted;
     let result;
     let detector: Detector;
+    let detectStarted = 0;
     try {
       detector = await deps.detectorFor(image.model);
+      annotateSpan({ 'lookout.device': formatDevice(detector.device), 'lookout.model.version': detector.model.version });
+      detectStarted = performance.now();
       result = await detector.detect(bytes, { minScore: image.minScore, maxDetections: deps.maxDetectionsPerImage });
     } catch (err) {
       if (isDetectionError(err) && (!err.retryable || isLastAttempt(job))) return fail(image.id, { code: err.code, message: err.message });
@@ -102,6 +110,8 @@ export function createDetectImageHandler(deps: DetectImageDeps): JobHandler {
       throw err;
     }
     observeStages(deps.metrics, detector, readMs, result.timings);
+    recordStages(stageSpans({ start: readStarted, end: readEnded, bytes: bytes.length }, { start: detectStarted, end: performance.now() }, result.timings));
+    annotateSpan({ 'lookout.detections.count': result.detections.length });
     await saveImageResult(pool, image.id, result, deps.workerId);
     deps.metrics?.images.inc({ outcome: 'done' });
     return { imageId: image.id, status: 'done', detections: result.detections.length, cacheHit: false };
@@ -115,4 +125,26 @@ function observeStages(metrics: Metrics | undefined, detector: Detector, readMs:
   metrics.detectStage.observe({ ...labels, stage: 'preprocess' }, t.preprocessMs / 1000);
   metrics.detectStage.observe({ ...labels, stage: 'inference' }, t.inferenceMs / 1000);
   metrics.detectStage.observe({ ...labels, stage: 'postprocess' }, t.postprocessMs / 1000);
+}
+
+/**
+ * The spans of an image's stages, children of its detect-image span: `read`
+ * (its bytes from the blob store or its bucket, as timed), then the
+ * detector's call laid out from its timings: `decode` (format check and
+ * header) and `preprocess` from the call's start, `postprocess` ending at its
+ * end, and `inference` between them, which is the wait for a micro-batch slot
+ * plus the run; `lookout.inference.share_ms` is this image's share of that
+ * run, the value lookout_detect_stage_seconds{stage="inference"} observes.
+ */
+function stageSpans(read: { start: number; end: number; bytes: number }, call: { start: number; end: number }, t: DetectionResult['timings']): StageSpan[] {
+  const decodeEnd = call.start + t.decodeMs;
+  const preprocessEnd = decodeEnd + t.preprocessMs;
+  const postprocessStart = Math.max(preprocessEnd, call.end - t.postprocessMs);
+  return [
+    { name: 'read', start: read.start, end: read.end, attributes: { 'lookout.image.bytes': read.bytes } },
+    { name: 'decode', start: call.start, end: decodeEnd },
+    { name: 'preprocess', start: decodeEnd, end: preprocessEnd },
+    { name: 'inference', start: preprocessEnd, end: postprocessStart, attributes: { 'lookout.inference.share_ms': t.inferenceMs } },
+    { name: 'postprocess', start: postprocessStart, end: call.end },
+  ];
 }
