@@ -1,6 +1,6 @@
 // The last look at spans before they leave the process. Instrumentations are
-// set up to record no secret (no headers, no query parameters, Redis command
-// names only), but text Lookout does not control still reaches spans: an
+// set up to record no secret (no headers, Redis command names only; query
+// strings are dropped here, as the http instrumentation records them), but text Lookout does not control still reaches spans: an
 // error's message (a failed alert webhook names its URL, which is its own
 // credential) becomes an exception event and BullMQ's failed-reason
 // attribute. Every string of a span (attributes, event attributes, status
@@ -43,8 +43,27 @@ function scrubAttributes(attributes: Attributes | undefined, secrets: readonly s
   }
 }
 
-/** The span, scrubbed in place (see the module header). */
+/** Attributes of the http instrumentation that hold a URL's query (old and current semantic conventions). */
+const URL_ATTRIBUTES = ['url.full', 'http.url', 'http.target'] as const;
+
+/**
+ * Removes query strings: the instrumentation records `url.query` (and the
+ * query within `url.full`, `http.url`, `http.target`), and a query is the
+ * client's text, which Lookout does not know to be free of secrets (a token
+ * some proxy or script appends). Paths stay.
+ */
+function dropQueries(attributes: Attributes | undefined): void {
+  if (!attributes) return;
+  delete attributes['url.query'];
+  for (const key of URL_ATTRIBUTES) {
+    const value = attributes[key];
+    if (typeof value === 'string' && value.includes('?')) attributes[key] = value.slice(0, value.indexOf('?'));
+  }
+}
+
+/** The span, scrubbed in place (see the module header): queries dropped, secrets and API key secrets replaced. */
 export function scrubSpan(span: ExportedSpan, secrets: readonly string[]): ExportedSpan {
+  dropQueries(span.attributes);
   scrubAttributes(span.attributes, secrets);
   for (const event of span.events) scrubAttributes(event.attributes, secrets);
   if (span.status.message) (span.status as { message?: string }).message = scrubText(span.status.message, secrets);

@@ -120,4 +120,27 @@ describe('what leaves the process', () => {
     expect(span.status.message).toBe(`signed with ${REDACTED}`);
     expect(scrubText('nothing to see', secrets)).toBe('nothing to see');
   });
+
+  it('drops query strings: url.query, and the query of url.full, http.url and http.target (paths stay)', () => {
+    const span = {
+      attributes: {
+        'url.path': '/v1/images',
+        'url.query': 'q=cat&token=opaque-secret',
+        'url.full': 'http://127.0.0.1:3000/v1/images?q=cat&token=opaque-secret',
+        'http.url': 'http://127.0.0.1:3000/v1/images?token=opaque-secret',
+        'http.target': '/v1/images?token=opaque-secret',
+        'http.route': '/v1/images',
+      },
+      events: [],
+      status: { code: 0 },
+    } as unknown as ExportedSpan;
+    scrubSpan(span, secrets);
+    expect(span.attributes).toEqual({
+      'url.path': '/v1/images',
+      'url.full': 'http://127.0.0.1:3000/v1/images',
+      'http.url': 'http://127.0.0.1:3000/v1/images',
+      'http.target': '/v1/images',
+      'http.route': '/v1/images',
+    });
+  });
 });
