@@ -69,7 +69,7 @@ export function judgeArchiving(a: WalArchiving, config: { stanza: string; config
   const last = a.lastArchivedWal && a.lastArchivedAt ? `last archived ${a.lastArchivedWal} ${ago(a.now, a.lastArchivedAt)}` : 'nothing archived yet';
   const failures = `${a.failedCount} failed (pg_stat_archiver) since ${a.statsResetAt ? a.statsResetAt.toISOString() : 'the statistics were reset'}`;
   if (archivingFails(a)) {
-    const what = a.archiveLibrary ? `archive_library ${a.archiveLibrary}` : `archive_command "${command}"${commandHint(command, config.stanza)}`;
+    const what = a.archiveLibrary ? `archive_library ${a.archiveLibrary}` : `archive_command "${command}"${commandHint(a.archiveCommand, config.stanza)}`;
     return {
       ...base,
       status: 'critical',

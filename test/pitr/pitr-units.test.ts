@@ -2,9 +2,13 @@
 // another program's words, the archiving component's judgement (off is quiet),
 // pgbackrest info parsed at the edge, times as pgBackRest and Postgres write
 // them, the pitr settings and which processes run the pitr queue.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRepositoryInfo } from '../../src/backups/pitr/info.js';
-import { PitrToolError } from '../../src/backups/pitr/pgbackrest.js';
+import { lastLines, pgbackrest, PitrToolError } from '../../src/backups/pitr/pgbackrest.js';
 import { lastTransactionTime, parseLogTime, targetText } from '../../src/backups/pitr/restore-cluster.js';
 import { parseIsoTime } from '../../src/cli/commands/pitr.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -13,19 +17,93 @@ import type { WalArchiving } from '../../src/db/repositories/wal-archiving.js';
 import { commandHint, judgeArchiving } from '../../src/health/archiving-probe.js';
 import { ruleFor } from '../../src/alerts/rules.js';
 import { BackupUnusableError, checkRestorable } from '../../src/producers/backup-requests.js';
-import { scrubSecrets } from '../../src/text/scrub-secrets.js';
+import { scrubJoinedLines, scrubSecrets } from '../../src/text/scrub-secrets.js';
 import { runCli } from '../helpers/run-cli.js';
 import { defaultWorkerQueues, OPS_QUEUES, opsQueuesFor } from '../../src/workers/worker-process.js';
 
+const hasPgbackrest = (() => {
+  try {
+    execFileSync('pgbackrest', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 describe('scrubSecrets', () => {
   it('masks secret-named options and variables, and known secrets, wherever they appear', () => {
-    expect(scrubSecrets('pgbackrest --repo1-cipher-pass=hunter2xyz --stanza=lookout archive-push %p')).toBe(
-      'pgbackrest --repo1-cipher-pass=******** --stanza=lookout archive-push %p',
+    // A line naming a cipher pass is masked after the name, whatever follows.
+    expect(scrubSecrets('pgbackrest --repo1-cipher-pass=hunter2xyz --stanza=lookout archive-push %p')).toBe('pgbackrest --repo1-cipher-pass=********');
+    expect(scrubSecrets('PGBACKREST_REPO1_CIPHER_PASS=abc pgbackrest backup')).toBe('PGBACKREST_REPO1_CIPHER_PASS=********');
+    expect(scrubSecrets('pgbackrest --repo1-s3-key-secret=abc --stanza=lookout backup')).toBe(
+      'pgbackrest --repo1-s3-key-secret=******** --stanza=lookout backup',
     );
-    expect(scrubSecrets('PGBACKREST_REPO1_CIPHER_PASS=abc pgbackrest backup')).toBe('PGBACKREST_REPO1_CIPHER_PASS=******** pgbackrest backup');
     expect(scrubSecrets('--repo1-s3-key-secret "a b" --repo1-s3-key AKIA')).toBe('--repo1-s3-key-secret ******** --repo1-s3-key ********');
     expect(scrubSecrets('ERROR: [029]: unable to decrypt with sekrit-value', ['sekrit-value'])).toBe('ERROR: [029]: unable to decrypt with ********');
     expect(scrubSecrets('ERROR: [037]: backup command requires option: pg1-path')).toBe('ERROR: [037]: backup command requires option: pg1-path');
+  });
+
+  it('masks whatever pgBackRest quotes from its configuration in an error, whatever the key (its own message formats)', () => {
+    const cases: Array<[string, string]> = [
+      ["ERROR: [029]: missing '=' in key/value at line 4: repo1-cipher-pass Hunter2secret", "ERROR: [029]: missing '=' in key/value at line 4: ********"],
+      ["ERROR: [029]: missing '=' in key/value at line 2: Hunter2secret", "ERROR: [029]: missing '=' in key/value at line 2: ********"],
+      [
+        'ERROR: [029]: key/value found outside of section at line 1: repo1-s3-key=Hunter2secret',
+        'ERROR: [029]: key/value found outside of section at line 1: ********',
+      ],
+      ['ERROR: [029]: ini section should end with ] at line 3: [Hunter2secret', 'ERROR: [029]: ini section should end with ] at line 3: ********'],
+      ["ERROR: [029]: invalid JSON value at line 5 'Hunter2secret': unexpected", 'ERROR: [029]: invalid JSON value at line 5: ********'],
+      ["ERROR: [032]: 'Hunter2secret' is not allowed for 'repo1-cipher-type' option", "ERROR: [032]: '********' is not allowed for 'repo1-cipher-type' option"],
+      ["ERROR: [032]: 'Hun'ter2 secret' is not valid for 'repo1-type' option", "ERROR: [032]: '********' is not valid for 'repo1-type' option"],
+      ["ERROR: [032]: 'Hunter2secret' is not valid for option 'log-level-console'", "ERROR: [032]: '********' is not valid for option 'log-level-console'"],
+      ["ERROR: [033]: 'Hunter2secret' is out of range for 'compress-level' option", "ERROR: [033]: '********' is out of range for 'compress-level' option"],
+      ["ERROR: [032]: 'Hunter2secret' must begin with / for 'repo1-path' option", "ERROR: [032]: '********' must begin with / for 'repo1-path' option"],
+      ["ERROR: [032]: key/value 'Hunter2secret' not valid for 'db-include' option", "ERROR: [032]: key/value '********' not valid for 'db-include' option"],
+      ["ERROR: [032]: invalid value for 'repo1-type' option: Hunter2secret", "ERROR: [032]: invalid value for 'repo1-type' option: ********"],
+      ["ERROR: [031]: option 'repo1-cipher-pass' is not allowed on the command-line: Hunter2secret", "ERROR: [031]: option 'repo1-cipher-pass' ********"],
+    ];
+    for (const [text, shown] of cases) {
+      expect(scrubSecrets(text)).toBe(shown);
+      expect(new PitrToolError(`pgbackrest info failed (exit 29): ${text}`).message).not.toContain('Hunter2');
+    }
+    // Raw text: the quoting line goes to its end, " | " or not; lines joined by Lookout: only the quoting line's content goes.
+    expect(scrubSecrets("ERROR: [029]: missing '=' in key/value at line 2: Hunter2 | secret")).toBe(
+      "ERROR: [029]: missing '=' in key/value at line 2: ********",
+    );
+    expect(scrubJoinedLines("ERROR: [029]: missing '=' in key/value at line 2: Hunter2secret | INFO: info command end")).toBe(
+      "ERROR: [029]: missing '=' in key/value at line 2: ******** | INFO: info command end",
+    );
+    expect(lastLines("P00 INFO: start\nERROR: [029]: missing '=' in key/value at line 4: repo1-cipher-pass a | b secret")).toBe(
+      "P00 INFO: start | ERROR: [029]: missing '=' in key/value at line 4: ********",
+    );
+  });
+
+  it.skipIf(!hasPgbackrest)('the real pgbackrest: a broken config file fails permanently, its quoted line masked everywhere', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lookout-pgbr-conf-'));
+    try {
+      const broken = [
+        '[global]\nrepo1-path=/nonexistent/lookout-repo\nrepo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass Hunter2secret\n',
+        '[global]\nrepo1-cipher-pass=\nHunter2secret\n',
+        '[global]\nrepo1-cipher-type=Hunter2secret\n',
+      ];
+      for (const [i, text] of broken.entries()) {
+        const configFile = path.join(dir, `broken-${i}.conf`);
+        await writeFile(configFile, text, { mode: 0o600 });
+        const err = await pgbackrest({ configFile, stanza: 'lookout' }, undefined, 'info', ['--output=json']).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(PitrToolError);
+        const toolError = err as PitrToolError;
+        expect(toolError.message).toMatch(/exit (29|32)/);
+        expect(toolError.message).toContain('********');
+        expect(toolError.message).not.toContain('Hunter2');
+        expect(toolError.stack).not.toContain('Hunter2');
+        expect(toolError.permanent).toBe(true);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('PitrToolError messages are scrubbed', () => {
@@ -93,7 +171,7 @@ describe('the postgres.archiving component', () => {
     });
     expect(failing.status).toBe('critical');
     expect(failing.message).toBe(
-      'WAL archiving fails: archive_command "pgbackrest --repo1-cipher-pass=******** --stanza=other archive-push %p" (it names stanza "other"; PGBACKREST_STANZA is "lookout") ' +
+      'WAL archiving fails: archive_command "pgbackrest --repo1-cipher-pass=********" (it names stanza "other"; PGBACKREST_STANZA is "lookout") ' +
         'failed for 00000001000000000000000B 10 s ago; last archived 00000001000000000000000A 30 s ago; 4 failed (pg_stat_archiver) since 2025-12-31T00:00:00.000Z; ' +
         "1 segment waiting (the server log has the command's own error)",
     );

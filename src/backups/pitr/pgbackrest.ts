@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, stat } from 'node:fs/promises';
-import { scrubSecrets } from '../../text/scrub-secrets.js';
+import { scrubJoinedLines, scrubSecrets } from '../../text/scrub-secrets.js';
 
 /** pgBackRest's settings, as PGBACKREST_CONFIG and PGBACKREST_STANZA name them. */
 export interface PitrSettings {
@@ -24,7 +24,12 @@ export interface PitrSettings {
 /** The OS user pgBackRest and the server tools run as: undefined for this process's own. */
 export type ToolUser = { uid: number; gid: number } | undefined;
 
-/** pgBackRest or a server tool failed, or cannot run here. The message is scrubbed of secrets. */
+/**
+ * pgBackRest or a server tool failed, or cannot run here. The message is
+ * scrubbed of secrets (a tool's output reaches it through lastLines, each line
+ * scrubbed): it is what the CLI prints, the worker logs, BullMQ keeps as the
+ * job's failedReason and backups.error and the audit log record.
+ */
 export class PitrToolError extends Error {
   override name = 'PitrToolError';
   constructor(
@@ -32,7 +37,7 @@ export class PitrToolError extends Error {
     /** True when retrying cannot help (not installed, not configured, refused). */
     readonly permanent = false,
   ) {
-    super(scrubSecrets(message));
+    super(scrubJoinedLines(message));
   }
 }
 
@@ -66,14 +71,28 @@ function toolEnv(settings: PitrSettings): NodeJS.ProcessEnv {
   return { ...process.env, PGBACKREST_CONFIG: settings.configFile, PGBACKREST_STANZA: settings.stanza, LC_MESSAGES: 'C' };
 }
 
-/** The last lines of a tool's output that say what went wrong, scrubbed. */
-function lastLines(text: string, n = 6): string {
-  return scrubSecrets(text.trim().split('\n').slice(-n).join(' | ').replace(/\s+/g, ' '));
+/** The last lines of a tool's output that say what went wrong, each scrubbed on its own, then joined with " | ". */
+export function lastLines(text: string, n = 6): string {
+  return text
+    .trim()
+    .split('\n')
+    .slice(-n)
+    .map((line) => scrubSecrets(line).replace(/\s+/g, ' '))
+    .join(' | ');
 }
 
 /**
+ * pgBackRest's exit codes for an error in its configuration or options
+ * (ConfigError 27, FormatError 29 (the ini file, a wrong cipher pass),
+ * CommandRequiredError 30, OptionInvalid*Error 31-36, OptionRequiredError 37):
+ * running it again cannot help until someone edits the file.
+ */
+export const PGBACKREST_CONFIG_EXITS: ReadonlySet<number> = new Set([27, 29, 30, 31, 32, 33, 34, 35, 36, 37]);
+
+/**
  * Runs `file` with `args` (no shell) as `user`; resolves with its stdout.
- * @throws PitrToolError naming the tool, its exit and the end of its stderr (scrubbed); permanent when the tool is missing
+ * @throws PitrToolError naming the tool, its exit and the end of its stderr (scrubbed); permanent when the tool is missing,
+ *   or when pgbackrest exits with a configuration error (PGBACKREST_CONFIG_EXITS)
  */
 export function runTool(
   file: string,
@@ -101,7 +120,13 @@ export function runTool(
           return;
         }
         const exit = typeof code === 'number' ? `exit ${code}` : ((err as { signal?: string | null }).signal ?? String(code ?? 'failed'));
-        reject(new PitrToolError(`${what} failed (${exit}): ${lastLines(stderr || stdout) || 'no output'}`));
+        const configError = file === 'pgbackrest' && typeof code === 'number' && PGBACKREST_CONFIG_EXITS.has(code);
+        reject(
+          new PitrToolError(
+            `${what} failed (${exit}${configError ? ': an error in its configuration, not retried' : ''}): ${lastLines(stderr || stdout) || 'no output'}`,
+            configError,
+          ),
+        );
       },
     );
   });

@@ -159,13 +159,12 @@ async function postmasterRunning(dataDir: string): Promise<boolean> {
 
 /** The log lines that say why a server stopped, scrubbed. */
 const failureLines = (log: string): string =>
-  scrubSecrets(
-    log
-      .split('\n')
-      .filter((l) => /\b(FATAL|PANIC|ERROR):/.test(l))
-      .slice(-4)
-      .join(' | '),
-  );
+  log
+    .split('\n')
+    .filter((l) => /\b(FATAL|PANIC|ERROR):/.test(l))
+    .slice(-4)
+    .map((l) => scrubSecrets(l))
+    .join(' | ');
 
 async function pgCtl(settings: PitrSettings, user: ToolUser, major: string, args: string[]): Promise<void> {
   await runTool(serverTool('pg_ctl', major), args, { settings, user, what: 'pg_ctl', timeoutMs: 180_000 });

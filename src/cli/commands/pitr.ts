@@ -21,7 +21,7 @@ import { waitForJob } from '../../producers/backup-requests.js';
 import { requestPitrBackup, requestPitrDrill } from '../../producers/pitr-requests.js';
 import { isQueueUnavailable } from '../../redis/queue-redis.js';
 import { formatBytes } from '../../text/format.js';
-import { scrubSecrets } from '../../text/scrub-secrets.js';
+import { scrubJoinedLines } from '../../text/scrub-secrets.js';
 import type { CommandDeps } from '../command-deps.js';
 import { parsePositiveInt } from '../options.js';
 import { withDatabase } from '../with-database.js';
@@ -38,7 +38,7 @@ const io = (json: boolean | undefined): Io => ({ json: Boolean(json), out: (line
 const note = (io: Io, line: string): void => void (io.json || process.stderr.write(`${line}\n`));
 
 function failure(io: Io, fields: Record<string, unknown>, code: 1 | 2 = 1): number {
-  const shown = { ...fields, error: scrubSecrets(String(fields.error)) };
+  const shown = { ...fields, error: scrubJoinedLines(String(fields.error)) };
   if (io.json) io.out(JSON.stringify(shown));
   else process.stderr.write(`lookout pitr: ${shown.error}\n`);
   return code;
