@@ -3,18 +3,18 @@
 // pgbackrest info parsed at the edge, times as pgBackRest and Postgres write
 // them, the pitr settings and which processes run the pitr queue.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRepositoryInfo } from '../../src/backups/pitr/info.js';
-import { lastLines, pgbackrest, PitrToolError } from '../../src/backups/pitr/pgbackrest.js';
+import { lastLines, pgbackrest, PitrConfigError, PitrToolError, toolUser } from '../../src/backups/pitr/pgbackrest.js';
 import { lastTransactionTime, parseLogTime, targetText } from '../../src/backups/pitr/restore-cluster.js';
 import { parseIsoTime } from '../../src/cli/commands/pitr.js';
 import { loadConfig } from '../../src/config/config.js';
 import { backupSummary, type BackupRecord } from '../../src/db/repositories/backups.js';
 import type { WalArchiving } from '../../src/db/repositories/wal-archiving.js';
-import { commandHint, judgeArchiving } from '../../src/health/archiving-probe.js';
+import { commandHint, configFileDistrust, judgeArchiving } from '../../src/health/archiving-probe.js';
 import { ruleFor } from '../../src/alerts/rules.js';
 import { BackupUnusableError, checkRestorable } from '../../src/producers/backup-requests.js';
 import { scrubJoinedLines, scrubSecrets } from '../../src/text/scrub-secrets.js';
@@ -108,6 +108,93 @@ describe('scrubSecrets', () => {
 
   it('PitrToolError messages are scrubbed', () => {
     expect(new PitrToolError('pgbackrest failed: --repo1-cipher-pass=topsecret').message).not.toContain('topsecret');
+  });
+});
+
+const isRoot = process.getuid?.() === 0;
+const uidOf = (user: string): number | undefined => {
+  try {
+    return Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+  } catch {
+    return undefined;
+  }
+};
+
+describe('PGBACKREST_CONFIG must be trusted: only its owner may change it or its directory', () => {
+  const withConfig = async (fn: (dir: string, file: string) => Promise<void>): Promise<void> => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'lookout-pgbr-trust-'));
+    const file = path.join(dir, 'pgbackrest.conf');
+    await writeFile(file, '[global]\nrepo1-path=/nonexistent\n');
+    try {
+      await fn(dir, file);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  const refusal = (settings: { configFile: string; stanza: string }) =>
+    toolUser(settings).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+
+  it('a group- or world-writable file is refused, naming the file and its mode, permanently; the health component says why', async () => {
+    await withConfig(async (_dir, file) => {
+      for (const [mode, words] of [
+        [0o666, 'world-writable (mode 0666'],
+        [0o664, 'group-writable (mode 0664'],
+        [0o620, 'group-writable (mode 0620'],
+      ] as const) {
+        await chmod(file, mode);
+        const err = await refusal({ configFile: file, stanza: 'lookout' });
+        expect(err).toBeInstanceOf(PitrConfigError);
+        expect((err as PitrConfigError).permanent).toBe(true);
+        expect(err!.message).toContain(`PGBACKREST_CONFIG ${file} is ${words}`);
+        expect(await configFileDistrust(file)).toContain(words);
+      }
+      await chmod(file, 0o640);
+      expect(await configFileDistrust(file)).toBeUndefined();
+      expect(await configFileDistrust(path.join(os.tmpdir(), 'lookout-no-such-dir', 'x.conf'))).toBeUndefined(); // on another host, maybe
+    });
+  });
+
+  it('a file in a directory others may write (not sticky) is refused', async () => {
+    await withConfig(async (dir, file) => {
+      await chmod(file, 0o600);
+      await chmod(dir, 0o777);
+      expect((await refusal({ configFile: file, stanza: 'lookout' }))?.message).toContain(`is in ${dir}, which is world-writable (mode 0777)`);
+      expect(await configFileDistrust(file)).toContain('world-writable (mode 0777)');
+      await chmod(dir, 0o770);
+      expect((await refusal({ configFile: file, stanza: 'lookout' }))?.message).toContain('group-writable (mode 0770)');
+    });
+  });
+
+  const postgresUid = uidOf('postgres');
+  it.skipIf(!isRoot || postgresUid === undefined)(
+    'as root: runs as the owner of a trusted file; root-owned, or a directory another user owns, is refused',
+    async () => {
+      await withConfig(async (dir, file) => {
+        await chmod(file, 0o640);
+        expect((await refusal({ configFile: file, stanza: 'lookout' }))?.message).toMatch(/root owns PGBACKREST_CONFIG/);
+        await chown(file, postgresUid!, postgresUid!);
+        await chmod(dir, 0o755);
+        expect(await toolUser({ configFile: file, stanza: 'lookout' })).toMatchObject({ uid: postgresUid });
+        await chown(dir, 65534, 65534);
+        const err = await refusal({ configFile: file, stanza: 'lookout' });
+        expect(err).toBeInstanceOf(PitrConfigError);
+        expect(err!.message).toContain(`owned by uid 65534, neither root nor the file's owner (uid ${postgresUid})`);
+      });
+    },
+  );
+
+  it('lookout pitr restore with a world-writable PGBACKREST_CONFIG exits 2, naming the file and its mode', async () => {
+    await withConfig(async (dir, file) => {
+      await chmod(file, 0o666);
+      const res = await runCli(['pitr', 'restore', '--to', '2026-01-01T00:00:00Z', '--pg-data', path.join(dir, 'copy'), '--json'], {
+        env: { PGBACKREST_CONFIG: file, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' },
+      });
+      expect(res.code).toBe(2);
+      expect(JSON.parse(res.stdout)).toMatchObject({ status: 'failed', error: expect.stringContaining(`${file} is world-writable (mode 0666`) });
+    });
   });
 });
 

@@ -12,7 +12,8 @@
 // would leave repository files the archiver cannot write next to.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, stat } from 'node:fs/promises';
+import { chown } from 'node:fs/promises';
+import { checkConfigFileTrust, UntrustedConfigFileError } from '../../security/config-file-trust.js';
 import { scrubJoinedLines, scrubSecrets } from '../../text/scrub-secrets.js';
 
 /** pgBackRest's settings, as PGBACKREST_CONFIG and PGBACKREST_STANZA name them. */
@@ -41,21 +42,41 @@ export class PitrToolError extends Error {
   }
 }
 
+/** PGBACKREST_CONFIG cannot be trusted or used as it is (its mode, its owner, its directory): permanent; the CLI exits 2. */
+export class PitrConfigError extends PitrToolError {
+  override name = 'PitrConfigError';
+  constructor(message: string) {
+    super(message, true);
+  }
+}
+
 /**
  * The user to run the tools as: this process's own (undefined), or when it
- * is root, PGBACKREST_CONFIG's owner.
- * @throws PitrToolError (permanent) when root owns the config file too, or it cannot be read
+ * is root, PGBACKREST_CONFIG's owner. The file must be one only its owner may
+ * change (checkConfigFileTrust: not group- or world-writable, nor its
+ * directory), owned by the user the tools run as: this process's, or root.
+ * @throws PitrConfigError when the file cannot be trusted or read, is another user's, or root owns it and this process is root
  */
 export async function toolUser(settings: PitrSettings): Promise<ToolUser> {
-  if (process.getuid?.() !== 0) return undefined;
-  const owner = await stat(settings.configFile).catch((err: NodeJS.ErrnoException) => {
-    throw new PitrToolError(`PGBACKREST_CONFIG ${settings.configFile} cannot be read: ${err.code ?? err.message}`, true);
+  const file = settings.configFile;
+  const owner = await checkConfigFileTrust(file, 'PGBACKREST_CONFIG').catch((err: unknown) => {
+    throw err instanceof UntrustedConfigFileError ? new PitrConfigError(err.message) : err;
   });
+  const self = process.getuid?.();
+  if (self === undefined) return undefined;
+  if (self !== 0) {
+    if (owner.uid !== self && owner.uid !== 0) {
+      throw new PitrConfigError(
+        `PGBACKREST_CONFIG ${file} is owned by uid ${owner.uid}, neither this process's user (uid ${self}), whom pgbackrest runs as, nor root: ` +
+          `run Lookout's pitr work as the file's owner, or chown the file to uid ${self}`,
+      );
+    }
+    return undefined;
+  }
   if (owner.uid === 0) {
-    throw new PitrToolError(
-      `this process runs as root, and root owns PGBACKREST_CONFIG (${settings.configFile}): run Lookout's pitr work as the database's OS user ` +
+    throw new PitrConfigError(
+      `this process runs as root, and root owns PGBACKREST_CONFIG (${file}): run Lookout's pitr work as the database's OS user ` +
         `(runuser -u postgres -- lookout ...), or chown the file to that user, whom Lookout then runs pgbackrest and pg_ctl as`,
-      true,
     );
   }
   return { uid: owner.uid, gid: owner.gid };

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { PITR_OFF, pitrSettings } from '../../backups/pitr/backup.js';
 import { readRepositoryInfo, recoveryWindow } from '../../backups/pitr/info.js';
-import { PitrToolError, toolUser } from '../../backups/pitr/pgbackrest.js';
+import { PitrConfigError, PitrToolError, toolUser } from '../../backups/pitr/pgbackrest.js';
 import { checkEmptyDir, PitrRestoreRefused, restoreCluster } from '../../backups/pitr/restore-cluster.js';
 import { pitrStatus, type PitrStatus } from '../../backups/pitr/status.js';
 import type { Config } from '../../config/config.js';
@@ -147,7 +147,7 @@ export function register(program: Command, deps: CommandDeps): void {
           return 0;
         } catch (err) {
           if (!(err instanceof PitrToolError)) throw err;
-          return failure(out, { status: 'failed', error: err.message });
+          return failure(out, { status: 'failed', error: err.message }, err instanceof PitrConfigError ? 2 : 1);
         }
       });
     });
@@ -205,7 +205,8 @@ export function register(program: Command, deps: CommandDeps): void {
         process.exitCode = 0;
       } catch (err) {
         if (err instanceof PitrRestoreRefused) process.exitCode = failure(out, { status: 'refused', error: err.message });
-        else if (err instanceof PitrToolError) process.exitCode = failure(out, { status: 'failed', error: err.message });
+        else if (err instanceof PitrToolError)
+          process.exitCode = failure(out, { status: 'failed', error: err.message }, err instanceof PitrConfigError ? 2 : 1);
         else throw err;
       }
     });
