@@ -313,6 +313,55 @@ describe('pgbackrest info, parsed', () => {
     expect(() => parseRepositoryInfo(info({ status: { code: 1, message: 'missing stanza path' } }), 'lookout')).toThrow(/stanza-create/);
     expect(() => parseRepositoryInfo(info({}), 'other')).toThrow(/stanza "other" is not in the pgBackRest repository/);
     expect(() => parseRepositoryInfo('{"not": "an array"}', 'lookout')).toThrow(/another shape/);
+    expect(() => parseRepositoryInfo(info({ status: { code: 3, message: 'missing stanza data' } }), 'lookout')).toThrow(/stanza-create/);
+  });
+
+  it('no valid backups (2) lists none; every other status is an error naming pgBackRest\'s message, never "no backups"', () => {
+    expect(parseRepositoryInfo(info({ status: { code: 2, message: 'no valid backups' } }), 'lookout').backups).toEqual([]);
+    const repo = (key: number, code: number, message: string) => ({ key, cipher: 'aes-256-cbc', status: { code, message } });
+    expect(
+      parseRepositoryInfo(
+        info({ status: { code: 0, message: 'ok (backup/expire running)' }, repo: [repo(1, 0, 'ok'), repo(2, 2, 'no valid backups')] }),
+        'lookout',
+      ).backups,
+    ).toEqual([]);
+    const denied = "[PathOpenError] unable to list file info for path '/var/lib/pgbackrest/archive': [13] Permission denied";
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [
+        { status: { code: 99, message: 'other' }, repo: [repo(1, 99, denied)] },
+        /not readable: other \(code 99\); repo1: \[PathOpenError\].*Permission denied \(code 99\)/,
+      ],
+      [
+        { status: { code: 4, message: 'different across repos' }, repo: [repo(1, 0, 'ok'), repo(2, 99, denied)] },
+        /different across repos \(code 4\); repo2: .*Permission denied/,
+      ],
+      [{ status: { code: 5, message: 'database mismatch across repos' } }, /database mismatch across repos \(code 5\)/],
+      [{ status: { code: 6, message: 'requested backup not found' } }, /requested backup not found/],
+      [{ status: { code: 0, message: 'ok' }, repo: [repo(1, 0, 'ok'), repo(2, 99, denied)] }, /repo2: .*Permission denied/],
+      [{ status: { code: 42, message: 'something new' } }, /something new \(code 42\)/],
+    ];
+    for (const [entry, message] of cases) {
+      const backups = { db: [{ id: 1, version: '15' }], backup: [backup('20260102-010000F', 'full', 1767315600, 1767315700)] };
+      expect(() => parseRepositoryInfo(info({ ...backups, ...entry }), 'lookout')).toThrow(message);
+    }
+  });
+
+  it('output that is not JSON is an error carrying what pgbackrest said on stderr, scrubbed', () => {
+    const stderr =
+      'P00   INFO: info command begin 2.45: --output=json --repo1-cipher-pass=<redacted> --stanza=lookout\n' +
+      "P00  ERROR: [029]: unable to load info file '/var/lib/pgbackrest/backup/lookout/backup.info': FormatError: key/value found outside of section at line 1: Sekrit-Hunter2\n";
+    let err: Error | undefined;
+    try {
+      parseRepositoryInfo('\u0007garbage', 'lookout', stderr);
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err).toBeInstanceOf(PitrToolError);
+    expect(err!.message).toMatch(
+      /^pgbackrest info did not print JSON: .*\[029\]: unable to load info file .*FormatError: key\/value found outside of section at line 1: \*{8}$/,
+    );
+    expect(err!.message).not.toContain('Sekrit');
+    expect(() => parseRepositoryInfo('not json', 'lookout')).toThrow(/did not print JSON: not json/);
   });
 });
 

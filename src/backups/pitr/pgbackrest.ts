@@ -112,14 +112,27 @@ export const PGBACKREST_CONFIG_EXITS: ReadonlySet<number> = new Set([27, 29, 30,
 
 /**
  * Runs `file` with `args` (no shell) as `user`; resolves with its stdout.
- * @throws PitrToolError naming the tool, its exit and the end of its stderr (scrubbed); permanent when the tool is missing,
- *   or when pgbackrest exits with a configuration error (PGBACKREST_CONFIG_EXITS)
+ * @throws PitrToolError as runToolOutput
  */
-export function runTool(
+export async function runTool(
   file: string,
   args: readonly string[],
   options: { settings: PitrSettings; user: ToolUser; what?: string; timeoutMs?: number; cwd?: string },
 ): Promise<string> {
+  return (await runToolOutput(file, args, options)).stdout;
+}
+
+/**
+ * Runs `file` with `args` (no shell) as `user`; resolves with its stdout and
+ * its stderr (raw: scrub it before showing it).
+ * @throws PitrToolError naming the tool, its exit and the end of its stderr (scrubbed); permanent when the tool is missing,
+ *   or when pgbackrest exits with a configuration error (PGBACKREST_CONFIG_EXITS)
+ */
+export function runToolOutput(
+  file: string,
+  args: readonly string[],
+  options: { settings: PitrSettings; user: ToolUser; what?: string; timeoutMs?: number; cwd?: string },
+): Promise<{ stdout: string; stderr: string }> {
   const what = options.what ?? file;
   return new Promise((resolve, reject) => {
     execFile(
@@ -133,7 +146,7 @@ export function runTool(
         ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
       },
       (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
+        if (!err) return resolve({ stdout, stderr });
         // execFile's error: code is the exit status (a number), or an errno name when the tool did not start.
         const code = (err as { code?: number | string }).code;
         if (code === 'ENOENT') {
@@ -154,17 +167,31 @@ export function runTool(
 }
 
 /**
- * Runs `pgbackrest --stanza=STANZA [options] COMMAND [parameters]`.
+ * Runs `pgbackrest --stanza=STANZA [options] COMMAND [parameters]`; resolves with its stdout.
  * @throws PitrToolError as runTool
  */
-export function pgbackrest(
+export async function pgbackrest(
   settings: PitrSettings,
   user: ToolUser,
   command: string,
   options: readonly string[] = [],
   run: { timeoutMs?: number; parameters?: readonly string[] } = {},
 ): Promise<string> {
-  return runTool('pgbackrest', [`--stanza=${settings.stanza}`, ...options, command, ...(run.parameters ?? [])], {
+  return (await pgbackrestOutput(settings, user, command, options, run)).stdout;
+}
+
+/**
+ * As pgbackrest, resolving with its stdout and its (raw) stderr.
+ * @throws PitrToolError as runTool
+ */
+export function pgbackrestOutput(
+  settings: PitrSettings,
+  user: ToolUser,
+  command: string,
+  options: readonly string[] = [],
+  run: { timeoutMs?: number; parameters?: readonly string[] } = {},
+): Promise<{ stdout: string; stderr: string }> {
+  return runToolOutput('pgbackrest', [`--stanza=${settings.stanza}`, ...options, command, ...(run.parameters ?? [])], {
     settings,
     user,
     what: `pgbackrest ${command}`,
