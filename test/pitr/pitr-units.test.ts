@@ -3,13 +3,14 @@
 // pgbackrest info parsed at the edge, times as pgBackRest and Postgres write
 // them, the pitr settings and which processes run the pitr queue.
 import { execFileSync } from 'node:child_process';
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRepositoryInfo } from '../../src/backups/pitr/info.js';
 import { lastLines, pgbackrest, PitrConfigError, PitrToolError, toolUser } from '../../src/backups/pitr/pgbackrest.js';
-import { lastTransactionTime, parseLogTime, targetText } from '../../src/backups/pitr/restore-cluster.js';
+import { checkEmptyDir, lastTransactionTime, parseLogTime, PitrRestoreRefused, targetText } from '../../src/backups/pitr/restore-cluster.js';
 import { parseIsoTime } from '../../src/cli/commands/pitr.js';
 import { loadConfig } from '../../src/config/config.js';
 import { backupSummary, type BackupRecord } from '../../src/db/repositories/backups.js';
@@ -362,6 +363,35 @@ describe('pgbackrest info, parsed', () => {
     );
     expect(err!.message).not.toContain('Sekrit');
     expect(() => parseRepositoryInfo('not json', 'lookout')).toThrow(/did not print JSON: not json/);
+  });
+});
+
+describe('pitr restore --pg-data: never through a symbolic link', () => {
+  it('refuses a link (dangling or not) and a path through a linked directory, clearly; a real new or empty one is fine', async () => {
+    const root = await realpath(await mkdtemp(path.join(os.tmpdir(), 'lookout-pgdata-')));
+    try {
+      const empty = path.join(root, 'empty');
+      await mkdir(empty);
+      expect(await checkEmptyDir(empty)).toBe(false);
+      expect(await checkEmptyDir(path.join(root, 'new', 'data'))).toBe(true);
+      await symlink(empty, path.join(root, 'link'));
+      await expect(checkEmptyDir(path.join(root, 'link'))).rejects.toThrow(new RegExp(`^${root}/link is a symbolic link \\(to ${empty}\\)`));
+      await expect(checkEmptyDir(path.join(root, 'link', 'data'))).rejects.toThrow(`goes through a symbolic link: ${root}/link is really ${empty}`);
+      await symlink(path.join(root, 'nowhere'), path.join(root, 'dangling'));
+      await expect(checkEmptyDir(path.join(root, 'dangling'))).rejects.toThrow(PitrRestoreRefused);
+      await expect(checkEmptyDir(path.join(root, 'dangling'))).rejects.toThrow(/is a symbolic link \(to .*nowhere, which does not exist\)/);
+      await expect(checkEmptyDir(path.join(root, 'dangling', 'data'))).rejects.toThrow(/cannot be resolved \(a dangling symbolic link\?\)/);
+      // The CLI: a refusal (exit 1, status refused), no stack trace, nothing created where the link points.
+      const res = await runCli(['pitr', 'restore', '--to', '2026-01-01T00:00:00Z', '--pg-data', path.join(root, 'dangling'), '--json'], {
+        env: { PGBACKREST_CONFIG: path.join(root, 'pgbackrest.conf'), DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' },
+      });
+      expect(res.code).toBe(1);
+      expect(JSON.parse(res.stdout)).toMatchObject({ status: 'refused', error: expect.stringContaining('which does not exist') });
+      expect(res.stderr).not.toMatch(/ENOENT|EEXIST|\n\s+at /);
+      expect(existsSync(path.join(root, 'nowhere'))).toBe(false);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -11,7 +11,7 @@
 // was reached"): every archived transaction is then before the target, so the
 // copy is recovered to the end of the archive instead, which is that state.
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, readdir, readFile, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { scrubSecrets } from '../../text/scrub-secrets.js';
 import { giveToToolUser, pgbackrest, PitrToolError, runTool, serverTool, type PitrSettings, type ToolUser } from './pgbackrest.js';
@@ -68,11 +68,40 @@ export function lastTransactionTime(log: string): Date | null {
 }
 
 /**
- * Whether `dir` may receive a restore: absent (true: it will be created) or an empty directory (false).
- * @throws PitrRestoreRefused when it holds anything or is not a directory
+ * Refuses a data directory named through a symbolic link: `dir` itself a link
+ * (dangling or not), or its nearest existing ancestor not where its path says
+ * (realpath differs). The restore, chown and cleanup would otherwise act on
+ * wherever the link points.
+ * @throws PitrRestoreRefused naming the link and where it leads
+ */
+async function refuseSymlinks(dir: string): Promise<void> {
+  const own = await lstat(dir).catch(() => undefined);
+  if (own?.isSymbolicLink()) {
+    const to = await readlink(dir).catch(() => '?');
+    const dangling = !(await stat(dir).catch(() => undefined));
+    throw new PitrRestoreRefused(
+      `${dir} is a symbolic link (to ${to}${dangling ? ', which does not exist' : ''}): restore into a real directory, new or empty, named by its own path`,
+    );
+  }
+  let ancestor = path.dirname(dir);
+  while (!(await lstat(ancestor).catch(() => undefined)) && path.dirname(ancestor) !== ancestor) ancestor = path.dirname(ancestor);
+  const real = await realpath(ancestor).catch(() => undefined);
+  if (real !== ancestor) {
+    throw new PitrRestoreRefused(
+      real === undefined
+        ? `${dir} goes through ${ancestor}, which cannot be resolved (a dangling symbolic link?): restore into a real directory, named by its own path`
+        : `${dir} goes through a symbolic link: ${ancestor} is really ${real}; name the directory by its real path (${path.join(real, path.relative(ancestor, dir))})`,
+    );
+  }
+}
+
+/**
+ * Whether `dir` (absolute) may receive a restore: absent (true: it will be created) or an empty directory (false).
+ * @throws PitrRestoreRefused when it holds anything, is not a directory, is a symbolic link or is named through one
  */
 export async function checkEmptyDir(dir: string): Promise<boolean> {
-  const existing = await stat(dir).catch(() => undefined);
+  await refuseSymlinks(path.resolve(dir));
+  const existing = await lstat(dir).catch(() => undefined);
   if (!existing) return true;
   if (!existing.isDirectory()) throw new PitrRestoreRefused(`${dir} is not a directory: restore into a new, empty directory`);
   const entries = await readdir(dir);
@@ -87,7 +116,7 @@ export async function checkEmptyDir(dir: string): Promise<boolean> {
 /**
  * Makes sure `dir` can receive a restore: absent (created, mode 0700) or an
  * empty directory (given to the tool user). Returns whether it was created.
- * @throws PitrRestoreRefused when it holds anything or is not a directory
+ * @throws PitrRestoreRefused as checkEmptyDir
  */
 export async function prepareEmptyDir(dir: string, user: ToolUser): Promise<boolean> {
   const create = await checkEmptyDir(dir);
