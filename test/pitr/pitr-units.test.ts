@@ -405,6 +405,29 @@ describe('times', () => {
     expect(parseIsoTime('2026-05-01T14:30:00+02:00').toISOString()).toBe('2026-05-01T12:30:00.000Z');
     expect(() => parseIsoTime('2026-05-01T14:30:00')).toThrow(/with its zone/);
     expect(() => parseIsoTime('yesterday')).toThrow(/with its zone/);
+    expect(parseIsoTime('2028-02-29T23:59:59.5-01:30').toISOString()).toBe('2028-03-01T01:29:59.500Z');
+    expect(parseIsoTime('2026-11-30 07:54Z').toISOString()).toBe('2026-11-30T07:54:00.000Z');
+  });
+
+  it('--to must read back as written: no Feb 30, 24:00, minute or second 60, nor a zone past 23:59 (the CLI exits 2)', async () => {
+    for (const bad of [
+      '2026-02-30T07:54:45Z',
+      '2026-02-29T00:00:00Z',
+      '2026-11-30T24:00:00Z',
+      '2026-04-31T10:00:00Z',
+      '2026-11-30T23:60:00Z',
+      '2026-11-30T23:59:60Z',
+      '2026-11-30T10:00:00+24:00',
+      '2026-13-01T10:00:00Z',
+      '2026-11-30T10:00:00+01:60',
+    ]) {
+      expect(() => parseIsoTime(bad), bad).toThrow(/not a time that exists|with its zone/);
+    }
+    const res = await runCli(['pitr', 'restore', '--to', '2026-02-30T07:54:45Z', '--pg-data', '/nonexistent/lookout-pgdata'], {
+      env: { PGBACKREST_CONFIG: '/nonexistent/pgbackrest.conf', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' },
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('2026-02-30T07:54:45Z is not a time that exists');
   });
 });
 

@@ -44,12 +44,31 @@ function failure(io: Io, fields: Record<string, unknown>, code: 1 | 2 = 1): numb
   return code;
 }
 
-/** --to: an ISO 8601 time with its zone (Z or ±HH:MM), so nobody restores to the wrong hour. */
+/**
+ * --to: an ISO 8601 time with its zone (Z or ±HH:MM), so nobody restores to
+ * the wrong hour, naming an instant that exists as written: no Feb 30, no
+ * 24:00, no minute or second 60 (JavaScript's Date would roll them over).
+ * @throws InvalidArgumentError (the CLI exits 2)
+ */
 export function parseIsoTime(value: string): Date {
-  const zoned = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value.trim());
-  const at = new Date(value.trim().replace(' ', 'T'));
-  if (!zoned || Number.isNaN(at.getTime()))
+  const text = value.trim();
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-](\d{2})(?::?(\d{2}))?)$/i.exec(text);
+  const at = new Date(text.replace(' ', 'T'));
+  if (!m || Number.isNaN(at.getTime()))
     throw new InvalidArgumentError('expected an ISO 8601 time with its zone, such as 2026-05-01T12:30:00Z or 2026-05-01T14:30:00+02:00.');
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
+  const wall = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  const asWritten =
+    wall.getUTCFullYear() === year &&
+    wall.getUTCMonth() === month - 1 &&
+    wall.getUTCDate() === day &&
+    wall.getUTCHours() === hour &&
+    wall.getUTCMinutes() === minute &&
+    wall.getUTCSeconds() === second &&
+    Number(m[9] ?? 0) <= 23 &&
+    Number(m[10] ?? 0) <= 59;
+  if (!asWritten)
+    throw new InvalidArgumentError(`${text} is not a time that exists (no such day, hour, minute or second, or zone): write the instant as it reads.`);
   return at;
 }
 
