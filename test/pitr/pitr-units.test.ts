@@ -12,6 +12,7 @@ import { parseRepositoryInfo } from '../../src/backups/pitr/info.js';
 import { lastLines, pgbackrest, PitrConfigError, PitrToolError, toolUser } from '../../src/backups/pitr/pgbackrest.js';
 import { checkEmptyDir, lastTransactionTime, parseLogTime, PitrRestoreRefused, targetText } from '../../src/backups/pitr/restore-cluster.js';
 import { parseIsoTime } from '../../src/cli/commands/pitr.js';
+import { parseNonNegativeInt, parsePositiveInt } from '../../src/cli/options.js';
 import { loadConfig } from '../../src/config/config.js';
 import { backupSummary, type BackupRecord } from '../../src/db/repositories/backups.js';
 import type { WalArchiving } from '../../src/db/repositories/wal-archiving.js';
@@ -428,6 +429,23 @@ describe('times', () => {
     });
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('2026-02-30T07:54:45Z is not a time that exists');
+  });
+});
+
+describe('integer options', () => {
+  it('are decimal digits only: 5e3, 0x10, 1.0, +5, " 5" are refused, not read as numbers; --port 5e3 exits 2', async () => {
+    expect(parsePositiveInt('5000')).toBe(5000);
+    expect(parseNonNegativeInt('0')).toBe(0);
+    for (const bad of ['5e3', '0x10', '1.0', '+5', ' 5', '5 ', '', '0b1', '1_000', '-1', '99999999999999999999']) {
+      expect(() => parsePositiveInt(bad), bad).toThrow(/in decimal digits/);
+      expect(() => parseNonNegativeInt(bad), bad).toThrow(/in decimal digits/);
+    }
+    expect(() => parsePositiveInt('0')).toThrow(/>= 1/);
+    const res = await runCli(['pitr', 'restore', '--to', '2026-01-01T00:00:00Z', '--pg-data', '/nonexistent/lookout-pgdata', '--port', '5e3'], {
+      env: { PGBACKREST_CONFIG: '/nonexistent/pgbackrest.conf', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' },
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("option '--port <n>' argument '5e3' is invalid");
   });
 });
 
