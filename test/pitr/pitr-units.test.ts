@@ -10,7 +10,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRepositoryInfo } from '../../src/backups/pitr/info.js';
 import { lastLines, pgbackrest, PitrConfigError, PitrToolError, toolUser } from '../../src/backups/pitr/pgbackrest.js';
-import { checkEmptyDir, lastTransactionTime, parseLogTime, PitrRestoreRefused, targetText } from '../../src/backups/pitr/restore-cluster.js';
+import {
+  checkCommandSafePath,
+  checkEmptyDir,
+  lastTransactionTime,
+  parseLogTime,
+  PitrRestoreRefused,
+  targetText,
+} from '../../src/backups/pitr/restore-cluster.js';
 import { parseIsoTime } from '../../src/cli/commands/pitr.js';
 import { parseNonNegativeInt, parsePositiveInt } from '../../src/cli/options.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -364,6 +371,21 @@ describe('pgbackrest info, parsed', () => {
     );
     expect(err!.message).not.toContain('Sekrit');
     expect(() => parseRepositoryInfo('not json', 'lookout')).toThrow(/did not print JSON: not json/);
+  });
+});
+
+describe('pitr restore --pg-data: only characters restore_command can hold', () => {
+  it('refuses a quote, a newline, a space, a shell character or % before anything is touched; the CLI says so (exit 1, refused)', async () => {
+    for (const bad of ["/srv/o'brien/pitr", '/srv/pitr\ncopy', '/srv/pitr copy', '/srv/$(id)', '/srv/a;b', '/srv/50%', '/srv/a"b', '/srv/a`b', '/srv/a\\b']) {
+      await expect(checkEmptyDir(bad), bad).rejects.toThrow(/holds .*restore_command/);
+    }
+    expect(() => checkCommandSafePath('the data directory', '/var/lib/postgresql/15/pitr-2026_11.30+copy@host:x~')).not.toThrow();
+    expect(() => checkCommandSafePath('the data directory', '/srv/données/pitr')).not.toThrow();
+    const res = await runCli(['pitr', 'restore', '--to', '2026-01-01T00:00:00Z', '--pg-data', "/nonexistent/o'brien", '--json'], {
+      env: { PGBACKREST_CONFIG: '/nonexistent/pgbackrest.conf', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' },
+    });
+    expect(res.code).toBe(1);
+    expect(JSON.parse(res.stdout)).toMatchObject({ status: 'refused', error: expect.stringContaining(`holds "'"`) });
   });
 });
 

@@ -96,10 +96,35 @@ async function refuseSymlinks(dir: string): Promise<void> {
 }
 
 /**
+ * The characters a path may hold when pgBackRest writes it, unquoted, into
+ * the restored cluster's restore_command (`pgbackrest --config=FILE
+ * --pg1-path=DIR ... archive-get %f "%p"`, inside single quotes, run by a
+ * shell): letters, digits and / . _ - + , @ : ~. A quote, a space, a newline,
+ * a shell character ($ ` ; & | ...) or Postgres's % would break it or run
+ * something else.
+ */
+const COMMAND_SAFE_PATH = /^[\p{L}\p{N}/._+,@:~-]+$/u;
+
+/**
+ * Refuses a path pgBackRest would write unquoted into restore_command with a character that breaks it (COMMAND_SAFE_PATH).
+ * @throws PitrRestoreRefused naming the characters
+ */
+export function checkCommandSafePath(what: string, value: string): void {
+  if (COMMAND_SAFE_PATH.test(value)) return;
+  const bad = [...new Set([...value].filter((c) => !COMMAND_SAFE_PATH.test(c)))].map((c) => JSON.stringify(c)).join(', ');
+  throw new PitrRestoreRefused(
+    `${what} ${JSON.stringify(value)} holds ${bad}: pgBackRest writes it unquoted into the restored cluster's restore_command, which that would break; ` +
+      'use a path of letters, digits and / . _ - + , @ : ~',
+  );
+}
+
+/**
  * Whether `dir` (absolute) may receive a restore: absent (true: it will be created) or an empty directory (false).
- * @throws PitrRestoreRefused when it holds anything, is not a directory, is a symbolic link or is named through one
+ * @throws PitrRestoreRefused when it holds anything, is not a directory, is a symbolic link or is named through one, or its
+ *   path holds a character restore_command cannot (checkCommandSafePath)
  */
 export async function checkEmptyDir(dir: string): Promise<boolean> {
+  checkCommandSafePath('the data directory', dir);
   await refuseSymlinks(path.resolve(dir));
   const existing = await lstat(dir).catch(() => undefined);
   if (!existing) return true;
@@ -258,7 +283,7 @@ async function startAndWait(
  * Restores the stanza into `dataDir` (absent or empty) as of `target`, and
  * with `start`, starts it there and waits for recovery to complete. Any
  * failure leaves `dataDir` as it was found (empty, or absent).
- * @throws PitrRestoreRefused before anything is written (directory not empty)
+ * @throws PitrRestoreRefused before anything is written (directory not empty or named through a link, a path restore_command cannot hold)
  * @throws PitrToolError when pgBackRest or Postgres fails (scrubbed)
  */
 export async function restoreCluster(
@@ -267,6 +292,7 @@ export async function restoreCluster(
   request: { target: RestoreTarget; dataDir: string; pgMajor: string; start?: StartOptions },
 ): Promise<RestoredCluster> {
   const { target, dataDir, pgMajor, start } = request;
+  checkCommandSafePath('PGBACKREST_CONFIG', settings.configFile);
   const created = await prepareEmptyDir(dataDir, user);
   let started = false;
   try {
