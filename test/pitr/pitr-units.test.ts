@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRepositoryInfo } from '../../src/backups/pitr/info.js';
-import { lastLines, pgbackrest, PitrConfigError, PitrToolError, toolUser } from '../../src/backups/pitr/pgbackrest.js';
+import { lastLines, pgbackrest, PitrConfigError, PitrToolError, runTool, toolEnv, toolUser } from '../../src/backups/pitr/pgbackrest.js';
 import {
   checkCommandSafePath,
   checkEmptyDir,
@@ -112,6 +112,52 @@ describe('scrubSecrets', () => {
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the tools get only what they use of Lookout's environment: never DATABASE_URL or BACKUP_ENCRYPTION_KEY", async () => {
+    const settings = { configFile: '/etc/pgbackrest/pgbackrest.conf', stanza: 'lookout' };
+    const env = toolEnv(settings, {
+      PATH: '/usr/bin:/bin',
+      HOME: '/var/lib/postgresql',
+      LANG: 'en_US.UTF-8',
+      LC_ALL: 'C.UTF-8',
+      TZ: 'UTC',
+      PGBACKREST_REPO1_PATH: '/repo',
+      PGHOST: '/var/run/postgresql',
+      PGPORT: '5432',
+      PGPASSWORD: 'pw-of-lookout',
+      DATABASE_URL: 'postgres://lookout:pw@127.0.0.1/lookout',
+      BACKUP_ENCRYPTION_KEY: 'k'.repeat(44),
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      ALERT_WEBHOOK_SECRET: 's',
+    });
+    expect(env).toEqual({
+      PATH: '/usr/bin:/bin',
+      HOME: '/var/lib/postgresql',
+      LANG: 'en_US.UTF-8',
+      LC_ALL: 'C.UTF-8',
+      LC_MESSAGES: 'C',
+      TZ: 'UTC',
+      PGBACKREST_REPO1_PATH: '/repo',
+      PGBACKREST_CONFIG: '/etc/pgbackrest/pgbackrest.conf',
+      PGBACKREST_STANZA: 'lookout',
+      PGHOST: '/var/run/postgresql',
+      PGPORT: '5432',
+    });
+    // A real child: what it sees.
+    const saved = { DATABASE_URL: process.env.DATABASE_URL, BACKUP_ENCRYPTION_KEY: process.env.BACKUP_ENCRYPTION_KEY };
+    process.env.DATABASE_URL = 'postgres://lookout:Sekrit-url@127.0.0.1/lookout';
+    process.env.BACKUP_ENCRYPTION_KEY = 'Sekrit-key';
+    try {
+      const seen = await runTool('env', [], { settings, user: undefined });
+      expect(seen).toContain('PGBACKREST_CONFIG=/etc/pgbackrest/pgbackrest.conf\n');
+      expect(seen).toMatch(/^PATH=/m);
+      expect(seen).not.toContain('Sekrit');
+    } finally {
+      for (const [name, value] of Object.entries(saved))
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
     }
   });
 

@@ -1,7 +1,8 @@
 // Running pgBackRest and the PostgreSQL server tools for point-in-time
 // recovery. Always execFile with an argument array (never a shell), with
 // pgBackRest's own environment passed through (PGBACKREST_CONFIG,
-// PGBACKREST_STANZA and any other PGBACKREST_* the operator set): its secrets
+// PGBACKREST_STANZA and any other PGBACKREST_* the operator set) and little
+// else of Lookout's (toolEnv: none of its secrets): its secrets
 // stay in its config file, and whatever it writes to stderr is scrubbed
 // before it reaches an error, a log or a job.
 //
@@ -87,9 +88,42 @@ export async function giveToToolUser(path: string, user: ToolUser): Promise<void
   if (user) await chown(path, user.uid, user.gid);
 }
 
-/** The environment of every tool: this process's, with pgBackRest's settings as its own variables say them. */
-function toolEnv(settings: PitrSettings): NodeJS.ProcessEnv {
-  return { ...process.env, PGBACKREST_CONFIG: settings.configFile, PGBACKREST_STANZA: settings.stanza, LC_MESSAGES: 'C' };
+/** libpq's connection variables (pgBackRest and the server tools connect with libpq); PGPASSWORD is not among them. */
+const LIBPQ_VARIABLES = new Set([
+  'PGHOST',
+  'PGHOSTADDR',
+  'PGPORT',
+  'PGUSER',
+  'PGDATABASE',
+  'PGPASSFILE',
+  'PGSERVICE',
+  'PGSERVICEFILE',
+  'PGSSLMODE',
+  'PGSSLROOTCERT',
+  'PGSSLCERT',
+  'PGSSLKEY',
+  'PGSSLCRL',
+  'PGCONNECT_TIMEOUT',
+  'PGAPPNAME',
+  'PGSYSCONFDIR',
+  'PGTZ',
+]);
+
+/** Variables a tool needs from this process's environment: where programs are, home, locale, zone, scratch space. */
+const PASSED = new Set(['PATH', 'HOME', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR']);
+
+/**
+ * The environment of every tool (pgbackrest, pg_ctl, and the postmaster
+ * pg_ctl starts): only what they use from this process's (PATH, HOME,
+ * LANG/LC_*, TZ, TMPDIR, PGBACKREST_*, libpq's connection variables), with
+ * pgBackRest's settings as its own variables say them. Lookout's own
+ * (DATABASE_URL, BACKUP_ENCRYPTION_KEY, API keys...) never reach them.
+ */
+export function toolEnv(settings: PitrSettings, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const kept = Object.entries(env).filter(
+    ([name, value]) => value !== undefined && (PASSED.has(name) || name.startsWith('LC_') || name.startsWith('PGBACKREST_') || LIBPQ_VARIABLES.has(name)),
+  );
+  return { ...Object.fromEntries(kept), PGBACKREST_CONFIG: settings.configFile, PGBACKREST_STANZA: settings.stanza, LC_MESSAGES: 'C' };
 }
 
 /** The last lines of a tool's output that say what went wrong, each scrubbed on its own, then joined with " | ". */
