@@ -22,15 +22,20 @@ export function parseQueues(value: string): string[] {
   return queues;
 }
 
+/** Decimal digits only: Number() would also take 5e3, 0x10, 1.0, +5, " 5" and "". */
+const DIGITS = /^\d+$/;
+
+/** A count or port written in decimal digits, >= 1 ("5e3" and "0x10" are refused, not read as 5000 and 16). */
 export function parsePositiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1.');
+  if (!DIGITS.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1, in decimal digits.');
   return n;
 }
 
+/** As parsePositiveInt, 0 allowed. */
 export function parseNonNegativeInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0.');
+  if (!DIGITS.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer >= 0, in decimal digits.');
   return n;
 }
 

@@ -9,6 +9,7 @@ import type { Pool } from '../db/pool.js';
 import type { ComponentHealth } from '../db/repositories/health-checks.js';
 import { archiveLagSeconds, archivingFails, readWalArchiving, type WalArchiving } from '../db/repositories/wal-archiving.js';
 import { plural } from '../text/format.js';
+import { checkConfigFileTrust, UntrustedConfigFileError } from '../security/config-file-trust.js';
 import { scrubSecrets } from '../text/scrub-secrets.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -69,7 +70,7 @@ export function judgeArchiving(a: WalArchiving, config: { stanza: string; config
   const last = a.lastArchivedWal && a.lastArchivedAt ? `last archived ${a.lastArchivedWal} ${ago(a.now, a.lastArchivedAt)}` : 'nothing archived yet';
   const failures = `${a.failedCount} failed (pg_stat_archiver) since ${a.statsResetAt ? a.statsResetAt.toISOString() : 'the statistics were reset'}`;
   if (archivingFails(a)) {
-    const what = a.archiveLibrary ? `archive_library ${a.archiveLibrary}` : `archive_command "${command}"${commandHint(command, config.stanza)}`;
+    const what = a.archiveLibrary ? `archive_library ${a.archiveLibrary}` : `archive_command "${command}"${commandHint(a.archiveCommand, config.stanza)}`;
     return {
       ...base,
       status: 'critical',
@@ -96,8 +97,25 @@ export function judgeArchiving(a: WalArchiving, config: { stanza: string; config
   };
 }
 
-/** Reads the archiver and judges it (see judgeArchiving). */
+/**
+ * Why PGBACKREST_CONFIG cannot be trusted here (group- or world-writable, or
+ * its directory; checkConfigFileTrust), or undefined. A file this process
+ * cannot read is not judged: it may live on the database host only.
+ */
+export async function configFileDistrust(configFile: string): Promise<string | undefined> {
+  try {
+    await checkConfigFileTrust(configFile, 'PGBACKREST_CONFIG');
+    return undefined;
+  } catch (err) {
+    if (err instanceof UntrustedConfigFileError && !err.unreadable) return `${err.message}; Lookout runs no pgbackrest command until it is fixed`;
+    return undefined;
+  }
+}
+
+/** Reads the archiver and judges it (see judgeArchiving); critical at once when PGBACKREST_CONFIG cannot be trusted. */
 export async function probeArchiving(pool: Pool, config: Pick<Config, 'pitr' | 'alerts'>): Promise<ComponentHealth> {
+  const untrusted = config.pitr.configFile ? await configFileDistrust(config.pitr.configFile) : undefined;
+  if (untrusted) return { name: ARCHIVING_COMPONENT, threshold: null, status: 'critical', value: 'untrusted_config', message: untrusted };
   const archiving = await withTimeout(readWalArchiving(pool), 2000);
   return judgeArchiving(archiving, {
     stanza: config.pitr.stanza,

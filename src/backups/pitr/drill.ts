@@ -5,7 +5,7 @@
 // was archived (what a failure at that instant would lose at most); RTO: how
 // long the restore and the start until promotion took. WAL-G runs this
 // restore test in its own CI; here it runs on the user's real data.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { PitrBackupFacts } from '../../db/repositories/backups.js';
@@ -68,7 +68,8 @@ export async function runDrill(deps: DrillDeps): Promise<DrillResult> {
   if (!backup || !info.pgVersion) throw new PitrToolError(`stanza "${deps.settings.stanza}" holds no backup yet: run lookout pitr backup first`, true);
   const target = deps.now();
   const lastArchivedAt = await deps.lastArchivedAt();
-  const scratchDir = await mkdtemp(path.join(deps.scratchRoot ?? os.tmpdir(), 'lookout-pitr-drill-'));
+  // Its real path: a restore refuses a data directory named through a symbolic link (TMPDIR may be one).
+  const scratchDir = await realpath(await mkdtemp(path.join(deps.scratchRoot ?? os.tmpdir(), 'lookout-pitr-drill-')));
   const dataDir = path.join(scratchDir, 'data');
   try {
     await giveToToolUser(scratchDir, user);

@@ -5,13 +5,14 @@
 import { z } from 'zod';
 import type { PitrBackupFacts } from '../../db/repositories/backups.js';
 import { zodIssues } from '../../text/zod-issues.js';
-import { PitrToolError, pgbackrest, type PitrSettings, type ToolUser } from './pgbackrest.js';
+import { lastLines, PitrToolError, pgbackrest, pgbackrestOutput, type PitrSettings, type ToolUser } from './pgbackrest.js';
 
 const status = z.object({ code: z.number(), message: z.string() });
 const infoSchema = z.array(
   z.object({
     name: z.string(),
     status,
+    repo: z.array(z.object({ key: z.number(), status })).default([]),
     db: z.array(z.object({ id: z.number(), version: z.string() })).default([]),
     archive: z.array(z.object({ id: z.string(), database: z.object({ id: z.number() }), min: z.string().nullable(), max: z.string().nullable() })).default([]),
     backup: z
@@ -42,26 +43,50 @@ export interface RepositoryInfo {
 }
 
 /**
- * Parses `pgbackrest info --output=json` for `stanza`.
- * @throws PitrToolError (permanent) when the stanza is missing or the repository answers with an error
+ * pgBackRest's stanza (and repository) status codes (its `info` command):
+ * 0 ok, 1 missing stanza path, 2 no valid backups, 3 missing stanza data,
+ * 4 different across repos (each repo's own status says which), 5 database
+ * mismatch across repos, 6 requested backup not found, 99 other (such as a
+ * repository it may not read). "backup/expire running" is said in the
+ * message of an ok (0) status. Only 0 and 2 leave a repository to list.
  */
-export function parseRepositoryInfo(json: string, stanza: string): RepositoryInfo {
+const STANZA_OK = 0;
+const NO_VALID_BACKUPS = 2;
+const MISSING_STANZA = new Set([1, 3]);
+const readable = (code: number): boolean => code === STANZA_OK || code === NO_VALID_BACKUPS;
+
+/**
+ * Parses `pgbackrest info --output=json` for `stanza`; `stderr` is what
+ * pgbackrest said beside it (shown, scrubbed, when stdout is not JSON: a
+ * wrong cipher pass).
+ * @throws PitrToolError (permanent) when the stanza is missing; PitrToolError naming pgBackRest's message when the stanza
+ *   or any repository reports another status than ok or no valid backups, or the output is not JSON
+ */
+export function parseRepositoryInfo(json: string, stanza: string, stderr = ''): RepositoryInfo {
   let raw: unknown;
   try {
     raw = JSON.parse(json);
   } catch {
-    throw new PitrToolError('pgbackrest info did not print JSON');
+    const said = lastLines(stderr) || lastLines(json.slice(0, 2000)) || 'no output';
+    throw new PitrToolError(`pgbackrest info did not print JSON: ${said}`);
   }
   const parsed = infoSchema.safeParse(raw);
   if (!parsed.success) throw new PitrToolError(`pgbackrest info printed JSON of another shape: ${zodIssues(parsed.error)}`);
   const entry = parsed.data.find((s) => s.name === stanza);
-  if (!entry || entry.status.code === 1) {
+  if (!entry || MISSING_STANZA.has(entry.status.code)) {
     throw new PitrToolError(
       `stanza "${stanza}" is not in the pgBackRest repository (${entry?.status.message ?? 'not listed'}): create it with pgbackrest --stanza=${stanza} stanza-create (README, "Point-in-time recovery")`,
       true,
     );
   }
-  // Codes 2 (no valid backups) and 3 (missing WAL) and the rest leave something to list; 0 is ok.
+  const failing = entry.repo.filter((r) => !readable(r.status.code));
+  if (!readable(entry.status.code) || failing.length > 0) {
+    const repos = failing.map((r) => `repo${r.key}: ${r.status.message} (code ${r.status.code})`).join('; ');
+    throw new PitrToolError(
+      `pgbackrest info: stanza "${stanza}" is not readable: ${entry.status.message} (code ${entry.status.code})${repos ? `; ${repos}` : ''}`,
+      entry.status.code === 5,
+    );
+  }
   const current = entry.db.at(-1);
   const backups = entry.backup
     .filter((b) => !b.error && (!current || b.database.id === current.id))
@@ -81,7 +106,8 @@ export function parseRepositoryInfo(json: string, stanza: string): RepositoryInf
 
 /** Reads the repository's info for the configured stanza. @throws PitrToolError */
 export async function readRepositoryInfo(settings: PitrSettings, user: ToolUser): Promise<RepositoryInfo> {
-  return parseRepositoryInfo(await pgbackrest(settings, user, 'info', ['--output=json'], { timeoutMs: 120_000 }), settings.stanza);
+  const { stdout, stderr } = await pgbackrestOutput(settings, user, 'info', ['--output=json'], { timeoutMs: 120_000 });
+  return parseRepositoryInfo(stdout, settings.stanza, stderr);
 }
 
 /**

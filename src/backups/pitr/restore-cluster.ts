@@ -11,7 +11,7 @@
 // was reached"): every archived transaction is then before the target, so the
 // copy is recovered to the end of the archive instead, which is that state.
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, readdir, readFile, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { scrubSecrets } from '../../text/scrub-secrets.js';
 import { giveToToolUser, pgbackrest, PitrToolError, runTool, serverTool, type PitrSettings, type ToolUser } from './pgbackrest.js';
@@ -68,11 +68,65 @@ export function lastTransactionTime(log: string): Date | null {
 }
 
 /**
- * Whether `dir` may receive a restore: absent (true: it will be created) or an empty directory (false).
- * @throws PitrRestoreRefused when it holds anything or is not a directory
+ * Refuses a data directory named through a symbolic link: `dir` itself a link
+ * (dangling or not), or its nearest existing ancestor not where its path says
+ * (realpath differs). The restore, chown and cleanup would otherwise act on
+ * wherever the link points.
+ * @throws PitrRestoreRefused naming the link and where it leads
+ */
+async function refuseSymlinks(dir: string): Promise<void> {
+  const own = await lstat(dir).catch(() => undefined);
+  if (own?.isSymbolicLink()) {
+    const to = await readlink(dir).catch(() => '?');
+    const dangling = !(await stat(dir).catch(() => undefined));
+    throw new PitrRestoreRefused(
+      `${dir} is a symbolic link (to ${to}${dangling ? ', which does not exist' : ''}): restore into a real directory, new or empty, named by its own path`,
+    );
+  }
+  let ancestor = path.dirname(dir);
+  while (!(await lstat(ancestor).catch(() => undefined)) && path.dirname(ancestor) !== ancestor) ancestor = path.dirname(ancestor);
+  const real = await realpath(ancestor).catch(() => undefined);
+  if (real !== ancestor) {
+    throw new PitrRestoreRefused(
+      real === undefined
+        ? `${dir} goes through ${ancestor}, which cannot be resolved (a dangling symbolic link?): restore into a real directory, named by its own path`
+        : `${dir} goes through a symbolic link: ${ancestor} is really ${real}; name the directory by its real path (${path.join(real, path.relative(ancestor, dir))})`,
+    );
+  }
+}
+
+/**
+ * The characters a path may hold when pgBackRest writes it, unquoted, into
+ * the restored cluster's restore_command (`pgbackrest --config=FILE
+ * --pg1-path=DIR ... archive-get %f "%p"`, inside single quotes, run by a
+ * shell): letters, digits and / . _ - + , @ : ~. A quote, a space, a newline,
+ * a shell character ($ ` ; & | ...) or Postgres's % would break it or run
+ * something else.
+ */
+const COMMAND_SAFE_PATH = /^[\p{L}\p{N}/._+,@:~-]+$/u;
+
+/**
+ * Refuses a path pgBackRest would write unquoted into restore_command with a character that breaks it (COMMAND_SAFE_PATH).
+ * @throws PitrRestoreRefused naming the characters
+ */
+export function checkCommandSafePath(what: string, value: string): void {
+  if (COMMAND_SAFE_PATH.test(value)) return;
+  const bad = [...new Set([...value].filter((c) => !COMMAND_SAFE_PATH.test(c)))].map((c) => JSON.stringify(c)).join(', ');
+  throw new PitrRestoreRefused(
+    `${what} ${JSON.stringify(value)} holds ${bad}: pgBackRest writes it unquoted into the restored cluster's restore_command, which that would break; ` +
+      'use a path of letters, digits and / . _ - + , @ : ~',
+  );
+}
+
+/**
+ * Whether `dir` (absolute) may receive a restore: absent (true: it will be created) or an empty directory (false).
+ * @throws PitrRestoreRefused when it holds anything, is not a directory, is a symbolic link or is named through one, or its
+ *   path holds a character restore_command cannot (checkCommandSafePath)
  */
 export async function checkEmptyDir(dir: string): Promise<boolean> {
-  const existing = await stat(dir).catch(() => undefined);
+  checkCommandSafePath('the data directory', dir);
+  await refuseSymlinks(path.resolve(dir));
+  const existing = await lstat(dir).catch(() => undefined);
   if (!existing) return true;
   if (!existing.isDirectory()) throw new PitrRestoreRefused(`${dir} is not a directory: restore into a new, empty directory`);
   const entries = await readdir(dir);
@@ -87,7 +141,7 @@ export async function checkEmptyDir(dir: string): Promise<boolean> {
 /**
  * Makes sure `dir` can receive a restore: absent (created, mode 0700) or an
  * empty directory (given to the tool user). Returns whether it was created.
- * @throws PitrRestoreRefused when it holds anything or is not a directory
+ * @throws PitrRestoreRefused as checkEmptyDir
  */
 export async function prepareEmptyDir(dir: string, user: ToolUser): Promise<boolean> {
   const create = await checkEmptyDir(dir);
@@ -159,13 +213,12 @@ async function postmasterRunning(dataDir: string): Promise<boolean> {
 
 /** The log lines that say why a server stopped, scrubbed. */
 const failureLines = (log: string): string =>
-  scrubSecrets(
-    log
-      .split('\n')
-      .filter((l) => /\b(FATAL|PANIC|ERROR):/.test(l))
-      .slice(-4)
-      .join(' | '),
-  );
+  log
+    .split('\n')
+    .filter((l) => /\b(FATAL|PANIC|ERROR):/.test(l))
+    .slice(-4)
+    .map((l) => scrubSecrets(l))
+    .join(' | ');
 
 async function pgCtl(settings: PitrSettings, user: ToolUser, major: string, args: string[]): Promise<void> {
   await runTool(serverTool('pg_ctl', major), args, { settings, user, what: 'pg_ctl', timeoutMs: 180_000 });
@@ -230,7 +283,7 @@ async function startAndWait(
  * Restores the stanza into `dataDir` (absent or empty) as of `target`, and
  * with `start`, starts it there and waits for recovery to complete. Any
  * failure leaves `dataDir` as it was found (empty, or absent).
- * @throws PitrRestoreRefused before anything is written (directory not empty)
+ * @throws PitrRestoreRefused before anything is written (directory not empty or named through a link, a path restore_command cannot hold)
  * @throws PitrToolError when pgBackRest or Postgres fails (scrubbed)
  */
 export async function restoreCluster(
@@ -239,6 +292,7 @@ export async function restoreCluster(
   request: { target: RestoreTarget; dataDir: string; pgMajor: string; start?: StartOptions },
 ): Promise<RestoredCluster> {
   const { target, dataDir, pgMajor, start } = request;
+  checkCommandSafePath('PGBACKREST_CONFIG', settings.configFile);
   const created = await prepareEmptyDir(dataDir, user);
   let started = false;
   try {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { PITR_OFF, pitrSettings } from '../../backups/pitr/backup.js';
 import { readRepositoryInfo, recoveryWindow } from '../../backups/pitr/info.js';
-import { PitrToolError, toolUser } from '../../backups/pitr/pgbackrest.js';
+import { PitrConfigError, PitrToolError, toolUser } from '../../backups/pitr/pgbackrest.js';
 import { checkEmptyDir, PitrRestoreRefused, restoreCluster } from '../../backups/pitr/restore-cluster.js';
 import { pitrStatus, type PitrStatus } from '../../backups/pitr/status.js';
 import type { Config } from '../../config/config.js';
@@ -21,7 +21,7 @@ import { waitForJob } from '../../producers/backup-requests.js';
 import { requestPitrBackup, requestPitrDrill } from '../../producers/pitr-requests.js';
 import { isQueueUnavailable } from '../../redis/queue-redis.js';
 import { formatBytes } from '../../text/format.js';
-import { scrubSecrets } from '../../text/scrub-secrets.js';
+import { scrubJoinedLines } from '../../text/scrub-secrets.js';
 import type { CommandDeps } from '../command-deps.js';
 import { parsePositiveInt } from '../options.js';
 import { withDatabase } from '../with-database.js';
@@ -38,18 +38,37 @@ const io = (json: boolean | undefined): Io => ({ json: Boolean(json), out: (line
 const note = (io: Io, line: string): void => void (io.json || process.stderr.write(`${line}\n`));
 
 function failure(io: Io, fields: Record<string, unknown>, code: 1 | 2 = 1): number {
-  const shown = { ...fields, error: scrubSecrets(String(fields.error)) };
+  const shown = { ...fields, error: scrubJoinedLines(String(fields.error)) };
   if (io.json) io.out(JSON.stringify(shown));
   else process.stderr.write(`lookout pitr: ${shown.error}\n`);
   return code;
 }
 
-/** --to: an ISO 8601 time with its zone (Z or ±HH:MM), so nobody restores to the wrong hour. */
+/**
+ * --to: an ISO 8601 time with its zone (Z or ±HH:MM), so nobody restores to
+ * the wrong hour, naming an instant that exists as written: no Feb 30, no
+ * 24:00, no minute or second 60 (JavaScript's Date would roll them over).
+ * @throws InvalidArgumentError (the CLI exits 2)
+ */
 export function parseIsoTime(value: string): Date {
-  const zoned = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value.trim());
-  const at = new Date(value.trim().replace(' ', 'T'));
-  if (!zoned || Number.isNaN(at.getTime()))
+  const text = value.trim();
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-](\d{2})(?::?(\d{2}))?)$/i.exec(text);
+  const at = new Date(text.replace(' ', 'T'));
+  if (!m || Number.isNaN(at.getTime()))
     throw new InvalidArgumentError('expected an ISO 8601 time with its zone, such as 2026-05-01T12:30:00Z or 2026-05-01T14:30:00+02:00.');
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
+  const wall = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  const asWritten =
+    wall.getUTCFullYear() === year &&
+    wall.getUTCMonth() === month - 1 &&
+    wall.getUTCDate() === day &&
+    wall.getUTCHours() === hour &&
+    wall.getUTCMinutes() === minute &&
+    wall.getUTCSeconds() === second &&
+    Number(m[9] ?? 0) <= 23 &&
+    Number(m[10] ?? 0) <= 59;
+  if (!asWritten)
+    throw new InvalidArgumentError(`${text} is not a time that exists (no such day, hour, minute or second, or zone): write the instant as it reads.`);
   return at;
 }
 
@@ -147,7 +166,7 @@ export function register(program: Command, deps: CommandDeps): void {
           return 0;
         } catch (err) {
           if (!(err instanceof PitrToolError)) throw err;
-          return failure(out, { status: 'failed', error: err.message });
+          return failure(out, { status: 'failed', error: err.message }, err instanceof PitrConfigError ? 2 : 1);
         }
       });
     });
@@ -205,7 +224,8 @@ export function register(program: Command, deps: CommandDeps): void {
         process.exitCode = 0;
       } catch (err) {
         if (err instanceof PitrRestoreRefused) process.exitCode = failure(out, { status: 'refused', error: err.message });
-        else if (err instanceof PitrToolError) process.exitCode = failure(out, { status: 'failed', error: err.message });
+        else if (err instanceof PitrToolError)
+          process.exitCode = failure(out, { status: 'failed', error: err.message }, err instanceof PitrConfigError ? 2 : 1);
         else throw err;
       }
     });

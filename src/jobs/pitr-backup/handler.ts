@@ -8,6 +8,7 @@ import { appendAudit } from '../../db/repositories/audit-log.js';
 import { completePitrBackup, failBackup, insertPitrBackup, markPitrBackupsExpired } from '../../db/repositories/backups.js';
 import { backupIdForJob } from '../backup-run/definition.js';
 import { isLastAttempt, parsePayload, type JobHandler } from '../job-type.js';
+import { scrubSecrets } from '../../text/scrub-secrets.js';
 import type { PitrJobDeps } from '../pitr-deps.js';
 import { pitrBackup, type PitrBackupResult } from './definition.js';
 
@@ -36,13 +37,14 @@ export function createPitrBackupHandler(deps: PitrJobDeps): JobHandler {
         bytes: backup.storedBytes,
       };
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      // Scrubbed again whatever threw it: it goes to backups.error, the audit log and BullMQ's failedReason.
+      const message = err instanceof PitrToolError ? err.message : scrubSecrets(err instanceof Error ? err.message : String(err));
       const permanent = err instanceof PitrToolError && err.permanent;
       if (permanent || isLastAttempt(job)) {
         await failBackup(deps.pool, id, message);
         await appendAudit(deps.pool, { actor: payload.actor, action: 'pitr.backup', target: `backup:${id}`, outcome: 'error', details: { error: message } });
       }
-      throw permanent ? new UnrecoverableError(message) : err;
+      throw permanent ? new UnrecoverableError(message) : new Error(message);
     }
   };
 }

@@ -7,11 +7,13 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { pitrSettings } from '../../backups/pitr/backup.js';
 import { DrillFailedError, runDrill } from '../../backups/pitr/drill.js';
 import { freePort } from '../../backups/pitr/free-port.js';
+import { PitrToolError } from '../../backups/pitr/pgbackrest.js';
 import { appendAudit } from '../../db/repositories/audit-log.js';
 import { pitrBackupByLabel, recordPitrDrill } from '../../db/repositories/backups.js';
 import { readWalArchiving } from '../../db/repositories/wal-archiving.js';
 import { databaseNameOf } from '../../db/server-admin.js';
 import { parsePayload, type JobHandler } from '../job-type.js';
+import { scrubSecrets } from '../../text/scrub-secrets.js';
 import type { PitrJobDeps } from '../pitr-deps.js';
 import { pitrDrill, type PitrDrillResult } from './definition.js';
 
@@ -60,7 +62,8 @@ export function createPitrDrillHandler(deps: PitrJobDeps): JobHandler {
       deps.logger.info({ label: result.label, rpoSeconds: result.rpoSeconds, rtoSeconds: result.rtoSeconds }, 'pitr drill passed');
       return result;
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      // Scrubbed again whatever threw it: it goes to the drill's row, the audit log, the worker's log and BullMQ's failedReason.
+      const message = err instanceof PitrToolError ? err.message : scrubSecrets(err instanceof Error ? err.message : String(err));
       let target: string | undefined;
       if (err instanceof DrillFailedError && err.backup) {
         const row = await pitrBackupByLabel(deps.pool, err.backup, added);
