@@ -1,7 +1,8 @@
 // Histograms of times as image_stats_rollup keeps them (migration 0011):
 // jsonb objects {bin: count} over log-spaced bins, 8 per doubling, bin 80
-// starting at 1 ms. The bins are the migration's image_stats_bin(); these
-// constants must stay equal to it (test/db/image-stats-rollup.test.ts checks).
+// starting at 1 ms. The bins are the migration's image_stats_bin(), and
+// quantileMs reads them as its image_stats_quantile_bin() does; these must
+// stay equal to them (test/db/image-stats-rollup.test.ts checks).
 //
 // A quantile read from a histogram is the geometric middle of the bin that
 // holds the nearest-rank sample, so it is within a factor of 2^(1/16) of that
@@ -24,6 +25,9 @@ export const binLowerMs = (bin: number): number => 2 ** ((bin - BIN_OF_1MS) / BI
 
 /** The time a bin stands for: the geometric middle of its edges, in ms. */
 export const binMiddleMs = (bin: number): number => 2 ** ((bin - BIN_OF_1MS + 0.5) / BINS_PER_DOUBLING);
+
+/** The time a bin is reported as: its middle, in ms to 4 significant digits. */
+export const reportedMs = (bin: number): number => Number(binMiddleMs(bin).toPrecision(4));
 
 /** Adds histogram `h` into `into`, bin by bin (changes `into`). */
 export function addHistogram(into: Histogram, h: Histogram): Histogram {
@@ -50,5 +54,5 @@ export function quantileMs(h: Histogram, q: number): number | null {
     last = Number(bin);
     if (seen >= rank) break;
   }
-  return Number(binMiddleMs(last).toPrecision(4));
+  return reportedMs(last);
 }

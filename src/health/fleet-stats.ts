@@ -11,8 +11,16 @@
 // current step) fills as images finish.
 import type { Pool } from '../db/pool.js';
 import { detectWaitingByStep } from '../db/repositories/health-checks.js';
-import { foldImageStats, ROLLUP_RESOLUTIONS, rollupBuckets, type RollupBucket, type RollupResolution } from '../db/repositories/image-stats.js';
-import { addHistogram, quantileMs, type Histogram } from '../db/stats-histogram.js';
+import {
+  foldImageStats,
+  ROLLUP_RESOLUTIONS,
+  rollupBucketQuantiles,
+  rollupBuckets,
+  type RollupBucket,
+  type RollupBucketQuantiles,
+  type RollupResolution,
+} from '../db/repositories/image-stats.js';
+import { addHistogram, quantileMs, reportedMs, type Histogram } from '../db/stats-histogram.js';
 import { STATS_DEFAULT_POINTS, STATS_DEFAULT_STEPS, STATS_DEFAULT_WINDOW_MS, STATS_MAX_POINTS, type Stats } from '../wire/stats.js';
 
 export interface StatsWindow {
@@ -75,80 +83,109 @@ export function resolveStatsWindow(query: { since?: Date; until?: Date; step?: n
   return { window: { since, until, step, first: Math.floor(since.getTime() / (step * 1000)) * step * 1000, points } };
 }
 
-type Stage = 'decode' | 'preprocess' | 'inference' | 'postprocess';
-const STAGES: readonly Stage[] = ['decode', 'preprocess', 'inference', 'postprocess'];
+const STAGES = ['decode', 'preprocess', 'inference', 'postprocess'] as const;
+type Stage = (typeof STAGES)[number];
 
-/** Per point: counts, and histograms (absent where no image). */
-interface Accumulated {
+/** Per point of the window: counts (0 where no image) and percentiles in ms (null where none). */
+interface PointValues {
   done: number[];
   failed: number[];
   cacheHits: number[];
-  latency: Array<Histogram | undefined>;
-  stages: Record<Stage, Array<Histogram | undefined>>;
+  latencyP50: Array<number | null>;
+  latencyP95: Array<number | null>;
+  stageP50: Record<Stage, Array<number | null>>;
 }
 
-function accumulate(buckets: readonly RollupBucket[], window: StatsWindow, merging: boolean): Accumulated {
-  const n = window.points;
-  const histograms = () => new Array<Histogram | undefined>(n);
-  const acc: Accumulated = {
+function emptyPoints(n: number): PointValues {
+  const values = () => new Array<number | null>(n).fill(null);
+  return {
     done: new Array<number>(n).fill(0),
     failed: new Array<number>(n).fill(0),
     cacheHits: new Array<number>(n).fill(0),
-    latency: histograms(),
-    stages: { decode: histograms(), preprocess: histograms(), inference: histograms(), postprocess: histograms() },
+    latencyP50: values(),
+    latencyP95: values(),
+    stageP50: { decode: values(), preprocess: values(), inference: values(), postprocess: values() },
   };
-  // A bucket is one point when the step is the rollup's own; else several add into one.
-  const put = (into: Array<Histogram | undefined>, i: number, h: Histogram) => {
-    into[i] = merging ? addHistogram(into[i] ?? {}, h) : h;
-  };
-  const stepMs = window.step * 1000;
+}
+
+const pointOf = (window: StatsWindow, t: number): number => Math.floor((t - window.first) / (window.step * 1000));
+const ms = (bin: number | null): number | null => (bin === null ? null : reportedMs(bin));
+
+/** A step of exactly one bucket: the bucket's own counts and percentiles. */
+function fromBuckets(buckets: readonly RollupBucketQuantiles[], window: StatsWindow): PointValues {
+  const p = emptyPoints(window.points);
   for (const b of buckets) {
-    const i = Math.floor((b.t - window.first) / stepMs);
-    if (i < 0 || i >= n) continue;
-    acc.done[i]! += b.done;
-    acc.failed[i]! += b.failed;
-    acc.cacheHits[i]! += b.cacheHits;
-    put(acc.latency, i, b.latency);
-    for (const stage of STAGES) put(acc.stages[stage], i, b[stage]);
+    const i = pointOf(window, b.t);
+    if (i < 0 || i >= window.points) continue;
+    p.done[i] = b.done;
+    p.failed[i] = b.failed;
+    p.cacheHits[i] = b.cacheHits;
+    p.latencyP50[i] = ms(b.latencyP50);
+    p.latencyP95[i] = ms(b.latencyP95);
+    for (const stage of STAGES) p.stageP50[stage][i] = ms(b[`${stage}P50`]);
   }
-  return acc;
+  return p;
+}
+
+/** A step of several buckets: counts added, histograms merged, percentiles read from the merged ones. */
+function fromMergedBuckets(buckets: readonly RollupBucket[], window: StatsWindow): PointValues {
+  const p = emptyPoints(window.points);
+  const latency = new Array<Histogram | undefined>(window.points);
+  const stages = Object.fromEntries(STAGES.map((s) => [s, new Array<Histogram | undefined>(window.points)])) as Record<Stage, Array<Histogram | undefined>>;
+  for (const b of buckets) {
+    const i = pointOf(window, b.t);
+    if (i < 0 || i >= window.points) continue;
+    p.done[i]! += b.done;
+    p.failed[i]! += b.failed;
+    p.cacheHits[i]! += b.cacheHits;
+    latency[i] = addHistogram(latency[i] ?? {}, b.latency);
+    for (const stage of STAGES) stages[stage][i] = addHistogram(stages[stage][i] ?? {}, b[stage]);
+  }
+  const quantile = (h: Histogram | undefined, q: number) => (h ? quantileMs(h, q) : null);
+  for (let i = 0; i < window.points; i++) {
+    p.latencyP50[i] = quantile(latency[i], 0.5);
+    p.latencyP95[i] = quantile(latency[i], 0.95);
+    for (const stage of STAGES) p.stageP50[stage][i] = quantile(stages[stage][i], 0.5);
+  }
+  return p;
 }
 
 /**
  * GET /v1/stats's answer for a window (resolveStatsWindow): folds the image
  * changes not in the rollup yet, then reads the rollup's buckets of the
- * largest size that divides the step and the probes' backlog samples.
- * Percentiles are read from merged histograms (within 4.5 %, see
- * stats-histogram.ts).
+ * largest size that divides the step (with their own percentiles when a step
+ * is one bucket, with their histograms to merge when it is several) and the
+ * probes' backlog samples. Percentiles are within 4.5 % (stats-histogram.ts).
  */
 export async function fleetStats(pool: Pool, window: StatsWindow): Promise<Stats> {
   const resolution = resolutionFor(window.step);
   const stepMs = window.step * 1000;
   const from = new Date(window.first);
   const to = new Date(window.first + window.points * stepMs);
-  const [buckets, backlog] = await Promise.all([
-    foldImageStats(pool).then(() => rollupBuckets(pool, resolution, from, to)),
+  const [points, backlog] = await Promise.all([
+    foldImageStats(pool).then(async () =>
+      resolution === window.step
+        ? fromBuckets(await rollupBucketQuantiles(pool, resolution, from, to), window)
+        : fromMergedBuckets(await rollupBuckets(pool, resolution, from, to), window),
+    ),
     detectWaitingByStep(pool, from, to, window.step),
   ]);
-  const acc = accumulate(buckets, window, resolution !== window.step);
   const waiting = new Map(backlog.map((s) => [s.t, s.waiting]));
   const times = Array.from({ length: window.points }, (_, i) => window.first + i * stepMs);
-  const counted = (xs: number[]): Array<[number, number]> => times.map((t, i) => [t, xs[i]!]);
-  const quantiles = (hs: Array<Histogram | undefined>, q: number): Array<[number, number | null]> =>
-    times.map((t, i) => [t, hs[i] ? quantileMs(hs[i], q) : null]);
+  const series = <T>(xs: T[]): Array<[number, T]> => times.map((t, i) => [t, xs[i]!]);
   return {
     step: window.step,
     series: {
-      imagesDone: counted(acc.done),
-      imagesFailed: counted(acc.failed),
-      cacheHits: counted(acc.cacheHits),
-      latencyP50Ms: quantiles(acc.latency, 0.5),
-      latencyP95Ms: quantiles(acc.latency, 0.95),
+      imagesDone: series(points.done),
+      imagesFailed: series(points.failed),
+      cacheHits: series(points.cacheHits),
+      latencyP50Ms: series(points.latencyP50),
+      latencyP95Ms: series(points.latencyP95),
       stageP50Ms: {
-        decode: quantiles(acc.stages.decode, 0.5),
-        preprocess: quantiles(acc.stages.preprocess, 0.5),
-        inference: quantiles(acc.stages.inference, 0.5),
-        postprocess: quantiles(acc.stages.postprocess, 0.5),
+        decode: series(points.stageP50.decode),
+        preprocess: series(points.stageP50.preprocess),
+        inference: series(points.stageP50.inference),
+        postprocess: series(points.stageP50.postprocess),
       },
       detectWaiting: times.map((t) => [t, waiting.get(t) ?? null]),
     },

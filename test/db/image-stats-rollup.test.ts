@@ -12,7 +12,7 @@ import { migrateDown, migrateUp } from '../../src/db/migrate.js';
 import { MIGRATIONS } from '../../src/db/migrations/index.js';
 import { copyCachedResult, failImage, saveImageResult } from '../../src/db/repositories/images.js';
 import { foldImageStats } from '../../src/db/repositories/image-stats.js';
-import { BIN_OF_1MS, binLowerMs, binMiddleMs, quantileMs, RELATIVE_ERROR, TOP_BIN, type Histogram } from '../../src/db/stats-histogram.js';
+import { BIN_OF_1MS, binLowerMs, binMiddleMs, quantileMs, RELATIVE_ERROR, reportedMs, TOP_BIN, type Histogram } from '../../src/db/stats-histogram.js';
 import type { DetectionResult } from '../../src/detection/index.js';
 import { fleetStats, resolveStatsWindow } from '../../src/health/fleet-stats.js';
 import type { Services } from '../../src/runtime/services.js';
@@ -97,6 +97,21 @@ async function storedRollup(): Promise<Map<string, Bucket>> {
     });
   }
   return out;
+}
+
+/** Every bucket's stored percentiles (bins, kept by a trigger) are what stats-histogram.ts reads from its histograms. */
+async function expectStoredQuantiles(): Promise<void> {
+  const rows = await env.sql<Record<string, any>>(`SELECT * FROM image_stats_rollup`);
+  const asMs = (bin: number | null) => (bin === null ? null : reportedMs(bin));
+  for (const r of rows) {
+    const where = `${r.resolution} ${r.bucket}`;
+    expect(asMs(r.latency_p50_bin), where).toBe(quantileMs(r.latency_ms, 0.5));
+    expect(asMs(r.latency_p95_bin), where).toBe(quantileMs(r.latency_ms, 0.95));
+    for (const stage of ['decode', 'preprocess', 'inference', 'postprocess']) {
+      expect(asMs(r[`${stage}_p50_bin`]), `${where} ${stage}`).toBe(quantileMs(r[`${stage}_ms`], 0.5));
+    }
+  }
+  expect(rows.some((r) => r.latency_p95_bin !== r.latency_p50_bin)).toBe(true);
 }
 
 const sorted = (m: Map<string, Bucket>) => Object.fromEntries([...m.entries()].sort(([a], [b]) => a.localeCompare(b)));
@@ -203,6 +218,7 @@ describe('the rollup under concurrent workers, redeliveries, moves and deletes',
     expect(sorted(await storedRollup())).toEqual(sorted(expected));
     const [total] = await env.sql<{ n: string }>(`SELECT sum(done + failed)::text AS n FROM image_stats_rollup WHERE resolution = 60`);
     expect(Number(total!.n)).toBe(240);
+    await expectStoredQuantiles();
   });
 
   it('an image claimed again (queued, running) leaves nothing behind; a rolled-back finish leaves nothing', async () => {
@@ -251,7 +267,7 @@ describe('migration 0011', () => {
     ).map((r) => r.name);
 
   it('down removes the rollup, its triggers and functions and health_checks.detect_waiting; up counts the images already there', async () => {
-    expect(await relations()).toHaveLength(12 + 1); // 2 tables, 1 primary key index, 6 functions, 3 triggers; the column
+    expect(await relations()).toHaveLength(16); // 2 tables, 1 primary key index, 8 functions, 4 triggers; the column
     expect(await migrateDown(services.pool, steps)).toContain('0011-image-stats-rollup');
     expect(await relations()).toEqual([]);
     // Images finished while the rollup was away, and a probe's backlog.
@@ -261,8 +277,9 @@ describe('migration 0011', () => {
       JSON.stringify([{ name: 'queue.detect.backlog', status: 'ok', value: 42, threshold: 1000, message: '42 waiting' }]),
     ]);
     expect(await migrateUp(services.pool)).toContain('0011-image-stats-rollup');
-    expect(await relations()).toHaveLength(13);
+    expect(await relations()).toHaveLength(16);
     expect(sorted(await storedRollup())).toEqual(sorted(await expectedRollup()));
+    await expectStoredQuantiles();
     expect((await env.sql<{ n: string }>(`SELECT max(detect_waiting)::text AS n FROM health_checks`))[0]!.n).toBe('42');
   });
 });

@@ -19,13 +19,27 @@ export async function foldImageStats(db: Queryable): Promise<number> {
 }
 
 /** One bucket of the rollup: images finished in [t, t + resolution). */
-export interface RollupBucket {
+interface RollupCounts {
   /** Start, ms since the epoch. */
   t: number;
   done: number;
   failed: number;
   /** Of `done`, answered from the cache. */
   cacheHits: number;
+}
+
+/** A bucket with its percentiles as histogram bins (stats-histogram.ts reads them as ms); null where it has no such image. */
+export interface RollupBucketQuantiles extends RollupCounts {
+  latencyP50: number | null;
+  latencyP95: number | null;
+  decodeP50: number | null;
+  preprocessP50: number | null;
+  inferenceP50: number | null;
+  postprocessP50: number | null;
+}
+
+/** A bucket with its histograms, to merge with others into a longer step. */
+export interface RollupBucket extends RollupCounts {
   /** Queued to finished, done and failed images. */
   latency: Histogram;
   /** Per stage, images the model ran on. */
@@ -35,7 +49,19 @@ export interface RollupBucket {
   postprocess: Histogram;
 }
 
-/** The rollup's buckets of `resolution` seconds that start in [from, to), oldest first (through its primary key). */
+/** The rollup's buckets of `resolution` seconds that start in [from, to) with their percentiles (no histograms), oldest first. */
+export async function rollupBucketQuantiles(db: Queryable, resolution: RollupResolution, from: Date, to: Date): Promise<RollupBucketQuantiles[]> {
+  const { rows } = await db.query<RollupBucketQuantiles>(
+    `SELECT (extract(epoch FROM bucket) * 1000)::float8 AS t, done, failed, cache_hits AS "cacheHits",
+            latency_p50_bin AS "latencyP50", latency_p95_bin AS "latencyP95", decode_p50_bin AS "decodeP50",
+            preprocess_p50_bin AS "preprocessP50", inference_p50_bin AS "inferenceP50", postprocess_p50_bin AS "postprocessP50"
+       FROM image_stats_rollup WHERE resolution = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket`,
+    [resolution, from, to],
+  );
+  return rows;
+}
+
+/** The rollup's buckets of `resolution` seconds that start in [from, to) with their histograms, oldest first (through its primary key). */
 export async function rollupBuckets(db: Queryable, resolution: RollupResolution, from: Date, to: Date): Promise<RollupBucket[]> {
   const { rows } = await db.query<RollupBucket>(
     `SELECT (extract(epoch FROM bucket) * 1000)::float8 AS t, done, failed, cache_hits AS "cacheHits", latency_ms AS latency,
