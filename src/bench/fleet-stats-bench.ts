@@ -17,12 +17,15 @@ import { createApiKey } from '../auth/api-keys.js';
 import { loadConfig } from '../config/config.js';
 import { foldImageStats } from '../db/repositories/image-stats.js';
 import { createDatabase, databaseExists, dropDatabaseIfExists, urlForDatabase, withDatabase, withServer } from '../db/server-admin.js';
+import { databaseSizeBytes } from '../db/database-size.js';
 import {
+  analyzeDatabase,
   exactMinutes,
   insertFinishedImages,
   insertProbeHistory,
   readStatsBenchMark,
   rollupImageCount,
+  rollupRowsPerResolution,
   writeStatsBenchMark,
   type StatsBenchData,
 } from '../db/stats-bench-data.js';
@@ -103,7 +106,7 @@ async function generate(options: StatsBenchOptions, services: Services, log: (li
     log(`stats: ${to} of ${options.images} images (${((performance.now() - started) / 1000).toFixed(0)} s)`);
   }
   await insertProbeHistory(pool, windowEnd, WINDOW_MS, PROBE_INTERVAL_SECONDS);
-  await pool.query('VACUUM ANALYZE');
+  await analyzeDatabase(pool);
   const data: StatsBenchData = {
     images: options.images,
     windowEnd: windowEnd.toISOString(),
@@ -216,10 +219,8 @@ export async function runStatsBench(options: StatsBenchOptions): Promise<StatsBe
     if (mark) log(`stats: reusing ${STATS_BENCH_DATABASE} (${options.images} images, generated in ${mark.generatedSeconds.toFixed(0)} s)`);
     else log(`stats: generating ${options.images} images into ${STATS_BENCH_DATABASE}`);
     const data = mark ?? (await generate(options, services, log));
-    const { rows: size } = await services.pool.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes');
-    const { rows: rollup } = await services.pool.query<{ resolution: number; n: number }>(
-      'SELECT resolution, count(*)::int AS n FROM image_stats_rollup GROUP BY resolution',
-    );
+    const databaseBytes = await databaseSizeBytes(services.pool);
+    const rollupRows = await rollupRowsPerResolution(services.pool);
     const api = await startApi(services, 0);
     try {
       const url = `http://127.0.0.1:${api.port}`;
@@ -241,8 +242,8 @@ export async function runStatsBench(options: StatsBenchOptions): Promise<StatsBe
       const result: StatsBenchResult = {
         data,
         reused: mark !== undefined,
-        databaseGib: Number(size[0]!.bytes) / 1024 ** 3,
-        rollupRows: Object.fromEntries(rollup.map((r) => [r.resolution, r.n])),
+        databaseGib: databaseBytes / 1024 ** 3,
+        rollupRows,
         queries: [day, ...others].map(({ body: _body, ...timing }) => timing),
         ...comparison,
       };

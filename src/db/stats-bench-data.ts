@@ -41,6 +41,17 @@ export async function rollupImageCount(db: Queryable): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+/** Rollup rows per bucket size (seconds). */
+export async function rollupRowsPerResolution(db: Queryable): Promise<Record<number, number>> {
+  const { rows } = await db.query<{ resolution: number; n: number }>('SELECT resolution, count(*)::int AS n FROM image_stats_rollup GROUP BY resolution');
+  return Object.fromEntries(rows.map((r) => [r.resolution, r.n]));
+}
+
+/** Fresh planner statistics after a bulk load. */
+export async function analyzeDatabase(db: Queryable): Promise<void> {
+  await db.query('VACUUM ANALYZE');
+}
+
 /**
  * Inserts images `from` ≤ n < `to` in batches of 100 (batches inserted for
  * each 100th), finished at random in [windowEnd - windowMs, windowEnd): 3 %
