@@ -17,14 +17,15 @@ import { createApiKey } from '../auth/api-keys.js';
 import { loadConfig } from '../config/config.js';
 import { foldImageStats } from '../db/repositories/image-stats.js';
 import { createDatabase, databaseExists, dropDatabaseIfExists, urlForDatabase, withDatabase, withServer } from '../db/server-admin.js';
+import { databaseSizeBytes } from '../db/database-size.js';
 import {
+  analyzeDatabase,
   exactMinutes,
   insertFinishedImages,
   insertProbeHistory,
   readStatsBenchMark,
   rollupImageCount,
-  statsBenchFacts,
-  vacuumAnalyze,
+  rollupRowsPerResolution,
   writeStatsBenchMark,
   type StatsBenchData,
 } from '../db/stats-bench-data.js';
@@ -105,7 +106,7 @@ async function generate(options: StatsBenchOptions, services: Services, log: (li
     log(`stats: ${to} of ${options.images} images (${((performance.now() - started) / 1000).toFixed(0)} s)`);
   }
   await insertProbeHistory(pool, windowEnd, WINDOW_MS, PROBE_INTERVAL_SECONDS);
-  await vacuumAnalyze(pool);
+  await analyzeDatabase(pool);
   const data: StatsBenchData = {
     images: options.images,
     windowEnd: windowEnd.toISOString(),
@@ -218,7 +219,8 @@ export async function runStatsBench(options: StatsBenchOptions): Promise<StatsBe
     if (mark) log(`stats: reusing ${STATS_BENCH_DATABASE} (${options.images} images, generated in ${mark.generatedSeconds.toFixed(0)} s)`);
     else log(`stats: generating ${options.images} images into ${STATS_BENCH_DATABASE}`);
     const data = mark ?? (await generate(options, services, log));
-    const facts = await statsBenchFacts(services.pool);
+    const databaseBytes = await databaseSizeBytes(services.pool);
+    const rollupRows = await rollupRowsPerResolution(services.pool);
     const api = await startApi(services, 0);
     try {
       const url = `http://127.0.0.1:${api.port}`;
@@ -240,8 +242,8 @@ export async function runStatsBench(options: StatsBenchOptions): Promise<StatsBe
       const result: StatsBenchResult = {
         data,
         reused: mark !== undefined,
-        databaseGib: facts.bytes / 1024 ** 3,
-        rollupRows: Object.fromEntries(facts.rollupRows),
+        databaseGib: databaseBytes / 1024 ** 3,
+        rollupRows,
         queries: [day, ...others].map(({ body: _body, ...timing }) => timing),
         ...comparison,
       };

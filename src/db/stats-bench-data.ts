@@ -41,6 +41,17 @@ export async function rollupImageCount(db: Queryable): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+/** Rollup rows per bucket size (seconds). */
+export async function rollupRowsPerResolution(db: Queryable): Promise<Record<number, number>> {
+  const { rows } = await db.query<{ resolution: number; n: number }>('SELECT resolution, count(*)::int AS n FROM image_stats_rollup GROUP BY resolution');
+  return Object.fromEntries(rows.map((r) => [r.resolution, r.n]));
+}
+
+/** Fresh planner statistics after a bulk load. */
+export async function analyzeDatabase(db: Queryable): Promise<void> {
+  await db.query('VACUUM ANALYZE');
+}
+
 /**
  * Inserts images `from` ≤ n < `to` in batches of 100 (batches inserted for
  * each 100th), finished at random in [windowEnd - windowMs, windowEnd): 3 %
@@ -130,18 +141,4 @@ export async function exactMinutes(pool: Pool, from: Date, to: Date): Promise<Ex
     [from, to],
   );
   return rows;
-}
-
-/** After generating: refreshes the planner's statistics and the visibility map (VACUUM ANALYZE of the whole database). */
-export async function vacuumAnalyze(db: Queryable): Promise<void> {
-  await db.query('VACUUM ANALYZE');
-}
-
-/** The bench database's size in bytes, and the rollup's rows per resolution (seconds → rows). */
-export async function statsBenchFacts(db: Queryable): Promise<{ bytes: number; rollupRows: Map<number, number> }> {
-  const { rows: size } = await db.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes');
-  const { rows: rollup } = await db.query<{ resolution: number; n: number }>(
-    'SELECT resolution, count(*)::int AS n FROM image_stats_rollup GROUP BY resolution',
-  );
-  return { bytes: Number(size[0]!.bytes), rollupRows: new Map(rollup.map((r) => [r.resolution, r.n])) };
 }
