@@ -14,6 +14,7 @@ import { createS3Client } from '../blobs/s3-client.js';
 import { openServices } from '../runtime/services.js';
 import { openBenchScratch } from './bench-scratch.js';
 import { LOCAL_S3_CREDENTIALS, startLocalS3Server } from './local-s3-server.js';
+import { compareAlternatingRounds } from './alternating-rounds.js';
 import { buildForms, busySince, cpuSample, startLookoutAll, upload, waitDone, writeVariants } from './pipeline-bench.js';
 
 const BUCKET = 'lookout-bench';
@@ -56,8 +57,6 @@ export interface BlobStoreBenchResult {
   s3Objects: number;
   s3ObjectsExpected: number;
 }
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export async function runBlobStoreBench(options: BlobStoreBenchOptions): Promise<BlobStoreBenchResult> {
   const s3Dir = await mkdtemp(path.join(os.tmpdir(), 'lookout-bench-s3rver-'));
@@ -115,20 +114,20 @@ export async function runBlobStoreBench(options: BlobStoreBenchOptions): Promise
     } finally {
       client.destroy();
     }
-    const fsImagesPerSec = mean(rounds.filter((r) => r.store === 'fs').map((r) => r.imagesPerSec));
-    const s3ImagesPerSec = mean(rounds.filter((r) => r.store === 's3').map((r) => r.imagesPerSec));
+    const compared = compareAlternatingRounds(
+      rounds.map((r) => ({ setting: r.store, imagesPerSec: r.imagesPerSec })),
+      's3',
+      'fs',
+    );
     return {
       images: options.images,
       batches,
       concurrency,
       rounds,
-      fsImagesPerSec,
-      s3ImagesPerSec,
-      ratio: s3ImagesPerSec / fsImagesPerSec,
-      pairRatios: Array.from({ length: rounds.length / 2 }, (_, i) => {
-        const pair = rounds.slice(2 * i, 2 * i + 2);
-        return pair.find((r) => r.store === 's3')!.imagesPerSec / pair.find((r) => r.store === 'fs')!.imagesPerSec;
-      }),
+      fsImagesPerSec: compared.baseMean,
+      s3ImagesPerSec: compared.testMean,
+      ratio: compared.ratio,
+      pairRatios: compared.pairRatios,
       s3Objects,
       s3ObjectsExpected: options.rounds * (options.images + 6),
     };

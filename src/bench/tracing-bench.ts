@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createApiKey } from '../auth/api-keys.js';
 import { createPool } from '../db/pool.js';
 import { openBenchScratch } from './bench-scratch.js';
+import { compareAlternatingRounds } from './alternating-rounds.js';
 import { startOtlpReceiver } from './otlp-receiver.js';
 import { buildForms, busySince, cpuSample, upload, waitDone, writeVariants } from './pipeline-bench.js';
 
@@ -55,8 +56,6 @@ export interface TracingBenchResult {
   /** on / off of each pair of rounds run one after the other (on then off, off then on, …). */
   pairRatios: number[];
 }
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** A process's CPU so far (user + system, all its threads), in milliseconds, from /proc (Linux; NaN elsewhere). */
 export function processCpuMs(pid: number): number {
@@ -160,18 +159,18 @@ export async function runTracingBench(options: TracingBenchOptions): Promise<Tra
   } finally {
     await receiver.close();
   }
-  const onImagesPerSec = mean(rounds.filter((r) => r.mode === 'on').map((r) => r.imagesPerSec));
-  const offImagesPerSec = mean(rounds.filter((r) => r.mode === 'off').map((r) => r.imagesPerSec));
+  const compared = compareAlternatingRounds(
+    rounds.map((r) => ({ setting: r.mode, imagesPerSec: r.imagesPerSec })),
+    'on',
+    'off',
+  );
   return {
     images: options.images,
     batches,
     rounds,
-    onImagesPerSec,
-    offImagesPerSec,
-    ratio: onImagesPerSec / offImagesPerSec,
-    pairRatios: Array.from({ length: rounds.length / 2 }, (_, i) => {
-      const pair = rounds.slice(2 * i, 2 * i + 2);
-      return pair.find((r) => r.mode === 'on')!.imagesPerSec / pair.find((r) => r.mode === 'off')!.imagesPerSec;
-    }),
+    onImagesPerSec: compared.testMean,
+    offImagesPerSec: compared.baseMean,
+    ratio: compared.ratio,
+    pairRatios: compared.pairRatios,
   };
 }
