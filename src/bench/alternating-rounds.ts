@@ -3,6 +3,18 @@
 // mean of each, the ratio of the means, and the ratio within each adjacent
 // pair of rounds, which drift moves least.
 
+/** What a bench of alternating rounds over the pipeline is given (the blob-store and tracing parts). */
+export interface AlternatingBenchOptions {
+  photos: string[];
+  /** Images per round. */
+  images: number;
+  batchSize: number;
+  /** Rounds per setting (each setting runs this many times, alternating). */
+  rounds: number;
+  env: Record<string, string | undefined>;
+  log: (line: string) => void;
+}
+
 /** Means, ratio (of `test` to `base`) and per-pair ratios of `rounds`, each with its `setting` and images/s. */
 export function compareAlternatingRounds<S extends string>(
   rounds: ReadonlyArray<{ setting: S; imagesPerSec: number }>,

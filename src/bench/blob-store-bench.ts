@@ -14,21 +14,12 @@ import { createS3Client } from '../blobs/s3-client.js';
 import { openServices } from '../runtime/services.js';
 import { openBenchScratch } from './bench-scratch.js';
 import { LOCAL_S3_CREDENTIALS, startLocalS3Server } from './local-s3-server.js';
-import { compareAlternatingRounds } from './alternating-rounds.js';
+import { compareAlternatingRounds, type AlternatingBenchOptions } from './alternating-rounds.js';
 import { buildForms, busySince, cpuSample, startLookoutAll, upload, waitDone, writeVariants } from './pipeline-bench.js';
 
 const BUCKET = 'lookout-bench';
 
-export interface BlobStoreBenchOptions {
-  photos: string[];
-  /** Images per round. */
-  images: number;
-  batchSize: number;
-  /** Rounds per store (each store runs this many times, alternating). */
-  rounds: number;
-  env: Record<string, string | undefined>;
-  log: (line: string) => void;
-}
+export type BlobStoreBenchOptions = AlternatingBenchOptions;
 
 export interface BlobStoreRound {
   store: 'fs' | 's3';

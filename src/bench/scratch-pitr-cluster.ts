@@ -8,10 +8,10 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../backups/pitr/free-port.js';
 
 const run = promisify(execFile);
 
@@ -27,14 +27,6 @@ export function pgBin(tool: string): string {
 export function runAsPostgres(file: string, args: readonly string[], env: Record<string, string> = {}) {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   return process.getuid?.() === 0 ? run('runuser', ['-u', 'postgres', '--', 'env', ...envArgs, file, ...args]) : run('env', [...envArgs, file, ...args]);
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export interface ScratchPitrCluster {

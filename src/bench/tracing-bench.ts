@@ -8,28 +8,19 @@
 // after a warm-up batch (model loaded, connections open).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApiKey } from '../auth/api-keys.js';
 import { createPool } from '../db/pool.js';
 import { openBenchScratch } from './bench-scratch.js';
-import { compareAlternatingRounds } from './alternating-rounds.js';
+import { compareAlternatingRounds, type AlternatingBenchOptions } from './alternating-rounds.js';
 import { startOtlpReceiver } from './otlp-receiver.js';
 import { buildForms, busySince, cpuSample, upload, waitDone, writeVariants } from './pipeline-bench.js';
+import { freePort } from '../backups/pitr/free-port.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export interface TracingBenchOptions {
-  photos: string[];
-  /** Images per round. */
-  images: number;
-  batchSize: number;
-  /** Rounds per mode (each mode runs this many times, alternating). */
-  rounds: number;
-  env: Record<string, string | undefined>;
-  log: (line: string) => void;
-}
+export type TracingBenchOptions = AlternatingBenchOptions;
 
 export type TracingMode = 'on' | 'off';
 
@@ -66,14 +57,6 @@ export function processCpuMs(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** `lookout all` on a free port with `env`, ready (/readyz 200) or rejected with its output. */
